@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# Sourced by scripts/*.sh. Makes sure this checkout has everything it needs and puts it on PATH:
+#   1. Debian packages (iproute2, iptables, iperf3, ping, dig, jq, a C toolchain) via apt-get;
+#   2. Node >= 24: the system's if new enough, else node-linux-<arch>@24 from the npm registry
+#      into .toolchain/node (the package carries the official binary and headers);
+#   3. pnpm (pinned in package.json) into .toolchain/pnpm;
+#   4. workspace dependencies (pnpm install) and the native TUN addon (node-gyp, against the
+#      headers of the Node we run).
+# Idempotent and quiet when everything is already there. Downloads nothing but npm and Debian packages.
+
+MESHLAN_ROOT=${MESHLAN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TOOLCHAIN="$MESHLAN_ROOT/.toolchain"
+NODE_MAJOR_WANTED=24
+PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$MESHLAN_ROOT/package.json")
+DEB_PACKAGES="iproute2 iptables iperf3 iputils-ping dnsutils jq procps util-linux kmod make g++ python3 ca-certificates"
+
+tc_log() { printf '[toolchain] %s\n' "$*" >&2; }
+
+ensure_debs() {
+  local missing=() c
+  for c in ip iptables iperf3 ping dig jq flock make g++ python3; do
+    command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    tc_log "missing commands: ${missing[*]}; run as root (or install: $DEB_PACKAGES)"
+    return 1
+  fi
+  tc_log "installing Debian packages (missing: ${missing[*]})"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null &&
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $DEB_PACKAGES >/dev/null ||
+    { tc_log "apt-get install failed"; return 1; }
+}
+
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+ensure_node() {
+  local sys pkg arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) tc_log "unsupported CPU $(uname -m): install Node >= $NODE_MAJOR_WANTED yourself"; return 1 ;;
+  esac
+  pkg="$TOOLCHAIN/node/node_modules/node-linux-$arch"
+  if [ -x "$pkg/bin/node" ] && [ "$(node_major "$pkg/bin/node")" -ge "$NODE_MAJOR_WANTED" ]; then
+    :
+  elif sys=$(command -v node) && [ "$(node_major "$sys")" -ge "$NODE_MAJOR_WANTED" ]; then
+    export MESHLAN_NODEDIR=${MESHLAN_NODEDIR:-}
+    return 0
+  else
+    command -v npm >/dev/null || { tc_log "need npm (any version) to fetch Node $NODE_MAJOR_WANTED"; return 1; }
+    tc_log "installing Node $NODE_MAJOR_WANTED (node-linux-$arch from the npm registry)"
+    mkdir -p "$TOOLCHAIN/node"
+    npm install --silent --no-save --no-package-lock --prefix "$TOOLCHAIN/node" "node-linux-$arch@$NODE_MAJOR_WANTED" >/dev/null 2>&1 ||
+      { tc_log "npm install node-linux-$arch@$NODE_MAJOR_WANTED failed"; return 1; }
+  fi
+  mkdir -p "$TOOLCHAIN/bin"
+  ln -sf "$pkg/bin/node" "$TOOLCHAIN/bin/node"
+  export MESHLAN_NODEDIR="$pkg"
+  export PATH="$TOOLCHAIN/bin:$PATH"
+}
+
+ensure_pnpm() {
+  local bin="$TOOLCHAIN/pnpm/node_modules/.bin/pnpm"
+  if [ ! -x "$bin" ] || [ "$("$bin" --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
+    tc_log "installing pnpm $PNPM_VERSION"
+    mkdir -p "$TOOLCHAIN/pnpm"
+    npm install --silent --no-save --no-package-lock --prefix "$TOOLCHAIN/pnpm" "pnpm@$PNPM_VERSION" >/dev/null 2>&1 ||
+      { tc_log "npm install pnpm@$PNPM_VERSION failed"; return 1; }
+  fi
+  mkdir -p "$TOOLCHAIN/bin"
+  ln -sf "$bin" "$TOOLCHAIN/bin/pnpm"
+  export PATH="$TOOLCHAIN/bin:$PATH"
+}
+
+ensure_workspace() {
+  # node-gyp builds against the headers shipped with the Node we run, never a download.
+  if [ -n "${MESHLAN_NODEDIR:-}" ]; then export npm_config_nodedir="$MESHLAN_NODEDIR"; fi
+  local stamp="$MESHLAN_ROOT/node_modules/.meshlan-install-stamp"
+  if [ ! -f "$stamp" ] || [ "$MESHLAN_ROOT/pnpm-lock.yaml" -nt "$stamp" ] || [ "$MESHLAN_ROOT/package.json" -nt "$stamp" ]; then
+    tc_log "installing workspace dependencies"
+    (cd "$MESHLAN_ROOT" && pnpm install --frozen-lockfile --reporter=silent) ||
+      (cd "$MESHLAN_ROOT" && pnpm install --reporter=silent) || { tc_log "pnpm install failed"; return 1; }
+    touch "$stamp"
+  fi
+  (cd "$MESHLAN_ROOT" && pnpm run --silent build >/dev/null) || { tc_log "build failed (run: pnpm run build)"; return 1; }
+}
+
+meshlan_bootstrap() {
+  ensure_debs && ensure_node && ensure_pnpm && ensure_workspace
+}
