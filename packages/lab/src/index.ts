@@ -1,0 +1,45 @@
+/**
+ * @meshlan/lab: network-namespace labs for end-to-end tests, the demo and benchmarks.
+ *
+ * A lab is a set of Linux network namespaces named `<prefix>…`: one switch namespace holding a bridge
+ * per segment, one namespace per host and per NAT router, joined by veth pairs created directly
+ * inside those namespaces. Nothing is added to the machine's own (root) network namespace, and
+ * teardown() (also run on exit/SIGINT/SIGTERM) removes everything. Needs root.
+ */
+export { type CleanReport, cleanLab, listLabNamespaces } from './cleanup.ts'
+export * from './constants.ts'
+export {
+  LabAddressError,
+  LabClosedError,
+  LabCommandError,
+  LabNameError,
+  LabNotFoundError,
+  LabPermissionError,
+  LabTimeoutError,
+} from './errors.ts'
+export {
+  Host,
+  type HostInterface,
+  NatRouter,
+  type PingOptions,
+  type PortForward,
+  type SpawnOptions,
+} from './host.ts'
+export {
+  canRunLabs,
+  createLab,
+  formatLab,
+  type HostInit,
+  Lab,
+  type LabDescription,
+  type LabInit,
+  type LabLog,
+  type NatRouterInit,
+  type Segment,
+  type SegmentInit,
+} from './lab.ts'
+export { hostNamespace, switchNamespace } from './names.ts'
+export { LabProcess, type ProcessExit } from './process.ts'
+export type { ExecResult, RunOptions } from './run.ts'
+export { buildLab, type LabSpec, parseLabSpec, type SpecResult } from './spec.ts'
+export { type WaitOptions, waitFor } from './wait.ts'

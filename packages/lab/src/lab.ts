@@ -1,0 +1,470 @@
+import { spawn as spawnChild } from 'node:child_process'
+import { createWriteStream, mkdirSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { cleanLab, cleanLabSync } from './cleanup.ts'
+import {
+  DEFAULT_EXEC_TIMEOUT_MS,
+  DEFAULT_KILL_GRACE_MS,
+  DEFAULT_LOG_DIR_NAME,
+  DEFAULT_NAMESERVER,
+  HOST_AUTO_OFFSET,
+  ROUTER_LAN_OFFSET,
+} from './constants.ts'
+import {
+  LabAddressError,
+  LabClosedError,
+  LabNameError,
+  LabNotFoundError,
+  LabPermissionError,
+} from './errors.ts'
+import {
+  Host,
+  type HostContext,
+  type HostInterface,
+  NatRouter,
+  type SpawnOptions,
+  writeResolvConf,
+} from './host.ts'
+import { type Cidr, cidrsOverlap, formatIpv4, inCidr, parseCidr, parseIpv4 } from './ipv4.ts'
+import { checkName, checkPrefix, hostNamespace, ifname, switchNamespace } from './names.ts'
+import { LabProcess, type ProcessExit } from './process.ts'
+import { registerLab, unregisterLab } from './registry.ts'
+import { must, runSync } from './run.ts'
+
+export interface LabInit {
+  /** Short (1-6 chars, [a-z][a-z0-9]*), unique per test; leads every namespace and interface name. */
+  prefix: string
+  /** Where spawned processes log. @default `<os.tmpdir()>/meshlan-lab-<prefix>` (DEFAULT_LOG_DIR_NAME) */
+  logDir?: string
+  /** Time limit of `host.exec()`. @default DEFAULT_EXEC_TIMEOUT_MS (30 s) */
+  execTimeoutMs?: number
+  /** Tear the lab down on process 'exit', SIGINT, SIGTERM, SIGHUP. @default true */
+  handleExit?: boolean
+}
+
+export interface SegmentInit {
+  /** IPv4 CIDR, e.g. '198.18.10.0/24'. Must not overlap another segment of the lab. */
+  cidr: string
+}
+
+export interface HostInit {
+  /** First segment to attach to; omit to attach later with `host.attach()`. */
+  segment?: string
+  /** @default the lowest free address from host offset HOST_AUTO_OFFSET (.10) */
+  address?: string
+}
+
+export interface NatRouterInit {
+  wan: string
+  lan: string
+  /** @default the lowest free address of the WAN segment from .1 */
+  wanAddress?: string
+  /** @default host offset ROUTER_LAN_OFFSET (.1) of the LAN */
+  lanAddress?: string
+  /** MASQUERADE --random-fully (endpoint-dependent mapping, "symmetric NAT"). @default false */
+  symmetric?: boolean
+}
+
+/** A segment: one Linux bridge in the switch namespace. */
+export interface Segment {
+  readonly name: string
+  readonly cidr: string
+  readonly prefixLength: number
+  /** Bridge name inside the switch namespace. */
+  readonly bridge: string
+  /** The NAT router whose LAN this is, if any. */
+  readonly router: string | undefined
+}
+
+export interface LabDescription {
+  prefix: string
+  switchNamespace: string
+  segments: Segment[]
+  hosts: Array<{
+    name: string
+    kind: 'host' | 'router'
+    namespace: string
+    gateway?: string
+    wan?: string
+    lan?: string
+    symmetric?: boolean
+    interfaces: Array<{ segment: string; ifname: string; address: string; up: boolean }>
+  }>
+}
+
+export interface LabLog {
+  host: string
+  command: string
+  pid: number | undefined
+  logFile: string
+  exit: ProcessExit | undefined
+  text: string
+}
+
+interface SegmentState {
+  name: string
+  cidr: Cidr
+  bridge: string
+  used: Set<number>
+  router: NatRouter | undefined
+  members: Host[]
+}
+
+/** Throws LabPermissionError unless the process can build labs. */
+function checkRoot(): void {
+  if (process.getuid?.() !== 0) throw new LabPermissionError(`uid ${process.getuid?.()}`)
+}
+
+/** Whether labs can run here; `reason` is a ready-made skip message for tests. */
+export function canRunLabs(): { ok: true } | { ok: false; reason: string } {
+  if (process.platform !== 'linux') return { ok: false, reason: 'labs need Linux network namespaces' }
+  if (process.getuid?.() !== 0) {
+    return { ok: false, reason: 'run as root: network namespaces need CAP_SYS_ADMIN (lab tests skipped)' }
+  }
+  if (!runSync('ip', ['-V']))
+    return { ok: false, reason: 'iproute2 `ip` not found (apt-get install iproute2)' }
+  if (!runSync('iptables', ['-V']))
+    return { ok: false, reason: '`iptables` not found (apt-get install iptables)' }
+  return { ok: true }
+}
+
+/** A network-namespace lab. Create with createLab(); always call teardown(). */
+export class Lab implements HostContext {
+  readonly prefix: string
+  readonly logDir: string
+  readonly execTimeoutMs: number
+  readonly switchNamespace: string
+  readonly processes: LabProcess[] = []
+  #segments = new Map<string, SegmentState>()
+  #hosts = new Map<string, Host>()
+  #namespaces: string[] = []
+  #vethCount = 0
+  #bridgeCount = 0
+  #logCount = 0
+  #closed = false
+  #teardown: Promise<void> | undefined
+  #handleExit: boolean
+
+  constructor(init: LabInit) {
+    this.prefix = init.prefix
+    this.logDir = init.logDir ?? join(tmpdir(), `${DEFAULT_LOG_DIR_NAME}${init.prefix}`)
+    this.execTimeoutMs = init.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS
+    this.switchNamespace = switchNamespace(init.prefix)
+    this.#handleExit = init.handleExit ?? true
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  checkOpen(): void {
+    if (this.#closed) throw new LabClosedError(this.prefix)
+  }
+
+  /** Internal (createLab): cleans leftovers and creates the switch namespace. */
+  async init(): Promise<void> {
+    if (this.#handleExit) registerLab(this)
+    await cleanLab(this.prefix)
+    await this.createNamespace(this.switchNamespace)
+  }
+
+  private async createNamespace(ns: string): Promise<void> {
+    await must('ip', ['netns', 'add', ns])
+    this.#namespaces.push(ns)
+    writeResolvConf(ns, `# meshlan lab ${ns}\nnameserver ${DEFAULT_NAMESERVER}\n`)
+    await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+  }
+
+  /** Adds a segment: a bridge in the switch namespace. */
+  async addSegment(name: string, init: SegmentInit): Promise<Segment> {
+    this.checkOpen()
+    checkName('segment', name)
+    if (this.#segments.has(name))
+      throw new LabNameError(`segment ${name} already exists in lab ${this.prefix}`)
+    const cidr = parseCidr(init.cidr)
+    for (const s of this.#segments.values()) {
+      if (cidrsOverlap(s.cidr, cidr)) {
+        throw new LabAddressError(
+          `segment ${name} (${init.cidr}) overlaps segment ${s.name} (${s.cidr.text})`,
+        )
+      }
+    }
+    const bridge = ifname(this.prefix, 'b', this.#bridgeCount++)
+    const state: SegmentState = { name, cidr, bridge, used: new Set(), router: undefined, members: [] }
+    this.#segments.set(name, state)
+    const sw = this.switchNamespace
+    await must('ip', [
+      '-n',
+      sw,
+      'link',
+      'add',
+      bridge,
+      'type',
+      'bridge',
+      'stp_state',
+      '0',
+      'forward_delay',
+      '0',
+    ])
+    await must('ip', ['-n', sw, 'link', 'set', bridge, 'addrgenmode', 'none'])
+    await must('ip', ['-n', sw, 'link', 'set', bridge, 'up'])
+    return this.segmentInfo(state)
+  }
+
+  /** Adds a host; with `segment`, attaches it there (default route via the LAN's NAT router, if any). */
+  async addHost(name: string, init: HostInit = {}): Promise<Host> {
+    this.checkOpen()
+    const ns = this.claimName(name)
+    const host = new Host(this, name, ns)
+    this.#hosts.set(name, host)
+    await this.createNamespace(ns)
+    await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=0'])
+    if (init.segment !== undefined) await this.attach(host, init.segment, init.address)
+    return host
+  }
+
+  /** Adds a NAT router between `wan` and `lan`; hosts on `lan` route through it. */
+  async addNatRouter(name: string, init: NatRouterInit): Promise<NatRouter> {
+    this.checkOpen()
+    const wan = this.segmentState(init.wan)
+    const lan = this.segmentState(init.lan)
+    if (wan === lan) throw new LabNameError(`router ${name}: wan and lan must be different segments`)
+    if (lan.router) throw new LabNameError(`segment ${lan.name} already has NAT router ${lan.router.name}`)
+    const ns = this.claimName(name)
+    const router = new NatRouter(this, name, ns, wan.name, lan.name, init.symmetric ?? false)
+    this.#hosts.set(name, router)
+    const lanAddress = init.lanAddress ?? formatIpv4(lan.cidr.network + ROUTER_LAN_OFFSET)
+    this.reserve(lan, lanAddress)
+    lan.router = router
+    await this.createNamespace(ns)
+    await this.attach(router, wan.name, init.wanAddress)
+    await this.attach(router, lan.name, lanAddress, true)
+    await router.configure()
+    for (const h of lan.members) {
+      if (h !== router && !h.gateway) await h.setGateway(lanAddress, h.iface(lan.name).ifname)
+    }
+    return router
+  }
+
+  /** Internal: creates the veth pair for `host` on `segment`. */
+  async attach(host: Host, segment: string, address?: string, reserved = false): Promise<HostInterface> {
+    this.checkOpen()
+    const seg = this.segmentState(segment)
+    if (host.interfaces.some((i) => i.segment === segment)) {
+      throw new LabNameError(`${host.name} is already attached to segment ${segment}`)
+    }
+    const addr =
+      address === undefined ? this.allocate(seg, host.kind === 'router' ? 1 : HOST_AUTO_OFFSET) : address
+    if (!reserved) this.reserve(seg, addr)
+    const hostIf = ifname(this.prefix, 'e', host.interfaces.length)
+    const peer = ifname(this.prefix, 'p', this.#vethCount++)
+    const iface: HostInterface = {
+      segment,
+      ifname: hostIf,
+      peer,
+      address: addr,
+      prefixLength: seg.cidr.bits,
+      up: true,
+    }
+    host.interfaces.push(iface)
+    seg.members.push(host)
+    const sw = this.switchNamespace
+    const ns = host.namespace
+    // Both ends are created directly inside lab namespaces: nothing ever appears in the root namespace.
+    await must('ip', ['link', 'add', hostIf, 'netns', ns, 'type', 'veth', 'peer', 'name', peer, 'netns', sw])
+    await must('ip', ['-n', sw, 'link', 'set', peer, 'addrgenmode', 'none'])
+    await must('ip', ['-n', sw, 'link', 'set', peer, 'master', seg.bridge, 'up'])
+    await must('ip', ['-n', ns, 'link', 'set', hostIf, 'addrgenmode', 'none'])
+    await must('ip', ['-n', ns, 'addr', 'add', `${addr}/${seg.cidr.bits}`, 'dev', hostIf])
+    await must('ip', ['-n', ns, 'link', 'set', hostIf, 'up'])
+    if (seg.router && seg.router !== host && !host.gateway) {
+      await host.setGateway(seg.router.lanAddress, hostIf)
+    }
+    return iface
+  }
+
+  /** Internal: starts a tracked process inside `host`'s namespace. */
+  spawn(host: Host, cmd: string, args: readonly string[], opts: SpawnOptions): LabProcess {
+    mkdirSync(this.logDir, { recursive: true })
+    const logFile = opts.logFile ?? join(this.logDir, `${host.name}-${this.#logCount++}.log`)
+    const log = createWriteStream(logFile)
+    const child = spawnChild('ip', ['netns', 'exec', host.namespace, cmd, ...args], {
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env: opts.env,
+      cwd: opts.cwd,
+    })
+    const p = new LabProcess(host.name, cmd, args, logFile, child, log)
+    this.processes.push(p)
+    return p
+  }
+
+  /** The host or router called `name`. Throws LabNotFoundError. */
+  host(name: string): Host {
+    const h = this.#hosts.get(name)
+    if (!h) throw new LabNotFoundError(`lab ${this.prefix} has no host ${name}`)
+    return h
+  }
+
+  /** The NAT router called `name`. Throws LabNotFoundError. */
+  router(name: string): NatRouter {
+    const h = this.#hosts.get(name)
+    if (!(h instanceof NatRouter)) throw new LabNotFoundError(`lab ${this.prefix} has no NAT router ${name}`)
+    return h
+  }
+
+  segment(name: string): Segment {
+    return this.segmentInfo(this.segmentState(name))
+  }
+
+  get hosts(): Host[] {
+    return [...this.#hosts.values()]
+  }
+
+  /** The topology: segments, hosts, routers, addresses (JSON-friendly). */
+  describe(): LabDescription {
+    return {
+      prefix: this.prefix,
+      switchNamespace: this.switchNamespace,
+      segments: [...this.#segments.values()].map((s) => this.segmentInfo(s)),
+      hosts: this.hosts.map((h) => ({
+        name: h.name,
+        kind: h.kind,
+        namespace: h.namespace,
+        ...(h.gateway ? { gateway: h.gateway.address } : {}),
+        ...(h instanceof NatRouter ? { wan: h.wan, lan: h.lan, symmetric: h.symmetric } : {}),
+        interfaces: h.interfaces.map((i) => ({
+          segment: i.segment,
+          ifname: i.ifname,
+          address: `${i.address}/${i.prefixLength}`,
+          up: i.up,
+        })),
+      })),
+    }
+  }
+
+  /** Output of every process the lab started, read back from the log files. */
+  async collectLogs(): Promise<LabLog[]> {
+    return Promise.all(
+      this.processes.map(async (p) => ({
+        host: p.host,
+        command: [p.command, ...p.args].join(' '),
+        pid: p.pid,
+        logFile: p.logFile,
+        exit: p.exit,
+        text: await readFile(p.logFile, 'utf8').catch(() => p.output()),
+      })),
+    )
+  }
+
+  /**
+   * Kills every process the lab started (SIGTERM, then SIGKILL after DEFAULT_KILL_GRACE_MS) and any
+   * left in its namespaces, deletes the namespaces (and with them every veth, bridge and TUN inside)
+   * and /etc/netns/<ns>. Idempotent.
+   */
+  teardown(): Promise<void> {
+    if (!this.#teardown) {
+      this.#closed = true
+      this.#teardown = (async () => {
+        const running = this.processes.filter((p) => p.running)
+        for (const p of running) p.kill('SIGTERM')
+        const grace = new Promise((r) => setTimeout(r, DEFAULT_KILL_GRACE_MS).unref())
+        await Promise.race([Promise.all(running.map((p) => p.exited)), grace])
+        for (const p of running) p.kill('SIGKILL')
+        await cleanLab(this.prefix)
+        await Promise.race([Promise.all(running.map((p) => p.exited)), grace])
+        unregisterLab(this)
+      })()
+    }
+    return this.#teardown
+  }
+
+  /** Synchronous teardown for process 'exit' handlers (SIGKILLs, no grace). */
+  teardownSync(): void {
+    this.#closed = true
+    for (const p of this.processes) p.kill('SIGKILL')
+    cleanLabSync(this.prefix)
+    unregisterLab(this)
+  }
+
+  private claimName(name: string): string {
+    checkName('host', name)
+    if (this.#hosts.has(name))
+      throw new LabNameError(`host or router ${name} already exists in lab ${this.prefix}`)
+    return hostNamespace(this.prefix, name)
+  }
+
+  private segmentState(name: string): SegmentState {
+    const s = this.#segments.get(name)
+    if (!s) throw new LabNotFoundError(`lab ${this.prefix} has no segment ${name}; add it with addSegment()`)
+    return s
+  }
+
+  private segmentInfo(s: SegmentState): Segment {
+    return {
+      name: s.name,
+      cidr: s.cidr.text,
+      prefixLength: s.cidr.bits,
+      bridge: s.bridge,
+      router: s.router?.name,
+    }
+  }
+
+  private reserve(seg: SegmentState, address: string): void {
+    const n = parseIpv4(address)
+    if (n === undefined || !inCidr(seg.cidr, n)) {
+      throw new LabAddressError(
+        `address ${address} is not a host address of segment ${seg.name} (${seg.cidr.text})`,
+      )
+    }
+    if (seg.used.has(n))
+      throw new LabAddressError(`address ${address} is already used on segment ${seg.name}`)
+    seg.used.add(n)
+  }
+
+  private allocate(seg: SegmentState, offset: number): string {
+    const { network, size } = seg.cidr
+    const start = size - 2 > offset ? offset : 1
+    for (let n = network + start; n < network + size - 1; n++) {
+      if (!seg.used.has(n)) return formatIpv4(n)
+    }
+    for (let n = network + 1; n < network + start; n++) {
+      if (!seg.used.has(n)) return formatIpv4(n)
+    }
+    throw new LabAddressError(`segment ${seg.name} (${seg.cidr.text}) has no free address left`)
+  }
+}
+
+/**
+ * Builds an empty lab: removes whatever an earlier run with the same prefix left behind, then creates
+ * the switch namespace `<prefix>sw`. Throws LabPermissionError when not root.
+ */
+export async function createLab(init: LabInit): Promise<Lab> {
+  checkPrefix(init.prefix)
+  checkRoot()
+  const lab = new Lab(init)
+  try {
+    await lab.init()
+  } catch (err) {
+    await lab.teardown().catch(() => {})
+    throw err
+  }
+  return lab
+}
+
+/** A printable table of describe(). */
+export function formatLab(d: LabDescription): string {
+  const lines = [`lab ${d.prefix} (switch namespace ${d.switchNamespace})`]
+  for (const s of d.segments) {
+    lines.push(`  segment ${s.name} ${s.cidr} bridge ${s.bridge}${s.router ? ` (LAN of ${s.router})` : ''}`)
+  }
+  for (const h of d.hosts) {
+    const extra = h.kind === 'router' ? ` NAT ${h.lan} -> ${h.wan}${h.symmetric ? ' symmetric' : ''}` : ''
+    lines.push(`  ${h.kind} ${h.name} netns ${h.namespace}${h.gateway ? ` via ${h.gateway}` : ''}${extra}`)
+    for (const i of h.interfaces) {
+      lines.push(`    ${i.ifname} ${i.address} on ${i.segment}${i.up ? '' : ' (down)'}`)
+    }
+  }
+  return lines.join('\n')
+}
