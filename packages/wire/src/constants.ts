@@ -1,0 +1,75 @@
+/**
+ * Every size cap, magic string and default of the meshlan wire formats.
+ * docs/protocol.md is the normative description; these values must match it.
+ */
+
+/** Bytes in a tunnel frame header: `[type u8][payload length u24 big-endian]`. */
+export const FRAME_HEADER_BYTES = 4
+/** Largest frame payload accepted: a maximal IPv4 packet plus 16 bytes of slack. */
+export const MAX_FRAME_PAYLOAD = 65535 + 16
+/** Frame type: the payload is one raw IPv4 packet. */
+export const FRAME_TYPE_IP = 1
+/** Frame type: the payload is one UTF-8 JSON control message. */
+export const FRAME_TYPE_CONTROL = 2
+
+/**
+ * Initial size of a FrameDecoder's reassembly buffer; it grows (doubling) when a push needs more.
+ * @default 262144
+ */
+export const DEFAULT_DECODER_BUFFER_BYTES = 256 * 1024
+/**
+ * Frame slots in a batch made by `createFrameBatch()` without an argument.
+ * @default 256
+ */
+export const DEFAULT_FRAME_BATCH_CAPACITY = 256
+
+/** Largest control message payload (UTF-8 JSON), in bytes. */
+export const MAX_CONTROL_BYTES = 4 * 1024
+/** Version carried by the `hello` control message. */
+export const CONTROL_VERSION = 1
+
+/** Largest encoded `policy` envelope, in bytes. */
+export const MAX_POLICY_BYTES = 256 * 1024
+/** Largest encoded `claim` envelope, in bytes. */
+export const MAX_CLAIM_BYTES = 2 * 1024
+/** Largest encoded `record` envelope, in bytes. */
+export const MAX_RECORD_BYTES = 16 * 1024
+/** Most listen addresses in a node record. */
+export const MAX_RECORD_ADDRS = 32
+/** Most links in a node record. */
+export const MAX_RECORD_LINKS = 256
+/** Most relays in a node record. */
+export const MAX_RECORD_RELAYS = 32
+/** Most bootstrap multiaddrs in a policy or join string. */
+export const MAX_BOOTSTRAP_ADDRS = 64
+/** Most keys (and most revoked keys, and most revoked nodes) in a policy. */
+export const MAX_POLICY_KEYS = 4096
+/** Longest multiaddr string accepted anywhere. */
+export const MAX_MULTIADDR_CHARS = 1024
+
+/** Version number carried as `v` in every signed format. */
+export const FORMAT_VERSION = 1
+/** The signed bytes of an envelope are `SIGNING_DOMAIN_PREFIX + type + SIGNING_DOMAIN_SUFFIX + payload`. */
+export const SIGNING_DOMAIN_PREFIX = 'meshlan/'
+/** See SIGNING_DOMAIN_PREFIX. */
+export const SIGNING_DOMAIN_SUFFIX = '/v1\n'
+/** Bytes in an Ed25519 signature. */
+export const ED25519_SIGNATURE_BYTES = 64
+/** Bytes in a raw Ed25519 public key. */
+export const ED25519_PUBLIC_KEY_BYTES = 32
+
+/** Prefix of every join string. */
+export const JOIN_STRING_PREFIX = 'mlj1_'
+/** Longest join string accepted (characters, after trimming whitespace). */
+export const MAX_JOIN_STRING_CHARS = 8 * 1024
+/** Bytes of a mesh key secret. */
+export const MESH_KEY_SECRET_BYTES = 32
+/** HKDF-SHA256 salt for mesh key derivation (info is the network id). */
+export const MESH_KEY_HKDF_SALT = 'meshlan mesh key v1'
+
+/** Domain string hashed in front of the inputs of `networkIdFrom`. */
+export const NETWORK_ID_DOMAIN = 'meshlan/network-id/v1\n'
+/** Bytes of the SHA-256 digest kept in a network id. */
+export const NETWORK_ID_HASH_BYTES = 10
+/** Prefix of every network id made by `networkIdFrom`. */
+export const NETWORK_ID_PREFIX = 'n'
