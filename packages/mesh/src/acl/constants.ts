@@ -1,0 +1,68 @@
+/**
+ * Defaults and limits of meshlan ACLs: the file format, the compiled form, connection tracking and the
+ * packet filter. docs/acl.md describes the format; these values must match it.
+ */
+
+/** IP protocol number of ICMP (IPv4). */
+export const PROTO_ICMP = 1
+/** IP protocol number of TCP. */
+export const PROTO_TCP = 6
+/** IP protocol number of UDP. */
+export const PROTO_UDP = 17
+
+/** ICMP type of an echo reply. */
+export const ICMP_ECHO_REPLY = 0
+/** ICMP type of an echo request. */
+export const ICMP_ECHO_REQUEST = 8
+
+/** Largest ACL text `parseAcl()` reads, in UTF-16 code units; longer text is rejected, not parsed. */
+export const MAX_ACL_TEXT_LENGTH = 1024 * 1024
+/** Most rules one ACL may hold. */
+export const MAX_ACL_RULES = 1024
+/** Most `to` entries one rule may hold. */
+export const MAX_RULE_TARGETS = 256
+/** Most `ports` entries one rule may hold. */
+export const MAX_RULE_PORTS = 64
+/** Longest node or tag name in a `node:NAME` / `tag:NAME` target. */
+export const MAX_ACL_NAME_LENGTH = 63
+/** Longest `comment`, in UTF-16 code units. */
+export const MAX_ACL_COMMENT_LENGTH = 1024
+/** `parseAcl()` / `validateAcl()` stop collecting issues after this many (and say so in one more). */
+export const MAX_ACL_ISSUES = 50
+
+/** Key name `compileAcl()` uses in `explain()` texts when the context names none. */
+export const DEFAULT_ACL_KEY_NAME = 'unnamed'
+
+/**
+ * Flows one conntrack table holds; when full, a new flow evicts an expired or the oldest entry.
+ * @default 65536
+ */
+export const DEFAULT_CONNTRACK_CAPACITY = 65536
+/**
+ * How long an idle TCP flow stays tracked, in milliseconds.
+ * @default 720000 (12 minutes)
+ */
+export const DEFAULT_CONNTRACK_TCP_TTL_MS = 12 * 60 * 1000
+/**
+ * How long an idle UDP flow (and any protocol other than TCP and ICMP) stays tracked, in milliseconds.
+ * @default 180000 (3 minutes)
+ */
+export const DEFAULT_CONNTRACK_UDP_TTL_MS = 3 * 60 * 1000
+/**
+ * How long an idle ICMP echo flow stays tracked, in milliseconds.
+ * @default 30000
+ */
+export const DEFAULT_CONNTRACK_ICMP_TTL_MS = 30 * 1000
+/**
+ * Table slots examined (from a rotating hand) to pick a victim when the table is full: the first expired
+ * entry, else the least recently seen one of the sample. Bounds the work one new flow can cause.
+ * @default 64
+ */
+export const DEFAULT_CONNTRACK_EVICTION_SAMPLE = 64
+
+/**
+ * Whether `checkIngress()` drops packets whose source is not the peer's address (DROP_SPOOF).
+ * Turn it off for peers that route whole subnets.
+ * @default true
+ */
+export const DEFAULT_ANTI_SPOOF = true
