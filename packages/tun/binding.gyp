@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "meshlan_tun",
+      "sources": ["native/tun.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

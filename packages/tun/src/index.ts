@@ -1,0 +1,45 @@
+/**
+ * @meshlan/tun: the Linux TUN device as a small N-API addon in C with a TypeScript wrapper.
+ *
+ * `openTun(init)` creates and configures an interface; reads arrive as batches (one fresh slab
+ * Buffer per batch, packets laid out `[headroom][pkt]...` with reused `offsets`/`lengths` arrays);
+ * `writeBatch` writes subranges of one buffer, one write() per packet. With `offload` the kernel
+ * hands over TCP super-packets prefixed by a virtio_net_hdr; `segment` and `writeBatch` split them
+ * for peers or TUNs without offload. See README.md for ownership rules.
+ */
+
+export type { CidrResult } from './configure.ts'
+export { parseCidr } from './configure.ts'
+export {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_HEADROOM,
+  DEFAULT_MAX_BATCHES_PER_WAKEUP,
+  DEFAULT_MTU,
+  DEFAULT_NAME,
+  DEFAULT_OFFLOAD,
+  DEFAULT_TX_QUEUE_LEN,
+  MAX_IP_PACKET,
+  VNET_HDR_LEN,
+} from './constants.ts'
+export {
+  TunAddonMissingError,
+  TunConfigError,
+  TunError,
+  TunIoError,
+  TunNameInUseError,
+  TunOptionsError,
+  TunPermissionError,
+  TunUnavailableError,
+} from './errors.ts'
+export type { SegmentOptions } from './segment.ts'
+export { segment } from './segment.ts'
+export type {
+  Tun,
+  TunBatch,
+  TunBatchHandler,
+  TunErrorHandler,
+  TunInit,
+  TunOffloadOptions,
+  TunStats,
+} from './tun.ts'
+export { openTun } from './tun.ts'
