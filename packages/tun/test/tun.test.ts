@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { addNetns, delNetns, labUnavailable, runInNetns } from './fixtures/lab.ts'
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+const NS = `mltun${process.pid}`
+const skip = labUnavailable()
+
+describe('TUN in a network namespace', { skip: skip ? `skipped: ${skip}` : false, timeout: 60_000 }, () => {
+  before(() => addNetns(NS))
+  after(() => delNetns(NS))
+
+  it('written packets reach the kernel: echo requests to our own address come back as replies', async () => {
+    const p = runInNetns(NS, fixture('echo.ts'))
+    try {
+      const w = await p.next('written')
+      assert.equal(w.written, 3)
+      assert.equal(w.written2, 1)
+      const r = await p.next('result')
+      assert.deepEqual(r.replies, [1, 2, 3, 4])
+      assert.equal(r.checksumsOk, true)
+      const stats = r.stats as Record<string, number>
+      assert.equal(stats.txPackets, 4)
+      assert.equal(stats.txDrops, 0)
+      assert.ok(stats.rxPackets >= 4)
+      assert.equal(await p.exited, 0, p.stderr())
+    } finally {
+      p.kill()
+    }
+  })
+
+  it('packets the kernel sends arrive in batches with headroom before each packet', async () => {
+    const p = runInNetns(NS, fixture('burst.ts'), ['600'])
+    try {
+      const s = await p.next('sent')
+      assert.equal(s.paused, true)
+      assert.equal(s.rxWhilePaused, 0, 'nothing is read while paused')
+      const r = await p.next('result')
+      assert.equal(r.seen, 600, 'every datagram arrived')
+      assert.ok((r.multi as number) > 0, 'some batches carry more than one packet')
+      assert.ok((r.maxCount as number) <= 64, 'batchSize is respected')
+      assert.ok((r.maxCount as number) > 1)
+      assert.equal(r.layoutOk, true, 'layout [headroom][pkt]... and slab sized exactly')
+      assert.equal(r.keptOk, true)
+      assert.equal(await p.exited, 0, p.stderr())
+    } finally {
+      p.kill()
+    }
+  })
+})
