@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { addNetns, delNetns, labUnavailable, runInNetns } from './fixtures/lab.ts'
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+const NS1 = `mloffa${process.pid}`
+const NS2 = `mloffb${process.pid}`
+const BYTES = 8 << 20
+const skip = labUnavailable()
+
+interface RelayStats {
+  a: Record<string, number>
+  b: Record<string, number>
+  maxRead: { a: number; b: number }
+  mtu: number
+}
+
+/** Relay between two namespaces, TCP echo server in NS2, client in NS1; returns what they saw. */
+async function transfer(offA: boolean, offB: boolean, prefix: string) {
+  const relay = runInNetns(NS1, fixture('relay.ts'), [NS2, offA ? '1' : '0', offB ? '1' : '0', prefix])
+  let server: ReturnType<typeof runInNetns> | undefined
+  let client: ReturnType<typeof runInNetns> | undefined
+  try {
+    await relay.next('ready')
+    server = runInNetns(NS2, fixture('tcp.ts'), ['server', `${prefix}.2`, '5001'])
+    await server.next('ready')
+    client = runInNetns(NS1, fixture('tcp.ts'), ['client', `${prefix}.2`, '5001', String(BYTES)])
+    const result = await client.next('result')
+    relay.send('stats')
+    const stats = await relay.next('stats')
+    if (process.env.MESHLAN_TUN_DEBUG) console.log(JSON.stringify(stats))
+    relay.send('close')
+    return { result, stats: stats as unknown as RelayStats }
+  } finally {
+    client?.kill()
+    server?.kill()
+    relay.kill()
+  }
+}
+
+describe('offload (virtio-net headers, TSO) through a relay', {
+  skip: skip ? `skipped: ${skip}` : false,
+  timeout: 60_000,
+}, () => {
+  before(() => {
+    addNetns(NS1)
+    addNetns(NS2)
+  })
+  after(() => {
+    delNetns(NS1)
+    delNetns(NS2)
+  })
+
+  it('carries TCP super-packets between two offload TUNs intact', async () => {
+    const { result, stats } = await transfer(true, true, '10.151.0')
+    assert.equal(result.error, undefined)
+    assert.equal(result.received, BYTES)
+    assert.equal(result.got, result.sent, 'sha256 of echoed data equals what was sent')
+    assert.ok(stats.maxRead.a > stats.mtu + 10, `super-packets were read (largest ${stats.maxRead.a} bytes)`)
+    assert.equal(stats.b.segments, 0, 'nothing had to be split')
+  })
+
+  it('splits super-packets for a TUN without offload, and adds headers the other way', async () => {
+    const { result, stats } = await transfer(true, false, '10.152.0')
+    assert.equal(result.error, undefined)
+    assert.equal(result.received, BYTES)
+    assert.equal(result.got, result.sent, 'sha256 of echoed data equals what was sent')
+    assert.ok(stats.b.segments > 0, 'super-packets from the offload side were segmented')
+    assert.ok(stats.maxRead.b <= stats.mtu, 'the plain side only sees MTU-sized packets')
+  })
+
+  it('also works with a plain TUN on the sending side and offload on the receiving side', async () => {
+    const { result, stats } = await transfer(false, true, '10.153.0')
+    assert.equal(result.error, undefined)
+    assert.equal(result.got, result.sent, 'sha256 of echoed data equals what was sent')
+    assert.equal(result.received, BYTES)
+    assert.ok(stats.a.segments > 0, 'super-packets from the offload side were segmented')
+  })
+})
