@@ -207,4 +207,3 @@ export function packet(spec: PacketSpec): Uint8Array {
   b.set(spec.l4, hl)
   return b
 }
-

@@ -28,7 +28,10 @@ function drain(dec: FrameDecoder, batch: FrameBatch, out: Frame[]): string | nul
     if (typeof n !== 'number') return n.error
     if (n === 0) return null
     for (let i = 0; i < batch.count; i++) {
-      out.push({ type: FRAME_TYPE_IP, payload: batch.buf.slice(batch.offsets[i], batch.offsets[i] + batch.lengths[i]) })
+      out.push({
+        type: FRAME_TYPE_IP,
+        payload: batch.buf.slice(batch.offsets[i], batch.offsets[i] + batch.lengths[i]),
+      })
     }
     if (batch.controlOffset >= 0) {
       out.push({
@@ -81,7 +84,10 @@ describe('FrameDecoder', () => {
     dec.push(stream)
     assert.equal(dec.decode(batch), 3)
     assert.equal(batch.count, 2)
-    assert.deepEqual([...batch.buf.subarray(batch.offsets[0], batch.offsets[0] + batch.lengths[0])], [1, 2, 3])
+    assert.deepEqual(
+      [...batch.buf.subarray(batch.offsets[0], batch.offsets[0] + batch.lengths[0])],
+      [1, 2, 3],
+    )
     assert.equal(batch.lengths[1], 0)
     const ctl = new TextDecoder().decode(
       batch.buf.subarray(batch.controlOffset, batch.controlOffset + batch.controlLength),
@@ -105,7 +111,10 @@ describe('FrameDecoder', () => {
 
   it('accepts Uint8ArrayList chunks', () => {
     const dec = new FrameDecoder({ initialBufferBytes: 4 })
-    const list = new Uint8ArrayList(encodeFrame(1, Uint8Array.of(5, 6)), encodeFrame(1, Uint8Array.of(7)).subarray(0, 2))
+    const list = new Uint8ArrayList(
+      encodeFrame(1, Uint8Array.of(5, 6)),
+      encodeFrame(1, Uint8Array.of(7)).subarray(0, 2),
+    )
     dec.push(list)
     dec.push(encodeFrame(1, Uint8Array.of(7)).subarray(2))
     const out: Frame[] = []

@@ -3,13 +3,13 @@ import { describe, it } from 'node:test'
 import {
   checkIpv4,
   cidrContains,
-  icmpType,
   IPV4_BAD_IHL,
   IPV4_BAD_TOTAL_LENGTH,
   IPV4_NOT_IPV4,
   IPV4_OK,
   IPV4_REASONS,
   IPV4_SHORT,
+  icmpType,
   ipToUint32,
   ipv4Dst,
   ipv4HeaderLen,
@@ -118,7 +118,17 @@ describe('addresses and CIDRs', () => {
     assert.equal(ipToUint32('10.144.0.1'), 0x0a900001)
     assert.equal(ipToUint32('255.255.255.255'), 0xffffffff)
     assert.equal(ipToUint32('0.0.0.0'), 0)
-    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.0.0.1', '01.2.3.4', '1..2.3', '1.2.3.4 ', 'a.b.c.d', '1.2.3.-4']) {
+    for (const bad of [
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.0.0.1',
+      '01.2.3.4',
+      '1..2.3',
+      '1.2.3.4 ',
+      'a.b.c.d',
+      '1.2.3.-4',
+    ]) {
       assert.equal(ipToUint32(bad), -1, bad)
     }
     assert.equal(uint32ToIp(0x0a900001), '10.144.0.1')
@@ -139,7 +149,14 @@ describe('addresses and CIDRs', () => {
     assert.ok(all.ok && all.mask === 0 && cidrContains(all, 0xffffffff))
     const one = parseCidr('1.2.3.4/32')
     assert.ok(one.ok && one.mask === 0xffffffff && cidrContains(one, ipToUint32('1.2.3.4')))
-    for (const bad of ['10.144.0.0', '10.144.0.0/33', '10.144.0.0/', '10.144.0.0/08', 'x/16', '10.144.0.0/1a']) {
+    for (const bad of [
+      '10.144.0.0',
+      '10.144.0.0/33',
+      '10.144.0.0/',
+      '10.144.0.0/08',
+      'x/16',
+      '10.144.0.0/1a',
+    ]) {
       const r = parseCidr(bad)
       assert.equal(r.ok, false, bad)
       assert.ok(!r.ok && r.reason.length > 0)

@@ -152,7 +152,10 @@ describe('signed formats', () => {
     const padded = new Uint8Array(MAX_RECORD_BYTES + 1).fill(0x20)
     const r = decodeRecord(padded)
     assert.ok(!r.ok && /exceeds/.test(r.reason))
-    const many = { ...record, addrs: Array.from({ length: 32 }, (_, i) => `/dns4/${'a'.repeat(400)}${i}/tcp/1`) }
+    const many = {
+      ...record,
+      addrs: Array.from({ length: 32 }, (_, i) => `/dns4/${'a'.repeat(400)}${i}/tcp/1`),
+    }
     await assert.rejects(encodeRecord(many, w.node), InvalidMessageError)
     const tooMany = { ...record, addrs: Array.from({ length: 33 }, () => '/ip4/1.2.3.4/tcp/1') }
     await assert.rejects(encodeRecord(tooMany, w.node), /addrs/)
@@ -163,10 +166,7 @@ describe('signed formats', () => {
     const bytes = await sealEnvelope('policy', policySchema, samplePolicy(w), w.owner, 1 << 20)
     assert.ok(decodePolicy(bytes).ok)
     await assert.rejects(encodePolicy(bad as Policy, w.owner), /subnet/)
-    const forged = rewrap(
-      new TextEncoder().encode(JSON.stringify(bad)),
-      envelopeOf(bytes).s,
-    )
+    const forged = rewrap(new TextEncoder().encode(JSON.stringify(bad)), envelopeOf(bytes).s)
     const d = decodePolicy(forged)
     assert.ok(!d.ok && /subnet/.test(d.reason), d.ok ? '' : d.reason)
   })
@@ -182,11 +182,16 @@ describe('signed formats', () => {
       ['bootstrap.0', { ...p, bootstrap: ['ip4/1.2.3.4'] }],
     ]
     for (const [path, bad] of cases) {
-      await assert.rejects(encodePolicy(bad, w.owner), (e: Error) => e instanceof InvalidMessageError && e.message.includes(path))
+      await assert.rejects(
+        encodePolicy(bad, w.owner),
+        (e: Error) => e instanceof InvalidMessageError && e.message.includes(path),
+      )
     }
     const r = sampleRecord(w, null)
     await assert.rejects(encodeRecord({ ...r, ip: '10.144.0.256' }, w.node), /ip/)
-    await assert.rejects(encodeRecord({ ...r, links: [{ peer: w.ownerId, path: 'udp' as 'direct', rttMs: 1 }] }, w.node))
+    await assert.rejects(
+      encodeRecord({ ...r, links: [{ peer: w.ownerId, path: 'udp' as 'direct', rttMs: 1 }] }, w.node),
+    )
     await assert.rejects(encodeRecord({ ...r, seq: 1.5 }, w.node), /seq/)
   })
 
