@@ -4,12 +4,13 @@
  *
  * An open-addressing hash table (linear probing, backward-shift deletion, no tombstones) in typed arrays
  * preallocated at creation: `track()` and `isReply()` allocate nothing. The table has twice as many
- * slots as `capacity` (rounded up to a power of two), so probes stay short. Entries expire lazily when a
- * lookup meets them, when an insert can reuse their slot, on `sweep()`, and when the table is full.
+ * slots as `capacity` (rounded up to a power of two), so probes stay short. A doubly linked list through
+ * the slots (two Int32Arrays) keeps entries in least-recently-seen order, so a full table evicts the
+ * oldest entry in O(1). Entries expire lazily when a lookup meets them, when an insert can reuse their
+ * slot, on `sweep()`, and when the table is full and the oldest entry has expired.
  */
 import {
   DEFAULT_CONNTRACK_CAPACITY,
-  DEFAULT_CONNTRACK_EVICTION_SAMPLE,
   DEFAULT_CONNTRACK_ICMP_TTL_MS,
   DEFAULT_CONNTRACK_TCP_TTL_MS,
   DEFAULT_CONNTRACK_UDP_TTL_MS,
@@ -36,11 +37,6 @@ export interface ConntrackInit {
   capacity?: number
   /** Idle timeouts; missing ones take their defaults. */
   ttlMs?: Partial<ConntrackTtls>
-  /**
-   * Slots examined to choose a victim when full.
-   * @default 64
-   */
-  evictionSample?: number
 }
 
 /**
@@ -92,12 +88,6 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
   const ttlIcmp = checkPositive('ttlMs.icmp', init.ttlMs?.icmp ?? DEFAULT_CONNTRACK_ICMP_TTL_MS, 2 ** 52)
   let size = 8
   while (size < capacity * 2) size *= 2
-  const sample = Math.min(
-    size,
-    Math.floor(
-      checkPositive('evictionSample', init.evictionSample ?? DEFAULT_CONNTRACK_EVICTION_SAMPLE, size),
-    ),
-  )
   const mask = size - 1
 
   const used = new Uint8Array(size)
@@ -108,6 +98,11 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
   const portsA = new Uint32Array(size)
   const hashA = new Uint32Array(size)
   const seenA = new Float64Array(size)
+  /** least-recently-seen order: head is the oldest entry */
+  const prevA = new Int32Array(size)
+  const nextA = new Int32Array(size)
+  let head = -1
+  let tail = -1
 
   const seedBuf = new Uint32Array(1)
   globalThis.crypto.getRandomValues(seedBuf)
@@ -116,7 +111,6 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
   let entries = 0
   let evictions = 0
   let expired = 0
-  let hand = 0
 
   function ttlOf(proto: number): number {
     return proto === PROTO_TCP ? ttlTcp : proto === PROTO_ICMP ? ttlIcmp : ttlUdp
@@ -166,6 +160,7 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
 
   /** Backward-shift deletion: pulls later members of the probe run into the hole. */
   function remove(hole: number): void {
+    unlink(hole)
     let i = hole
     let j = hole
     for (;;) {
@@ -181,40 +176,50 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
       portsA[i] = portsA[j]
       hashA[i] = hashA[j]
       seenA[i] = seenA[j]
+      const p = prevA[j]
+      const n = nextA[j]
+      prevA[i] = p
+      nextA[i] = n
+      if (p >= 0) nextA[p] = i
+      else head = i
+      if (n >= 0) prevA[n] = i
+      else tail = i
       i = j
     }
     used[i] = 0
     entries--
   }
 
-  /** Frees one slot when full: the first expired entry from the hand, else the least recently seen. */
-  function evictOne(nowMs: number): void {
-    let victim = -1
-    let oldest = Number.POSITIVE_INFINITY
-    for (let k = 0; k < sample; k++) {
-      const i = (hand + k) & mask
-      if (used[i] === 0) continue
-      if (isExpired(i, nowMs)) {
-        victim = i
-        oldest = Number.NEGATIVE_INFINITY
-        break
-      }
-      if (seenA[i] < oldest) {
-        oldest = seenA[i]
-        victim = i
-      }
+  function unlink(i: number): void {
+    const p = prevA[i]
+    const n = nextA[i]
+    if (p >= 0) nextA[p] = n
+    else head = n
+    if (n >= 0) prevA[n] = p
+    else tail = p
+  }
+
+  function linkTail(i: number): void {
+    prevA[i] = tail
+    nextA[i] = -1
+    if (tail >= 0) nextA[tail] = i
+    else head = i
+    tail = i
+  }
+
+  /** Marks slot i as seen now: moves it to the young end of the list. */
+  function touch(i: number, nowMs: number): void {
+    seenA[i] = nowMs
+    if (i !== tail) {
+      unlink(i)
+      linkTail(i)
     }
-    if (victim < 0) {
-      // the sample held no entries (cannot happen when full with sample >= size / 2, but be safe)
-      for (let i = 0; i < size; i++) {
-        if (used[i] === 1 && seenA[i] < oldest) {
-          oldest = seenA[i]
-          victim = i
-        }
-      }
-    }
-    hand = (hand + sample) & mask
-    if (oldest === Number.NEGATIVE_INFINITY) expired++
+  }
+
+  /** Frees one slot when full: the least recently seen entry (counted as expired or evicted). */
+  function evictOldest(nowMs: number): void {
+    const victim = head
+    if (isExpired(victim, nowMs)) expired++
     else evictions++
     remove(victim)
   }
@@ -230,7 +235,7 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
       let reuse = -1
       while (used[i] === 1) {
         if (hashA[i] === h && srcA[i] === s && dstA[i] === d && portsA[i] === ports && protoA[i] === p) {
-          seenA[i] = nowMs
+          touch(i, nowMs)
           return
         }
         if (reuse < 0 && isExpired(i, nowMs)) reuse = i
@@ -240,8 +245,9 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
         // an expired entry on our probe run: overwrite it in place (the run stays intact)
         expired++
         i = reuse
+        unlink(i)
       } else if (entries >= capacity) {
-        evictOne(nowMs)
+        evictOldest(nowMs)
         continue // the run may have shifted: probe again
       } else {
         entries++
@@ -253,6 +259,7 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
       portsA[i] = ports
       hashA[i] = h
       seenA[i] = nowMs
+      linkTail(i)
       return
     }
   }
@@ -271,7 +278,7 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
     const p = proto & 0xff
     const i = find(p, s, d, ports, hash(p, s, d, ports), nowMs)
     if (i < 0) return false
-    seenA[i] = nowMs
+    touch(i, nowMs)
     return true
   }
 
@@ -316,6 +323,8 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
   function clear(): void {
     used.fill(0)
     entries = 0
+    head = -1
+    tail = -1
   }
 
   return {

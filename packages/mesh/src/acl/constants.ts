@@ -34,7 +34,7 @@ export const MAX_ACL_ISSUES = 50
 export const DEFAULT_ACL_KEY_NAME = 'unnamed'
 
 /**
- * Flows one conntrack table holds; when full, a new flow evicts an expired or the oldest entry.
+ * Flows one conntrack table holds; when full, a new flow evicts the least recently seen entry.
  * @default 65536
  */
 export const DEFAULT_CONNTRACK_CAPACITY = 65536
@@ -53,13 +53,6 @@ export const DEFAULT_CONNTRACK_UDP_TTL_MS = 3 * 60 * 1000
  * @default 30000
  */
 export const DEFAULT_CONNTRACK_ICMP_TTL_MS = 30 * 1000
-/**
- * Table slots examined (from a rotating hand) to pick a victim when the table is full: the first expired
- * entry, else the least recently seen one of the sample. Bounds the work one new flow can cause.
- * @default 64
- */
-export const DEFAULT_CONNTRACK_EVICTION_SAMPLE = 64
-
 /**
  * Whether `checkIngress()` drops packets whose source is not the peer's address (DROP_SPOOF).
  * Turn it off for peers that route whole subnets.

@@ -374,7 +374,7 @@ class Issues {
   }
 
   full(): boolean {
-    return this.count >= MAX_ACL_ISSUES
+    return this.count > MAX_ACL_ISSUES
   }
 
   finish(): AclIssue[] {

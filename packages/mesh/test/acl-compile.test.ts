@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { AclContext, CompiledAcl } from '../src/acl/index.ts'
+import { allowAllAcl, compileAcl, denyAllAcl, parseAcl, parseIpv4 } from '../src/acl/index.ts'
+
+const ip = (s: string): number => {
+  const v = parseIpv4(s)
+  assert.ok(v !== undefined, s)
+  return v
+}
+
+const nodes: Record<string, string> = { server: '10.144.0.1', web1: '10.144.0.11', web2: '10.144.0.12' }
+const ctx: AclContext = {
+  nodeIp: (name) => (nodes[name] === undefined ? undefined : ip(nodes[name])),
+  tagIps: (tag) => (tag === 'web' ? [ip('10.144.0.11'), ip('10.144.0.12')] : []),
+  keyName: 'guests',
+}
+
+function compile(text: string, c: AclContext = ctx): CompiledAcl {
+  const r = parseAcl(text)
+  assert.ok(r.ok, JSON.stringify(r))
+  return compileAcl(r.acl, c)
+}
+
+const TCP = 6
+const UDP = 17
+const ICMP = 1
+
+describe('compileAcl', () => {
+  it('* allows every protocol and port everywhere', () => {
+    const acl = compile('{"rules":[{"to":["*"]}]}')
+    assert.equal(acl.allowsAll, true)
+    for (const proto of [TCP, UDP, ICMP, 47]) {
+      assert.equal(acl.allows(ip('10.144.0.1'), proto, 80), true)
+      assert.equal(acl.allows(ip('192.168.1.1'), proto, 0, 8), true)
+    }
+    assert.equal(acl.reachesAnything(ip('1.2.3.4')), true)
+    assert.equal(compileAcl(allowAllAcl(), ctx).allowsAll, true)
+  })
+
+  it('no rules deny everything', () => {
+    const acl = compileAcl(denyAllAcl(), ctx)
+    assert.equal(acl.allows(ip('10.144.0.1'), TCP, 22), false)
+    assert.equal(acl.reachesAnything(ip('10.144.0.1')), false)
+    assert.match(
+      acl.explain(ip('10.144.0.1'), TCP, 22),
+      /no rule of key guests allows tcp port 22 to 10\.144\.0\.1/,
+    )
+  })
+
+  it('node: with a port allows only that port and protocol on that node', () => {
+    const acl = compile('{"rules":[{"to":["node:server"],"ports":["22/tcp"]}]}')
+    assert.equal(acl.allowsAll, false)
+    const server = ip('10.144.0.1')
+    assert.equal(acl.allows(server, TCP, 22), true)
+    assert.equal(acl.allows(server, TCP, 80), false)
+    assert.equal(acl.allows(server, UDP, 22), false)
+    assert.equal(acl.allows(server, ICMP, 0, 8), false)
+    assert.equal(acl.allows(ip('10.144.0.2'), TCP, 22), false)
+    assert.equal(acl.reachesAnything(server), true)
+    assert.equal(acl.reachesAnything(ip('10.144.0.2')), false)
+    assert.deepEqual(acl.nodes, ['server'])
+  })
+
+  it('an unknown node matches nothing until recompiled', () => {
+    const text = '{"rules":[{"to":["node:later"],"ports":["*"]}]}'
+    const acl = compile(text)
+    assert.deepEqual(acl.unresolved, ['node:later'])
+    assert.equal(acl.reachesAnything(ip('10.144.0.9')), false)
+    assert.match(acl.explain(ip('10.144.0.9'), ICMP, 0), /not known yet, matching nothing: node:later/)
+    nodes.later = '10.144.0.9'
+    try {
+      const again = compile(text)
+      assert.equal(again.allows(ip('10.144.0.9'), UDP, 53), true)
+      assert.deepEqual(again.unresolved, [])
+    } finally {
+      delete nodes.later
+    }
+  })
+
+  it('tag: covers every member', () => {
+    const acl = compile('{"rules":[{"to":["tag:web"],"ports":["80/tcp","443/any"]}]}')
+    for (const h of ['10.144.0.11', '10.144.0.12']) {
+      assert.equal(acl.allows(ip(h), TCP, 80), true)
+      assert.equal(acl.allows(ip(h), TCP, 443), true)
+      assert.equal(acl.allows(ip(h), UDP, 443), true)
+      assert.equal(acl.allows(ip(h), UDP, 80), false)
+    }
+    assert.equal(acl.allows(ip('10.144.0.1'), TCP, 80), false)
+    assert.deepEqual(acl.tags, ['web'])
+    assert.deepEqual(compile('{"rules":[{"to":["tag:none"]}]}').unresolved, ['tag:none'])
+  })
+
+  it('CIDR and single addresses', () => {
+    const acl = compile('{"rules":[{"to":["10.144.8.0/22","192.168.1.7"],"ports":["*"]}]}')
+    assert.equal(acl.allows(ip('10.144.8.0'), TCP, 1), true)
+    assert.equal(acl.allows(ip('10.144.11.255'), UDP, 1), true)
+    assert.equal(acl.allows(ip('10.144.12.0'), TCP, 1), false)
+    assert.equal(acl.allows(ip('10.144.7.255'), TCP, 1), false)
+    assert.equal(acl.allows(ip('192.168.1.7'), 47, 0), true)
+    assert.equal(acl.allows(ip('192.168.1.8'), 47, 0), false)
+    const all = compile('{"rules":[{"to":["0.0.0.0/0"]}]}')
+    assert.equal(all.allowsAll, true)
+    assert.equal(all.allows(ip('255.255.255.255'), TCP, 65535), true)
+  })
+
+  it('port ranges are inclusive', () => {
+    const acl = compile('{"rules":[{"to":["*"],"ports":["60000-61000/udp","8000-8080/tcp"]}]}')
+    const h = ip('10.144.0.1')
+    assert.equal(acl.allows(h, UDP, 59999), false)
+    assert.equal(acl.allows(h, UDP, 60000), true)
+    assert.equal(acl.allows(h, UDP, 61000), true)
+    assert.equal(acl.allows(h, UDP, 61001), false)
+    assert.equal(acl.allows(h, TCP, 60500), false)
+    assert.equal(acl.allows(h, TCP, 8080), true)
+    assert.equal(acl.allows(h, UDP, 8080), false)
+  })
+
+  it('icmp and icmp/N', () => {
+    const acl = compile(
+      '{"rules":[{"to":["node:server"],"ports":["icmp"]},{"to":["node:web1"],"ports":["icmp/8"]}]}',
+    )
+    assert.equal(acl.allows(ip('10.144.0.1'), ICMP, 0, 8), true)
+    assert.equal(acl.allows(ip('10.144.0.1'), ICMP, 0, 3), true)
+    assert.equal(acl.allows(ip('10.144.0.1'), ICMP, 0), true)
+    assert.equal(acl.allows(ip('10.144.0.1'), ICMP, 0, -1), true)
+    assert.equal(acl.allows(ip('10.144.0.1'), TCP, 0), false)
+    assert.equal(acl.allows(ip('10.144.0.11'), ICMP, 0, 8), true)
+    assert.equal(acl.allows(ip('10.144.0.11'), ICMP, 0, 0), false)
+    assert.equal(acl.allows(ip('10.144.0.11'), ICMP, 0), false)
+  })
+
+  it('a tcp/udp rule never matches other protocols', () => {
+    const acl = compile('{"rules":[{"to":["*"],"ports":["0-65535/any"]}]}')
+    assert.equal(acl.allows(ip('10.0.0.1'), TCP, 0), true)
+    assert.equal(acl.allows(ip('10.0.0.1'), ICMP, 0, 8), false)
+    assert.equal(acl.allows(ip('10.0.0.1'), 47, 0), false)
+    assert.equal(acl.reachesAnything(ip('10.0.0.1')), true)
+  })
+
+  it('explain names the first matching rule or says none', () => {
+    const acl = compile(
+      '{"rules":[{"to":["tag:web"],"ports":["80/tcp"]},{"to":["node:server"],"ports":["22/tcp"],"comment":"ssh"}]}',
+    )
+    assert.equal(
+      acl.explain(ip('10.144.0.1'), TCP, 22),
+      'rule 1 of key guests (to node:server, ports 22/tcp, "ssh") allows tcp port 22 to 10.144.0.1',
+    )
+    assert.equal(acl.match(ip('10.144.0.1'), TCP, 22), 1)
+    assert.equal(acl.match(ip('10.144.0.11'), TCP, 80), 0)
+    assert.equal(acl.explain(ip('10.144.3.7'), ICMP, 0), 'no rule of key guests allows icmp to 10.144.3.7')
+    assert.equal(
+      acl.explain(ip('10.144.0.1'), UDP, 53),
+      'no rule of key guests allows udp port 53 to 10.144.0.1',
+    )
+  })
+
+  it('ignores addresses the context gets wrong', () => {
+    const acl = compileAcl(
+      {
+        rules: [
+          {
+            to: [
+              { kind: 'node', name: 'x', text: 'node:x' },
+              { kind: 'tag', name: 't', text: 'tag:t' },
+            ],
+            ports: [],
+          },
+        ],
+      },
+      { nodeIp: () => Number.NaN, tagIps: () => [1.5, -1e12, 2 ** 33] },
+    )
+    assert.equal(acl.entryCount, 0)
+    assert.equal(acl.keyName, 'unnamed')
+  })
+})
