@@ -249,6 +249,17 @@ describe('fuzz', () => {
     return chars.join('')
   }
 
+  it('exotic objects are reported, not thrown', () => {
+    const evil = {
+      get rules(): unknown {
+        throw new Error('boom')
+      },
+    }
+    const r = validateAcl(evil)
+    assert.equal(r.ok, false)
+    if (!r.ok) assert.match(r.errors[0].message, /could not be read \(boom\)/)
+  })
+
   it('100000 random inputs never throw', () => {
     let ok = 0
     for (let i = 0; i < 100_000; i++) {

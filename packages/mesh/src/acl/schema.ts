@@ -113,7 +113,14 @@ export function parseAcl(text: string): AclResult {
 /** Validates an already-parsed ACL object (for example one embedded in a signed policy). Never throws. */
 export function validateAcl(obj: unknown): AclResult {
   const issues = new Issues()
-  const acl = readTop(obj, issues)
+  let acl: Acl | undefined
+  try {
+    acl = readTop(obj, issues)
+  } catch (err) {
+    // only reachable with exotic objects (throwing getters, proxies), never with JSON.parse output
+    const why = err instanceof Error ? err.message : String(err)
+    return fail('', `the ACL object could not be read (${why}): pass plain JSON data`)
+  }
   if (acl === undefined || issues.list.length > 0) return { ok: false, errors: issues.finish() }
   return { ok: true, acl }
 }
