@@ -1,0 +1,47 @@
+/**
+ * Every default of the mesh node, in one place. Init types document each with @default pointing
+ * here; the daemon and CLI read these, never copy them.
+ */
+
+/** Default overlay subnet of a new network. */
+export const DEFAULT_SUBNET = '10.144.0.0/16'
+/** Tailscale's CGNAT range: refused as an overlay subnet unless forced. */
+export const TAILSCALE_RANGE = '100.64.0.0/10'
+/** MTU of the TUN device: 1400 leaves room for TCP/IP + noise + yamux + our frame on a 1500 path. */
+export const DEFAULT_MTU = 1400
+export const DEFAULT_TUN_NAME = 'meshlan0'
+export const DEFAULT_LISTEN_PORT = 7946
+
+/** The tunnel protocol: one long-lived stream per peer per direction. */
+export const TUNNEL_PROTOCOL = '/meshlan/ip/1.0.0'
+/** Policy + records sync for newcomers and anti-entropy. */
+export const SYNC_PROTOCOL = '/meshlan/sync/1.0.0'
+
+export const recordsTopic = (networkId: string): string => `/meshlan/${networkId}/records/1`
+export const policyTopic = (networkId: string): string => `/meshlan/${networkId}/policy/1`
+export const dhtProtocol = (networkId: string): string => `/meshlan/${networkId}/kad/1.0.0`
+
+/** Republish our node record this often even when nothing changed. */
+export const RECORD_REPUBLISH_MS = 30_000
+/** A node whose record we haven't heard for this long is offline. */
+export const RECORD_OFFLINE_MS = 95_000
+/** Records whose timestamp is further than this from our clock are refused. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000
+/** A connected peer must prove membership (sync hello or a valid record) within this time. */
+export const MEMBERSHIP_GRACE_MS = 10_000
+
+/** Yamux windows: small enough that a loaded tunnel does not queue seconds of data. */
+export const YAMUX_INITIAL_WINDOW = 256 * 1024
+export const YAMUX_MAX_WINDOW = 1024 * 1024
+/** Our own keepalive, since the libp2p connection monitor aborts busy connections. */
+export const KEEPALIVE_MS = 10_000
+
+/** Resource caps so a hostile peer can't exhaust a node. */
+export const MAX_CONNECTIONS = 256
+export const MAX_INCOMING_PENDING = 32
+export const INBOUND_CONNECTION_RATE = 10
+
+/** Pump: per-peer queue bound while a stream is being opened or is draining. */
+export const PEER_QUEUE_BYTES = 512 * 1024
+/** Pump: packets per TUN batch. */
+export const TUN_BATCH = 64

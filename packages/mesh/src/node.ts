@@ -1,0 +1,749 @@
+/**
+ * The mesh node: everything a member does, composed from small parts.
+ *
+ *   transport (libp2p) ── gossip ──▶ policy store ─┐
+ *                      ── gossip ──▶ topology ─────┼─▶ recompute(): addresses, names, ACL filters
+ *                      ── sync ────▶ both          │       │
+ *                      ◀─ tunnel streams ─▶ pump ◀─┘───────┘
+ *
+ * `recompute()` is the one place where policy and topology become routes and filters; it runs
+ * (debounced) after every accepted policy or record change, so a revocation reaches the packet
+ * path within one debounce interval of the policy arriving.
+ */
+import { EventEmitter } from 'node:events'
+import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import {
+  encodeRecord,
+  ipToUint32,
+  type Link,
+  type NodeRecord,
+  type Policy,
+  parseCidr,
+  uint32ToIp,
+} from '@meshlan/wire'
+import { multiaddr } from '@multiformats/multiaddr'
+import {
+  type CompiledAcl,
+  compileAcl,
+  createConntrack,
+  createPacketFilter,
+  denyAllAcl,
+  mayOpenStream,
+  type PacketFilter,
+  validateAcl,
+} from './acl/index.ts'
+import { assignAddresses } from './addressing.ts'
+import {
+  KEEPALIVE_MS,
+  MEMBERSHIP_GRACE_MS,
+  policyTopic,
+  RECORD_REPUBLISH_MS,
+  recordsTopic,
+  SYNC_PROTOCOL,
+  TUNNEL_PROTOCOL,
+} from './constants.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { type Membership, PolicyStore } from './policy-store.ts'
+import { type PacketDevice, Pump, refuseStream } from './pump.ts'
+import { type SyncResponse, syncClient, syncServer } from './sync.ts'
+import { Topology, uniqueNames } from './topology.ts'
+import { createTransport, type MeshLibp2p } from './transport.ts'
+
+export interface MeshNodeInit {
+  privateKey: PrivateKey
+  networkId: string
+  /** Peer id of the network owner: the only key whose policies we accept. */
+  owner: string
+  /** Wanted node name (normalised and made unique across the network). */
+  name: string
+  /** The newest policy envelope we hold (always, on the owner). */
+  policy?: Uint8Array | null
+  /** Our membership claim (base64 envelope); null on the owner. */
+  claim?: string | null
+  /** Multiaddrs of members to contact first (with /p2p/ ids). */
+  bootstrap?: string[]
+  /** @default ['/ip4/0.0.0.0/tcp/7946'] */
+  listen?: string[]
+  announce?: string[]
+  /** @default 'tcp' */
+  transport?: 'tcp' | 'memory'
+  /** The packet device; omit for a control-plane-only node (tests). */
+  device?: PacketDevice | null
+  /** Records seen before a restart, offered again at start (validated like any other). */
+  knownRecords?: Uint8Array[]
+  /** Debounce of recompute after a change. @default 50 */
+  recomputeDebounceMs?: number
+  log?: Logger
+}
+
+export interface PeerStatus {
+  name: string
+  ip: string
+  peerId: string
+  path: 'direct' | 'relay' | 'none'
+  rttMs: number | null
+  rxBytes: number
+  txBytes: number
+  key: string
+  online: boolean
+}
+
+export interface NodeStatus {
+  self: {
+    name: string
+    ip: string | null
+    peerId: string
+    network: { id: string; name: string | null; subnet: string | null; owner: string; policyVersion: number }
+    key: string | null
+    member: boolean
+    reason: string | null
+  }
+  peers: PeerStatus[]
+  drops: Record<string, number>
+}
+
+export type PingResult =
+  | { ok: true; peerId: string; name: string; ip: string; path: 'direct' | 'relay'; rttMs: number[] }
+  | { ok: false; code: 'NO_ROUTE' | 'ACL' | 'OFFLINE' | 'NOT_MEMBER'; reason: string; peerId?: string }
+
+export interface MeshNodeEvents {
+  address: [ip: string, prefix: number]
+  policy: [policy: Policy, envelope: Uint8Array]
+  records: []
+}
+
+interface PeerState {
+  peerId: string
+  ip: number
+  name: string
+  membership: Membership
+  filter: PacketFilter | null
+}
+
+export class MeshNode extends EventEmitter<MeshNodeEvents> {
+  readonly peerId: string
+  readonly networkId: string
+  readonly policyStore: PolicyStore
+  readonly topology: Topology
+  private readonly init: MeshNodeInit
+  private readonly log: Logger
+  private libp2p!: MeshLibp2p
+  private pump: Pump | null = null
+  private readonly conntrack = createConntrack()
+  private readonly peers = new Map<string, PeerState>()
+  private readonly byName = new Map<string, string>()
+  private readonly rtts = new Map<string, number>()
+  private readonly timers: NodeJS.Timeout[] = []
+  private recomputeTimer: NodeJS.Timeout | null = null
+  private recomputing: Promise<void> | null = null
+  private recomputeAgain = false
+  private selfIp = 0
+  private selfCounter = 0
+  private selfName: string
+  private selfMembership: Membership | null = null
+  private selfReason: string | null = 'no policy yet'
+  private lastSeq = 0
+  private lastRecord: Uint8Array | null = null
+  private running = false
+
+  constructor(init: MeshNodeInit) {
+    super()
+    this.init = init
+    this.networkId = init.networkId
+    this.log = init.log ?? createLogger('mesh')
+    this.peerId = peerIdFromPrivate(init.privateKey)
+    this.selfName = init.name
+    this.policyStore = new PolicyStore(init.networkId, init.owner, this.log.child('policy'))
+    this.topology = new Topology(this.peerId, this.policyStore, this.log.child('topology'))
+  }
+
+  get libp2pNode(): MeshLibp2p {
+    return this.libp2p
+  }
+
+  get address(): string | null {
+    return this.selfIp === 0 ? null : uint32ToIp(this.selfIp)
+  }
+
+  get name(): string {
+    return this.selfName
+  }
+
+  async start(): Promise<void> {
+    const revoked = (peer: PeerId): boolean => this.policyStore.isRevokedNode(peer.toString())
+    this.libp2p = await createTransport({
+      privateKey: this.init.privateKey,
+      networkId: this.networkId,
+      listen: this.init.listen ?? ['/ip4/0.0.0.0/tcp/7946'],
+      announce: this.init.announce,
+      transport: this.init.transport,
+      gater: { deny: revoked },
+    })
+    const lp = this.libp2p
+    if (this.init.device != null) {
+      this.pump = new Pump(
+        { log: this.log.child('pump') },
+        {
+          device: this.init.device,
+          openStream: async (peerId) =>
+            lp.dialProtocol(peerIdFromString(peerId), TUNNEL_PROTOCOL, { runOnLimitedConnection: true }),
+        },
+      )
+    }
+
+    this.policyStore.on('change', (policy) => {
+      const env = this.policyStore.envelope
+      if (env != null) this.emit('policy', policy, env)
+      void this.topology.revalidate().then((dropped) => {
+        for (const p of dropped) void this.disconnect(p, 'no longer a member')
+      })
+      this.scheduleRecompute()
+    })
+    this.topology.on('change', () => {
+      this.emit('records')
+      this.scheduleRecompute()
+    })
+
+    if (this.init.policy != null) {
+      const r = await this.policyStore.offer(this.init.policy)
+      if (typeof r === 'object') this.log.warn('stored policy refused', { reason: r.rejected })
+    }
+    for (const rec of this.init.knownRecords ?? []) await this.topology.offer(rec).catch(() => {})
+
+    await lp.handle(TUNNEL_PROTOCOL, (stream, conn) => this.onTunnelStream(stream, conn), {
+      runOnLimitedConnection: true,
+      maxInboundStreams: 8,
+    })
+    await lp.handle(SYNC_PROTOCOL, (stream, conn) => this.onSyncStream(stream, conn), {
+      runOnLimitedConnection: true,
+      maxInboundStreams: 8,
+    })
+
+    const pubsub = lp.services.pubsub
+    pubsub.topicValidators.set(
+      recordsTopic(this.networkId),
+      async (_peer: PeerId, msg: { data: Uint8Array }) => {
+        const r = await this.topology.offer(msg.data)
+        if (r === 'accepted') return 'accept'
+        if (r === 'stale') return 'ignore'
+        this.log.debug('gossiped record refused', { reason: r.rejected })
+        return 'reject'
+      },
+    )
+    pubsub.topicValidators.set(
+      policyTopic(this.networkId),
+      async (_peer: PeerId, msg: { data: Uint8Array }) => {
+        const r = await this.policyStore.offer(msg.data)
+        if (r === 'accepted') return 'accept'
+        if (r === 'stale') return 'ignore'
+        this.log.warn('gossiped policy refused', { reason: r.rejected })
+        return 'reject'
+      },
+    )
+    lp.addEventListener('connection:open', (evt) => this.onConnectionOpen(evt.detail))
+
+    await lp.start()
+    pubsub.subscribe(recordsTopic(this.networkId))
+    pubsub.subscribe(policyTopic(this.networkId))
+    this.running = true
+    this.pump?.start()
+    this.log.info('node started', {
+      peer: this.peerId,
+      network: this.networkId,
+      addrs: lp
+        .getMultiaddrs()
+        .map((a) => a.toString())
+        .join(','),
+    })
+
+    await this.recompute()
+    await this.bootstrap()
+    this.timers.push(setInterval(() => void this.publishRecord().catch(() => {}), RECORD_REPUBLISH_MS))
+    this.timers.push(setInterval(() => void this.measureRtts(), KEEPALIVE_MS))
+    this.timers.push(setInterval(() => this.conntrack.sweep(Date.now()), 10_000))
+    this.timers.push(setInterval(() => void this.bootstrap().catch(() => {}), 15_000))
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    for (const t of this.timers) clearInterval(t)
+    if (this.recomputeTimer != null) clearTimeout(this.recomputeTimer)
+    this.pump?.stop()
+    await this.libp2p.stop()
+    this.log.info('node stopped')
+  }
+
+  /** The owner hands its newly signed policy here: applied locally, then gossiped and pushed. */
+  async publishPolicy(envelope: Uint8Array): Promise<void> {
+    const r = await this.policyStore.offer(envelope)
+    if (typeof r === 'object') throw new Error(`policy refused: ${r.rejected}`)
+    await this.libp2p.services.pubsub.publish(policyTopic(this.networkId), envelope).catch((err: Error) => {
+      this.log.debug('policy publish', { error: err.message })
+    })
+    // push to every connected member too, so nobody waits for a gossip heartbeat
+    for (const conn of this.libp2p.getConnections()) void this.syncWith(conn.remotePeer).catch(() => {})
+  }
+
+  // ---- membership, addresses, filters -----------------------------------------------------------
+
+  private scheduleRecompute(): void {
+    if (this.recomputeTimer != null || !this.running) return
+    this.recomputeTimer = setTimeout(() => {
+      this.recomputeTimer = null
+      void this.recompute()
+    }, this.init.recomputeDebounceMs ?? 50)
+  }
+
+  /** Derives addresses, names and filters from the policy and the records. Serialised. */
+  async recompute(): Promise<void> {
+    if (this.recomputing != null) {
+      this.recomputeAgain = true
+      return this.recomputing
+    }
+    this.recomputing = this.doRecompute().finally(() => {
+      this.recomputing = null
+    })
+    await this.recomputing
+    if (this.recomputeAgain) {
+      this.recomputeAgain = false
+      await this.recompute()
+    }
+  }
+
+  private async doRecompute(): Promise<void> {
+    const policy = this.policyStore.policy
+    if (policy == null) return
+    const m = await this.policyStore.membership(this.peerId, this.init.claim ?? null)
+    this.selfMembership = m.ok ? m.value : null
+    this.selfReason = m.ok ? null : m.reason
+    const subnet = parseCidr(policy.subnet)
+    if (!subnet.ok) return
+    const net = { base: subnet.base, prefix: subnet.prefix }
+    const nodes = this.topology.all()
+    const assignment = assignAddresses(this.networkId, net, [
+      this.peerId,
+      ...nodes.map((n) => n.record.peerId),
+    ])
+    const names = uniqueNames([
+      { peerId: this.peerId, name: this.init.name },
+      ...nodes.map((n) => ({ peerId: n.record.peerId, name: n.record.name })),
+    ])
+    const mine = assignment.get(this.peerId)
+    const oldIp = this.selfIp
+    this.selfName = names.get(this.peerId) ?? this.init.name
+    if (mine != null && (mine.ip !== this.selfIp || mine.counter !== this.selfCounter)) {
+      this.selfIp = mine.ip
+      this.selfCounter = mine.counter
+      this.pump?.setSelfIp(mine.ip)
+      this.log.info('overlay address', { ip: uint32ToIp(mine.ip), counter: mine.counter })
+      this.emit('address', uint32ToIp(mine.ip), net.prefix)
+    }
+
+    // name → ip and tag → ips for ACL targets
+    this.byName.clear()
+    this.byName.set(this.selfName, this.peerId)
+    const tagIps = new Map<string, number[]>()
+    const addTags = (tags: string[], ip: number): void => {
+      for (const t of tags) {
+        const list = tagIps.get(t) ?? []
+        list.push(ip)
+        tagIps.set(t, list)
+      }
+    }
+    if (this.selfMembership != null) addTags(this.selfMembership.tags, this.selfIp)
+    for (const n of nodes) {
+      const a = assignment.get(n.record.peerId)
+      if (a == null) continue
+      const name = names.get(n.record.peerId) ?? n.record.name
+      this.byName.set(name, n.record.peerId)
+      addTags(n.membership.tags, a.ip)
+    }
+    const ctxFor = (keyName: string) => ({
+      keyName,
+      nodeIp: (name: string) => {
+        const id = this.byName.get(name)
+        if (id == null) return undefined
+        return id === this.peerId ? this.selfIp : assignment.get(id)?.ip
+      },
+      tagIps: (tag: string) => tagIps.get(tag) ?? [],
+    })
+    const compiled = new Map<string, CompiledAcl>()
+    const compileFor = (mem: Membership): CompiledAcl => {
+      let c = compiled.get(mem.keyName)
+      if (c == null) {
+        const v = validateAcl(mem.acl)
+        c = compileAcl(v.ok ? v.acl : denyAllAcl(), ctxFor(mem.keyName))
+        if (!v.ok) this.log.warn('key has an invalid ACL: denying all', { key: mem.keyName })
+        compiled.set(mem.keyName, c)
+      }
+      return c
+    }
+    const outbound = this.selfMembership != null ? compileFor(this.selfMembership) : null
+
+    const seen = new Set<string>()
+    for (const n of nodes) {
+      const peerId = n.record.peerId
+      const a = assignment.get(peerId)
+      if (a == null) continue
+      seen.add(peerId)
+      const inbound = compileFor(n.membership)
+      let st = this.peers.get(peerId)
+      const allowed = outbound != null && mayOpenStream(this.selfIp, a.ip, inbound, outbound)
+      let filter: PacketFilter | null = null
+      if (allowed) {
+        if (st?.filter != null && st.ip === a.ip && st.filter.selfIp === this.selfIp) {
+          st.filter.replace(inbound, outbound)
+          filter = st.filter
+        } else {
+          filter = createPacketFilter({
+            selfIp: this.selfIp,
+            peerIp: a.ip,
+            inbound,
+            outbound,
+            conntrack: this.conntrack,
+          })
+        }
+      }
+      const name = names.get(peerId) ?? n.record.name
+      if (st == null) {
+        st = { peerId, ip: a.ip, name, membership: n.membership, filter }
+        this.peers.set(peerId, st)
+      } else {
+        st.ip = a.ip
+        st.name = name
+        st.membership = n.membership
+        st.filter = filter
+      }
+      this.pump?.upsertPeer(peerId, a.ip, filter)
+      await this.rememberAddrs(n.record)
+    }
+    for (const peerId of [...this.peers.keys()]) {
+      if (!seen.has(peerId)) {
+        this.peers.delete(peerId)
+        this.pump?.removePeer(peerId, 'no longer a member')
+      }
+    }
+    if (this.selfMembership == null) {
+      // we are not (or no longer) a member: nothing may flow
+      for (const st of this.peers.values()) this.pump?.upsertPeer(st.peerId, st.ip, null)
+    }
+    if (oldIp !== this.selfIp || this.lastRecord == null) await this.publishRecord().catch(() => {})
+  }
+
+  private async rememberAddrs(r: NodeRecord): Promise<void> {
+    if (r.addrs.length === 0) return
+    try {
+      await this.libp2p.peerStore.merge(peerIdFromString(r.peerId), {
+        multiaddrs: r.addrs.map((a) => multiaddr(a)),
+      })
+    } catch (err) {
+      this.log.debug('peer store merge failed', { peer: r.peerId, error: (err as Error).message })
+    }
+  }
+
+  // ---- records ----------------------------------------------------------------------------------
+
+  private links(): Link[] {
+    const out: Link[] = []
+    for (const conn of this.libp2p.getConnections()) {
+      const peer = conn.remotePeer.toString()
+      if (!this.peers.has(peer) || out.some((l) => l.peer === peer)) continue
+      out.push({ peer, path: conn.limits == null ? 'direct' : 'relay', rttMs: this.rtts.get(peer) ?? null })
+      if (out.length >= 64) break
+    }
+    return out
+  }
+
+  /** Signs and gossips our node record (needs a policy and an address). */
+  async publishRecord(): Promise<void> {
+    if (!this.running || this.selfIp === 0 || this.policyStore.policy == null) return
+    const now = Date.now()
+    this.lastSeq = Math.max(now, this.lastSeq + 1)
+    const addrs = this.libp2p
+      .getMultiaddrs()
+      .map((a) => a.toString())
+      .filter((a) => !a.includes('/p2p-circuit'))
+      .map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
+      .slice(0, 32)
+    const record: NodeRecord = {
+      type: 'record',
+      v: 1,
+      networkId: this.networkId,
+      peerId: this.peerId,
+      seq: this.lastSeq,
+      ts: now,
+      name: this.selfName,
+      ip: uint32ToIp(this.selfIp),
+      counter: this.selfCounter,
+      addrs,
+      links: this.links(),
+      relays: [],
+      claim: this.init.claim ?? null,
+      policyVersion: this.policyStore.version,
+    }
+    this.lastRecord = await encodeRecord(record, this.init.privateKey)
+    await this.libp2p.services.pubsub
+      .publish(recordsTopic(this.networkId), this.lastRecord)
+      .catch((err: Error) => {
+        this.log.debug('record publish', { error: err.message })
+      })
+  }
+
+  /** Records worth keeping across a restart (every member we know, and ours). */
+  knownRecordEnvelopes(): Uint8Array[] {
+    return this.topology.all().map((n) => n.bytes)
+  }
+
+  // ---- connections, sync, bootstrap -------------------------------------------------------------
+
+  private async bootstrap(): Promise<void> {
+    for (const addr of this.init.bootstrap ?? []) {
+      let ma: ReturnType<typeof multiaddr>
+      try {
+        ma = multiaddr(addr)
+      } catch {
+        this.log.warn('bad bootstrap address', { addr })
+        continue
+      }
+      const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
+      if (id === this.peerId) continue
+      if (id != null && this.libp2p.getConnections(peerIdFromString(id)).length > 0) continue
+      try {
+        const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(5000) })
+        if (this.policyStore.policy == null || this.topology.size === 0) await this.syncWith(conn.remotePeer)
+      } catch (err) {
+        this.log.debug('bootstrap dial failed', { addr, error: (err as Error).message })
+      }
+    }
+  }
+
+  private onConnectionOpen(conn: Connection): void {
+    const peer = conn.remotePeer
+    if (conn.direction === 'outbound') void this.syncWith(peer).catch(() => {})
+    // peers that never prove membership are disconnected
+    setTimeout(() => {
+      if (!this.running) return
+      const id = peer.toString()
+      if (id === this.init.owner || this.topology.get(id) != null) return
+      if (this.libp2p.getConnections(peer).length === 0) return
+      this.log.info('disconnecting non-member', { peer: id })
+      void this.libp2p.hangUp(peer).catch(() => {})
+    }, MEMBERSHIP_GRACE_MS).unref()
+  }
+
+  async syncWith(peer: PeerId): Promise<void> {
+    const stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, {
+      runOnLimitedConnection: true,
+      signal: AbortSignal.timeout(10_000),
+    })
+    const res = await syncClient(stream, {
+      networkId: this.networkId,
+      claim: this.init.claim ?? null,
+      record: this.lastRecord,
+    })
+    if (!res.ok) {
+      this.log.warn('sync refused', { peer: peer.toString(), reason: res.reason })
+      return
+    }
+    const p = await this.policyStore.offer(res.policy)
+    if (typeof p === 'object') this.log.warn('synced policy refused', { reason: p.rejected })
+    for (const r of res.records) await this.topology.offer(r)
+    await this.recompute()
+  }
+
+  private async onSyncStream(stream: Stream, conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString()
+    try {
+      await syncServer(stream, async (req): Promise<SyncResponse> => {
+        if (req == null) return { ok: false, reason: 'malformed sync request' }
+        if (req.networkId !== this.networkId) return { ok: false, reason: 'not this network' }
+        const policy = this.policyStore.envelope
+        if (policy == null) return { ok: false, reason: 'this node has no policy yet' }
+        if (req.record != null) {
+          const r = await this.topology.offer(req.record)
+          if (typeof r === 'object') this.log.debug('synced record refused', { peer, reason: r.rejected })
+        }
+        const m = await this.policyStore.membership(peer, req.claim)
+        if (!m.ok) {
+          this.log.info('sync from non-member refused', { peer, reason: m.reason })
+          setTimeout(() => void this.libp2p.hangUp(conn.remotePeer).catch(() => {}), 200).unref()
+          return { ok: false, reason: `not a member: ${m.reason}` }
+        }
+        const records = this.topology.all().map((n) => n.bytes)
+        if (this.lastRecord != null) records.push(this.lastRecord)
+        return { ok: true, policy, records }
+      })
+    } catch (err) {
+      this.log.debug('sync stream failed', { peer, error: (err as Error).message })
+      stream.abort(err as Error)
+    }
+  }
+
+  private onTunnelStream(stream: Stream, conn: Connection): void {
+    const peer = conn.remotePeer.toString()
+    if (this.pump == null) {
+      refuseStream(stream, 'NO_DATA_PLANE', 'this node has no data plane')
+      return
+    }
+    const st = this.peers.get(peer)
+    if (st == null) {
+      refuseStream(stream, 'NOT_MEMBER', 'no valid membership record for your node here')
+      return
+    }
+    if (st.filter == null) {
+      refuseStream(
+        stream,
+        'ACL',
+        `key ${st.membership.keyName} may reach nothing on ${this.selfName}, and nothing here reaches you`,
+      )
+      return
+    }
+    this.pump.acceptInbound(peer, stream)
+  }
+
+  /**
+   * Cuts a peer off: its tunnel at once, its connection a moment later so the policy that
+   * removed it still reaches it and it can tell its user why.
+   */
+  private async disconnect(peerId: string, why: string): Promise<void> {
+    this.pump?.removePeer(peerId, why)
+    this.peers.delete(peerId)
+    await new Promise((r) => setTimeout(r, 500).unref())
+    if (this.topology.get(peerId) != null) return // readmitted meanwhile
+    try {
+      await this.libp2p.hangUp(peerIdFromString(peerId))
+    } catch {}
+  }
+
+  private async measureRtts(): Promise<void> {
+    for (const st of this.peers.values()) {
+      const id = peerIdFromString(st.peerId)
+      if (this.libp2p.getConnections(id).length === 0) continue
+      try {
+        const rtt = await this.libp2p.services.ping.ping(id, { signal: AbortSignal.timeout(5000) })
+        this.rtts.set(st.peerId, rtt)
+      } catch {
+        this.rtts.delete(st.peerId)
+      }
+    }
+  }
+
+  // ---- queries ----------------------------------------------------------------------------------
+
+  private pathTo(peerId: string): 'direct' | 'relay' | 'none' {
+    const conns = this.libp2p.getConnections(peerIdFromString(peerId))
+    if (conns.length === 0) return 'none'
+    return conns.some((c) => c.limits == null) ? 'direct' : 'relay'
+  }
+
+  status(): NodeStatus {
+    const policy = this.policyStore.policy
+    const stats = new Map((this.pump?.linkStats() ?? []).map((s) => [s.peerId, s]))
+    const peers: PeerStatus[] = [...this.peers.values()]
+      .map((st) => {
+        const s = stats.get(st.peerId)
+        const node = this.topology.get(st.peerId)
+        return {
+          name: st.name,
+          ip: uint32ToIp(st.ip),
+          peerId: st.peerId,
+          path: this.pathTo(st.peerId),
+          rttMs: this.rtts.get(st.peerId) ?? null,
+          rxBytes: s?.rxBytes ?? 0,
+          txBytes: s?.txBytes ?? 0,
+          key: st.membership.keyName,
+          online: node != null && this.topology.isOnline(node),
+        }
+      })
+      .sort((a, b) => a.name.localeCompare(b.name))
+    return {
+      self: {
+        name: this.selfName,
+        ip: this.address,
+        peerId: this.peerId,
+        network: {
+          id: this.networkId,
+          name: policy?.name ?? null,
+          subnet: policy?.subnet ?? null,
+          owner: this.init.owner,
+          policyVersion: this.policyStore.version,
+        },
+        key: this.selfMembership?.keyName ?? null,
+        member: this.selfMembership != null,
+        reason: this.selfReason,
+      },
+      peers,
+      drops: this.pump?.dropCounts() ?? {},
+    }
+  }
+
+  /** Finds a member by final name or overlay IP. */
+  resolve(target: string): PeerState | null {
+    const id = this.byName.get(target.replace(/\.mesh$/, ''))
+    if (id != null) return this.peers.get(id) ?? null
+    const ip = ipToUint32(target)
+    if (ip >= 0) for (const st of this.peers.values()) if (st.ip === ip) return st
+    return null
+  }
+
+  /** Overlay-level ping: which path answered, or why there is none. */
+  async ping(target: string, count = 3): Promise<PingResult> {
+    const st = this.resolve(target)
+    if (st == null) return { ok: false, code: 'NO_ROUTE', reason: `no member named or addressed ${target}` }
+    if (this.selfMembership == null) {
+      return { ok: false, code: 'NOT_MEMBER', reason: `this node is not a member: ${this.selfReason}` }
+    }
+    const outbound = st.filter?.outbound
+    const inbound = st.filter?.inbound
+    // an ICMP echo from us must be allowed by our key, or be a reply — a ping is never a reply
+    if (outbound == null || !outbound.allows(st.ip, 1, 0, 8)) {
+      const why =
+        outbound?.explain(st.ip, 1, 0, 8) ??
+        `key ${this.selfMembership.keyName} may reach nothing on ${st.name} (${uint32ToIp(st.ip)})`
+      return {
+        ok: false,
+        code: 'ACL',
+        peerId: st.peerId,
+        reason: `denied by key ${this.selfMembership.keyName}'s ACL: ${why}`,
+      }
+    }
+    void inbound
+    const id = peerIdFromString(st.peerId)
+    const rtts: number[] = []
+    for (let i = 0; i < count; i++) {
+      try {
+        rtts.push(await this.libp2p.services.ping.ping(id, { signal: AbortSignal.timeout(5000) }))
+      } catch (err) {
+        if (rtts.length === 0 && i === count - 1) {
+          return {
+            ok: false,
+            code: 'OFFLINE',
+            peerId: st.peerId,
+            reason: `${st.name} is offline: ${(err as Error).message}`,
+          }
+        }
+      }
+    }
+    if (rtts.length === 0)
+      return { ok: false, code: 'OFFLINE', peerId: st.peerId, reason: `${st.name} is offline` }
+    const path = this.pathTo(st.peerId)
+    return {
+      ok: true,
+      peerId: st.peerId,
+      name: st.name,
+      ip: uint32ToIp(st.ip),
+      path: path === 'relay' ? 'relay' : 'direct',
+      rttMs: rtts,
+    }
+  }
+}
+
+function peerIdFromPrivate(key: PrivateKey): string {
+  return peerIdFromPrivateKey(key).toString()
+}
+
+export function createMeshNode(init: MeshNodeInit): MeshNode {
+  return new MeshNode(init)
+}

@@ -1,0 +1,545 @@
+/**
+ * The packet pump: TUN ⇄ one long-lived yamux stream per peer and direction.
+ *
+ * Outbound, per TUN batch (device → peer):
+ *   1. the device hands a batch: one slab, packets laid out [headroom][pkt][headroom][pkt]…
+ *   2. validate: IPv4 only, sane header and length (bad → counted, dropped)
+ *   3. route: destination → peer link by longest-prefix match (none → NO_ROUTE)
+ *   4. filter: the link's compiled ACL, egress direction (stateful; drop → counted with its verdict)
+ *   5. frame: the 4-byte frame header is written into the packet's headroom, in place
+ *   6. coalesce: runs of consecutive packets to one peer are already a valid frame sequence in the
+ *      slab, so each run is one subarray: no copy, no per-packet allocation
+ *   7. send: one `send()` per run, honouring backpressure (bounded per-peer queue, drop-tail)
+ * Inbound, per stream chunk (peer → device):
+ *   1. the stream's 'message' event hands a chunk to that stream's FrameDecoder
+ *      (a malformed frame closes that stream only)
+ *   2. validate each IP frame
+ *   3. anti-spoofing: the source must be the sending peer's overlay address
+ *   4. the destination must be this node
+ *   5. filter: the link's compiled ACL, ingress direction
+ *   6. write the accepted packets to the device in one batch call
+ *
+ * Buffer ownership: the device's slab belongs to the pump once the batch callback runs (the device
+ * allocates a fresh one per batch); runs of it are handed to `stream.send()` and never touched
+ * again. The decoder's buffer is only valid until the next push, so the device write happens
+ * before the next chunk is pushed (writes are synchronous).
+ */
+import type { Stream } from '@libp2p/interface'
+import {
+  checkIpv4,
+  createFrameBatch,
+  decodeControl,
+  encodeControl,
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  FRAME_TYPE_CONTROL,
+  FRAME_TYPE_IP,
+  FrameDecoder,
+  icmpType,
+  ipv4Dst,
+  ipv4Proto,
+  ipv4Src,
+  l4DstPort,
+  l4SrcPort,
+  writeFrameHeader,
+} from '@meshlan/wire'
+import { ACCEPT, type PacketFilter } from './acl/index.ts'
+import { PEER_QUEUE_BYTES } from './constants.ts'
+import { createLogger, type Logger, RateLimitedLog } from './logger.ts'
+import { RouteTable } from './route-table.ts'
+
+/** What the pump needs of a TUN device (the real one or an in-memory fake). */
+export interface PacketDevice {
+  /** Bytes reserved before each packet in read slabs; must be ≥ FRAME_HEADER_BYTES. */
+  readonly headroom: number
+  start(onBatch: (slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => void): void
+  writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number
+  close(): void
+}
+
+/** Pump-level drop reasons (ACL verdicts are counted by each link's filter). */
+export const PUMP_DROPS = [
+  'BAD_PACKET',
+  'NO_ROUTE',
+  'NOT_ALLOWED',
+  'ACL',
+  'QUEUE_FULL',
+  'SPOOFED_SOURCE',
+  'WRONG_DESTINATION',
+  'DEVICE_FULL',
+  'BAD_FRAME',
+] as const
+export type PumpDrop = (typeof PUMP_DROPS)[number]
+const D_BAD_PACKET = 0
+const D_NO_ROUTE = 1
+const D_NOT_ALLOWED = 2
+const D_ACL = 3
+const D_QUEUE_FULL = 4
+const D_SPOOFED = 5
+const D_WRONG_DST = 6
+const D_DEVICE_FULL = 7
+const D_BAD_FRAME = 8
+
+export interface PumpInit {
+  /** @default PEER_QUEUE_BYTES */
+  peerQueueBytes?: number
+  /** IP frames decoded per device write. @default 256 */
+  rxBatch?: number
+  log?: Logger
+}
+
+export interface PumpComponents {
+  device: PacketDevice
+  /** Opens our outbound tunnel stream to a peer (dials if needed). */
+  openStream(peerId: string): Promise<Stream>
+}
+
+export interface LinkStats {
+  peerId: string
+  ip: number
+  txPackets: number
+  txBytes: number
+  rxPackets: number
+  rxBytes: number
+  queued: number
+  drops: number
+  streamOpen: boolean
+  refused: { code: string; reason: string } | null
+}
+
+class PeerLink {
+  readonly peerId: string
+  ip: number
+  filter: PacketFilter | null
+  out: Stream | null = null
+  opening = false
+  needsDrain = false
+  queue: Uint8Array[] = []
+  queuedBytes = 0
+  /** chunks collected during the current TUN batch */
+  pending: Uint8Array[] = []
+  refused: { code: string; reason: string } | null = null
+  retryAt = 0
+  inbound = new Set<Stream>()
+  txPackets = 0
+  txBytes = 0
+  rxPackets = 0
+  rxBytes = 0
+  drops = 0
+
+  constructor(peerId: string, ip: number, filter: PacketFilter | null) {
+    this.peerId = peerId
+    this.ip = ip
+    this.filter = filter
+  }
+}
+
+export class Pump {
+  private readonly device: PacketDevice
+  private readonly openStreamFn: (peerId: string) => Promise<Stream>
+  private readonly peerQueueBytes: number
+  private readonly rxBatch: number
+  private readonly log: Logger
+  private readonly dropLog: RateLimitedLog
+  private readonly routes = new RouteTable<PeerLink>()
+  private readonly links = new Map<string, PeerLink>()
+  private readonly touched: PeerLink[] = []
+  private readonly rxOffsets: Uint32Array
+  private readonly rxLengths: Uint32Array
+  private selfIp = 0
+  private running = false
+  /** Drops by reason, indexed like PUMP_DROPS. */
+  readonly drops = new Float64Array(PUMP_DROPS.length)
+
+  constructor(init: PumpInit, components: PumpComponents) {
+    this.device = components.device
+    this.openStreamFn = components.openStream
+    this.peerQueueBytes = init.peerQueueBytes ?? PEER_QUEUE_BYTES
+    this.rxBatch = init.rxBatch ?? 256
+    this.log = init.log ?? createLogger('pump')
+    this.dropLog = new RateLimitedLog(this.log)
+    this.rxOffsets = new Uint32Array(this.rxBatch)
+    this.rxLengths = new Uint32Array(this.rxBatch)
+    if (this.device.headroom < FRAME_HEADER_BYTES) {
+      throw new RangeError(`device headroom ${this.device.headroom} < frame header ${FRAME_HEADER_BYTES}`)
+    }
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.device.start((slab, offsets, lengths, count) => this.onDeviceBatch(slab, offsets, lengths, count))
+  }
+
+  stop(): void {
+    if (!this.running) return
+    this.running = false
+    for (const link of this.links.values()) this.closeLink(link, 'pump stopped')
+    this.links.clear()
+    this.routes.clear()
+    this.device.close()
+  }
+
+  setSelfIp(ip: number): void {
+    this.selfIp = ip
+  }
+
+  /** Adds or updates a peer: its overlay address and compiled filter (null = nothing allowed). */
+  upsertPeer(peerId: string, ip: number, filter: PacketFilter | null): void {
+    let link = this.links.get(peerId)
+    if (link == null) {
+      link = new PeerLink(peerId, ip, filter)
+      this.links.set(peerId, link)
+    } else {
+      if (link.ip !== ip) this.routes.delete(link.ip, 32)
+      link.ip = ip
+      link.filter = filter
+      link.refused = null
+      link.retryAt = 0
+    }
+    this.routes.set(ip, 32, link)
+    if (filter == null) this.closeLink(link, 'not allowed by policy')
+  }
+
+  removePeer(peerId: string, why = 'peer removed'): void {
+    const link = this.links.get(peerId)
+    if (link == null) return
+    this.routes.delete(link.ip, 32)
+    this.links.delete(peerId)
+    this.closeLink(link, why)
+  }
+
+  /** Closes a peer's tunnel streams (e.g. its connection moved) without forgetting the peer. */
+  resetPeer(peerId: string, why: string): void {
+    const link = this.links.get(peerId)
+    if (link != null) this.closeLink(link, why)
+  }
+
+  /** Takes an inbound tunnel stream the gate has accepted. */
+  acceptInbound(peerId: string, stream: Stream): void {
+    const link = this.links.get(peerId)
+    if (link == null || link.filter == null) {
+      refuseStream(stream, 'NOT_ALLOWED', 'no route or policy for this peer yet')
+      return
+    }
+    link.inbound.add(stream)
+    const decoder = new FrameDecoder()
+    const batch = createFrameBatch(this.rxBatch)
+    stream.addEventListener('message', (evt) => {
+      decoder.push(evt.data)
+      for (;;) {
+        const n = decoder.decode(batch)
+        if (typeof n !== 'number') {
+          this.drops[D_BAD_FRAME]++
+          this.log.warn('malformed frame, closing stream', { peer: peerId, error: n.error })
+          stream.abort(new Error(`malformed frame: ${n.error}`))
+          link.inbound.delete(stream)
+          return
+        }
+        if (n === 0) break
+        if (batch.count > 0) this.deliver(link, batch.buf, batch.offsets, batch.lengths, batch.count)
+        // control frames on an inbound stream carry nothing we act on today
+      }
+    })
+    stream.addEventListener('close', () => {
+      link.inbound.delete(stream)
+    })
+  }
+
+  /** Why traffic to `ip` would not flow now, or null when it would. */
+  describeRoute(ip: number): { peerId: string } | null {
+    const link = this.routes.lookup(ip)
+    return link == null ? null : { peerId: link.peerId }
+  }
+
+  linkStats(): LinkStats[] {
+    return [...this.links.values()].map((l) => ({
+      peerId: l.peerId,
+      ip: l.ip,
+      txPackets: l.txPackets,
+      txBytes: l.txBytes,
+      rxPackets: l.rxPackets,
+      rxBytes: l.rxBytes,
+      queued: l.queuedBytes,
+      drops: l.drops,
+      streamOpen: l.out != null,
+      refused: l.refused,
+    }))
+  }
+
+  dropCounts(): Record<PumpDrop, number> {
+    const out = {} as Record<PumpDrop, number>
+    PUMP_DROPS.forEach((name, i) => {
+      out[name] = this.drops[i]
+    })
+    return out
+  }
+
+  // ---- outbound ---------------------------------------------------------------------------------
+
+  private onDeviceBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
+    const now = Date.now()
+    let runLink: PeerLink | null = null
+    let runStart = 0
+    let runEnd = 0
+    for (let i = 0; i < count; i++) {
+      const off = offsets[i]
+      const len = lengths[i]
+      let link: PeerLink | undefined
+      if (checkIpv4(slab, off, len) !== 0) {
+        this.drop(D_BAD_PACKET)
+      } else {
+        link = this.routes.lookup(ipv4Dst(slab, off))
+        if (link == null) {
+          this.drop(D_NO_ROUTE)
+        } else if (link.filter == null) {
+          this.drop(D_NOT_ALLOWED, link)
+          link = undefined
+        } else {
+          const proto = ipv4Proto(slab, off)
+          const v = link.filter.checkEgress(
+            ipv4Src(slab, off),
+            ipv4Dst(slab, off),
+            proto,
+            l4SrcPort(slab, off),
+            l4DstPort(slab, off),
+            proto === 1 ? icmpType(slab, off) : 0,
+            now,
+          )
+          if (v !== ACCEPT) {
+            this.drop(D_ACL, link)
+            link = undefined
+          }
+        }
+      }
+      if (link == null) {
+        if (runLink != null) this.endRun(runLink, slab, runStart, runEnd)
+        runLink = null
+        continue
+      }
+      const frameStart = off - FRAME_HEADER_BYTES
+      writeFrameHeader(slab, frameStart, FRAME_TYPE_IP, len)
+      link.txPackets++
+      link.txBytes += len
+      // a run continues only when this frame starts exactly where the previous one ended
+      if (runLink === link && frameStart === runEnd) {
+        runEnd = off + len
+      } else {
+        if (runLink != null) this.endRun(runLink, slab, runStart, runEnd)
+        runLink = link
+        runStart = frameStart
+        runEnd = off + len
+      }
+    }
+    if (runLink != null) this.endRun(runLink, slab, runStart, runEnd)
+    const touched = this.touched
+    for (let i = 0; i < touched.length; i++) this.flush(touched[i])
+    touched.length = 0
+  }
+
+  private endRun(link: PeerLink, slab: Uint8Array, start: number, end: number): void {
+    if (link.pending.length === 0) this.touched.push(link)
+    link.pending.push(slab.subarray(start, end))
+  }
+
+  private flush(link: PeerLink): void {
+    const chunks = link.pending
+    link.pending = []
+    for (let i = 0; i < chunks.length; i++) this.sendChunk(link, chunks[i])
+  }
+
+  private sendChunk(link: PeerLink, chunk: Uint8Array): void {
+    const out = link.out
+    if (out != null && !link.needsDrain && link.queue.length === 0) {
+      try {
+        if (!out.send(chunk)) link.needsDrain = true
+      } catch {
+        this.closeLink(link, 'send failed')
+        this.drop(D_QUEUE_FULL, link)
+      }
+      return
+    }
+    if (link.queuedBytes + chunk.byteLength > this.peerQueueBytes) {
+      this.drop(D_QUEUE_FULL, link)
+      return
+    }
+    link.queue.push(chunk)
+    link.queuedBytes += chunk.byteLength
+    if (out == null) this.ensureStream(link)
+  }
+
+  private ensureStream(link: PeerLink): void {
+    if (link.opening || link.out != null || !this.running) return
+    const now = Date.now()
+    if (now < link.retryAt) {
+      this.discardQueue(link)
+      return
+    }
+    link.opening = true
+    this.openStreamFn(link.peerId).then(
+      (stream) => {
+        link.opening = false
+        if (!this.running || this.links.get(link.peerId) !== link || link.filter == null) {
+          stream.abort(new Error('link gone'))
+          return
+        }
+        this.attachOutbound(link, stream)
+      },
+      (err: Error) => {
+        link.opening = false
+        link.retryAt = Date.now() + 1000
+        this.log.debug('tunnel stream open failed', { peer: link.peerId, error: err.message })
+        this.discardQueue(link)
+      },
+    )
+  }
+
+  private attachOutbound(link: PeerLink, stream: Stream): void {
+    link.out = stream
+    link.needsDrain = false
+    link.refused = null
+    const decoder = new FrameDecoder({ initialBufferBytes: 4096 })
+    const batch = createFrameBatch(1)
+    stream.addEventListener('drain', () => {
+      link.needsDrain = false
+      this.drainQueue(link)
+    })
+    // the far side writes back only control frames: a refusal with its reason
+    stream.addEventListener('message', (evt) => {
+      decoder.push(evt.data)
+      const n = decoder.decode(batch)
+      if (typeof n === 'number' && batch.controlOffset >= 0) {
+        const msg = decodeControl(
+          batch.buf.subarray(batch.controlOffset, batch.controlOffset + batch.controlLength),
+        )
+        if (msg.ok && msg.value.t === 'refuse') {
+          link.refused = { code: msg.value.code, reason: msg.value.reason }
+          link.retryAt = Date.now() + 2000
+          this.log.info('peer refused our tunnel', { peer: link.peerId, code: msg.value.code })
+        }
+      }
+    })
+    stream.addEventListener('close', () => {
+      if (link.out === stream) {
+        link.out = null
+        link.needsDrain = false
+      }
+    })
+    this.drainQueue(link)
+  }
+
+  private drainQueue(link: PeerLink): void {
+    const out = link.out
+    if (out == null) return
+    while (link.queue.length > 0 && !link.needsDrain) {
+      const chunk = link.queue.shift() as Uint8Array
+      link.queuedBytes -= chunk.byteLength
+      try {
+        if (!out.send(chunk)) link.needsDrain = true
+      } catch {
+        this.closeLink(link, 'send failed')
+        return
+      }
+    }
+  }
+
+  private discardQueue(link: PeerLink): void {
+    if (link.queue.length > 0) {
+      this.drops[D_QUEUE_FULL] += link.queue.length
+      link.drops += link.queue.length
+    }
+    link.queue = []
+    link.queuedBytes = 0
+  }
+
+  private closeLink(link: PeerLink, why: string): void {
+    this.discardQueue(link)
+    const out = link.out
+    link.out = null
+    link.needsDrain = false
+    if (out != null) out.abort(new Error(why))
+    for (const s of link.inbound) s.abort(new Error(why))
+    link.inbound.clear()
+  }
+
+  // ---- inbound ----------------------------------------------------------------------------------
+
+  private deliver(
+    link: PeerLink,
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+  ): void {
+    const filter = link.filter
+    if (filter == null) {
+      this.drops[D_NOT_ALLOWED] += count
+      return
+    }
+    const now = Date.now()
+    const outOff = this.rxOffsets
+    const outLen = this.rxLengths
+    let n = 0
+    for (let i = 0; i < count; i++) {
+      const off = offsets[i]
+      const len = lengths[i]
+      if (checkIpv4(buf, off, len) !== 0) {
+        this.drop(D_BAD_PACKET, link)
+        continue
+      }
+      const src = ipv4Src(buf, off)
+      const dst = ipv4Dst(buf, off)
+      if (src !== link.ip) {
+        this.drop(D_SPOOFED, link)
+        continue
+      }
+      if (dst !== this.selfIp) {
+        this.drop(D_WRONG_DST, link)
+        continue
+      }
+      const proto = ipv4Proto(buf, off)
+      const v = filter.checkIngress(
+        src,
+        dst,
+        proto,
+        l4SrcPort(buf, off),
+        l4DstPort(buf, off),
+        proto === 1 ? icmpType(buf, off) : 0,
+        now,
+      )
+      if (v !== ACCEPT) {
+        this.drop(D_ACL, link)
+        continue
+      }
+      link.rxPackets++
+      link.rxBytes += len
+      outOff[n] = off
+      outLen[n] = len
+      n++
+    }
+    if (n > 0) {
+      const written = this.device.writeBatch(buf, outOff, outLen, n)
+      if (written < n) this.drops[D_DEVICE_FULL] += n - written
+    }
+  }
+
+  private drop(reason: number, link?: PeerLink): void {
+    this.drops[reason]++
+    if (link != null) link.drops++
+    this.dropLog.debug('packet dropped', { reason: PUMP_DROPS[reason], peer: link?.peerId })
+  }
+}
+
+/** Refuses a tunnel stream: a control frame with the reason, then close. */
+export function refuseStream(stream: Stream, code: string, reason: string): void {
+  try {
+    stream.send(encodeFrame(FRAME_TYPE_CONTROL, encodeControl({ t: 'refuse', code, reason })))
+    void stream.close().catch(() => stream.abort(new Error(reason)))
+  } catch {
+    stream.abort(new Error(reason))
+  }
+}
+
+export function createPump(init: PumpInit, components: PumpComponents): Pump {
+  return new Pump(init, components)
+}

@@ -1,0 +1,112 @@
+/**
+ * The sync protocol (`/meshlan/sync/1.0.0`): how a newcomer gets the policy and the member
+ * records it missed on gossip, and how two members reconcile when they connect.
+ *
+ * One exchange per stream, each message length-prefixed (unsigned varint) UTF-8 JSON:
+ *   client → server  { v: 1, networkId, claim: string | null, record: base64 | null }
+ *   server → client  { v: 1, ok: true, policy: base64, records: base64[] }
+ *                  | { v: 1, ok: false, reason }
+ * The server answers only members: the client's own record (or, for a newcomer, its claim) must
+ * prove membership under the server's policy. Everything received is validated exactly like
+ * gossip; nothing is trusted because it came over sync.
+ */
+import type { Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { fromBase64, toBase64 } from '@meshlan/wire'
+import { z } from 'zod'
+
+export const MAX_SYNC_MESSAGE = 4 * 1024 * 1024
+export const SYNC_TIMEOUT_MS = 10_000
+
+const requestSchema = z.object({
+  v: z.literal(1),
+  networkId: z.string().max(128),
+  claim: z.string().max(4096).nullable(),
+  record: z
+    .string()
+    .max(64 * 1024)
+    .nullable(),
+})
+const responseSchema = z.union([
+  z.object({
+    v: z.literal(1),
+    ok: z.literal(true),
+    policy: z.string().max(MAX_SYNC_MESSAGE),
+    records: z.array(z.string().max(64 * 1024)).max(16384),
+  }),
+  z.object({ v: z.literal(1), ok: z.literal(false), reason: z.string().max(1024) }),
+])
+
+export interface SyncRequest {
+  networkId: string
+  claim: string | null
+  record: Uint8Array | null
+}
+export type SyncResponse =
+  | { ok: true; policy: Uint8Array; records: Uint8Array[] }
+  | { ok: false; reason: string }
+
+function encode(obj: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(obj))
+}
+
+function parseJsonBytes(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    return undefined
+  }
+}
+
+export async function syncClient(stream: Stream, req: SyncRequest): Promise<SyncResponse> {
+  const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE })
+  const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+  await lp.write(
+    encode({
+      v: 1,
+      networkId: req.networkId,
+      claim: req.claim,
+      record: req.record == null ? null : toBase64(req.record),
+    }),
+    { signal },
+  )
+  const raw = await lp.read({ signal })
+  await stream.close().catch(() => {})
+  const parsed = responseSchema.safeParse(parseJsonBytes(raw.subarray()))
+  if (!parsed.success) return { ok: false, reason: 'malformed sync response' }
+  const res = parsed.data
+  if (!res.ok) return { ok: false, reason: res.reason }
+  const policy = fromBase64(res.policy)
+  if (policy == null) return { ok: false, reason: 'malformed policy in sync response' }
+  const records: Uint8Array[] = []
+  for (const r of res.records) {
+    const b = fromBase64(r)
+    if (b != null) records.push(b)
+  }
+  return { ok: true, policy, records }
+}
+
+/**
+ * Serves one sync exchange. `answer` decides membership and builds the response; it gets the
+ * parsed request (or null when it was malformed).
+ */
+export async function syncServer(
+  stream: Stream,
+  answer: (req: SyncRequest | null) => Promise<SyncResponse>,
+): Promise<void> {
+  const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE })
+  const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+  const raw = await lp.read({ signal })
+  const parsed = requestSchema.safeParse(parseJsonBytes(raw.subarray()))
+  let req: SyncRequest | null = null
+  if (parsed.success) {
+    const record = parsed.data.record == null ? null : fromBase64(parsed.data.record)
+    req = { networkId: parsed.data.networkId, claim: parsed.data.claim, record }
+  }
+  const res = await answer(req)
+  const body = res.ok
+    ? { v: 1, ok: true, policy: toBase64(res.policy), records: res.records.map(toBase64) }
+    : { v: 1, ok: false, reason: res.reason }
+  await lp.write(encode(body), { signal })
+  await stream.close().catch(() => {})
+}
