@@ -63,7 +63,6 @@ typedef struct tun_s {
   int vnet;  // reads/writes carry a 10-byte virtio_net_hdr
   int polling;
   int closed;
-  int in_callback;
   uint32_t headroom;
   uint32_t batch_size;
   uint32_t max_batches;
@@ -437,11 +436,9 @@ static void poll_cb(uv_poll_t *handle, int status, int events);
 static void deliver(tun_t *t, napi_value arg0, napi_value arg1) {
   napi_env env = t->env;
   napi_value fn, global, argv[2] = {arg0, arg1}, result;
-  if (napi_get_reference_value(env, t->dispatch_ref, &fn) != napi_ok || fn == NULL) return;
+  if (!t->dispatch_ref || napi_get_reference_value(env, t->dispatch_ref, &fn) != napi_ok || fn == NULL) return;
   napi_get_global(env, &global);
-  t->in_callback = 1;
   napi_status st = napi_make_callback(env, t->async_ctx, global, fn, 2, argv, &result);
-  t->in_callback = 0;
   if (st == napi_pending_exception) {
     napi_value exc;
     if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
@@ -718,7 +715,14 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tun_t *t = unwrap(env, argv[0]);
-  if (t) release(t);
+  if (!t) return NULL;
+  release(t);
+  // The dispatch function closes over the JS Tun that holds this handle: drop the strong
+  // reference so a closed Tun can be collected.
+  if (t->dispatch_ref) {
+    napi_delete_reference(env, t->dispatch_ref);
+    t->dispatch_ref = NULL;
+  }
   return NULL;
 }
 

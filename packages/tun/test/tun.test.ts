@@ -48,4 +48,50 @@ describe('TUN in a network namespace', { skip: skip ? `skipped: ${skip}` : false
       p.kill()
     }
   })
+
+  it('configures the interface, reports name clashes, manages addresses, and close() removes it', async () => {
+    const p = runInNetns(NS, fixture('lifecycle.ts'))
+    try {
+      const r = await p.next('result')
+      assert.equal(r.name, 'mlcyc0')
+      assert.equal(r.exists, true)
+      assert.equal(r.mtu, 1380)
+      assert.equal(r.txQueueLen, 4000)
+      assert.equal(r.up, true)
+      assert.equal(r.address, true)
+      assert.equal((r.sameName as { name: string }).name, 'TunNameInUseError')
+      assert.match((r.sameName as { message: string }).message, /choose another name/)
+      assert.equal((r.otherKind as { name: string }).name, 'TunNameInUseError')
+      assert.equal(r.added, true)
+      assert.equal(r.removed, true)
+      assert.equal((r.badRemove as { name: string }).name, 'TunConfigError')
+      assert.match(r.kernelNamed as string, /^mlk\d+$/)
+      assert.equal(r.closed, true)
+      assert.equal(r.goneAfterClose, true)
+      assert.equal(r.writeAfterClose, 0)
+      assert.equal(await p.exited, 0, p.stderr())
+    } finally {
+      p.kill()
+    }
+  })
+
+  it('without root or CAP_NET_ADMIN opening fails with TunPermissionError', async () => {
+    const wrap = [
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+    ]
+    const p = runInNetns(NS, fixture('unprivileged.ts'), [], wrap)
+    try {
+      const r = await p.next('result')
+      assert.equal(r.opened, false)
+      assert.equal(r.name, 'TunPermissionError', String(r.message))
+      assert.match(r.message as string, /run as root or grant CAP_NET_ADMIN/)
+    } finally {
+      p.kill()
+    }
+  })
 })
