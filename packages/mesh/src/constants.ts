@@ -23,6 +23,8 @@ export const dhtProtocol = (networkId: string): string => `/meshlan/${networkId}
 
 /** Republish our node record this often even when nothing changed. */
 export const RECORD_REPUBLISH_MS = 30_000
+/** Anti-entropy: pull newer records from one random member this often (digest-based, cheap). */
+export const ANTI_ENTROPY_MS = 3_000
 /** A node whose record we haven't heard for this long is offline. */
 export const RECORD_OFFLINE_MS = 95_000
 /** Records whose timestamp is further than this from our clock are refused. */

@@ -35,6 +35,7 @@ import {
 } from './acl/index.ts'
 import { assignAddresses } from './addressing.ts'
 import {
+  ANTI_ENTROPY_MS,
   KEEPALIVE_MS,
   MEMBERSHIP_GRACE_MS,
   policyTopic,
@@ -214,10 +215,12 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     await lp.handle(TUNNEL_PROTOCOL, (stream, conn) => this.onTunnelStream(stream, conn), {
       runOnLimitedConnection: true,
       maxInboundStreams: 8,
+      maxOutboundStreams: 8,
     })
     await lp.handle(SYNC_PROTOCOL, (stream, conn) => this.onSyncStream(stream, conn), {
       runOnLimitedConnection: true,
       maxInboundStreams: 8,
+      maxOutboundStreams: 8,
     })
 
     const pubsub = lp.services.pubsub
@@ -263,6 +266,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.timers.push(setInterval(() => void this.measureRtts(), KEEPALIVE_MS))
     this.timers.push(setInterval(() => this.conntrack.sweep(Date.now()), 10_000))
     this.timers.push(setInterval(() => void this.bootstrap().catch(() => {}), 15_000))
+    this.timers.push(setInterval(() => void this.antiEntropy(), ANTI_ENTROPY_MS))
   }
 
   async stop(): Promise<void> {
@@ -533,6 +537,19 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     }, MEMBERSHIP_GRACE_MS).unref()
   }
 
+  /** Pulls records we missed on gossip from one random connected member. */
+  private async antiEntropy(): Promise<void> {
+    const conns = this.libp2p.getConnections().filter((c) => {
+      const id = c.remotePeer.toString()
+      return id === this.init.owner || this.topology.get(id) != null
+    })
+    if (conns.length === 0) return
+    const pick = conns[Math.floor(Math.random() * conns.length)]
+    await this.syncWith(pick.remotePeer).catch((err: Error) => {
+      this.log.debug('anti-entropy sync failed', { peer: pick.remotePeer.toString(), error: err.message })
+    })
+  }
+
   async syncWith(peer: PeerId): Promise<void> {
     const stream = await this.libp2p.dialProtocol(peer, SYNC_PROTOCOL, {
       runOnLimitedConnection: true,
@@ -542,6 +559,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       networkId: this.networkId,
       claim: this.init.claim ?? null,
       record: this.lastRecord,
+      have: Object.fromEntries(this.topology.all().map((n) => [n.record.peerId, n.record.seq])),
     })
     if (!res.ok) {
       this.log.warn('sync refused', { peer: peer.toString(), reason: res.reason })
@@ -549,8 +567,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     }
     const p = await this.policyStore.offer(res.policy)
     if (typeof p === 'object') this.log.warn('synced policy refused', { reason: p.rejected })
-    for (const r of res.records) await this.topology.offer(r)
-    await this.recompute()
+    let fresh = p === 'accepted'
+    for (const r of res.records) if ((await this.topology.offer(r)) === 'accepted') fresh = true
+    if (fresh) await this.recompute()
   }
 
   private async onSyncStream(stream: Stream, conn: Connection): Promise<void> {
@@ -571,8 +590,12 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           setTimeout(() => void this.libp2p.hangUp(conn.remotePeer).catch(() => {}), 200).unref()
           return { ok: false, reason: `not a member: ${m.reason}` }
         }
-        const records = this.topology.all().map((n) => n.bytes)
-        if (this.lastRecord != null) records.push(this.lastRecord)
+        const have = req.have ?? {}
+        const records = this.topology
+          .all()
+          .filter((n) => n.record.peerId !== peer && (have[n.record.peerId] ?? -1) < n.record.seq)
+          .map((n) => n.bytes)
+        if (this.lastRecord != null && (have[this.peerId] ?? -1) < this.lastSeq) records.push(this.lastRecord)
         return { ok: true, policy, records }
       })
     } catch (err) {

@@ -3,8 +3,10 @@
  * records it missed on gossip, and how two members reconcile when they connect.
  *
  * One exchange per stream, each message length-prefixed (unsigned varint) UTF-8 JSON:
- *   client → server  { v: 1, networkId, claim: string | null, record: base64 | null }
- *   server → client  { v: 1, ok: true, policy: base64, records: base64[] }
+ *   client → server  { v: 1, networkId, claim: string | null, record: base64 | null,
+ *                      have: { [peerId]: seq } }   (the records the client holds: anti-entropy)
+ *   server → client  { v: 1, ok: true, policy: base64, records: base64[] }   (only records newer
+ *                      than the client's `have`)
  *                  | { v: 1, ok: false, reason }
  * The server answers only members: the client's own record (or, for a newcomer, its claim) must
  * prove membership under the server's policy. Everything received is validated exactly like
@@ -26,6 +28,7 @@ const requestSchema = z.object({
     .string()
     .max(64 * 1024)
     .nullable(),
+  have: z.record(z.string().max(128), z.number().int().nonnegative()).optional(),
 })
 const responseSchema = z.union([
   z.object({
@@ -41,6 +44,8 @@ export interface SyncRequest {
   networkId: string
   claim: string | null
   record: Uint8Array | null
+  /** peerId → seq of the records the client holds */
+  have?: Record<string, number>
 }
 export type SyncResponse =
   | { ok: true; policy: Uint8Array; records: Uint8Array[] }
@@ -67,6 +72,7 @@ export async function syncClient(stream: Stream, req: SyncRequest): Promise<Sync
       networkId: req.networkId,
       claim: req.claim,
       record: req.record == null ? null : toBase64(req.record),
+      have: req.have ?? {},
     }),
     { signal },
   )
@@ -101,7 +107,7 @@ export async function syncServer(
   let req: SyncRequest | null = null
   if (parsed.success) {
     const record = parsed.data.record == null ? null : fromBase64(parsed.data.record)
-    req = { networkId: parsed.data.networkId, claim: parsed.data.claim, record }
+    req = { networkId: parsed.data.networkId, claim: parsed.data.claim, record, have: parsed.data.have ?? {} }
   }
   const res = await answer(req)
   const body = res.ok

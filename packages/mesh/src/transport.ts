@@ -81,12 +81,16 @@ export async function createTransport(init: TransportInit): Promise<MeshLibp2p> 
     peerDiscovery: [],
     services: {
       identify: identify({ runOnLimitedConnection: true }),
-      ping: ping({ runOnLimitedConnection: true }),
+      ping: ping({ runOnLimitedConnection: true, maxInboundStreams: 8, maxOutboundStreams: 8 }),
       dht: kadDHT({
         protocol: dhtProtocol(init.networkId),
         clientMode: false,
         peerInfoMapper: passthroughMapper,
         allowQueryWithZeroPeers: true,
+        // members are found by gossip and sync first; the DHT is the fallback lookup, so it
+        // needn't hammer a small mesh with self-queries at start
+        initialQuerySelfInterval: 60_000,
+        querySelfInterval: 5 * 60_000,
       }),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,

@@ -58,7 +58,7 @@ describe('in-process mesh over the memory transport', () => {
     assert.equal(ping.ok, false)
     assert.ok(!ping.ok && ping.code === 'ACL' && /guests/.test(ping.reason), JSON.stringify(ping))
     const okPing = await owner.ping('server', 1)
-    assert.equal(okPing.ok, true)
+    assert.equal(okPing.ok, true, JSON.stringify(okPing))
 
     // revoking the key reaches every node quickly
     const policy = owner.policyStore.policy
