@@ -80,12 +80,15 @@ export async function buildMesh(opts: {
   subnet?: string
   dataPlane?: boolean
   memberKeys?: PrivateKey[]
+  ownerKey?: PrivateKey
+  createdAt?: number
 }): Promise<TestMesh> {
-  const ownerKey = await generateKeyPair('Ed25519')
+  const ownerKey = opts.ownerKey ?? (await generateKeyPair('Ed25519'))
   const ownerAddr = memAddr()
   let { policy, envelope } = await createNetwork(ownerKey, {
     name: 'test',
     subnet: opts.subnet ?? '10.144.0.0/16',
+    now: opts.createdAt,
   })
   const devices = new Map<MeshNode, MemoryDevice>()
   const mk = (dev: boolean) => (dev ? new MemoryDevice() : null)

@@ -1,0 +1,181 @@
+/**
+ * A lab of real meshlan nodes: each host in its own network namespace runs the real CLI and
+ * daemon (`packages/cli/src/main.ts`) with its own state directory, exactly as a user would.
+ * Used by the end-to-end tests, the demo and the benchmarks; never by the product.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createLab, type ExecResult, type Host, type Lab, waitFor } from '@meshlan/lab'
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
+export const CLI_MAIN = join(REPO_ROOT, 'packages/cli/src/main.ts')
+
+export class CliError extends Error {
+  readonly result: ExecResult
+  constructor(args: readonly string[], result: ExecResult) {
+    super(`meshlan ${args.join(' ')} exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`)
+    this.name = 'CliError'
+    this.result = result
+  }
+}
+
+export class MeshHost {
+  readonly host: Host
+  readonly name: string
+  readonly state: string
+
+  constructor(host: Host, name: string, state: string) {
+    this.host = host
+    this.name = name
+    this.state = state
+  }
+
+  /** Runs `meshlan --state <dir> ...args` inside this host's namespace. */
+  run(
+    args: readonly string[],
+    opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<ExecResult> {
+    return this.host.exec(process.execPath, [CLI_MAIN, '--state', this.state, ...args], {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      env: { ...process.env, MESHLAN_LOG: process.env.MESHLAN_LOG ?? 'info', ...opts.env },
+    })
+  }
+
+  /** Like run(), but a non-zero exit throws CliError. Returns stdout. */
+  async cli(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<string> {
+    const r = await this.run(args, opts)
+    if (r.code !== 0) throw new CliError(args, r)
+    return r.stdout
+  }
+
+  async json<T = unknown>(args: readonly string[]): Promise<T> {
+    return JSON.parse(await this.cli([...args, '--json'])) as T
+  }
+
+  async status(): Promise<Status> {
+    return this.json<Status>(['status'])
+  }
+
+  writeFile(name: string, text: string): string {
+    const p = join(this.state, '..', `${this.name}-${name}`)
+    writeFileSync(p, text)
+    return p
+  }
+
+  exec(cmd: string, args: readonly string[] = [], timeoutMs = 30_000): Promise<ExecResult> {
+    return this.host.exec(cmd, args, { timeoutMs })
+  }
+}
+
+export interface Status {
+  self: {
+    name: string
+    ip: string | null
+    peerId: string
+    network: unknown
+    member?: boolean
+    reason?: string | null
+  }
+  peers: Array<{
+    name: string
+    ip: string
+    peerId: string
+    path: 'direct' | 'relay' | 'none'
+    rttMs: number | null
+    rxBytes: number
+    txBytes: number
+    key: string
+  }>
+}
+
+export interface MeshLab {
+  lab: Lab
+  nodes: Map<string, MeshHost>
+  node(name: string): MeshHost
+  dir: string
+  teardown(): Promise<void>
+}
+
+/** One LAN segment with the named hosts on it. */
+export async function createMeshLab(init: {
+  prefix: string
+  hosts: string[]
+  cidr?: string
+}): Promise<MeshLab> {
+  const lab = await createLab({ prefix: init.prefix })
+  const dir = mkdtempSync(join(tmpdir(), `meshlan-${init.prefix}-`))
+  const nodes = new Map<string, MeshHost>()
+  try {
+    await lab.addSegment('lan', { cidr: init.cidr ?? '198.18.20.0/24' })
+    for (const name of init.hosts) {
+      const host = await lab.addHost(name, { segment: 'lan' })
+      const state = join(dir, name, 'state')
+      mkdirSync(state, { recursive: true, mode: 0o700 })
+      nodes.set(name, new MeshHost(host, name, state))
+    }
+  } catch (err) {
+    await lab.teardown()
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+  return {
+    lab,
+    nodes,
+    dir,
+    node(name) {
+      const n = nodes.get(name)
+      if (n == null) throw new Error(`no node ${name}`)
+      return n
+    },
+    async teardown() {
+      for (const n of nodes.values()) await n.run(['down'], { timeoutMs: 10_000 }).catch(() => {})
+      await lab.teardown()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/**
+ * Owner + members: the owner creates the network and the keys, each member joins with its key,
+ * everybody is up and sees everybody. Returns the join strings.
+ */
+export async function formMesh(
+  ml: MeshLab,
+  opts: { owner: string; network?: string; keys: Record<string, unknown>; members: Record<string, string> },
+): Promise<Record<string, string>> {
+  const owner = ml.node(opts.owner)
+  await owner.cli(['init', '--name', opts.owner])
+  await owner.cli(['network', 'create', opts.network ?? 'demo'])
+  await owner.cli(['up'])
+  const joins: Record<string, string> = {}
+  for (const [key, acl] of Object.entries(opts.keys)) {
+    const args = ['key', 'create', key, '--reusable']
+    if (acl != null) args.push('--acl', owner.writeFile(`${key}.acl.json`, JSON.stringify(acl)))
+    joins[key] = (await owner.cli(args)).trim()
+  }
+  for (const [name, key] of Object.entries(opts.members)) {
+    const n = ml.node(name)
+    await n.cli(['join', joins[key], '--name', name])
+    await n.cli(['up'])
+  }
+  const all = [opts.owner, ...Object.keys(opts.members)]
+  await waitFor(
+    async () => {
+      for (const name of all) {
+        const s = await ml.node(name).status()
+        if (s.self.ip == null || s.peers.length < all.length - 1) return false
+      }
+      return true
+    },
+    { timeoutMs: 30_000, intervalMs: 250, what: 'every node to see every other node' },
+  )
+  return joins
+}
+
+export async function ipOf(n: MeshHost): Promise<string> {
+  const s = await n.status()
+  if (s.self.ip == null) throw new Error(`${n.name} has no overlay address`)
+  return s.self.ip
+}

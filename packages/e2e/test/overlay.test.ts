@@ -1,0 +1,158 @@
+/**
+ * The overlay end to end (issue: identity, mesh keys, addresses, gossip, routes, pump, ACLs):
+ * three real daemons in three namespaces on one LAN, a real TUN each, kernel ping and iperf3.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { canRunLabs, type LabProcess, waitFor } from '@meshlan/lab'
+import { createMeshLab, formMesh, ipOf, type MeshLab } from '../src/index.ts'
+
+const can = canRunLabs()
+const SSH_ONLY = { rules: [{ to: ['node:server'], ports: ['22/tcp'] }] }
+
+describe('overlay end to end: owner, server (admin), guest (guests)', {
+  skip: can.ok ? false : can.reason,
+}, () => {
+  let ml: MeshLab
+  let ownerIp: string
+  let serverIp: string
+  let guestIp: string
+  const servers: LabProcess[] = []
+
+  before(async () => {
+    ml = await createMeshLab({ prefix: 'mlov', hosts: ['owner', 'server', 'guest'] })
+    await formMesh(ml, {
+      owner: 'owner',
+      keys: { admin: null, guests: SSH_ONLY },
+      members: { server: 'admin', guest: 'guests' },
+    })
+    ownerIp = await ipOf(ml.node('owner'))
+    serverIp = await ipOf(ml.node('server'))
+    guestIp = await ipOf(ml.node('guest'))
+    // "sshd" and another service on the server: iperf3 servers on 22 and 5201
+    const server = ml.node('server').host
+    for (const port of ['22', '5201']) servers.push(server.spawn('iperf3', ['-s', '-p', port]))
+    await waitFor(async () => (await server.exec('ss', ['-ltn'])).stdout.includes(':5201'), {
+      timeoutMs: 5000,
+    })
+  })
+
+  after(async () => {
+    for (const p of servers) p.kill('SIGKILL')
+    await ml?.teardown()
+  })
+
+  it('every node sees the same addresses, all distinct, inside the overlay subnet', async () => {
+    const views = await Promise.all(['owner', 'server', 'guest'].map(async (n) => ml.node(n).status()))
+    const maps = views.map((s) => {
+      const m = new Map(s.peers.map((p) => [p.peerId, p.ip]))
+      m.set(s.self.peerId, s.self.ip as string)
+      return JSON.stringify([...m.entries()].sort())
+    })
+    assert.equal(new Set(maps).size, 1)
+    assert.equal(new Set([ownerIp, serverIp, guestIp]).size, 3)
+    for (const ip of [ownerIp, serverIp, guestIp]) assert.match(ip, /^10\.144\./)
+  })
+
+  it('kernel ping works owner ↔ server over overlay addresses', async () => {
+    const a = await ml.node('owner').exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', serverIp])
+    assert.equal(a.code, 0, a.stdout + a.stderr)
+    const b = await ml.node('server').exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', ownerIp])
+    assert.equal(b.code, 0, b.stdout + b.stderr)
+  })
+
+  it('iperf3 runs owner → server through the tunnel', async () => {
+    const r = await ml.node('owner').exec('iperf3', ['-c', serverIp, '-p', '5201', '-t', '3', '-J'], 60_000)
+    assert.equal(r.code, 0, r.stderr)
+    const mbps = JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e6
+    console.log(`# iperf3 owner → server: ${mbps.toFixed(0)} Mbit/s`)
+    assert.ok(mbps > 1)
+  })
+
+  it('guest reaches TCP 22 on server, but not ping, not another port, not another node', async () => {
+    const guest = ml.node('guest')
+    const ssh = await guest.exec('iperf3', [
+      '-c',
+      serverIp,
+      '-p',
+      '22',
+      '-t',
+      '1',
+      '--connect-timeout',
+      '3000',
+    ])
+    assert.equal(ssh.code, 0, `tcp/22 should pass: ${ssh.stderr}`)
+    const ping = await guest.exec('ping', ['-c', '2', '-W', '1', serverIp])
+    assert.notEqual(ping.code, 0, 'icmp to server must be dropped')
+    const other = await guest.exec('iperf3', [
+      '-c',
+      serverIp,
+      '-p',
+      '5201',
+      '-t',
+      '1',
+      '--connect-timeout',
+      '2000',
+    ])
+    assert.notEqual(other.code, 0, 'tcp/5201 must be dropped')
+    const owner = await guest.exec('ping', ['-c', '2', '-W', '1', ownerIp])
+    assert.notEqual(owner.code, 0, 'the owner is not reachable with the guests key')
+    // the server may still reach the guest (admin key), and the replies pass the guest's filter
+    const back = await ml.node('server').exec('ping', ['-c', '2', '-i', '0.2', '-W', '2', guestIp])
+    assert.equal(back.code, 0, back.stdout)
+  })
+
+  it('`meshlan ping server` on guest names the ACL as the reason', async () => {
+    const r = await ml.node('guest').run(['ping', 'server', '--count', '1'])
+    assert.equal(r.code, 1)
+    assert.match(r.stdout + r.stderr, /guests/)
+    assert.match(r.stdout + r.stderr, /ACL/i)
+    const ok = await ml.node('owner').run(['ping', 'server', '--count', '2'])
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.match(ok.stdout, /direct/)
+  })
+
+  it('`key revoke guests` ends guest access on every node within 2 s', async () => {
+    const t0 = Date.now()
+    await ml.node('owner').cli(['key', 'revoke', 'guests'])
+    const took = await waitFor(
+      async () => {
+        for (const n of ['owner', 'server']) {
+          const s = await ml.node(n).status()
+          if (s.peers.some((p) => p.name === 'guest')) return false
+        }
+        return Date.now() - t0
+      },
+      { timeoutMs: 2000, intervalMs: 50, what: 'guest to be gone from every node' },
+    )
+    console.log(`# revocation reached every node in ${took} ms`)
+    const ssh = await ml
+      .node('guest')
+      .exec('iperf3', ['-c', serverIp, '-p', '22', '-t', '1', '--connect-timeout', '2000'])
+    assert.notEqual(ssh.code, 0, 'tcp/22 must be refused after revocation')
+  })
+
+  it('a restarted node keeps its identity and address, and traffic resumes', async () => {
+    const server = ml.node('server')
+    const before = await server.status()
+    await server.cli(['down'])
+    await server.cli(['up'])
+    await waitFor(
+      async () => {
+        const s = await server.status()
+        return s.self.ip != null && s.peers.some((p) => p.name === 'owner')
+      },
+      { timeoutMs: 20_000, what: 'server back in the mesh' },
+    )
+    const after = await server.status()
+    assert.equal(after.self.peerId, before.self.peerId)
+    assert.equal(after.self.ip, before.self.ip)
+    await waitFor(
+      async () => (await ml.node('owner').exec('ping', ['-c', '1', '-W', '1', serverIp])).code === 0,
+      {
+        timeoutMs: 15_000,
+        what: 'ping to resume',
+      },
+    )
+  })
+})
