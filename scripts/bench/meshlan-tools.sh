@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# up_meshlan for ../shared/bench/anchors.sh (sourced via TOOLS_FILE): meshlan in the anchors lab,
+# next to wireguard-go, nebula and tinc. Run from the project root, as root:
+#   TOOLS_FILE=scripts/bench/meshlan-tools.sh TOOLS="raw meshlan wireguard_go nebula tinc" ../shared/bench/anchors.sh
+# or scripts/bench/anchors.sh (which sets that up and bootstraps the toolchain first).
+# Contract (anchors.sh, above up_raw): one daemon per namespace via start_daemon, A first; set
+# TARGET (B's overlay address), TUN_A, TUN_B.
+
+MESHLAN_ROOT=${MESHLAN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+MESHLAN_NODE=${MESHLAN_NODE:-$(PATH="$MESHLAN_ROOT/.toolchain/bin:$PATH" command -v node)}
+MESHLAN_CLI="$MESHLAN_ROOT/packages/cli/src/main.ts"
+
+meshlan_in() {   # <netns> <state> <args...>
+  local ns=$1 st=$2; shift 2
+  ip netns exec "$ns" env MESHLAN_LOG=warn "$MESHLAN_NODE" "$MESHLAN_CLI" --state "$st" "$@"
+}
+
+up_meshlan() {
+  local w=$WORK/$CUR_TOOL join
+  mkdir -p "$w/A" "$w/B"
+  meshlan_in "$NS_A" "$w/A" init --name a >/dev/null || return 1
+  meshlan_in "$NS_A" "$w/A" network create bench >/dev/null || return 1
+  printf 'listen = ["/ip4/%s/tcp/7946"]\n' "$UL_A" >"$w/A/config.toml"
+  printf 'listen = ["/ip4/%s/tcp/7946"]\n' "$UL_B" >"$w/B/config.toml"
+  start_daemon "$NS_A" "$w/A.log" env MESHLAN_LOG=info "$MESHLAN_NODE" "$MESHLAN_CLI" --state "$w/A" up --foreground
+  wait_until 20 meshlan_in "$NS_A" "$w/A" status || return 1
+  join=$(meshlan_in "$NS_A" "$w/A" key create bench --reusable) || return 1
+  meshlan_in "$NS_B" "$w/B" join "$join" --name b >/dev/null || return 1
+  start_daemon "$NS_B" "$w/B.log" env MESHLAN_LOG=info "$MESHLAN_NODE" "$MESHLAN_CLI" --state "$w/B" up --foreground
+  wait_until 30 sh -c "ip netns exec $NS_B env MESHLAN_LOG=warn $MESHLAN_NODE $MESHLAN_CLI --state $w/B status --json | jq -e '.self.ip != null and (.peers | length) >= 1'" || return 1
+  TARGET=$(meshlan_in "$NS_B" "$w/B" status --json | jq -r .self.ip)
+  TUN_A=meshlan0
+  TUN_B=meshlan0
+  [ -n "$TARGET" ] && [ "$TARGET" != null ]
+}
