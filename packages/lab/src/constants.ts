@@ -27,7 +27,7 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 10_000
 /** Poll interval for `waitFor()`. */
 export const DEFAULT_WAIT_INTERVAL_MS = 50
 
-/** Host offset of the first address auto-assigned to hosts (when the segment has room; else 2). */
+/** Host offset of the first address auto-assigned to hosts (when the segment has room; else .2, keeping .1 for a router). */
 export const HOST_AUTO_OFFSET = 10
 
 /** Host offset a NAT router's LAN address defaults to (the LAN's gateway). */

@@ -425,7 +425,7 @@ export class Lab implements HostContext {
 
   private allocate(seg: SegmentState, offset: number): string {
     const { network, size } = seg.cidr
-    const start = size - 2 > offset ? offset : 1
+    const start = size - 2 > offset ? offset : Math.min(offset, 2)
     for (let n = network + start; n < network + size - 1; n++) {
       if (!seg.used.has(n)) return formatIpv4(n)
     }

@@ -22,9 +22,10 @@ function onExit(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // If nobody else handles this signal, restore the default behaviour afterwards (die by it).
+  const alone = process.listenerCount(signal) === 1
   teardownAll()
-  // If nobody else handles this signal, restore the default behaviour (die by it).
-  if (process.listenerCount(signal) === 1) {
+  if (alone) {
     uninstall()
     process.kill(process.pid, signal)
   }
