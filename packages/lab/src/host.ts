@@ -73,13 +73,13 @@ export class Host {
   }
 
   /** Adds an interface on another segment (address auto-assigned when omitted). */
-  attach(segment: string, address?: string): Promise<HostInterface> {
+  async attach(segment: string, address?: string): Promise<HostInterface> {
     this.ctx.checkOpen()
     return this.ctx.attach(this, segment, address)
   }
 
   /** Runs `cmd args` inside the namespace; resolves with exit code and output whatever the exit code. */
-  exec(cmd: string, args: readonly string[] = [], opts: RunOptions = {}): Promise<ExecResult> {
+  async exec(cmd: string, args: readonly string[] = [], opts: RunOptions = {}): Promise<ExecResult> {
     this.ctx.checkOpen()
     return run('ip', ['netns', 'exec', this.namespace, cmd, ...args], {
       ...opts,
