@@ -25,6 +25,12 @@ export const dhtProtocol = (networkId: string): string => `/meshlan/${networkId}
 export const RECORD_REPUBLISH_MS = 30_000
 /** Anti-entropy: pull newer records from one random member this often (digest-based, cheap). */
 export const ANTI_ENTROPY_MS = 3_000
+/** Re-choose and refresh relay reservations this often. */
+export const RELAY_MAINTAIN_MS = 5_000
+/** Direct paths that carry tunnel traffic are pinged this often… */
+export const DIRECT_WATCH_MS = 400
+/** …and a ping slower than this counts as a miss (two misses: fall back to the relay). */
+export const DIRECT_WATCH_TIMEOUT_MS = 300
 /** A node whose record we haven't heard for this long is offline. */
 export const RECORD_OFFLINE_MS = 95_000
 /** Records whose timestamp is further than this from our clock are refused. */

@@ -36,20 +36,24 @@ import {
 import { assignAddresses } from './addressing.ts'
 import {
   ANTI_ENTROPY_MS,
+  DIRECT_WATCH_MS,
+  DIRECT_WATCH_TIMEOUT_MS,
   KEEPALIVE_MS,
   MEMBERSHIP_GRACE_MS,
   policyTopic,
   RECORD_REPUBLISH_MS,
+  RELAY_MAINTAIN_MS,
   recordsTopic,
   SYNC_PROTOCOL,
   TUNNEL_PROTOCOL,
 } from './constants.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { isRelayed, Paths, pingConnection } from './paths.ts'
 import { type Membership, PolicyStore } from './policy-store.ts'
 import { type PacketDevice, Pump, refuseStream } from './pump.ts'
 import { type SyncResponse, syncClient, syncServer } from './sync.ts'
 import { Topology, uniqueNames } from './topology.ts'
-import { createTransport, type MeshLibp2p } from './transport.ts'
+import { createTransport, type Internals, type MeshLibp2p } from './transport.ts'
 
 export interface MeshNodeInit {
   privateKey: PrivateKey
@@ -73,6 +77,16 @@ export interface MeshNodeInit {
   device?: PacketDevice | null
   /** Records seen before a restart, offered again at start (validated like any other). */
   knownRecords?: Uint8Array[]
+  /**
+   * Run a member relay (circuit relay v2 without default limits, members only).
+   * @default false
+   */
+  relay?: boolean
+  /**
+   * Hold reservations on up to two member relays (chosen by RTT) and announce them.
+   * @default true unless this node is a relay
+   */
+  relayClient?: boolean
   /** Debounce of recompute after a change. @default 50 */
   recomputeDebounceMs?: number
   log?: Logger
@@ -130,6 +144,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private readonly init: MeshNodeInit
   private readonly log: Logger
   private libp2p!: MeshLibp2p
+  private paths!: Paths
+  private readonly directMisses = new Map<string, number>()
   private pump: Pump | null = null
   private readonly conntrack = createConntrack()
   private readonly peers = new Map<string, PeerState>()
@@ -179,16 +195,27 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       listen: this.init.listen ?? ['/ip4/0.0.0.0/tcp/7946'],
       announce: this.init.announce,
       transport: this.init.transport,
-      gater: { deny: revoked },
+      gater: { deny: revoked, isMember: (peer) => this.isMember(peer.toString()) },
+      relayServer: this.init.relay === true,
     })
     const lp = this.libp2p
+    this.paths = new Paths({
+      libp2p: lp,
+      log: this.log.child('paths'),
+      record: (id) => this.topology.get(id)?.record,
+      relayCandidates: () =>
+        this.topology
+          .all()
+          .filter((n) => n.record.relay === true && this.topology.isOnline(n))
+          .map((n) => n.record.peerId),
+      holdReservations: this.init.relayClient ?? this.init.relay !== true,
+    })
     if (this.init.device != null) {
       this.pump = new Pump(
         { log: this.log.child('pump') },
         {
           device: this.init.device,
-          openStream: async (peerId) =>
-            lp.dialProtocol(peerIdFromString(peerId), TUNNEL_PROTOCOL, { runOnLimitedConnection: true }),
+          openStream: (peerId) => this.paths.openTunnel(peerId),
         },
       )
     }
@@ -267,6 +294,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.timers.push(setInterval(() => this.conntrack.sweep(Date.now()), 10_000))
     this.timers.push(setInterval(() => void this.bootstrap().catch(() => {}), 15_000))
     this.timers.push(setInterval(() => void this.antiEntropy(), ANTI_ENTROPY_MS))
+    this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
+    this.timers.push(setInterval(() => void this.watchDirectPaths(), DIRECT_WATCH_MS))
   }
 
   async stop(): Promise<void> {
@@ -454,7 +483,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     for (const conn of this.libp2p.getConnections()) {
       const peer = conn.remotePeer.toString()
       if (!this.peers.has(peer) || out.some((l) => l.peer === peer)) continue
-      out.push({ peer, path: conn.limits == null ? 'direct' : 'relay', rttMs: this.rtts.get(peer) ?? null })
+      out.push({
+        peer,
+        path: this.paths.path(peer) === 'relay' ? 'relay' : 'direct',
+        rttMs: this.rtts.get(peer) ?? null,
+      })
       if (out.length >= 64) break
     }
     return out
@@ -483,9 +516,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       counter: this.selfCounter,
       addrs,
       links: this.links(),
-      relays: [],
+      relays: this.paths.circuitAddrs().slice(0, 8),
       claim: this.init.claim ?? null,
       policyVersion: this.policyStore.version,
+      relay: this.init.relay === true,
+      observed: this.observedAddrs(),
     }
     this.lastRecord = await encodeRecord(record, this.init.privateKey)
     await this.libp2p.services.pubsub
@@ -525,6 +560,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
 
   private onConnectionOpen(conn: Connection): void {
     const peer = conn.remotePeer
+    if (!isRelayed(conn)) void this.upgradeTunnel(peer.toString(), conn)
     if (conn.direction === 'outbound') void this.syncWith(peer).catch(() => {})
     // peers that never prove membership are disconnected
     setTimeout(() => {
@@ -656,9 +692,72 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   // ---- queries ----------------------------------------------------------------------------------
 
   private pathTo(peerId: string): 'direct' | 'relay' | 'none' {
-    const conns = this.libp2p.getConnections(peerIdFromString(peerId))
-    if (conns.length === 0) return 'none'
-    return conns.some((c) => c.limits == null) ? 'direct' : 'relay'
+    return this.paths.path(peerId)
+  }
+
+  private isMember(peerId: string): boolean {
+    return peerId === this.init.owner || peerId === this.peerId || this.topology.get(peerId) != null
+  }
+
+  /** Public addresses other peers observed for us (identify), for hole punching. */
+  private observedAddrs(): string[] {
+    try {
+      const am = (this.libp2p.services.internals as Internals).components.addressManager
+      return (am.getObservedAddrs() as Array<{ toString(): string }>)
+        .map((a) => a.toString())
+        .filter((a) => !a.includes('/p2p-circuit'))
+        .slice(0, 8)
+    } catch {
+      return []
+    }
+  }
+
+  private async maintainRelays(): Promise<void> {
+    if (!this.running) return
+    const before = this.paths.circuitAddrs().join(',')
+    await this.paths.maintainReservations().catch((err: Error) => {
+      this.log.debug('relay maintenance failed', { error: err.message })
+    })
+    if (this.paths.circuitAddrs().join(',') !== before) await this.publishRecord().catch(() => {})
+  }
+
+  /** A direct connection appeared: move that peer's relayed tunnel onto it without a gap. */
+  private async upgradeTunnel(peerId: string, conn: Connection): Promise<void> {
+    if (this.pump == null || !this.peers.has(peerId)) return
+    if (!this.pump.hasRelayedOutbound(peerId)) return
+    try {
+      const stream = await conn.newStream(TUNNEL_PROTOCOL, { signal: AbortSignal.timeout(5000) })
+      this.pump.replaceOutbound(peerId, stream, 'direct')
+      this.log.info('tunnel moved to a direct connection', { peer: peerId })
+    } catch (err) {
+      this.log.debug('tunnel upgrade failed', { peer: peerId, error: (err as Error).message })
+    }
+  }
+
+  /**
+   * Direct paths carrying tunnels are pinged often; two misses in a row close the connection so
+   * the pump falls back to the relay (the relayed connection stays open for that).
+   */
+  private async watchDirectPaths(): Promise<void> {
+    if (this.pump == null || !this.running) return
+    for (const peerId of this.pump.activePeers(3000)) {
+      const conn = this.paths.best(peerId)
+      if (conn == null || isRelayed(conn)) continue
+      const rec = this.topology.get(peerId)?.record
+      if ((rec?.relays.length ?? 0) === 0 && this.paths.circuitAddrs().length === 0) continue
+      try {
+        await pingConnection(this.libp2p, conn, DIRECT_WATCH_TIMEOUT_MS)
+        this.directMisses.delete(peerId)
+      } catch {
+        const misses = (this.directMisses.get(peerId) ?? 0) + 1
+        this.directMisses.set(peerId, misses)
+        if (misses >= 2) {
+          this.directMisses.delete(peerId)
+          this.log.info('direct path dead, falling back to the relay', { peer: peerId })
+          conn.abort(new Error('direct path stopped answering'))
+        }
+      }
+    }
   }
 
   status(): NodeStatus {

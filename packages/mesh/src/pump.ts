@@ -90,8 +90,13 @@ export interface PumpInit {
 
 export interface PumpComponents {
   device: PacketDevice
-  /** Opens our outbound tunnel stream to a peer (dials if needed). */
-  openStream(peerId: string): Promise<Stream>
+  /** Opens our outbound tunnel stream to a peer on its best path (dials if needed). */
+  openStream(peerId: string): Promise<TunnelStream>
+}
+
+export interface TunnelStream {
+  stream: Stream
+  path: 'direct' | 'relay'
 }
 
 export interface LinkStats {
@@ -112,6 +117,8 @@ class PeerLink {
   ip: number
   filter: PacketFilter | null
   out: Stream | null = null
+  outPath: 'direct' | 'relay' = 'direct'
+  lastTx = 0
   opening = false
   needsDrain = false
   queue: Uint8Array[] = []
@@ -136,7 +143,7 @@ class PeerLink {
 
 export class Pump {
   private readonly device: PacketDevice
-  private readonly openStreamFn: (peerId: string) => Promise<Stream>
+  private readonly openStreamFn: (peerId: string) => Promise<TunnelStream>
   private readonly peerQueueBytes: number
   private readonly rxBatch: number
   private readonly log: Logger
@@ -148,6 +155,7 @@ export class Pump {
   private readonly rxLengths: Uint32Array
   private selfIp = 0
   private running = false
+  private batchTime = 0
   /** Drops by reason, indexed like PUMP_DROPS. */
   readonly drops = new Float64Array(PUMP_DROPS.length)
 
@@ -246,6 +254,37 @@ export class Pump {
     })
   }
 
+  /** Whether the peer's tunnel currently goes through a relay. */
+  hasRelayedOutbound(peerId: string): boolean {
+    const link = this.links.get(peerId)
+    return link?.out != null && link.outPath === 'relay'
+  }
+
+  /**
+   * Moves a peer's outbound tunnel onto a new stream (a better path appeared): new packets go to
+   * the new stream at once; the old one is closed gracefully so what it already holds still
+   * arrives (the far side's TCP copes with the brief reordering).
+   */
+  replaceOutbound(peerId: string, stream: Stream, path: 'direct' | 'relay'): void {
+    const link = this.links.get(peerId)
+    if (link == null || link.filter == null || !this.running) {
+      stream.abort(new Error('no tunnel for this peer'))
+      return
+    }
+    const old = link.out
+    link.outPath = path
+    this.attachOutbound(link, stream)
+    if (old != null && old !== stream) void old.close().catch(() => old.abort(new Error('replaced')))
+  }
+
+  /** Peers we sent tunnel traffic to within the last `windowMs`. */
+  activePeers(windowMs: number): string[] {
+    const since = Date.now() - windowMs
+    const out: string[] = []
+    for (const l of this.links.values()) if (l.lastTx >= since && l.out != null) out.push(l.peerId)
+    return out
+  }
+
   /** Why traffic to `ip` would not flow now, or null when it would. */
   describeRoute(ip: number): { peerId: string } | null {
     const link = this.routes.lookup(ip)
@@ -279,6 +318,7 @@ export class Pump {
 
   private onDeviceBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
     const now = Date.now()
+    this.batchTime = now
     let runLink: PeerLink | null = null
     let runStart = 0
     let runEnd = 0
@@ -338,7 +378,10 @@ export class Pump {
   }
 
   private endRun(link: PeerLink, slab: Uint8Array, start: number, end: number): void {
-    if (link.pending.length === 0) this.touched.push(link)
+    if (link.pending.length === 0) {
+      this.touched.push(link)
+      link.lastTx = this.batchTime
+    }
     link.pending.push(slab.subarray(start, end))
   }
 
@@ -377,12 +420,13 @@ export class Pump {
     }
     link.opening = true
     this.openStreamFn(link.peerId).then(
-      (stream) => {
+      ({ stream, path }) => {
         link.opening = false
         if (!this.running || this.links.get(link.peerId) !== link || link.filter == null) {
           stream.abort(new Error('link gone'))
           return
         }
+        link.outPath = path
         this.attachOutbound(link, stream)
       },
       (err: Error) => {

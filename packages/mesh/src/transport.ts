@@ -3,7 +3,7 @@
  * Noise, Yamux tuned for a tunnel, identify, ping, a private kad-dht, gossipsub and circuit
  * relay. Never dials public bootstrap lists: the only peers are the ones members hand us.
  */
-import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -11,7 +11,7 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
+import { type TCPOptions, tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import {
@@ -37,16 +37,48 @@ export interface TransportInit {
   transport?: 'tcp' | 'memory'
   /** @default MAX_CONNECTIONS */
   maxConnections?: number
-  /** Peers refused at every stage of a connection (revoked nodes). */
-  gater?: { deny(peer: PeerId): boolean }
+  /**
+   * Peers refused at every stage of a connection (revoked nodes), and the membership test the
+   * member relay applies to reservations and relayed connections.
+   */
+  gater?: TransportGater
+  /**
+   * Run a member relay: circuit relay v2 server without the default data/time limits, granting
+   * reservations and relayed connections to members only.
+   * @default false
+   */
+  relayServer?: boolean
 }
+
+export interface TransportGater {
+  deny(peer: PeerId): boolean
+  isMember(peer: PeerId): boolean
+}
+
+/** Internal libp2p components a few of our services need (upgrader, transport manager). */
+export interface Internals {
+  // biome-ignore lint/suspicious/noExplicitAny: libp2p's Components type is not exported by name
+  components: any
+}
+const internals = () => (components: unknown) => ({ components })
 
 // biome-ignore lint/suspicious/noExplicitAny: the service map is heterogeneous by design
 export type MeshLibp2p = Libp2p<Record<string, any>>
 
 export async function createTransport(init: TransportInit): Promise<MeshLibp2p> {
   const transports =
-    init.transport === 'memory' ? [memory(), circuitRelayTransport()] : [tcp(), circuitRelayTransport()]
+    init.transport === 'memory'
+      ? [memory(), circuitRelayTransport({ reservationCompletionTimeout: 5000 })]
+      : [
+          // a tunnel may sit idle for hours: yamux keepalive, not a socket timeout, decides liveness
+          tcp({
+            inboundSocketInactivityTimeout: 0,
+            outboundSocketInactivityTimeout: 0,
+            // the listening port is shared with the hole-punch dialer (SO_REUSEPORT)
+            listenOpts: { reusePort: true } as TCPOptions['listenOpts'],
+          }),
+          circuitRelayTransport({ reservationCompletionTimeout: 5000 }),
+        ]
   return createLibp2p({
     privateKey: init.privateKey,
     start: false,
@@ -77,9 +109,25 @@ export async function createTransport(init: TransportInit): Promise<MeshLibp2p> 
       denyDialPeer: async (peer) => init.gater?.deny(peer) ?? false,
       denyInboundEncryptedConnection: async (peer) => init.gater?.deny(peer) ?? false,
       denyOutboundEncryptedConnection: async (peer) => init.gater?.deny(peer) ?? false,
+      // member relays: reservations and relayed connections for members only
+      denyInboundRelayReservation: async (source) => !(init.gater?.isMember(source) ?? false),
+      denyOutboundRelayedConnection: async (source, destination) =>
+        !((init.gater?.isMember(source) ?? false) && (init.gater?.isMember(destination) ?? false)),
+      denyInboundRelayedConnection: async (_relay, remote) => !(init.gater?.isMember(remote) ?? false),
     },
     peerDiscovery: [],
     services: {
+      internals: internals(),
+      ...(init.relayServer === true
+        ? {
+            relay: circuitRelayServer({
+              reservations: { applyDefaultLimit: false, maxReservations: 256 },
+              maxInboundHopStreams: 256,
+              maxOutboundHopStreams: 256,
+              hopTimeout: 10_000,
+            }),
+          }
+        : {}),
       identify: identify({ runOnLimitedConnection: true }),
       ping: ping({ runOnLimitedConnection: true, maxInboundStreams: 8, maxOutboundStreams: 8 }),
       dht: kadDHT({

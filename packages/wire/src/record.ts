@@ -51,6 +51,10 @@ export const nodeRecordSchema = z.object({
     .max(Math.ceil(MAX_CLAIM_BYTES / 3) * 4)
     .nullable(),
   policyVersion: z.number().int().nonnegative(),
+  /** The node runs a member relay (circuit relay v2 server) other members may reserve on. */
+  relay: z.boolean().optional(),
+  /** Public addresses peers have observed for this node (candidates for hole punching). */
+  observed: z.array(multiaddrSchema).max(MAX_RECORD_ADDRS).optional(),
 })
 
 export type Link = z.infer<typeof linkSchema>

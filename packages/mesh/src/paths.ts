@@ -1,0 +1,217 @@
+/**
+ * Paths to peers: direct connections, relayed ones (circuit relay v2 through a member relay), and
+ * the choice between them. The pump asks for a tunnel stream; this picks the best connection now
+ * (direct > relay), dials when there is none (direct and relayed attempts raced, so a NATed peer
+ * has a relayed tunnel in well under a second), holds reservations on member relays, and watches
+ * direct paths that carry tunnels so a dead one falls back to the relay quickly.
+ */
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { NodeRecord } from '@meshlan/wire'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { TUNNEL_PROTOCOL } from './constants.ts'
+import type { Logger } from './logger.ts'
+import type { Internals, MeshLibp2p } from './transport.ts'
+
+export type PathKind = 'direct' | 'relay'
+
+/** A connection through a relay has /p2p-circuit in its remote address. */
+export function isRelayed(conn: Connection): boolean {
+  return conn.remoteAddr.toString().includes('/p2p-circuit')
+}
+
+export function pathOf(conn: Connection): PathKind {
+  return isRelayed(conn) ? 'relay' : 'direct'
+}
+
+/** Open connections to a peer, best first: direct before relayed, then oldest first. */
+export function rankConnections(conns: Connection[]): Connection[] {
+  return conns
+    .filter((c) => c.status === 'open')
+    .sort((a, b) => Number(isRelayed(a)) - Number(isRelayed(b)) || a.timeline.open - b.timeline.open)
+}
+
+export interface PathsInit {
+  libp2p: MeshLibp2p
+  log: Logger
+  /** The member records we know (for addresses and relays). */
+  record(peerId: string): NodeRecord | undefined
+  /** Member relays we may reserve on: peer ids of online members whose record says relay. */
+  relayCandidates(): string[]
+  /** Whether this node should hold reservations (not when it is a relay itself). */
+  holdReservations: boolean
+}
+
+/** Why a peer has no direct path (shown by status and ping). */
+export type DirectFailure = 'symmetric-nat' | 'punch-failed' | 'no-relay' | 'not-tried' | null
+
+export class Paths {
+  private readonly libp2p: MeshLibp2p
+  private readonly log: Logger
+  private readonly init: PathsInit
+  /** relay peer id → RTT ms */
+  readonly relayRtts = new Map<string, number>()
+  readonly directFailures = new Map<string, DirectFailure>()
+  private readonly dialing = new Map<string, Promise<Connection>>()
+
+  constructor(init: PathsInit) {
+    this.init = init
+    this.libp2p = init.libp2p
+    this.log = init.log
+  }
+
+  best(peerId: string): Connection | undefined {
+    return rankConnections(this.libp2p.getConnections(peerIdFromString(peerId)))[0]
+  }
+
+  path(peerId: string): PathKind | 'none' {
+    const c = this.best(peerId)
+    return c == null ? 'none' : pathOf(c)
+  }
+
+  /** The relay a relayed path goes through (its peer id), if any. */
+  relayOf(peerId: string): string | null {
+    const c = this.best(peerId)
+    if (c == null || !isRelayed(c)) return null
+    const parts = c.remoteAddr.toString().split('/p2p-circuit')[0].split('/p2p/')
+    return parts.length > 1 ? parts[parts.length - 1] : null
+  }
+
+  /** Opens our tunnel stream to a peer on the best connection, dialing if needed. */
+  async openTunnel(peerId: string): Promise<{ stream: Stream; path: PathKind }> {
+    const conn = this.best(peerId) ?? (await this.connect(peerId))
+    const stream = await conn.newStream(TUNNEL_PROTOCOL, {
+      runOnLimitedConnection: true,
+      signal: AbortSignal.timeout(5000),
+    })
+    return { stream, path: pathOf(conn) }
+  }
+
+  /**
+   * Dials a member: its direct addresses and, when it announces relays, its circuit addresses,
+   * raced; the first connection wins (a later direct one replaces a relayed path).
+   */
+  connect(peerId: string): Promise<Connection> {
+    const pending = this.dialing.get(peerId)
+    if (pending != null) return pending
+    const p = this.doConnect(peerId).finally(() => this.dialing.delete(peerId))
+    this.dialing.set(peerId, p)
+    return p
+  }
+
+  private async doConnect(peerId: string): Promise<Connection> {
+    const id = peerIdFromString(peerId)
+    const rec = this.init.record(peerId)
+    const direct = (rec?.addrs ?? []).map((a) => withPeer(a, peerId)).filter((a): a is Multiaddr => a != null)
+    const circuits = (rec?.relays ?? [])
+      .map((a) => withPeer(a, peerId))
+      .filter((a): a is Multiaddr => a != null)
+    const attempts: Array<Promise<Connection>> = []
+    if (direct.length > 0) {
+      attempts.push(
+        this.libp2p.dial(direct, { signal: AbortSignal.timeout(circuits.length > 0 ? 4000 : 8000) }),
+      )
+    }
+    for (const c of circuits) attempts.push(this.libp2p.dial(c, { signal: AbortSignal.timeout(6000) }))
+    if (attempts.length === 0) return this.libp2p.dial(id, { signal: AbortSignal.timeout(8000) })
+    try {
+      return await Promise.any(attempts)
+    } catch (err) {
+      const errs = (err as AggregateError).errors ?? [err]
+      throw new Error(`cannot reach ${peerId}: ${errs.map((e: Error) => e.message).join('; ')}`)
+    }
+  }
+
+  /** Relay circuit addresses we currently hold reservations on (ours, announced in our record). */
+  circuitAddrs(): string[] {
+    return this.libp2p
+      .getMultiaddrs()
+      .map((a) => a.toString())
+      .filter((a) => a.includes('/p2p-circuit'))
+      .map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
+  }
+
+  /** Keeps reservations on the (up to) two member relays with the lowest RTT. */
+  async maintainReservations(): Promise<void> {
+    if (!this.init.holdReservations) return
+    const candidates = this.init.relayCandidates()
+    for (const relay of candidates) {
+      try {
+        const conn = this.best(relay) ?? (await this.connect(relay))
+        const rtt = await pingConnection(this.libp2p, conn)
+        this.relayRtts.set(relay, rtt)
+      } catch (err) {
+        this.relayRtts.delete(relay)
+        this.log.debug('relay unreachable', { relay, error: (err as Error).message })
+      }
+    }
+    for (const r of [...this.relayRtts.keys()]) if (!candidates.includes(r)) this.relayRtts.delete(r)
+    const chosen = [...this.relayRtts.entries()]
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, 2)
+      .map(([id]) => id)
+    const held = new Set(this.circuitAddrs().map((a) => /\/p2p\/([^/]+)\/p2p-circuit/.exec(a)?.[1]))
+    const tm = (this.libp2p.services.internals as Internals).components.transportManager
+    for (const relay of chosen) {
+      if (held.has(relay)) continue
+      const conn = this.best(relay)
+      if (conn == null || isRelayed(conn)) continue
+      const addr = `${conn.remoteAddr.toString().replace(/\/p2p\/[^/]+$/, '')}/p2p/${relay}/p2p-circuit`
+      try {
+        await tm.listen([multiaddr(addr)])
+        this.log.info('relay reservation', { relay, rttMs: this.relayRtts.get(relay) })
+      } catch (err) {
+        this.log.warn('relay reservation failed', { relay, error: (err as Error).message })
+      }
+    }
+  }
+}
+
+function withPeer(addr: string, peerId: string): Multiaddr | null {
+  try {
+    const ma = multiaddr(addr)
+    return addr.endsWith(`/p2p/${peerId}`) ? ma : multiaddr(`${addr}/p2p/${peerId}`)
+  } catch {
+    return null
+  }
+}
+
+/** RTT of one specific connection (libp2p ping protocol on a stream of that connection). */
+export async function pingConnection(
+  libp2p: MeshLibp2p,
+  conn: Connection,
+  timeoutMs = 3000,
+): Promise<number> {
+  void libp2p
+  const signal = AbortSignal.timeout(timeoutMs)
+  const stream = await conn.newStream('/ipfs/ping/1.0.0', { runOnLimitedConnection: true, signal })
+  const data = crypto.getRandomValues(new Uint8Array(32))
+  const start = performance.now()
+  return new Promise<number>((resolve, reject) => {
+    let got = 0
+    const done = (err?: Error) => {
+      signal.removeEventListener('abort', onAbort)
+      if (err != null) {
+        stream.abort(err)
+        reject(err)
+      } else {
+        void stream.close().catch(() => {})
+        resolve(performance.now() - start)
+      }
+    }
+    const onAbort = () => done(new Error('ping timed out'))
+    signal.addEventListener('abort', onAbort)
+    stream.addEventListener('message', (evt) => {
+      got += evt.data.byteLength
+      if (got >= 32) done()
+    })
+    stream.addEventListener('close', () => {
+      if (got < 32) done(new Error('ping stream closed'))
+    })
+    stream.send(data)
+  })
+}
+
+export function peerIdOf(conn: Connection): PeerId {
+  return conn.remotePeer
+}
