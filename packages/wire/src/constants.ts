@@ -73,3 +73,8 @@ export const NETWORK_ID_DOMAIN = 'meshlan/network-id/v1\n'
 export const NETWORK_ID_HASH_BYTES = 10
 /** Prefix of every network id made by `networkIdFrom`. */
 export const NETWORK_ID_PREFIX = 'n'
+
+/** DCUtR: the largest HolePunch message we accept (the spec's 4 KiB). */
+export const MAX_DCUTR_MESSAGE = 4096
+/** DCUtR: observed addresses per message we keep. */
+export const MAX_DCUTR_ADDRS = 32

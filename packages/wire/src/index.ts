@@ -85,3 +85,4 @@ export {
   verifyRecord,
 } from './record.ts'
 export type { Result } from './result.ts'
+export { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, type HolePunch } from './dcutr.ts'
