@@ -142,14 +142,15 @@ static void on_writable(uv_poll_t *h, int status, int events) {
   (void)events;
   dial_t *d = h->data;
   if (d->done) return;
-  if (status < 0) {
-    finish(d, -status, "uv_poll");
-    return;
-  }
+  // libuv reports POLLERR (e.g. a refused connect) as status UV_EBADF: SO_ERROR has the reason.
   int soerr = 0;
   socklen_t len = sizeof soerr;
   if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) {
     finish(d, errno, "getsockopt");
+    return;
+  }
+  if (status < 0 && soerr == 0) {
+    finish(d, -status, "uv_poll");
     return;
   }
   if (soerr == EINPROGRESS || soerr == EALREADY) return;  // spurious wakeup: keep waiting
