@@ -6,6 +6,9 @@
  * `writeBatch` writes subranges of one buffer, one write() per packet. With `offload` the kernel
  * hands over TCP super-packets prefixed by a virtio_net_hdr; `segment` and `writeBatch` split them
  * for peers or TUNs without offload. See README.md for ownership rules.
+ *
+ * `dialFromPort(init)` dials TCP from the port a `reusePort` server listens on (hole punching by
+ * TCP simultaneous open) and resolves with a `net.Socket`.
  */
 
 export type { CidrResult } from './configure.ts'
@@ -33,6 +36,16 @@ export {
 } from './errors.ts'
 export type { SegmentOptions } from './segment.ts'
 export { segment } from './segment.ts'
+export type { DialFromPortInit } from './sock.ts'
+export {
+  AddressInUseError,
+  DEFAULT_DIAL_LOCAL_ADDRESS,
+  DEFAULT_DIAL_TIMEOUT_MS,
+  DialError,
+  DialRefusedError,
+  DialTimeoutError,
+  dialFromPort,
+} from './sock.ts'
 export type {
   Tun,
   TunBatch,

@@ -143,7 +143,8 @@ function sockAddon(): SockAddon {
 const hostPort = (address: string, port: number) =>
   isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`
 
-const isPort = (p: unknown, min: number) => Number.isInteger(p) && (p as number) >= min && (p as number) <= 65535
+const isPort = (p: unknown, min: number) =>
+  Number.isInteger(p) && (p as number) >= min && (p as number) <= 65535
 
 function toDialError(err: NativeDialError, local: string, remote: string, timeoutMs: number): Error {
   const options = { cause: err }
@@ -182,9 +183,13 @@ export function dialFromPort(init: DialFromPortInit): Promise<Socket> {
   if (family === 0) return Promise.reject(new TunOptionsError('remoteAddress', 'must be an IP literal'))
   if (isIP(localAddress) !== family)
     return Promise.reject(
-      new TunOptionsError('localAddress', `must be an IP literal of the remote address's family (IPv${family})`),
+      new TunOptionsError(
+        'localAddress',
+        `must be an IP literal of the remote address's family (IPv${family})`,
+      ),
     )
-  if (!isPort(localPort, 0)) return Promise.reject(new TunOptionsError('localPort', 'must be an integer 0..65535'))
+  if (!isPort(localPort, 0))
+    return Promise.reject(new TunOptionsError('localPort', 'must be an integer 0..65535'))
   if (!isPort(remotePort, 1))
     return Promise.reject(new TunOptionsError('remotePort', 'must be an integer 1..65535'))
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1)

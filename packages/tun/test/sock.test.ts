@@ -3,13 +3,8 @@ import { execFileSync } from 'node:child_process'
 import { createServer, type Server, type Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import {
-  AddressInUseError,
-  DialRefusedError,
-  DialTimeoutError,
-  dialFromPort,
-} from '../src/sock.ts'
 import { TunOptionsError } from '../src/errors.ts'
+import { AddressInUseError, DialRefusedError, dialFromPort } from '../src/sock.ts'
 import { addNetns, delNetns, ip, type NsProcess, runInNetns } from './fixtures/lab.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/sock-peer.ts', import.meta.url))
@@ -29,7 +24,11 @@ function rootUnavailable(): string | null {
 const skip = rootUnavailable()
 const lab = skip ? { skip: `skipped: ${skip}` } : {}
 
-function listen(host: string, port: number, onConn: (s: Socket) => void = (s) => s.destroy()): Promise<Server> {
+function listen(
+  host: string,
+  port: number,
+  onConn: (s: Socket) => void = (s) => s.destroy(),
+): Promise<Server> {
   const server = createServer(onConn)
   return new Promise((resolve, reject) => {
     server.once('error', reject)
@@ -64,8 +63,14 @@ describe('dialFromPort on loopback', () => {
       assert.equal(seenPort, p1)
       // The same address pair while this connection is open: a distinct, immediate error.
       await assert.rejects(
-        dialFromPort({ localAddress: '127.0.0.1', localPort: p1, remoteAddress: '127.0.0.1', remotePort: p2 }),
-        (e: Error) => e instanceof AddressInUseError && e.errnoName === 'EADDRNOTAVAIL' && /TIME_WAIT/.test(e.message),
+        dialFromPort({
+          localAddress: '127.0.0.1',
+          localPort: p1,
+          remoteAddress: '127.0.0.1',
+          remotePort: p2,
+        }),
+        (e: Error) =>
+          e instanceof AddressInUseError && e.errnoName === 'EADDRNOTAVAIL' && /TIME_WAIT/.test(e.message),
       )
       sock.destroy()
     } finally {
@@ -81,18 +86,36 @@ describe('dialFromPort on loopback', () => {
     await close(gone)
     try {
       await assert.rejects(
-        dialFromPort({ localAddress: '127.0.0.1', localPort: portOf(own), remoteAddress: '127.0.0.1', remotePort: deadPort }),
-        (e: Error) => e instanceof DialRefusedError && e.code === 'ERR_DIAL_REFUSED' && /check the peer/.test(e.message),
+        dialFromPort({
+          localAddress: '127.0.0.1',
+          localPort: portOf(own),
+          remoteAddress: '127.0.0.1',
+          remotePort: deadPort,
+        }),
+        (e: Error) =>
+          e instanceof DialRefusedError && e.code === 'ERR_DIAL_REFUSED' && /check the peer/.test(e.message),
       )
       const plain = createServer()
       await new Promise<void>((r) => plain.listen({ host: '127.0.0.1', port: 0 }, r))
       await assert.rejects(
-        dialFromPort({ localAddress: '127.0.0.1', localPort: portOf(plain), remoteAddress: '127.0.0.1', remotePort: portOf(own) }),
-        (e: Error) => e instanceof AddressInUseError && e.errnoName === 'EADDRINUSE' && /reusePort/.test(e.message),
+        dialFromPort({
+          localAddress: '127.0.0.1',
+          localPort: portOf(plain),
+          remoteAddress: '127.0.0.1',
+          remotePort: portOf(own),
+        }),
+        (e: Error) =>
+          e instanceof AddressInUseError && e.errnoName === 'EADDRINUSE' && /reusePort/.test(e.message),
       )
       await close(plain)
-      await assert.rejects(dialFromPort({ localPort: 1, remoteAddress: 'peer.example', remotePort: 2 }), TunOptionsError)
-      await assert.rejects(dialFromPort({ localPort: 1, remoteAddress: '127.0.0.1', remotePort: 0 }), TunOptionsError)
+      await assert.rejects(
+        dialFromPort({ localPort: 1, remoteAddress: 'peer.example', remotePort: 2 }),
+        TunOptionsError,
+      )
+      await assert.rejects(
+        dialFromPort({ localPort: 1, remoteAddress: '127.0.0.1', remotePort: 0 }),
+        TunOptionsError,
+      )
       await assert.rejects(
         dialFromPort({ localAddress: '::', localPort: 1, remoteAddress: '127.0.0.1', remotePort: 2 }),
         TunOptionsError,
@@ -171,7 +194,8 @@ function setUpLab(): void {
 }
 
 function setTimestamps(on: 0 | 1): void {
-  for (const ns of [NS.ha, NS.hb]) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv4.tcp_timestamps=${on}`])
+  for (const ns of [NS.ha, NS.hb])
+    execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv4.tcp_timestamps=${on}`])
 }
 
 interface DialResult {
@@ -200,9 +224,27 @@ describe('TCP simultaneous open through two MASQUERADE NATs', { timeout: 60_000 
     const a = peerA as NsProcess
     const b = peerB as NsProcess
     a.send({ cmd: 'dial', id, localPort: port, remoteAddress: WAN.b, remotePort: port, timeoutMs })
-    b.send({ cmd: 'dial', id, localPort: port, remoteAddress: WAN.a, remotePort: port, timeoutMs, delayMs: delayB })
+    b.send({
+      cmd: 'dial',
+      id,
+      localPort: port,
+      remoteAddress: WAN.a,
+      remotePort: port,
+      timeoutMs,
+      delayMs: delayB,
+    })
     const [ra, rb] = await Promise.all([a.next('result'), b.next('result')])
     return [ra as unknown as DialResult, rb as unknown as DialResult]
+  }
+
+  /** Open file descriptors of both peer processes. */
+  function openFds(): Promise<unknown[]> {
+    return Promise.all(
+      [peerA, peerB].map(async (p) => {
+        p?.send({ cmd: 'fds' })
+        return (await p?.next('fds'))?.count
+      }),
+    )
   }
 
   before(async () => {
@@ -219,81 +261,114 @@ describe('TCP simultaneous open through two MASQUERADE NATs', { timeout: 60_000 
     for (const ns of Object.values(NS)) delNetns(ns)
   })
 
-  it('cone NAT (port-preserving MASQUERADE): ≥ 9 of 10 punches connect directly, data round-trips', lab, async () => {
-    const fdsBefore = await Promise.all([peerA, peerB].map(async (p) => (p?.send({ cmd: 'fds' }), (await p?.next('fds'))?.count)))
-    const times: number[] = []
-    const staggered: number[] = []
-    const failures: string[] = []
-    for (let i = 0; i < 10; i++) {
-      // Odd attempts: B dials 300 ms after A, so A's first SYN is dropped at B's NAT (A's socket
-      // stays in SYN_SENT; B's SYN then crosses A's fresh mapping: simultaneous open).
-      const [ra, rb] = await punch(43000 + i, 5000, i % 2 ? 300 : 0)
-      if (ra.ok && rb.ok && ra.echoOk && rb.echoOk) {
-        times.push(Math.max(ra.ms, rb.ms))
-        if (i % 2) staggered.push(ra.ms)
-        assert.equal(ra.local, `${LAN.a}:${43000 + i}`, 'dialed from the listening port')
-        assert.equal(ra.accepted, 0, 'simultaneous open, not an accepted connection')
-      } else failures.push(`#${i}: A ${ra.error?.name ?? `echo ${ra.echoOk}`} B ${rb.error?.name ?? `echo ${rb.echoOk}`}`)
-    }
-    const med = median(times)
-    console.log(
-      `hole punching through two MASQUERADE NATs: ${times.length}/10 direct connections, median ${med.toFixed(0)} ms ` +
-        `(min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)}); with B 300 ms late, A connects ` +
-        `after a median ${median(staggered).toFixed(0)} ms${failures.length ? `; failed: ${failures.join(', ')}` : ''}`,
-    )
-    assert.ok(times.length >= 9, `only ${times.length}/10 connected: ${failures.join(', ')}`)
-
-    // Re-punching a pair at once: with TCP timestamps (the default) the kernel reuses the TIME_WAIT
-    // of a connect() from a bound port, so it connects again; without timestamps it is refused
-    // with EADDRNOTAVAIL: a distinct, immediate AddressInUseError.
-    const [ra, rb] = await punch(43009, 2000)
-    console.log(`re-punch of the same pair (timestamps on): A ${ra.error?.errnoName ?? 'connected'}, B ${rb.error?.errnoName ?? 'connected'}`)
-    for (const r of [ra, rb]) assert.ok(r.ok || r.error?.name === 'AddressInUseError', JSON.stringify(r.error))
-    setTimestamps(0)
-    let ta: DialResult
-    let tb: DialResult
-    try {
-      const [fa, fb] = await punch(43050, 5000)
-      assert.ok(fa.ok && fb.ok, JSON.stringify([fa.error, fb.error]))
-      ;[ta, tb] = await punch(43050, 2000)
-    } finally {
-      setTimestamps(1)
-    }
-    const tw = [ta, tb].filter((r) => r.error?.name === 'AddressInUseError')
-    console.log(`re-punch of the same pair (timestamps off): A ${ta.error?.errnoName ?? 'connected'}, B ${tb.error?.errnoName ?? 'connected'}`)
-    assert.ok(tw.length >= 1, `expected AddressInUseError, got ${JSON.stringify([ta.error, tb.error])}`)
-    assert.equal(tw[0].error?.errnoName, 'EADDRNOTAVAIL')
-    assert.match(tw[0].error?.message ?? '', /TIME_WAIT/)
-    assert.ok(tw[0].ms < 500, 'reported at once, not after the timeout')
-
-    // No peer dialing back: a timeout; an abort ends the dial early with the signal's reason.
-    peerA?.send({ cmd: 'dial', id: ++id, localPort: 43100, remoteAddress: WAN.b, remotePort: 43100, timeoutMs: 700 })
-    const lone = (await peerA?.next('result')) as unknown as DialResult
-    assert.equal(lone.error?.name, 'DialTimeoutError')
-    assert.ok(lone.ms >= 650 && lone.ms < 2000, `timed out after ${lone.ms} ms`)
-    peerA?.send({ cmd: 'dial', id: ++id, localPort: 43101, remoteAddress: WAN.b, remotePort: 43101, timeoutMs: 5000, abortMs: 100 })
-    const aborted = (await peerA?.next('result')) as unknown as DialResult
-    assert.equal(aborted.error?.message, 'aborted by test')
-    assert.ok(aborted.ms < 1000)
-
-    const fdsAfter = await Promise.all([peerA, peerB].map(async (p) => (p?.send({ cmd: 'fds' }), (await p?.next('fds'))?.count)))
-    assert.deepEqual(fdsAfter, fdsBefore, 'no file descriptors leaked')
-  })
-
-  it('symmetric NAT (MASQUERADE --random-fully): the punch fails cleanly with DialTimeoutError', lab, async () => {
-    setRouterRules(NS.ra, true)
-    setRouterRules(NS.rb, true)
-    try {
-      for (let i = 0; i < 2; i++) {
-        const [ra, rb] = await punch(43200 + i, 1500)
-        console.log(`symmetric NAT #${i}: A ${ra.error?.name ?? 'connected'} after ${ra.ms.toFixed(0)} ms, B ${rb.error?.name ?? 'connected'}`)
-        assert.equal(ra.error?.name, 'DialTimeoutError')
-        assert.equal(rb.error?.name, 'DialTimeoutError')
-        assert.match(ra.error?.message ?? '', /symmetric NAT/)
+  it(
+    'cone NAT (port-preserving MASQUERADE): ≥ 9 of 10 punches connect directly, data round-trips',
+    lab,
+    async () => {
+      const fdsBefore = await openFds()
+      const times: number[] = []
+      const staggered: number[] = []
+      const failures: string[] = []
+      for (let i = 0; i < 10; i++) {
+        // Odd attempts: B dials 300 ms after A, so A's first SYN is dropped at B's NAT (A's socket
+        // stays in SYN_SENT; B's SYN then crosses A's fresh mapping: simultaneous open).
+        const [ra, rb] = await punch(43000 + i, 5000, i % 2 ? 300 : 0)
+        if (ra.ok && rb.ok && ra.echoOk && rb.echoOk) {
+          times.push(Math.max(ra.ms, rb.ms))
+          if (i % 2) staggered.push(ra.ms)
+          assert.equal(ra.local, `${LAN.a}:${43000 + i}`, 'dialed from the listening port')
+          assert.equal(ra.accepted, 0, 'simultaneous open, not an accepted connection')
+        } else
+          failures.push(
+            `#${i}: A ${ra.error?.name ?? `echo ${ra.echoOk}`} B ${rb.error?.name ?? `echo ${rb.echoOk}`}`,
+          )
       }
-    } finally {
-      setRouterRules(NS.ra, false)
-      setRouterRules(NS.rb, false)
-    }
-  })
+      const med = median(times)
+      console.log(
+        `hole punching through two MASQUERADE NATs: ${times.length}/10 direct connections, median ${med.toFixed(0)} ms ` +
+          `(min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)}); with B 300 ms late, A connects ` +
+          `after a median ${median(staggered).toFixed(0)} ms${failures.length ? `; failed: ${failures.join(', ')}` : ''}`,
+      )
+      assert.ok(times.length >= 9, `only ${times.length}/10 connected: ${failures.join(', ')}`)
+
+      // Re-punching a pair at once: with TCP timestamps (the default) the kernel reuses the TIME_WAIT
+      // of a connect() from a bound port, so it connects again; without timestamps it is refused
+      // with EADDRNOTAVAIL: a distinct, immediate AddressInUseError.
+      const [ra, rb] = await punch(43009, 2000)
+      console.log(
+        `re-punch of the same pair (timestamps on): A ${ra.error?.errnoName ?? 'connected'}, B ${rb.error?.errnoName ?? 'connected'}`,
+      )
+      for (const r of [ra, rb])
+        assert.ok(r.ok || r.error?.name === 'AddressInUseError', JSON.stringify(r.error))
+      setTimestamps(0)
+      let ta: DialResult
+      let tb: DialResult
+      try {
+        const [fa, fb] = await punch(43050, 5000)
+        assert.ok(fa.ok && fb.ok, JSON.stringify([fa.error, fb.error]))
+        ;[ta, tb] = await punch(43050, 2000)
+      } finally {
+        setTimestamps(1)
+      }
+      const tw = [ta, tb].filter((r) => r.error?.name === 'AddressInUseError')
+      console.log(
+        `re-punch of the same pair (timestamps off): A ${ta.error?.errnoName ?? 'connected'}, B ${tb.error?.errnoName ?? 'connected'}`,
+      )
+      assert.ok(tw.length >= 1, `expected AddressInUseError, got ${JSON.stringify([ta.error, tb.error])}`)
+      assert.equal(tw[0].error?.errnoName, 'EADDRNOTAVAIL')
+      assert.match(tw[0].error?.message ?? '', /TIME_WAIT/)
+      assert.ok(tw[0].ms < 500, 'reported at once, not after the timeout')
+
+      // No peer dialing back: a timeout; an abort ends the dial early with the signal's reason.
+      peerA?.send({
+        cmd: 'dial',
+        id: ++id,
+        localPort: 43100,
+        remoteAddress: WAN.b,
+        remotePort: 43100,
+        timeoutMs: 700,
+      })
+      const lone = (await peerA?.next('result')) as unknown as DialResult
+      assert.equal(lone.error?.name, 'DialTimeoutError')
+      assert.ok(lone.ms >= 650 && lone.ms < 2000, `timed out after ${lone.ms} ms`)
+      peerA?.send({
+        cmd: 'dial',
+        id: ++id,
+        localPort: 43101,
+        remoteAddress: WAN.b,
+        remotePort: 43101,
+        timeoutMs: 5000,
+        abortMs: 100,
+      })
+      const aborted = (await peerA?.next('result')) as unknown as DialResult
+      assert.equal(aborted.error?.message, 'aborted by test')
+      assert.ok(aborted.ms < 1000)
+
+      const fdsAfter = await openFds()
+      assert.deepEqual(fdsAfter, fdsBefore, 'no file descriptors leaked')
+    },
+  )
+
+  it(
+    'symmetric NAT (MASQUERADE --random-fully): the punch fails cleanly with DialTimeoutError',
+    lab,
+    async () => {
+      setRouterRules(NS.ra, true)
+      setRouterRules(NS.rb, true)
+      try {
+        for (let i = 0; i < 2; i++) {
+          const [ra, rb] = await punch(43200 + i, 1500)
+          console.log(
+            `symmetric NAT #${i}: A ${ra.error?.name ?? 'connected'} after ${ra.ms.toFixed(0)} ms, B ${rb.error?.name ?? 'connected'}`,
+          )
+          assert.equal(ra.error?.name, 'DialTimeoutError')
+          assert.equal(rb.error?.name, 'DialTimeoutError')
+          assert.match(ra.error?.message ?? '', /symmetric NAT/)
+        }
+      } finally {
+        setRouterRules(NS.ra, false)
+        setRouterRules(NS.rb, false)
+      }
+    },
+  )
 })
