@@ -1,0 +1,115 @@
+/**
+ * How the CLI reaches a node: through the daemon's control socket when it runs, else the same
+ * Controller directly on the state directory. Also starts and stops the daemon.
+ */
+import { spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import {
+  CONTROLLER_METHODS,
+  Controller,
+  type ControllerMethod,
+  type ControllerMethods,
+  callControl,
+  DAEMON_ENTRY,
+  DAEMON_START_TIMEOUT_MS,
+  DAEMON_STOP_TIMEOUT_MS,
+  DaemonNotRunningError,
+  DaemonStartError,
+  DaemonStopError,
+  isListening,
+  LOG_TAIL_LINES,
+  StateDir,
+} from '@meshlan/daemon'
+
+export class Client {
+  readonly state: StateDir
+
+  constructor(stateDir: string) {
+    this.state = new StateDir(stateDir)
+  }
+
+  get socket(): string {
+    return this.state.path('socket')
+  }
+
+  daemonRunning(): Promise<boolean> {
+    return isListening(this.socket)
+  }
+
+  /** A request the daemon alone can answer (status, ping, ...). */
+  call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    return callControl<T>(this.socket, this.state.dir, method, params)
+  }
+
+  /** A controller operation: through the daemon when it runs, else on the state files. */
+  async control<M extends ControllerMethod>(
+    method: M,
+    params: Parameters<ControllerMethods[M]>[0],
+  ): Promise<Awaited<ReturnType<ControllerMethods[M]>>> {
+    if (!CONTROLLER_METHODS.includes(method)) throw new Error(`not a controller method: ${method}`)
+    if (await this.daemonRunning()) {
+      return this.call<Awaited<ReturnType<ControllerMethods[M]>>>(method, params as Record<string, unknown>)
+    }
+    const controller = new Controller({ state: this.state })
+    const fn = controller[method] as (p: unknown) => Promise<Awaited<ReturnType<ControllerMethods[M]>>>
+    return fn.call(controller, params)
+  }
+
+  async logTail(lines = LOG_TAIL_LINES): Promise<string> {
+    const text = await readFile(this.state.path('log'), 'utf8').catch(() => '')
+    return text.trimEnd().split('\n').slice(-lines).join('\n')
+  }
+
+  /** Spawns the daemon detached (logs to daemon.log) and waits until its socket answers. */
+  async spawnDaemon(timeoutMs = DAEMON_START_TIMEOUT_MS): Promise<number> {
+    await this.state.ensure()
+    const logFd = openSync(this.state.path('log'), 'a', 0o600)
+    let exited: number | null = null
+    let pid: number
+    try {
+      const child = spawn(
+        process.execPath,
+        ['--disable-warning=ExperimentalWarning', DAEMON_ENTRY, '--state', this.state.dir],
+        { detached: true, stdio: ['ignore', logFd, logFd], env: process.env },
+      )
+      child.on('exit', (code) => {
+        exited = code ?? 1
+      })
+      child.unref()
+      pid = child.pid ?? 0
+    } finally {
+      closeSync(logFd)
+    }
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (await this.daemonRunning()) return pid
+      if (exited != null) throw new DaemonStartError(`it exited with code ${exited}`, this.state.path('log'))
+      await sleep(100)
+    }
+    throw new DaemonStartError(`no answer within ${Math.round(timeoutMs / 1000)} s`, this.state.path('log'))
+  }
+
+  /** Asks the daemon to stop and waits until its process has exited. */
+  async stopDaemon(timeoutMs = DAEMON_STOP_TIMEOUT_MS): Promise<number> {
+    if (!(await this.daemonRunning())) throw new DaemonNotRunningError(this.state.dir)
+    const { pid } = await this.call<{ pid: number }>('shutdown')
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (!alive(pid)) return pid
+      await sleep(100)
+    }
+    throw new DaemonStopError(pid)
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

@@ -1,0 +1,120 @@
+/**
+ * `<state>/config.toml`: what is not a flag. Parsed with smol-toml, validated with zod; every
+ * problem names the field. Defaults come from @meshlan/mesh constants (see docs/config.md).
+ */
+import { readFile, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { DEFAULT_MTU, DEFAULT_TUN_NAME, type LogLevel } from '@meshlan/mesh'
+import { sanitizeName } from '@meshlan/wire'
+import { parse, stringify, TomlError } from 'smol-toml'
+import { z } from 'zod'
+import { DEFAULT_LISTEN, STATE_FILES } from './constants.ts'
+import { ConfigError } from './errors.ts'
+
+export interface Config {
+  /** Wanted node name. @default the host name */
+  name: string
+  /** libp2p listen multiaddrs. @default DEFAULT_LISTEN */
+  listen: string[]
+  /** Addresses to announce instead of the listen addresses (also used in join strings). */
+  announce: string[] | null
+  tun: {
+    /** false = control plane only (no TUN device; for tests). @default true */
+    enabled: boolean
+    /** @default DEFAULT_TUN_NAME */
+    name: string
+    /** @default DEFAULT_MTU */
+    mtu: number
+  }
+  /** @default 'info' (or MESHLAN_LOG) */
+  log_level: LogLevel | null
+}
+
+const multiaddr = z
+  .string()
+  .refine((s) => s.startsWith('/') && s.length <= 1024, 'must be a multiaddr like /ip4/0.0.0.0/tcp/7946')
+
+const schema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and -, at most 63 characters')
+    .optional(),
+  listen: z.array(multiaddr).min(1, 'needs at least one address').optional(),
+  announce: z.array(multiaddr).optional(),
+  tun: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be 1-15 letters, digits, _ . or -')
+        .optional(),
+      mtu: z.number().int('must be an integer').min(576).max(9000).optional(),
+    })
+    .optional(),
+  log_level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+})
+
+export type ConfigResult = { ok: true; value: Config } | { ok: false; field: string; reason: string }
+
+/** The default node name: the host name, made a valid node name. */
+export function defaultName(): string {
+  return sanitizeName(hostname(), 'node')
+}
+
+/** Parses config.toml text. Never throws: bad input names the field. */
+export function parseConfig(text: string): ConfigResult {
+  let raw: unknown
+  try {
+    raw = parse(text)
+  } catch (err) {
+    const why = err instanceof TomlError ? err.message.split('\n')[0] : String(err)
+    return { ok: false, field: '', reason: `not valid TOML: ${why}` }
+  }
+  const r = schema.safeParse(raw)
+  if (!r.success) {
+    const issue = r.error.issues[0]
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : []
+    const path = [...issue.path, ...keys.slice(0, 1)].map(String).join('.')
+    const reason = issue.code === 'unrecognized_keys' ? 'unknown setting (see docs/config.md)' : issue.message
+    return { ok: false, field: path, reason }
+  }
+  const c = r.data
+  return {
+    ok: true,
+    value: {
+      name: c.name ?? defaultName(),
+      listen: c.listen ?? [...DEFAULT_LISTEN],
+      announce: c.announce ?? null,
+      tun: {
+        enabled: c.tun?.enabled ?? true,
+        name: c.tun?.name ?? DEFAULT_TUN_NAME,
+        mtu: c.tun?.mtu ?? DEFAULT_MTU,
+      },
+      log_level: c.log_level ?? null,
+    },
+  }
+}
+
+/** Reads `<state>/config.toml` (a missing file is all defaults). Throws ConfigError. */
+export async function loadConfig(stateDir: string): Promise<Config> {
+  const path = join(stateDir, STATE_FILES.config)
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return ''
+    throw new ConfigError(path, '', `cannot be read (${err.code ?? err.message})`)
+  })
+  const r = parseConfig(text)
+  if (!r.ok) throw new ConfigError(path, r.field, r.reason)
+  return r.value
+}
+
+/** Sets top-level settings in config.toml, keeping the others. */
+export async function updateConfig(stateDir: string, values: Record<string, unknown>): Promise<void> {
+  const path = join(stateDir, STATE_FILES.config)
+  const text = await readFile(path, 'utf8').catch(() => '')
+  const raw = text === '' ? {} : (parse(text) as Record<string, unknown>)
+  const next = { ...raw, ...values }
+  const r = parseConfig(stringify(next))
+  if (!r.ok) throw new ConfigError(path, r.field, r.reason)
+  await writeFile(path, stringify(next) + '\n', { mode: 0o600 })
+}

@@ -1,0 +1,38 @@
+/**
+ * Every default of the daemon and the state directory, in one place. Mesh-level defaults (port,
+ * MTU, TUN name) come from @meshlan/mesh and are never copied here.
+ */
+import { DEFAULT_LISTEN_PORT } from '@meshlan/mesh'
+
+/** State directory when neither --state nor MESHLAN_STATE is given. */
+export const DEFAULT_STATE_DIR = '/var/lib/meshlan'
+/** Environment variable naming the state directory. */
+export const STATE_ENV = 'MESHLAN_STATE'
+
+/** Files of the state directory. */
+export const STATE_FILES = {
+  identity: 'identity.key',
+  config: 'config.toml',
+  network: 'network.json',
+  policy: 'policy.bin',
+  records: 'records.json',
+  pid: 'daemon.pid',
+  log: 'daemon.log',
+  socket: 'control.sock',
+} as const
+
+/** Default listen addresses: every IPv4 interface on the mesh's default port. */
+export const DEFAULT_LISTEN = [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`]
+
+/** Known records are written this often (and on stop) so a restart finds its peers. */
+export const RECORDS_SAVE_MS = 30_000
+/** How long `up` waits for a spawned daemon's socket to answer. */
+export const DAEMON_START_TIMEOUT_MS = 15_000
+/** How long `down` waits for the daemon process to exit. */
+export const DAEMON_STOP_TIMEOUT_MS = 15_000
+/** A control request without an answer for this long fails. */
+export const CONTROL_TIMEOUT_MS = 30_000
+/** Longest control request line accepted by the daemon. */
+export const MAX_CONTROL_LINE_BYTES = 1024 * 1024
+/** Lines of daemon.log shown when a start fails. */
+export const LOG_TAIL_LINES = 20

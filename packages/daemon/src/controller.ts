@@ -1,0 +1,385 @@
+/**
+ * The controller: every operation on a node's network state, in one implementation.
+ *
+ * The CLI runs it directly on the state directory when no daemon runs; the daemon runs the same
+ * object behind its control socket, with hooks that hand new policies to the running node. Every
+ * method takes and returns plain JSON data, so the control socket carries them unchanged.
+ */
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import {
+  claimMembership,
+  createKey,
+  createNetwork,
+  InvalidAclError,
+  NoNetworkError,
+  NotOwnerError,
+  parseAcl,
+  revokeKey,
+  revokeNode,
+  setKeyAcl,
+  UnknownKeyError,
+  UnknownNodeError,
+} from '@meshlan/mesh'
+import {
+  decodePolicy,
+  decodeRecord,
+  isEd25519PeerId,
+  NAME_RE,
+  type Policy,
+  parseJoinString,
+} from '@meshlan/wire'
+import { type Config, loadConfig, updateConfig } from './config.ts'
+import { DEFAULT_LISTEN } from './constants.ts'
+import { AlreadyInNetworkError, InvalidArgumentError, InvalidJoinStringError, StateError } from './errors.ts'
+import { hostIPv4Addresses, hostRoutes } from './host.ts'
+import type { NetworkState, StateDir } from './state.ts'
+
+/** How the controller reaches a running node (daemon only; all optional). */
+export interface ControllerHooks {
+  /** Hands a newly signed policy to the running node, which applies and gossips it. */
+  publishPolicy?(envelope: Uint8Array): Promise<void>
+  /** The running node's multiaddrs, with /p2p/; null when no node runs. */
+  listenAddrs?(): string[] | null
+  /** Record envelopes the running node knows. */
+  records?(): Uint8Array[]
+  /** network.json changed (created or joined): (re)start the node. */
+  networkChanged?(): Promise<void>
+}
+
+export interface ControllerInit {
+  state: StateDir
+  hooks?: ControllerHooks
+  /** Host routes a new subnet must not overlap. @default hostRoutes() (`ip -j route`) */
+  hostRoutes?: () => Promise<string[]>
+  /** Host IPv4 addresses for join strings when no node runs. @default hostIPv4Addresses() */
+  hostAddresses?: () => string[]
+}
+
+export interface KeyInfo {
+  name: string
+  tags: string[]
+  createdAt: number
+  expiresAt: number | null
+  reusable: boolean
+  claimedBy: string | null
+}
+
+export interface RevokedKeyInfo {
+  name: string
+  revokedAt: number
+}
+
+export interface ControllerMethods {
+  init(p: { name?: string | null }): Promise<{ peerId: string; name: string; created: boolean }>
+  networkCreate(p: {
+    name: string
+    subnet?: string | null
+    force?: boolean
+  }): Promise<{ networkId: string; name: string; subnet: string; owner: string }>
+  keyCreate(p: {
+    name: string
+    aclText?: string | null
+    expiresAt?: number | null
+    reusable?: boolean
+    tags?: string[] | null
+  }): Promise<{ name: string; joinString: string; expiresAt: number | null; version: number }>
+  keyList(p: Record<string, never>): Promise<{ keys: KeyInfo[]; revoked: RevokedKeyInfo[] }>
+  keyRevoke(p: { name: string }): Promise<{ name: string; version: number }>
+  aclShow(p: { key?: string | null }): Promise<{ keys: Array<{ name: string; acl: unknown }> }>
+  aclSet(p: { key: string; aclText: string }): Promise<{ key: string; version: number }>
+  nodeRevoke(p: { target: string }): Promise<{ peerId: string; name: string | null; version: number }>
+  join(p: {
+    joinString: string
+    name?: string | null
+  }): Promise<{ networkId: string; owner: string; keyName: string; peerId: string; name: string }>
+}
+
+export type ControllerMethod = keyof ControllerMethods
+
+/** Method names the control socket forwards to the controller. */
+export const CONTROLLER_METHODS: readonly ControllerMethod[] = [
+  'init',
+  'networkCreate',
+  'keyCreate',
+  'keyList',
+  'keyRevoke',
+  'aclShow',
+  'aclSet',
+  'nodeRevoke',
+  'join',
+]
+
+/** Parses ACL text; throws InvalidAclError whose issues name the rule and field. */
+export function readAclText(text: string): unknown {
+  const r = parseAcl(text)
+  if (!r.ok) throw new InvalidAclError(r.errors.map((e) => e.message))
+  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+}
+
+function checkName(what: string, name: unknown): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new InvalidArgumentError(
+      `${what} ${JSON.stringify(name)} is not valid: use lowercase letters, digits and -, at most 63 characters`,
+    )
+  }
+  return name
+}
+
+export class Controller implements ControllerMethods {
+  readonly state: StateDir
+  private readonly hooks: ControllerHooks
+  private readonly routes: () => Promise<string[]>
+  private readonly addresses: () => string[]
+  /** Owner operations are serialised: each signs version + 1 of the previous one. */
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(init: ControllerInit) {
+    this.state = init.state
+    this.hooks = init.hooks ?? {}
+    this.routes = init.hostRoutes ?? hostRoutes
+    this.addresses = init.hostAddresses ?? hostIPv4Addresses
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn)
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  async init(p: { name?: string | null }): Promise<{ peerId: string; name: string; created: boolean }> {
+    const { peerId, created } = await this.state.initIdentity()
+    if (p.name != null) await updateConfig(this.state.dir, { name: checkName('node name', p.name) })
+    const config = await loadConfig(this.state.dir)
+    return { peerId, name: config.name, created }
+  }
+
+  // ---- owner ------------------------------------------------------------------------------------
+
+  private async owner(what: string): Promise<{ key: PrivateKey; policy: Policy; network: NetworkState }> {
+    const key = await this.state.requireIdentity()
+    const network = await this.state.readNetwork()
+    if (network == null) throw new NoNetworkError()
+    if (network.role !== 'owner' || network.owner !== peerIdFromPrivateKey(key).toString()) {
+      throw new NotOwnerError(what)
+    }
+    const bytes = await this.state.readPolicy()
+    if (bytes == null) throw new StateError(this.state.path('policy'), 'is missing: restore it from a backup')
+    const d = decodePolicy(bytes)
+    if (!d.ok) throw new StateError(this.state.path('policy'), `is damaged (${d.reason})`)
+    return { key, policy: d.value.body, network }
+  }
+
+  /** Stores a newly signed policy and hands it to the running node, if any. */
+  private async commit(envelope: Uint8Array): Promise<void> {
+    await this.state.writePolicy(envelope)
+    await this.hooks.publishPolicy?.(envelope)
+  }
+
+  async networkCreate(p: { name: string; subnet?: string | null; force?: boolean }) {
+    return this.serial(async () => {
+      const key = await this.state.requireIdentity()
+      const existing = await this.state.readNetwork()
+      if (existing != null) throw new AlreadyInNetworkError(existing.networkId)
+      if (typeof p.name !== 'string' || p.name.length < 1 || p.name.length > 64) {
+        throw new InvalidArgumentError('a network name must be 1-64 characters')
+      }
+      const force = p.force === true
+      const { policy, envelope } = await createNetwork(key, {
+        name: p.name,
+        subnet: p.subnet ?? undefined,
+        hostRoutes: force ? [] : await this.routes(),
+        force,
+      })
+      await this.state.writePolicy(envelope)
+      await this.state.writeNetwork({
+        networkId: policy.networkId,
+        owner: policy.owner,
+        role: 'owner',
+        keyName: null,
+        bootstrap: [],
+        claim: null,
+      })
+      await this.hooks.networkChanged?.()
+      return { networkId: policy.networkId, name: policy.name, subnet: policy.subnet, owner: policy.owner }
+    })
+  }
+
+  async keyCreate(p: {
+    name: string
+    aclText?: string | null
+    expiresAt?: number | null
+    reusable?: boolean
+    tags?: string[] | null
+  }) {
+    return this.serial(async () => {
+      const { key, policy } = await this.owner('create mesh keys')
+      checkName('key name', p.name)
+      const acl = p.aclText != null ? readAclText(p.aclText) : undefined
+      if (p.expiresAt != null && (!Number.isSafeInteger(p.expiresAt) || p.expiresAt <= Date.now())) {
+        throw new InvalidArgumentError('the expiry must be in the future: use e.g. --expires 24h or 7d')
+      }
+      const tags = p.tags?.filter((t) => t !== '')
+      for (const t of tags ?? []) checkName('tag', t)
+      const bootstrap = await this.bootstrapAddrs(key)
+      const r = await createKey(
+        policy,
+        key,
+        {
+          name: p.name,
+          acl,
+          tags: tags != null && tags.length > 0 ? tags : undefined,
+          expiresAt: p.expiresAt ?? null,
+          reusable: p.reusable === true,
+        },
+        bootstrap,
+      )
+      await this.commit(r.envelope)
+      return {
+        name: p.name,
+        joinString: r.joinString,
+        expiresAt: p.expiresAt ?? null,
+        version: r.policy.version,
+      }
+    })
+  }
+
+  async keyList(_p: Record<string, never> = {}) {
+    const { policy } = await this.owner('list mesh keys')
+    return {
+      keys: policy.keys.map((k) => ({
+        name: k.name,
+        tags: k.tags,
+        createdAt: k.createdAt,
+        expiresAt: k.expiresAt,
+        reusable: k.reusable,
+        claimedBy: k.claimedBy,
+      })),
+      revoked: policy.revokedKeys.map((k) => ({ name: k.name, revokedAt: k.revokedAt })),
+    }
+  }
+
+  async keyRevoke(p: { name: string }) {
+    return this.serial(async () => {
+      const { key, policy } = await this.owner('revoke mesh keys')
+      const r = await revokeKey(policy, key, p.name)
+      await this.commit(r.envelope)
+      return { name: p.name, version: r.policy.version }
+    })
+  }
+
+  async aclShow(p: { key?: string | null }) {
+    const { policy } = await this.owner('read key ACLs')
+    const keys = p.key == null ? policy.keys : policy.keys.filter((k) => k.name === p.key)
+    if (p.key != null && keys.length === 0) throw new UnknownKeyError(p.key)
+    return { keys: keys.map((k) => ({ name: k.name, acl: k.acl as unknown })) }
+  }
+
+  async aclSet(p: { key: string; aclText: string }) {
+    return this.serial(async () => {
+      const { key, policy } = await this.owner('change key ACLs')
+      if (!policy.keys.some((k) => k.name === p.key)) throw new UnknownKeyError(p.key)
+      const acl = readAclText(p.aclText)
+      const r = await setKeyAcl(policy, key, p.key, acl)
+      await this.commit(r.envelope)
+      return { key: p.key, version: r.policy.version }
+    })
+  }
+
+  async nodeRevoke(p: { target: string }) {
+    return this.serial(async () => {
+      const { key, policy } = await this.owner('revoke nodes')
+      const found = await this.findNode(p.target)
+      if (found.peerId === policy.owner) {
+        throw new InvalidArgumentError('the owner cannot revoke itself: create a new network instead')
+      }
+      const r = await revokeNode(policy, key, found.peerId)
+      await this.commit(r.envelope)
+      return { peerId: found.peerId, name: found.name, version: r.policy.version }
+    })
+  }
+
+  /** A node by name or peer id, from the records the node (or the state) knows. */
+  private async findNode(target: string): Promise<{ peerId: string; name: string | null }> {
+    const records = this.hooks.records?.() ?? (await this.state.readRecords())
+    const known: Array<{ peerId: string; name: string; ip: string }> = []
+    for (const bytes of records) {
+      const d = decodeRecord(bytes)
+      if (d.ok) known.push({ peerId: d.value.body.peerId, name: d.value.body.name, ip: d.value.body.ip })
+    }
+    const wanted = target.replace(/\.mesh$/, '')
+    const hit = known.find((n) => n.peerId === target || n.name === wanted || n.ip === target)
+    if (hit != null) return { peerId: hit.peerId, name: hit.name }
+    if (isEd25519PeerId(target)) return { peerId: target, name: null }
+    throw new UnknownNodeError(target)
+  }
+
+  /** Bootstrap addresses for a join string: announce, else the node's addresses, else the host's. */
+  async bootstrapAddrs(key: PrivateKey): Promise<string[]> {
+    const id = peerIdFromPrivateKey(key).toString()
+    const withId = (a: string): string => (a.includes('/p2p/') ? a : `${a}/p2p/${id}`)
+    const config: Config = await loadConfig(this.state.dir)
+    let addrs: string[]
+    const live = this.hooks.listenAddrs?.() ?? null
+    if (config.announce != null && config.announce.length > 0) {
+      addrs = config.announce.map(withId)
+    } else if (live != null) {
+      addrs = live.filter((a) => !a.includes('/p2p-circuit')).map(withId)
+      // reachable addresses first: loopback only helps nodes on this host
+      addrs.sort((a, b) => Number(a.startsWith('/ip4/127.')) - Number(b.startsWith('/ip4/127.')))
+    } else {
+      const port = listenPort(config.listen)
+      addrs = this.addresses().map((ip) => withId(`/ip4/${ip}/tcp/${port}`))
+    }
+    return [...new Set(addrs)].slice(0, 16)
+  }
+
+  // ---- member -----------------------------------------------------------------------------------
+
+  async join(p: { joinString: string; name?: string | null }) {
+    return this.serial(async () => {
+      const parsed = parseJoinString(p.joinString)
+      if (!parsed.ok) throw new InvalidJoinStringError(parsed.reason)
+      const join = parsed.value
+      const { key, peerId } = await this.state.initIdentity()
+      if (p.name != null) await updateConfig(this.state.dir, { name: checkName('node name', p.name) })
+      const existing = await this.state.readNetwork()
+      if (existing != null && existing.networkId !== join.networkId) {
+        throw new AlreadyInNetworkError(existing.networkId)
+      }
+      if (existing?.role === 'owner') throw new AlreadyInNetworkError(existing.networkId)
+      // the claim is computed now, so the mesh key secret is never written anywhere
+      const claim = await claimMembership(join, key)
+      await this.state.writeNetwork({
+        networkId: join.networkId,
+        owner: join.ownerPeerId,
+        role: 'member',
+        keyName: join.keyName,
+        bootstrap: join.bootstrap,
+        claim,
+      })
+      await this.hooks.networkChanged?.()
+      const config = await loadConfig(this.state.dir)
+      return {
+        networkId: join.networkId,
+        owner: join.ownerPeerId,
+        keyName: join.keyName,
+        peerId,
+        name: config.name,
+      }
+    })
+  }
+}
+
+/** The TCP port of the first listen address with a fixed port (else the default's). */
+export function listenPort(listen: string[]): number {
+  for (const a of [...listen, ...DEFAULT_LISTEN]) {
+    const m = /\/tcp\/(\d+)/.exec(a)
+    if (m != null && Number(m[1]) > 0) return Number(m[1])
+  }
+  return 0
+}
+
+export function createController(init: ControllerInit): Controller {
+  return new Controller(init)
+}

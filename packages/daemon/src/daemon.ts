@@ -1,0 +1,261 @@
+/**
+ * The daemon: one MeshNode for one state directory, its TUN, its control socket.
+ *
+ * start(): identity (created if missing) → pid file → control socket → the node, if the state
+ * names a network (otherwise it waits for `network create` or `join` over the socket).
+ * stop(): records saved → node stopped → TUN closed → socket and pid file removed.
+ */
+import { unlink, writeFile } from 'node:fs/promises'
+import type { PrivateKey } from '@libp2p/interface'
+import { createLogger, type Logger, MeshNode, NoNetworkError } from '@meshlan/mesh'
+import { type Config, loadConfig } from './config.ts'
+import { RECORDS_SAVE_MS } from './constants.ts'
+import { type ControlServer, listenControl } from './control.ts'
+import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './controller.ts'
+import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
+import { InvalidArgumentError, NodeNotRunningError } from './errors.ts'
+import { StateDir } from './state.ts'
+
+export interface DaemonInit {
+  /** The state directory (absolute or relative to the working directory). */
+  stateDir: string
+}
+
+export interface DaemonComponents {
+  /** @default createLogger('daemon') at config log_level */
+  log?: Logger
+  /** Opens the TUN. @default openTunDevice */
+  openDevice?: OpenDevice
+  /** Host routes for `network create`. @default hostRoutes() */
+  hostRoutes?: () => Promise<string[]>
+}
+
+export interface Daemon {
+  readonly state: StateDir
+  readonly node: MeshNode | null
+  readonly controller: Controller
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Resolves once stop() has finished (also when a client asked for it). */
+  readonly stopped: Promise<void>
+}
+
+class MeshDaemon implements Daemon {
+  readonly state: StateDir
+  readonly controller: Controller
+  node: MeshNode | null = null
+  readonly stopped: Promise<void>
+  private readonly components: DaemonComponents
+  private log: Logger
+  private config!: Config
+  private key!: PrivateKey
+  private device: OverlayDevice | null = null
+  private server: ControlServer | null = null
+  private recordsTimer: NodeJS.Timeout | null = null
+  private lifecycle: Promise<unknown> = Promise.resolve()
+  private writes: Promise<unknown> = Promise.resolve()
+  private stopping: Promise<void> | null = null
+  private resolveStopped!: () => void
+
+  constructor(init: DaemonInit, components: DaemonComponents) {
+    this.state = new StateDir(init.stateDir)
+    this.components = components
+    this.log = components.log ?? createLogger('daemon')
+    this.stopped = new Promise((r) => {
+      this.resolveStopped = r
+    })
+    this.controller = new Controller({
+      state: this.state,
+      hostRoutes: components.hostRoutes,
+      hooks: {
+        publishPolicy: async (envelope) => {
+          await this.node?.publishPolicy(envelope)
+        },
+        listenAddrs: () => (this.node == null ? null : this.listenAddrs()),
+        records: () => this.node?.knownRecordEnvelopes() ?? [],
+        networkChanged: () => this.restartNode(),
+      },
+    })
+  }
+
+  private listenAddrs(): string[] {
+    return this.node?.libp2pNode.getMultiaddrs().map((a) => a.toString()) ?? []
+  }
+
+  private serialLifecycle<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lifecycle.then(fn, fn)
+    this.lifecycle = run.catch(() => {})
+    return run
+  }
+
+  async start(): Promise<void> {
+    this.config = await loadConfig(this.state.dir)
+    if (this.components.log == null && this.config.log_level != null) {
+      this.log = createLogger('daemon', { level: this.config.log_level })
+    }
+    const { key, peerId } = await this.state.initIdentity()
+    this.key = key
+    this.server = await listenControl(
+      this.state.path('socket'),
+      this.state.dir,
+      (m, p) => this.handle(m, p),
+      this.log,
+    )
+    await writeFile(this.state.path('pid'), `${process.pid}\n`, { mode: 0o600 })
+    this.log.info('daemon started', { state: this.state.dir, peer: peerId, pid: process.pid })
+    try {
+      await this.serialLifecycle(() => this.startNode())
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    this.recordsTimer = setInterval(() => void this.saveRecords(), RECORDS_SAVE_MS)
+    this.recordsTimer.unref()
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.recordsTimer != null) clearInterval(this.recordsTimer)
+      await this.serialLifecycle(() => this.stopNode()).catch((err: Error) => {
+        this.log.warn('stopping the node failed', { error: err.message })
+      })
+      await this.server?.close()
+      await unlink(this.state.path('pid')).catch(() => {})
+      this.log.info('daemon stopped')
+      this.resolveStopped()
+    })()
+    return this.stopping
+  }
+
+  private restartNode(): Promise<void> {
+    return this.serialLifecycle(async () => {
+      await this.stopNode()
+      this.config = await loadConfig(this.state.dir)
+      await this.startNode()
+    })
+  }
+
+  private async startNode(): Promise<void> {
+    const network = await this.state.readNetwork()
+    if (network == null) {
+      this.log.info('no network yet: waiting for `meshlan network create` or `meshlan join`')
+      return
+    }
+    const meshLog = createLogger(
+      'mesh',
+      this.config.log_level != null ? { level: this.config.log_level } : {},
+    )
+    if (this.config.tun.enabled) {
+      const open = this.components.openDevice ?? openTunDevice
+      this.device = await open({
+        name: this.config.tun.name,
+        mtu: this.config.tun.mtu,
+        log: this.log.child('tun'),
+      })
+    }
+    const node = new MeshNode({
+      privateKey: this.key,
+      networkId: network.networkId,
+      owner: network.owner,
+      name: this.config.name,
+      policy: await this.state.readPolicy(),
+      claim: network.claim,
+      bootstrap: network.bootstrap,
+      listen: this.config.listen,
+      announce: this.config.announce ?? undefined,
+      device: this.device,
+      knownRecords: await this.state.readRecords(),
+      log: meshLog,
+    })
+    const device = this.device
+    node.on('address', (ip, prefix) => {
+      if (device == null) return
+      try {
+        device.setAddress(ip, prefix)
+      } catch (err) {
+        this.log.error('setting the overlay address failed', { ip, prefix, error: (err as Error).message })
+      }
+    })
+    node.on('policy', (policy, envelope) => {
+      this.writes = this.writes
+        .then(() => this.state.writePolicy(envelope))
+        .catch((err: Error) => this.log.warn('saving the policy failed', { error: err.message }))
+      this.log.info('policy', { version: policy.version })
+    })
+    try {
+      await node.start()
+    } catch (err) {
+      this.device?.close()
+      this.device = null
+      throw err
+    }
+    this.node = node
+  }
+
+  private async stopNode(): Promise<void> {
+    const node = this.node
+    if (node == null) return
+    await this.saveRecords()
+    this.node = null
+    await node.stop()
+    await this.writes
+    this.device?.close()
+    this.device = null
+  }
+
+  private async saveRecords(): Promise<void> {
+    const node = this.node
+    if (node == null) return
+    await this.state.writeRecords(node.knownRecordEnvelopes()).catch((err: Error) => {
+      this.log.warn('saving records failed', { error: err.message })
+    })
+  }
+
+  private requireNode(): MeshNode {
+    if (this.node != null) return this.node
+    throw new NodeNotRunningError(new NoNetworkError().message)
+  }
+
+  private async handle(method: string, params: Record<string, unknown>): Promise<unknown> {
+    if ((CONTROLLER_METHODS as readonly string[]).includes(method)) {
+      const fn = this.controller[method as ControllerMethod] as (p: unknown) => Promise<unknown>
+      return fn.call(this.controller, params)
+    }
+    switch (method) {
+      case 'info': {
+        const network = await this.state.readNetwork()
+        return {
+          pid: process.pid,
+          stateDir: this.state.dir,
+          network: network == null ? null : { id: network.networkId, role: network.role },
+          node:
+            this.node == null
+              ? null
+              : { peerId: this.node.peerId, ip: this.node.address, addrs: this.listenAddrs() },
+          device: this.device?.name ?? null,
+        }
+      }
+      case 'status':
+        return this.requireNode().status()
+      case 'ping': {
+        const target = params.target
+        const count = params.count ?? 3
+        if (typeof target !== 'string' || target === '')
+          throw new InvalidArgumentError('ping needs a NAME or IP')
+        if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100) {
+          throw new InvalidArgumentError('--count must be a whole number from 1 to 100')
+        }
+        return this.requireNode().ping(target, count)
+      }
+      case 'shutdown':
+        setImmediate(() => void this.stop())
+        return { pid: process.pid }
+      default:
+        throw new InvalidArgumentError(`unknown control method ${JSON.stringify(method)}`)
+    }
+  }
+}
+
+export function createDaemon(init: DaemonInit, components: DaemonComponents = {}): Daemon {
+  return new MeshDaemon(init, components)
+}

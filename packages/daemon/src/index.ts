@@ -1,0 +1,51 @@
+/**
+ * @meshlan/daemon — one meshlan node per state directory, and everything the CLI shares with it.
+ *
+ * - `createDaemon()` runs a MeshNode with its TUN and a control socket; `DAEMON_ENTRY` is the file
+ *   `meshlan up` spawns (`node DAEMON_ENTRY --state DIR`).
+ * - `Controller` is the one implementation of network operations (create, keys, ACLs, revocation,
+ *   join): run offline by the CLI on the state files, or inside the daemon behind the socket.
+ * - `StateDir` is the state directory's layout; `loadConfig()`/`parseConfig()` read config.toml.
+ * - `callControl()`/`listenControl()` speak the newline-delimited JSON control protocol.
+ */
+export {
+  type Config,
+  type ConfigResult,
+  defaultName,
+  loadConfig,
+  parseConfig,
+  updateConfig,
+} from './config.ts'
+export * from './constants.ts'
+export {
+  type ControlHandler,
+  type ControlRequest,
+  type ControlResponse,
+  type ControlServer,
+  callControl,
+  errorToWire,
+  isListening,
+  listenControl,
+} from './control.ts'
+export {
+  CONTROLLER_METHODS,
+  Controller,
+  type ControllerHooks,
+  type ControllerInit,
+  type ControllerMethod,
+  type ControllerMethods,
+  createController,
+  type KeyInfo,
+  listenPort,
+  type RevokedKeyInfo,
+  readAclText,
+} from './controller.ts'
+export { createDaemon, type Daemon, type DaemonComponents, type DaemonInit } from './daemon.ts'
+export { type OpenDevice, type OpenDeviceInit, type OverlayDevice, openTunDevice } from './device.ts'
+export { parseDuration } from './duration.ts'
+export * from './errors.ts'
+export { hostIPv4Addresses, hostRoutes, parseIpRoutes } from './host.ts'
+export { type NetworkState, resolveStateDir, StateDir, writeAtomic } from './state.ts'
+
+/** Absolute path of the daemon's entry point (what `meshlan up` runs with node). */
+export const DAEMON_ENTRY: string = new URL('./main.ts', import.meta.url).pathname

@@ -1,0 +1,170 @@
+/**
+ * The state directory: identity, config, network membership, the newest policy, known records,
+ * and the daemon's pid, log and control socket. Files holding secrets are 0600, the directory 0700;
+ * every write is atomic (temp file + rename).
+ */
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { NotInitializedError } from '@meshlan/mesh'
+import { fromBase64, toBase64 } from '@meshlan/wire'
+import { z } from 'zod'
+import { DEFAULT_STATE_DIR, STATE_ENV, STATE_FILES } from './constants.ts'
+import { StateError } from './errors.ts'
+
+/** What `network.json` holds: which network this node is in and how it got there. */
+export interface NetworkState {
+  networkId: string
+  /** Peer id of the network owner. */
+  owner: string
+  role: 'owner' | 'member'
+  /** Mesh key this node joined with (null on the owner). */
+  keyName: string | null
+  /** Multiaddrs (with /p2p/) to contact first. */
+  bootstrap: string[]
+  /** Membership claim (base64 envelope); null on the owner. The mesh key secret is never stored. */
+  claim: string | null
+}
+
+const networkSchema = z.object({
+  networkId: z.string().min(1),
+  owner: z.string().min(1),
+  role: z.enum(['owner', 'member']),
+  keyName: z.string().nullable(),
+  bootstrap: z.array(z.string()),
+  claim: z.string().nullable(),
+})
+
+/** --state, else $MESHLAN_STATE, else DEFAULT_STATE_DIR; always absolute. */
+export function resolveStateDir(flag?: string | null): string {
+  return resolve(flag ?? process.env[STATE_ENV] ?? DEFAULT_STATE_DIR)
+}
+
+async function readOptional(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw new StateError(path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`)
+  }
+}
+
+export async function writeAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`
+  await writeFile(tmp, data, { mode })
+  await rename(tmp, path)
+}
+
+export class StateDir {
+  readonly dir: string
+
+  constructor(dir: string) {
+    this.dir = resolve(dir)
+  }
+
+  path(file: keyof typeof STATE_FILES): string {
+    return join(this.dir, STATE_FILES[file])
+  }
+
+  /** Creates the directory (0700) if needed. */
+  async ensure(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    await chmod(this.dir, 0o700)
+  }
+
+  async loadIdentity(): Promise<PrivateKey | null> {
+    const bytes = await readOptional(this.path('identity'))
+    if (bytes == null) return null
+    try {
+      return privateKeyFromProtobuf(new Uint8Array(bytes))
+    } catch (err) {
+      throw new StateError(
+        this.path('identity'),
+        `is damaged (${(err as Error).message}): restore it from a backup`,
+      )
+    }
+  }
+
+  async requireIdentity(): Promise<PrivateKey> {
+    const key = await this.loadIdentity()
+    if (key == null) throw new NotInitializedError(this.dir)
+    return key
+  }
+
+  /** Loads the identity, creating it first when there is none. `created` says which. */
+  async initIdentity(): Promise<{ key: PrivateKey; peerId: string; created: boolean }> {
+    await this.ensure()
+    const existing = await this.loadIdentity()
+    if (existing != null)
+      return { key: existing, peerId: peerIdFromPrivateKey(existing).toString(), created: false }
+    const key = await generateKeyPair('Ed25519')
+    await writeFile(this.path('identity'), privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' }).catch(
+      async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err
+      },
+    )
+    const stored = await this.requireIdentity()
+    return { key: stored, peerId: peerIdFromPrivateKey(stored).toString(), created: stored.equals(key) }
+  }
+
+  async readNetwork(): Promise<NetworkState | null> {
+    const bytes = await readOptional(this.path('network'))
+    if (bytes == null) return null
+    let json: unknown
+    try {
+      json = JSON.parse(bytes.toString('utf8'))
+    } catch {
+      throw new StateError(this.path('network'), 'is not JSON: remove it and join again')
+    }
+    const r = networkSchema.safeParse(json)
+    if (!r.success) {
+      const i = r.error.issues[0]
+      throw new StateError(
+        this.path('network'),
+        `${i.path.join('.')}: ${i.message}: remove it and join again`,
+      )
+    }
+    return r.data
+  }
+
+  async writeNetwork(n: NetworkState): Promise<void> {
+    await writeAtomic(this.path('network'), JSON.stringify(n, null, 2) + '\n')
+  }
+
+  async readPolicy(): Promise<Uint8Array | null> {
+    const b = await readOptional(this.path('policy'))
+    return b == null ? null : new Uint8Array(b)
+  }
+
+  async writePolicy(envelope: Uint8Array): Promise<void> {
+    await writeAtomic(this.path('policy'), envelope)
+  }
+
+  /** Known record envelopes (a damaged file is treated as empty: records are only a hint). */
+  async readRecords(): Promise<Uint8Array[]> {
+    const b = await readOptional(this.path('records'))
+    if (b == null) return []
+    try {
+      const list = JSON.parse(b.toString('utf8')) as unknown
+      if (!Array.isArray(list)) return []
+      return list
+        .map((s) => (typeof s === 'string' ? fromBase64(s) : null))
+        .filter((r): r is Uint8Array => r != null)
+    } catch {
+      return []
+    }
+  }
+
+  async writeRecords(records: Uint8Array[]): Promise<void> {
+    await writeAtomic(this.path('records'), JSON.stringify(records.map((r) => toBase64(r))) + '\n')
+  }
+
+  async readPid(): Promise<number | null> {
+    const b = await readOptional(this.path('pid'))
+    if (b == null) return null
+    const n = Number.parseInt(b.toString('utf8').trim(), 10)
+    return Number.isInteger(n) && n > 0 ? n : null
+  }
+}
