@@ -31,6 +31,8 @@ export const RELAY_MAINTAIN_MS = 5_000
 export const DIRECT_WATCH_MS = 400
 /** …and a ping slower than this counts as a miss (two misses: fall back to the relay). */
 export const DIRECT_WATCH_TIMEOUT_MS = 300
+/** Re-probe our NAT's behaviour (does it keep the listening port?) this often. */
+export const NAT_PROBE_MS = 5 * 60_000
 /** A node whose record we haven't heard for this long is offline. */
 export const RECORD_OFFLINE_MS = 95_000
 /** Records whose timestamp is further than this from our clock are refused. */

@@ -40,6 +40,7 @@ import {
   DIRECT_WATCH_TIMEOUT_MS,
   KEEPALIVE_MS,
   MEMBERSHIP_GRACE_MS,
+  NAT_PROBE_MS,
   policyTopic,
   RECORD_REPUBLISH_MS,
   RELAY_MAINTAIN_MS,
@@ -47,8 +48,9 @@ import {
   SYNC_PROTOCOL,
   TUNNEL_PROTOCOL,
 } from './constants.ts'
+import { candidateAddrs, HolePuncher, type PunchResult } from './holepunch.ts'
 import { createLogger, type Logger } from './logger.ts'
-import { isRelayed, Paths, pingConnection } from './paths.ts'
+import { type DirectFailure, isRelayed, Paths, pingConnection } from './paths.ts'
 import { type Membership, PolicyStore } from './policy-store.ts'
 import { type PacketDevice, Pump, refuseStream } from './pump.ts'
 import { type SyncResponse, syncClient, syncServer } from './sync.ts'
@@ -102,6 +104,10 @@ export interface PeerStatus {
   txBytes: number
   key: string
   online: boolean
+  /** When the path is a relay: the relay's name (or peer id). */
+  via: string | null
+  /** When not direct: why (symmetric-nat, punch-failed, no-relay, not-tried). */
+  why: DirectFailure
 }
 
 export interface NodeStatus {
@@ -119,7 +125,16 @@ export interface NodeStatus {
 }
 
 export type PingResult =
-  | { ok: true; peerId: string; name: string; ip: string; path: 'direct' | 'relay'; rttMs: number[] }
+  | {
+      ok: true
+      peerId: string
+      name: string
+      ip: string
+      path: 'direct' | 'relay'
+      rttMs: number[]
+      via: string | null
+      why: DirectFailure
+    }
   | { ok: false; code: 'NO_ROUTE' | 'ACL' | 'OFFLINE' | 'NOT_MEMBER'; reason: string; peerId?: string }
 
 export interface MeshNodeEvents {
@@ -145,6 +160,17 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private readonly log: Logger
   private libp2p!: MeshLibp2p
   private paths!: Paths
+  private relayTimer: NodeJS.Timeout | null = null
+  private puncher!: HolePuncher
+  /** Public IPs members observed for us. */
+  private readonly observedIps = new Set<string>()
+  /** Result of the last NAT probe: the mapping a member saw for a dial from our listening port. */
+  private nat: { mapped: string | null; preservesPort: boolean | null; checkedAt: number } = {
+    mapped: null,
+    preservesPort: null,
+    checkedAt: 0,
+  }
+  private readonly punchBackoff = new Map<string, { attempts: number; next: number }>()
   private readonly directMisses = new Map<string, number>()
   private pump: Pump | null = null
   private readonly conntrack = createConntrack()
@@ -210,6 +236,20 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           .map((n) => n.record.peerId),
       holdReservations: this.init.relayClient ?? this.init.relay !== true,
     })
+    this.puncher = new HolePuncher({
+      libp2p: lp,
+      log: this.log.child('holepunch'),
+      selfId: this.peerId,
+      listenPort: () => this.listenPort(),
+      candidates: () => {
+        const port = this.listenPort()
+        return port == null ? [] : candidateAddrs([...this.observedIps], this.lanIps(), port)
+      },
+      observedIps: () => [...this.observedIps],
+      isMember: (id) => this.isMember(id),
+      onResult: (peer, r) => this.onPunchResult(peer, r),
+    })
+    await this.puncher.start()
     if (this.init.device != null) {
       this.pump = new Pump(
         { log: this.log.child('pump') },
@@ -231,6 +271,13 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.topology.on('change', () => {
       this.emit('records')
       this.scheduleRecompute()
+      // a relay appeared and we hold no reservation yet: don't wait for the next tick
+      if (this.running && this.paths.circuitAddrs().length === 0 && this.relayTimer == null) {
+        this.relayTimer = setTimeout(() => {
+          this.relayTimer = null
+          void this.maintainRelays()
+        }, 200)
+      }
     })
 
     if (this.init.policy != null) {
@@ -295,6 +342,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.timers.push(setInterval(() => void this.bootstrap().catch(() => {}), 15_000))
     this.timers.push(setInterval(() => void this.antiEntropy(), ANTI_ENTROPY_MS))
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
+    this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
+    setTimeout(() => void this.maintainRelays().then(() => this.probeNat()), 300).unref()
     this.timers.push(setInterval(() => void this.watchDirectPaths(), DIRECT_WATCH_MS))
   }
 
@@ -520,7 +569,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       claim: this.init.claim ?? null,
       policyVersion: this.policyStore.version,
       relay: this.init.relay === true,
-      observed: this.observedAddrs(),
+      observed: this.nat.mapped != null ? [this.nat.mapped] : [],
     }
     this.lastRecord = await encodeRecord(record, this.init.privateKey)
     await this.libp2p.services.pubsub
@@ -560,7 +609,13 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
 
   private onConnectionOpen(conn: Connection): void {
     const peer = conn.remotePeer
-    if (!isRelayed(conn)) void this.upgradeTunnel(peer.toString(), conn)
+    if (!isRelayed(conn)) {
+      void this.upgradeTunnel(peer.toString(), conn)
+      if (conn.direction === 'outbound') void this.learnObserved(conn)
+    } else if (conn.direction === 'inbound') {
+      // a member reached us through a relay: we are "B" and start hole punching
+      setTimeout(() => void this.maybePunch(conn), 100).unref()
+    }
     if (conn.direction === 'outbound') void this.syncWith(peer).catch(() => {})
     // peers that never prove membership are disconnected
     setTimeout(() => {
@@ -695,21 +750,173 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     return this.paths.path(peerId)
   }
 
-  private isMember(peerId: string): boolean {
-    return peerId === this.init.owner || peerId === this.peerId || this.topology.get(peerId) != null
+  private listenPort(): number | null {
+    for (const a of this.libp2p.getMultiaddrs()) {
+      const t = a.toString()
+      if (t.includes('/p2p-circuit')) continue
+      const m = /\/tcp\/(\d+)/.exec(t)
+      if (m != null) return Number(m[1])
+    }
+    return null
   }
 
-  /** Public addresses other peers observed for us (identify), for hole punching. */
-  private observedAddrs(): string[] {
-    try {
-      const am = (this.libp2p.services.internals as Internals).components.addressManager
-      return (am.getObservedAddrs() as Array<{ toString(): string }>)
-        .map((a) => a.toString())
-        .filter((a) => !a.includes('/p2p-circuit'))
-        .slice(0, 8)
-    } catch {
-      return []
+  private lanIps(): string[] {
+    const out = new Set<string>()
+    for (const a of this.libp2p.getMultiaddrs()) {
+      const m = /^\/ip4\/([\d.]+)\/tcp\//.exec(a.toString())
+      if (m != null && !m[1].startsWith('127.') && !a.toString().includes('/p2p-circuit')) out.add(m[1])
     }
+    return [...out]
+  }
+
+  /** Asks a member which public address our connection comes from. */
+  private async learnObserved(conn: Connection): Promise<void> {
+    const id = conn.remotePeer.toString()
+    if (!this.isMember(id)) return
+    const seen = await this.puncher.observe(conn)
+    const ip = seen == null ? null : /^\/ip4\/([\d.]+)\//.exec(seen)?.[1]
+    if (ip == null || this.lanIps().includes(ip) || this.observedIps.has(ip)) return
+    this.observedIps.add(ip)
+    this.log.info('observed public address', { ip, by: id })
+    await this.publishRecord().catch(() => {})
+  }
+
+  private async maybePunch(conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString()
+    if (!this.running || conn.status !== 'open' || !this.isMember(peer)) return
+    if (this.paths.path(peer) === 'direct') return
+    const b = this.punchBackoff.get(peer)
+    if (b != null && Date.now() < b.next) return
+    await this.puncher.initiate(conn)
+  }
+
+  private onPunchResult(peer: string, r: PunchResult): void {
+    if (r.ok) {
+      this.punchBackoff.delete(peer)
+      this.paths.directFailures.delete(peer)
+      this.log.info('hole punched: direct connection', { peer, ms: Math.round(r.ms), addr: r.addr })
+      return
+    }
+    const b = this.punchBackoff.get(peer) ?? { attempts: 0, next: 0 }
+    b.attempts++
+    const delay = Math.min(300_000, 10_000 * 2 ** (b.attempts - 1))
+    b.next = Date.now() + delay
+    this.punchBackoff.set(peer, b)
+    const symmetric = this.nat.preservesPort === false || this.peerIsSymmetric(peer)
+    const reason: DirectFailure = symmetric
+      ? 'symmetric-nat'
+      : r.reason === 'no-candidates'
+        ? 'punch-failed'
+        : 'punch-failed'
+    this.paths.directFailures.set(peer, reason)
+    this.log.info('hole punch failed', { peer, reason, detail: r.detail, retryInMs: delay })
+    // retry while the relayed path exists
+    setTimeout(() => {
+      const conn = this.libp2p
+        .getConnections(peerIdFromString(peer))
+        .find((c) => isRelayed(c) && c.direction === 'inbound')
+      if (conn != null) void this.maybePunch(conn)
+    }, delay).unref()
+  }
+
+  /** A peer whose probe says its NAT changed the port of a dial from its listening port. */
+  private peerIsSymmetric(peerId: string): boolean {
+    const rec = this.topology.get(peerId)?.record
+    if (rec?.observed == null || rec.observed.length === 0) return false
+    const ports = new Set(rec.addrs.map((a) => /\/tcp\/(\d+)/.exec(a)?.[1]).filter((p) => p != null))
+    return rec.observed.some((o) => {
+      const p = /\/tcp\/(\d+)/.exec(o)?.[1]
+      return p != null && !ports.has(p)
+    })
+  }
+
+  /**
+   * Dials a member relay from our listening port and asks what it sees: tells whether our NAT
+   * keeps the port (hole punching can work) or not (symmetric: the relay is the path).
+   */
+  async probeNat(): Promise<void> {
+    const port = this.listenPort()
+    const relays = this.topology.all().filter((n) => n.record.relay === true && this.topology.isOnline(n))
+    if (port == null || relays.length === 0) return
+    for (const r of relays) {
+      const conn = this.paths.best(r.record.peerId)
+      if (conn == null || isRelayed(conn)) continue
+      const m = /^\/ip4\/([\d.]+)\/tcp\/(\d+)/.exec(conn.remoteAddr.toString())
+      if (m == null) continue
+      try {
+        const { dialFromPort } = await import('@meshlan/tun')
+        const socket = await dialFromPort({
+          localPort: port,
+          remoteAddress: m[1],
+          remotePort: Number(m[2]),
+          timeoutMs: 3000,
+        })
+        const { components } = this.libp2p.services.internals as Internals
+        const { socketToConnection } = await import('./socket-conn.ts')
+        const probe = await components.upgrader.upgradeOutbound(
+          socketToConnection(socket, 'outbound', components.logger.forComponent('meshlan:natprobe')),
+          { signal: AbortSignal.timeout(5000) },
+        )
+        const seen = await this.puncher.observe(probe)
+        await probe.close().catch(() => {})
+        const mp = seen == null ? null : /^\/ip4\/([\d.]+)\/tcp\/(\d+)/.exec(seen)
+        if (mp == null) continue
+        this.nat = {
+          mapped: `/ip4/${mp[1]}/tcp/${mp[2]}`,
+          preservesPort: Number(mp[2]) === port,
+          checkedAt: Date.now(),
+        }
+        if (!this.lanIps().includes(mp[1])) this.observedIps.add(mp[1])
+        this.log.info('nat probe', { mapped: this.nat.mapped, preservesPort: this.nat.preservesPort })
+        await this.publishRecord().catch(() => {})
+        return
+      } catch (err) {
+        this.log.debug('nat probe failed', { relay: r.record.peerId, error: (err as Error).message })
+      }
+    }
+  }
+
+  /** `meshlan netcheck`: reachability, observed addresses, NAT behaviour, relays and RTTs. */
+  netcheck() {
+    const circuits = this.paths.circuitAddrs()
+    return {
+      listen: this.libp2p
+        .getMultiaddrs()
+        .map((a) => a.toString())
+        .filter((a) => !a.includes('/p2p-circuit')),
+      observed: [...this.observedIps],
+      natMapping: this.nat.mapped,
+      natPreservesPort: this.nat.preservesPort,
+      behindNat:
+        this.observedIps.size > 0 ? ![...this.observedIps].every((ip) => this.lanIps().includes(ip)) : null,
+      relay: this.init.relay === true,
+      relays: this.topology
+        .all()
+        .filter((n) => n.record.relay === true)
+        .map((n) => ({
+          peerId: n.record.peerId,
+          name: n.record.name,
+          rttMs: this.paths.relayRtts.get(n.record.peerId) ?? null,
+          reserved: circuits.some((c) => c.includes(n.record.peerId)),
+        })),
+    }
+  }
+
+  private pathDetail(peerId: string): { via: string | null; why: DirectFailure } {
+    const path = this.paths.path(peerId)
+    if (path === 'direct') return { via: null, why: null }
+    const relay = this.paths.relayOf(peerId)
+    const via = relay == null ? null : (this.topology.get(relay)?.record.name ?? relay)
+    const known = this.paths.directFailures.get(peerId)
+    if (known != null) return { via, why: known }
+    if (this.nat.preservesPort === false || this.peerIsSymmetric(peerId)) return { via, why: 'symmetric-nat' }
+    if (path === 'none' && this.topology.all().every((n) => n.record.relay !== true))
+      return { via, why: 'no-relay' }
+    return { via, why: path === 'relay' ? 'not-tried' : null }
+  }
+
+  private isMember(peerId: string): boolean {
+    return peerId === this.init.owner || peerId === this.peerId || this.topology.get(peerId) != null
   }
 
   private async maintainRelays(): Promise<void> {
@@ -777,6 +984,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           txBytes: s?.txBytes ?? 0,
           key: st.membership.keyName,
           online: node != null && this.topology.isOnline(node),
+          ...this.pathDetail(st.peerId),
         }
       })
       .sort((a, b) => a.name.localeCompare(b.name))
@@ -832,24 +1040,20 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       }
     }
     void inbound
-    const id = peerIdFromString(st.peerId)
     const rtts: number[] = []
+    let lastErr = ''
     for (let i = 0; i < count; i++) {
       try {
-        rtts.push(await this.libp2p.services.ping.ping(id, { signal: AbortSignal.timeout(5000) }))
+        const conn = this.paths.best(st.peerId) ?? (await this.paths.connect(st.peerId))
+        rtts.push(await pingConnection(this.libp2p, conn, 5000))
       } catch (err) {
-        if (rtts.length === 0 && i === count - 1) {
-          return {
-            ok: false,
-            code: 'OFFLINE',
-            peerId: st.peerId,
-            reason: `${st.name} is offline: ${(err as Error).message}`,
-          }
-        }
+        lastErr = (err as Error).message
       }
+      if (i < count - 1) await new Promise((r) => setTimeout(r, 200))
     }
-    if (rtts.length === 0)
-      return { ok: false, code: 'OFFLINE', peerId: st.peerId, reason: `${st.name} is offline` }
+    if (rtts.length === 0) {
+      return { ok: false, code: 'OFFLINE', peerId: st.peerId, reason: `${st.name} is offline: ${lastErr}` }
+    }
     const path = this.pathTo(st.peerId)
     return {
       ok: true,
@@ -858,6 +1062,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       ip: uint32ToIp(st.ip),
       path: path === 'relay' ? 'relay' : 'direct',
       rttMs: rtts,
+      ...this.pathDetail(st.peerId),
     }
   }
 }
