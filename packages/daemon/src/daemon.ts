@@ -10,10 +10,10 @@ import type { PrivateKey } from '@libp2p/interface'
 import { createLogger, type Logger, MeshNode, NoNetworkError } from '@meshlan/mesh'
 import { type Config, loadConfig } from './config.ts'
 import { RECORDS_SAVE_MS } from './constants.ts'
-import { type ControlServer, listenControl } from './control.ts'
+import { type ControlServer, isListening, listenControl } from './control.ts'
 import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './controller.ts'
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
-import { InvalidArgumentError, NodeNotRunningError } from './errors.ts'
+import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
 import { StateDir } from './state.ts'
 
 export interface DaemonInit {
@@ -55,6 +55,7 @@ class MeshDaemon implements Daemon {
   private lifecycle: Promise<unknown> = Promise.resolve()
   private writes: Promise<unknown> = Promise.resolve()
   private stopping: Promise<void> | null = null
+  private wrotePid = false
   private resolveStopped!: () => void
 
   constructor(init: DaemonInit, components: DaemonComponents) {
@@ -95,20 +96,24 @@ class MeshDaemon implements Daemon {
     }
     const { key, peerId } = await this.state.initIdentity()
     this.key = key
-    this.server = await listenControl(
-      this.state.path('socket'),
-      this.state.dir,
-      (m, p) => this.handle(m, p),
-      this.log,
-    )
-    await writeFile(this.state.path('pid'), `${process.pid}\n`, { mode: 0o600 })
-    this.log.info('daemon started', { state: this.state.dir, peer: peerId, pid: process.pid })
+    // refuse early when another daemon owns this state; the socket opens only once the node runs,
+    // so a client that can connect finds a ready daemon
+    if (await isListening(this.state.path('socket'))) throw new DaemonRunningError(this.state.dir)
     try {
       await this.serialLifecycle(() => this.startNode())
+      this.server = await listenControl(
+        this.state.path('socket'),
+        this.state.dir,
+        (m, p) => this.handle(m, p),
+        this.log,
+      )
+      await writeFile(this.state.path('pid'), `${process.pid}\n`, { mode: 0o600 })
+      this.wrotePid = true
     } catch (err) {
       await this.stop()
       throw err
     }
+    this.log.info('daemon started', { state: this.state.dir, peer: peerId, pid: process.pid })
     this.recordsTimer = setInterval(() => void this.saveRecords(), RECORDS_SAVE_MS)
     this.recordsTimer.unref()
   }
@@ -120,7 +125,7 @@ class MeshDaemon implements Daemon {
         this.log.warn('stopping the node failed', { error: err.message })
       })
       await this.server?.close()
-      await unlink(this.state.path('pid')).catch(() => {})
+      if (this.wrotePid) await unlink(this.state.path('pid')).catch(() => {})
       this.log.info('daemon stopped')
       this.resolveStopped()
     })()
