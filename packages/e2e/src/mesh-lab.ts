@@ -58,6 +58,11 @@ export class MeshHost {
     return this.json<Status>(['status'])
   }
 
+  /** Writes this node's config.toml (before `up`). */
+  config(toml: string): void {
+    writeFileSync(join(this.state, 'config.toml'), toml)
+  }
+
   writeFile(name: string, text: string): string {
     const p = join(this.state, '..', `${this.name}-${name}`)
     writeFileSync(p, text)
@@ -98,22 +103,32 @@ export interface MeshLab {
   teardown(): Promise<void>
 }
 
-/** One LAN segment with the named hosts on it. */
+/**
+ * A lab of meshlan hosts. By default one LAN segment with the named hosts on it; `build` makes any
+ * other topology (NAT routers, several segments) and returns the hosts that run meshlan.
+ */
 export async function createMeshLab(init: {
   prefix: string
-  hosts: string[]
+  hosts?: string[]
   cidr?: string
+  build?: (lab: Lab) => Promise<Host[]>
 }): Promise<MeshLab> {
   const lab = await createLab({ prefix: init.prefix })
   const dir = mkdtempSync(join(tmpdir(), `meshlan-${init.prefix}-`))
   const nodes = new Map<string, MeshHost>()
   try {
-    await lab.addSegment('lan', { cidr: init.cidr ?? '198.18.20.0/24' })
-    for (const name of init.hosts) {
-      const host = await lab.addHost(name, { segment: 'lan' })
-      const state = join(dir, name, 'state')
+    let hosts: Host[]
+    if (init.build != null) {
+      hosts = await init.build(lab)
+    } else {
+      await lab.addSegment('lan', { cidr: init.cidr ?? '198.18.20.0/24' })
+      hosts = []
+      for (const name of init.hosts ?? []) hosts.push(await lab.addHost(name, { segment: 'lan' }))
+    }
+    for (const host of hosts) {
+      const state = join(dir, host.name, 'state')
       mkdirSync(state, { recursive: true, mode: 0o700 })
-      nodes.set(name, new MeshHost(host, name, state))
+      nodes.set(host.name, new MeshHost(host, host.name, state))
     }
   } catch (err) {
     await lab.teardown()
@@ -130,7 +145,9 @@ export async function createMeshLab(init: {
       return n
     },
     async teardown() {
-      for (const n of nodes.values()) await n.run(['down'], { timeoutMs: 10_000 }).catch(() => {})
+      await Promise.all(
+        [...nodes.values()].map((n) => n.run(['down'], { timeoutMs: 10_000 }).catch(() => {})),
+      )
       await lab.teardown()
       rmSync(dir, { recursive: true, force: true })
     },
@@ -143,11 +160,19 @@ export async function createMeshLab(init: {
  */
 export async function formMesh(
   ml: MeshLab,
-  opts: { owner: string; network?: string; keys: Record<string, unknown>; members: Record<string, string> },
+  opts: {
+    owner: string
+    network?: string
+    keys: Record<string, unknown>
+    members: Record<string, string>
+    /** config.toml per node, written before its `up` */
+    config?: Record<string, string>
+  },
 ): Promise<Record<string, string>> {
   const owner = ml.node(opts.owner)
   await owner.cli(['init', '--name', opts.owner])
   await owner.cli(['network', 'create', opts.network ?? 'demo'])
+  for (const [name, toml] of Object.entries(opts.config ?? {})) ml.node(name).config(toml)
   await owner.cli(['up'])
   const joins: Record<string, string> = {}
   for (const [key, acl] of Object.entries(opts.keys)) {

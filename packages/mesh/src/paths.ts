@@ -156,7 +156,8 @@ export class Paths {
       if (held.has(relay)) continue
       const conn = this.best(relay)
       if (conn == null || isRelayed(conn)) continue
-      const addr = `${conn.remoteAddr.toString().replace(/\/p2p\/[^/]+$/, '')}/p2p/${relay}/p2p-circuit`
+      // by peer id: the circuit listener reserves over the connection we already have
+      const addr = `/p2p/${relay}/p2p-circuit`
       try {
         await tm.listen([multiaddr(addr)])
         this.log.info('relay reservation', { relay, rttMs: this.relayRtts.get(relay) })

@@ -82,9 +82,15 @@ export async function buildMesh(opts: {
   memberKeys?: PrivateKey[]
   ownerKey?: PrivateKey
   createdAt?: number
+  /** The owner runs a member relay. */
+  ownerRelay?: boolean
+  /** 'tcp' listens on 127.0.0.1 with real sockets. @default 'memory' */
+  transport?: 'memory' | 'tcp'
 }): Promise<TestMesh> {
+  const tcp = opts.transport === 'tcp'
+  const listenAddr = () => (tcp ? '/ip4/127.0.0.1/tcp/0' : memAddr())
   const ownerKey = opts.ownerKey ?? (await generateKeyPair('Ed25519'))
-  const ownerAddr = memAddr()
+  let ownerAddr = listenAddr()
   let { policy, envelope } = await createNetwork(ownerKey, {
     name: 'test',
     subnet: opts.subnet ?? '10.144.0.0/16',
@@ -106,13 +112,19 @@ export async function buildMesh(opts: {
     owner: policy.owner,
     name: 'owner',
     policy: envelope,
+    relay: opts.ownerRelay === true,
     listen: [ownerAddr],
-    transport: 'memory',
+    transport: tcp ? 'tcp' : 'memory',
     device: ownerDev,
     log: quiet,
   })
   if (ownerDev) devices.set(owner, ownerDev)
   await owner.start()
+  if (tcp)
+    ownerAddr = owner.libp2pNode
+      .getMultiaddrs()[0]
+      .toString()
+      .replace(/\/p2p\/[^/]+$/, '')
   const nodes: MeshNode[] = []
   await Promise.all(
     opts.members.map(async (m, i) => {
@@ -128,8 +140,8 @@ export async function buildMesh(opts: {
         name: m.name,
         claim,
         bootstrap: [`${ownerAddr}/p2p/${policy.owner}`],
-        listen: [memAddr()],
-        transport: 'memory',
+        listen: [listenAddr()],
+        transport: tcp ? 'tcp' : 'memory',
         device: dev,
         log: quiet,
       })

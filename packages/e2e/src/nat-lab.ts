@@ -1,0 +1,59 @@
+/**
+ * The NAT-traversal lab: a public segment with member relays, and two home LANs behind Linux
+ * MASQUERADE routers that drop unsolicited inbound (optionally symmetric: --random-fully).
+ *
+ *   public 198.18.60.0/24 : relay1 (owner, relay), relay2 (relay), natA wan, natB wan
+ *   lanA   198.18.61.0/24 : a, a2      (behind natA)
+ *   lanB   198.18.62.0/24 : b          (behind natB)
+ */
+import type { Host } from '@meshlan/lab'
+import { createMeshLab, formMesh, type MeshLab } from './mesh-lab.ts'
+
+export interface NatLabInit {
+  prefix: string
+  symmetricB?: boolean
+  /** Put a second host on LAN A. @default false */
+  withA2?: boolean
+}
+
+const RELAY_CONFIG = 'relay = true\nlisten = ["/ip4/0.0.0.0/tcp/7946"]\n'
+const NODE_CONFIG = 'listen = ["/ip4/0.0.0.0/tcp/7946"]\n'
+
+export async function createNatLab(init: NatLabInit): Promise<MeshLab> {
+  const ml = await createMeshLab({
+    prefix: init.prefix,
+    build: async (lab) => {
+      await lab.addSegment('pub', { cidr: '198.18.60.0/24' })
+      await lab.addSegment('lana', { cidr: '198.18.61.0/24' })
+      await lab.addSegment('lanb', { cidr: '198.18.62.0/24' })
+      await lab.addNatRouter('nata', { wan: 'pub', lan: 'lana' })
+      await lab.addNatRouter('natb', { wan: 'pub', lan: 'lanb', symmetric: init.symmetricB === true })
+      const hosts: Host[] = [
+        await lab.addHost('relay1', { segment: 'pub' }),
+        await lab.addHost('relay2', { segment: 'pub' }),
+        await lab.addHost('a', { segment: 'lana' }),
+        await lab.addHost('b', { segment: 'lanb' }),
+      ]
+      if (init.withA2 === true) hosts.push(await lab.addHost('a2', { segment: 'lana' }))
+      return hosts
+    },
+  })
+  try {
+    const members: Record<string, string> = { relay2: 'home', a: 'home', b: 'home' }
+    const config: Record<string, string> = {
+      relay1: RELAY_CONFIG,
+      relay2: RELAY_CONFIG,
+      a: NODE_CONFIG,
+      b: NODE_CONFIG,
+    }
+    if (init.withA2 === true) {
+      members.a2 = 'home'
+      config.a2 = NODE_CONFIG
+    }
+    await formMesh(ml, { owner: 'relay1', network: 'home', keys: { home: null }, members, config })
+  } catch (err) {
+    await ml.teardown()
+    throw err
+  }
+  return ml
+}

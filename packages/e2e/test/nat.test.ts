@@ -1,0 +1,157 @@
+/**
+ * NAT traversal end to end: member relays, hole punching through real MASQUERADE NATs, symmetric
+ * NAT staying on the relay, relay failover, and peers behind one NAT meeting on their LAN.
+ */
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { canRunLabs, type LabProcess, waitFor } from '@meshlan/lab'
+import { ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
+import { createNatLab } from '../src/nat-lab.ts'
+
+const can = canRunLabs()
+
+interface Netcheck {
+  relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
+  natPreservesPort: boolean | null
+  observed: string[]
+}
+
+async function peerPath(from: MeshHost, name: string) {
+  const s = await from.status()
+  return s.peers.find((p) => p.name === name) as (typeof s.peers)[number] & {
+    via?: string | null
+    why?: string | null
+  }
+}
+
+async function reserved(n: MeshHost, count = 1): Promise<boolean> {
+  const nc = await n.json<Netcheck>(['netcheck'])
+  return nc.relays.filter((r) => r.reserved).length >= count
+}
+
+/** Longest gap (ms) between consecutive replies of `ping -D` output. */
+function longestGap(output: string): number {
+  const ts = [...output.matchAll(/^\[(\d+\.\d+)\].*time=/gm)].map((m) => Number(m[1]) * 1000)
+  let gap = 0
+  for (let i = 1; i < ts.length; i++) gap = Math.max(gap, ts[i] - ts[i - 1])
+  return gap
+}
+
+function daemonPid(n: MeshHost): number {
+  return Number(readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim())
+}
+
+describe('NAT traversal: two home LANs behind port-preserving NATs', {
+  skip: can.ok ? false : can.reason,
+}, () => {
+  let ml: MeshLab
+  before(async () => {
+    ml = await createNatLab({ prefix: 'mlnat', withA2: true })
+  })
+  after(async () => ml?.teardown())
+
+  it('a relayed tunnel works at once, then hole punching makes it direct', async () => {
+    const a = ml.node('a')
+    const b = ml.node('b')
+    await waitFor(() => reserved(b), { timeoutMs: 15_000, what: 'b to hold a relay reservation' })
+    const bIp = await ipOf(b)
+    const t0 = Date.now()
+    await waitFor(async () => (await a.exec('ping', ['-c', '1', '-W', '1', bIp])).code === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'first ping a → b',
+    })
+    const firstReply = Date.now() - t0
+    const direct = await waitFor(
+      async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - t0 : false),
+      { timeoutMs: 30_000, intervalMs: 100, what: 'a direct path a ↔ b' },
+    )
+    console.log(`# first reply a → b after ${firstReply} ms; direct after ${direct} ms`)
+    const p = await a.exec('ping', ['-c', '5', '-i', '0.2', '-W', '2', bIp])
+    assert.equal(p.code, 0, p.stdout)
+    const r = await a.run(['ping', 'b', '--count', '2'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /direct/)
+  })
+
+  it('two nodes behind the same NAT connect directly over their LAN', async () => {
+    const a = ml.node('a')
+    const a2Ip = await ipOf(ml.node('a2'))
+    const p = await a.exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', a2Ip])
+    assert.equal(p.code, 0, p.stdout)
+    const path = await peerPath(a, 'a2')
+    assert.equal(path?.path, 'direct')
+  })
+
+  it('killing a relay does not disturb a direct path', async () => {
+    const a = ml.node('a')
+    const bIp = await ipOf(ml.node('b'))
+    await waitFor(async () => (await peerPath(a, 'b'))?.path === 'direct', { timeoutMs: 30_000 })
+    const ping = a.host.spawn('ping', ['-D', '-i', '0.1', '-c', '40', '-W', '1', bIp])
+    await new Promise((r) => setTimeout(r, 1000))
+    ml.node('relay2').host.kill(daemonPid(ml.node('relay2')), 'SIGKILL')
+    await ping.exited
+    const out = ping.output()
+    const gap = longestGap(out)
+    console.log(`# direct path while relay2 was killed: longest gap ${gap.toFixed(0)} ms`)
+    assert.ok(gap < 1000, `direct traffic was disturbed: ${gap} ms gap`)
+  })
+})
+
+describe('NAT traversal: one side behind a symmetric NAT', { skip: can.ok ? false : can.reason }, () => {
+  let ml: MeshLab
+  const procs: LabProcess[] = []
+  before(async () => {
+    ml = await createNatLab({ prefix: 'mlsym', symmetricB: true })
+  })
+  after(async () => {
+    for (const p of procs) p.kill('SIGKILL')
+    await ml?.teardown()
+  })
+
+  it('the tunnel stays on the relay and works; meshlan ping says why it is not direct', async () => {
+    const a = ml.node('a')
+    const b = ml.node('b')
+    await waitFor(() => reserved(b, 2), { timeoutMs: 20_000, what: 'b to hold two relay reservations' })
+    const bIp = await ipOf(b)
+    await waitFor(async () => (await a.exec('ping', ['-c', '1', '-W', '1', bIp])).code === 0, {
+      timeoutMs: 10_000,
+      what: 'ping a → b over the relay',
+    })
+    // give hole punching its chance to fail
+    await waitFor(async () => (await peerPath(a, 'b'))?.why === 'symmetric-nat', {
+      timeoutMs: 30_000,
+      what: 'the symmetric NAT to be named as the reason',
+    })
+    assert.equal((await peerPath(a, 'b'))?.path, 'relay')
+    const server = b.host.spawn('iperf3', ['-s', '-p', '5201'])
+    procs.push(server)
+    await waitFor(async () => (await b.exec('ss', ['-ltn'])).stdout.includes(':5201'), { timeoutMs: 5000 })
+    const ip = await a.exec('iperf3', ['-c', bIp, '-t', '3', '-J'], 60_000)
+    assert.equal(ip.code, 0, ip.stderr)
+    const mbps = JSON.parse(ip.stdout).end.sum_received.bits_per_second / 1e6
+    console.log(`# iperf3 over the relay (symmetric NAT): ${mbps.toFixed(0)} Mbit/s`)
+    const r = await a.run(['ping', 'b', '--count', '1'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /relay/)
+    assert.match(r.stdout, /symmetric/i)
+  })
+
+  it('killing the relay in use: traffic resumes through the second relay within 3 s', async () => {
+    const a = ml.node('a')
+    const bIp = await ipOf(ml.node('b'))
+    const before = await peerPath(a, 'b')
+    assert.equal(before?.path, 'relay')
+    const via = before?.via
+    const victim = via === 'relay2' ? ml.node('relay2') : ml.node('relay1')
+    const ping = a.host.spawn('ping', ['-D', '-i', '0.1', '-c', '80', '-W', '1', bIp])
+    await new Promise((r) => setTimeout(r, 1000))
+    victim.host.kill(daemonPid(victim), 'SIGKILL')
+    await ping.exited
+    const gap = longestGap(ping.output())
+    console.log(`# relay ${victim.name} killed under traffic: longest gap ${gap.toFixed(0)} ms`)
+    assert.ok(gap < 3000, `traffic did not resume within 3 s (gap ${gap} ms)`)
+  })
+})

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createTransport, type Internals, type MeshLibp2p } from '../src/transport.ts'
+import { buildMesh, type TestMesh, until } from './helpers.ts'
+
+describe('member relays', () => {
+  let mesh: TestMesh
+  let intruder: MeshLibp2p
+  before(async () => {
+    mesh = await buildMesh({
+      members: [{ name: 'm1', key: 'admin' }],
+      keys: { admin: { rules: [{ to: ['*'] }] } },
+      ownerRelay: true,
+      transport: 'tcp',
+    })
+    await until(() => mesh.nodes[0].status().peers.length === 1, 10_000, 'convergence')
+  })
+  after(async () => {
+    await intruder?.stop()
+    await mesh?.stop()
+  })
+
+  it('a member holds a reservation on the member relay and announces it', async () => {
+    const m1 = mesh.nodes[0]
+    await until(() => m1.netcheck().relays.some((r) => r.reserved), 15_000, 'reservation')
+    const rec = mesh.owner.topology.get(m1.peerId)
+    await until(() => (mesh.owner.topology.get(m1.peerId)?.record.relays.length ?? 0) > 0, 10_000, 'record')
+    assert.ok(rec)
+  })
+
+  it('a non-member gets neither a reservation nor a relayed connection', async () => {
+    const key = await generateKeyPair('Ed25519')
+    intruder = await createTransport({
+      privateKey: key,
+      networkId: mesh.owner.networkId,
+      listen: [],
+      transport: 'tcp',
+    })
+    await intruder.start()
+    const relayAddr = `/p2p/${mesh.owner.peerId}/p2p-circuit`
+    await intruder.dial(multiaddr(`${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`))
+    const tm = (intruder.services.internals as Internals).components.transportManager
+    await assert.rejects(tm.listen([multiaddr(relayAddr)]), /PERMISSION_DENIED/, 'reservation refused')
+    assert.ok(!intruder.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit')))
+    const m1 = mesh.nodes[0]
+    await assert.rejects(
+      intruder.dial(multiaddr(`${mesh.ownerAddr}/p2p/${mesh.owner.peerId}/p2p-circuit/p2p/${m1.peerId}`), {
+        signal: AbortSignal.timeout(5000),
+      }),
+      'relayed connection refused',
+    )
+  })
+})
