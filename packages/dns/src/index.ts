@@ -10,9 +10,22 @@
  */
 export * from './constants.ts'
 export * from './errors.ts'
+export {
+  type CommandResult,
+  type CommandRunner,
+  createHostDns,
+  type HostDns,
+  type HostDnsComponents,
+  type HostDnsFs,
+  type HostDnsInit,
+  type HostDnsMode,
+  type HostDnsStatus,
+  nodeHostFs,
+} from './host.ts'
 export { ipv4ToReverseName, parseIpv4Cidr, reverseZonesFor } from './ipv4.ts'
 export { type DnsLogFields, type DnsLogger, silentLogger } from './log.ts'
 export { RateLimiter } from './rate-limit.ts'
+export { parseResolvConf, type ResolvConf, renderManagedResolvConf, usesResolvedStub } from './resolv-conf.ts'
 export {
   createResolver,
   type Resolver,
