@@ -505,6 +505,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       if (!seen.has(peerId)) {
         this.peers.delete(peerId)
         this.pump?.removePeer(peerId, 'no longer a member')
+        this.log.info('peer removed from the data plane', { peer: peerId, policyVersion: policy.version })
       }
     }
     if (this.selfMembership == null) {
@@ -723,7 +724,12 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
    */
   private async disconnect(peerId: string, why: string): Promise<void> {
     this.pump?.removePeer(peerId, why)
-    this.peers.delete(peerId)
+    if (this.peers.delete(peerId)) {
+      this.log.info('peer removed from the data plane', {
+        peer: peerId,
+        policyVersion: this.policyStore.version,
+      })
+    }
     await new Promise((r) => setTimeout(r, 500).unref())
     if (this.topology.get(peerId) != null) return // readmitted meanwhile
     try {
