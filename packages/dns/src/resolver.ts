@@ -548,7 +548,10 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
       })
       server.on('requestError', (err: Error) => {
         // dns2's TCP path: a message that does not parse, or a connection cut mid-message.
-        if ((err as { code?: string }).code == null) counters.malformed++
+        if ((err as { code?: string }).code == null) {
+          counters.queries++
+          counters.malformed++
+        }
         noisy('tcp request error', { reason: errorCode(err) })
       })
       const { udp, tcp } = serversOf(server)
