@@ -41,7 +41,7 @@ function header(r: Rng, counts: [number, number, number, number], flags = 0x0100
   const h = Buffer.alloc(12)
   h.writeUInt16BE(int(r, 65536), 0)
   h.writeUInt16BE(flags, 2)
-  counts.forEach((c, i) => h.writeUInt16BE(c, 4 + 2 * i))
+  for (let i = 0; i < 4; i++) h.writeUInt16BE(counts[i], 4 + 2 * i)
   return h
 }
 
