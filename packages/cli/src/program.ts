@@ -51,6 +51,46 @@ function statusLine(s: NodeStatus): string {
   return `${s.self.name} ${ip} in network ${net} (${s.peers.length} peer${s.peers.length === 1 ? '' : 's'})${why}`
 }
 
+/** "direct", or "relay via r1 (symmetric-nat)": the path and, when not direct, why. */
+function pathText(p: { path: string; via?: string | null; why?: string | null }): string {
+  if (p.path === 'direct') return 'direct'
+  const via = p.via != null ? ` via ${p.via}` : ''
+  const why = p.why != null ? ` (${p.why})` : ''
+  return `${p.path}${via}${why}`
+}
+
+function humanNetcheck(n: NetcheckResult): string {
+  const lines = [
+    `listen        ${n.listen.join(' ') || '-'}`,
+    `observed      ${n.observed.join(' ') || '- (no member has told us yet)'}`,
+    `behind NAT    ${n.behindNat == null ? 'unknown' : n.behindNat ? 'yes' : 'no'}`,
+    `NAT mapping   ${n.natMapping ?? '-'}  (keeps the port: ${n.natPreservesPort == null ? 'unknown' : n.natPreservesPort ? 'yes, hole punching can work' : 'no (symmetric): relays carry the traffic'})`,
+    `member relay  ${n.relay ? 'yes (this node relays for members)' : 'no'}`,
+  ]
+  if (n.relays.length === 0)
+    lines.push('relays        none in this network: set relay = true on a publicly reachable node')
+  else {
+    lines.push('relays:')
+    lines.push(
+      table(
+        ['NAME', 'RTT', 'RESERVED', 'PEER'],
+        n.relays.map((r) => [r.name, ms(r.rttMs), r.reserved ? 'yes' : 'no', r.peerId]),
+      ),
+    )
+  }
+  return lines.join('\n')
+}
+
+interface NetcheckResult {
+  listen: string[]
+  observed: string[]
+  natMapping: string | null
+  natPreservesPort: boolean | null
+  behindNat: boolean | null
+  relay: boolean
+  relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
+}
+
 function humanStatus(s: NodeStatus): string {
   const lines = [
     `${s.self.name}  ${s.self.ip ?? '-'}  ${s.self.peerId}`,
@@ -64,7 +104,15 @@ function humanStatus(s: NodeStatus): string {
     lines.push(
       table(
         ['NAME', 'IP', 'PATH', 'RTT', 'RX', 'TX', 'KEY'],
-        s.peers.map((p) => [p.name, p.ip, p.path, ms(p.rttMs), bytes(p.rxBytes), bytes(p.txBytes), p.key]),
+        s.peers.map((p) => [
+          p.name,
+          p.ip,
+          pathText(p),
+          ms(p.rttMs),
+          bytes(p.rxBytes),
+          bytes(p.txBytes),
+          p.key,
+        ]),
       ),
     )
   }
@@ -369,6 +417,16 @@ export function buildProgram(): Command {
     })
 
   program
+    .command('netcheck')
+    .description("this node's reachability: observed addresses, NAT behaviour, relays and their RTT")
+    .action(async (_o, cmd: Command) => {
+      const { client, json: asJson } = ctx(cmd)
+      const n = await client.call<NetcheckResult>('netcheck')
+      if (asJson) json(n)
+      else out(humanNetcheck(n))
+    })
+
+  program
     .command('ping <target>')
     .description('overlay-level ping of a member by name or overlay IP')
     .addOption(new Option('--count <n>', 'number of pings').default('3'))
@@ -386,10 +444,11 @@ export function buildProgram(): Command {
         return
       }
       if (!asJson) {
+        const path = pathText(r)
         for (const [i, t] of r.rttMs.entries())
-          out(`reply from ${r.name} (${r.ip}) via ${r.path}: seq=${i + 1} time=${ms(t)}`)
+          out(`reply from ${r.name} (${r.ip}) via ${path}: seq=${i + 1} time=${ms(t)}`)
         const avg = r.rttMs.reduce((a, b) => a + b, 0) / r.rttMs.length
-        out(`${r.rttMs.length}/${count} answered via ${r.path}, avg ${ms(avg)}`)
+        out(`${r.rttMs.length}/${count} answered via ${path}, avg ${ms(avg)}`)
       }
     })
 

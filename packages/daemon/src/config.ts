@@ -29,6 +29,12 @@ export interface Config {
   }
   /** @default 'info' (or MESHLAN_LOG) */
   log_level: LogLevel | null
+  /**
+   * Run a member relay (circuit relay v2 for members, no data or time cap). Turn it on for a
+   * publicly reachable node; NATed members reserve on the two nearest relays.
+   * @default false
+   */
+  relay: boolean
 }
 
 const multiaddr = z
@@ -53,6 +59,7 @@ const schema = z.strictObject({
     })
     .optional(),
   log_level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+  relay: z.boolean().optional(),
 })
 
 export type ConfigResult = { ok: true; value: Config } | { ok: false; field: string; reason: string }
@@ -92,6 +99,7 @@ export function parseConfig(text: string): ConfigResult {
         mtu: c.tun?.mtu ?? DEFAULT_MTU,
       },
       log_level: c.log_level ?? null,
+      relay: c.relay ?? false,
     },
   }
 }

@@ -170,6 +170,7 @@ class MeshDaemon implements Daemon {
       announce: this.config.announce ?? undefined,
       device: this.device,
       knownRecords: await this.state.readRecords(),
+      relay: this.config.relay,
       log: meshLog,
     })
     const device = this.device
@@ -242,6 +243,8 @@ class MeshDaemon implements Daemon {
       }
       case 'status':
         return this.requireNode().status()
+      case 'netcheck':
+        return this.requireNode().netcheck()
       case 'ping': {
         const target = params.target
         const count = params.count ?? 3

@@ -3,7 +3,7 @@
  * daemon (`packages/cli/src/main.ts`) with its own state directory, exactly as a user would.
  * Used by the end-to-end tests, the demo and the benchmarks; never by the product.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -58,9 +58,9 @@ export class MeshHost {
     return this.json<Status>(['status'])
   }
 
-  /** Writes this node's config.toml (before `up`). */
+  /** Adds settings to this node's config.toml (before `up`; keeps what `init` wrote). */
   config(toml: string): void {
-    writeFileSync(join(this.state, 'config.toml'), toml)
+    appendFileSync(join(this.state, 'config.toml'), toml.endsWith('\n') ? toml : `${toml}\n`)
   }
 
   writeFile(name: string, text: string): string {

@@ -255,7 +255,9 @@ export class HolePuncher {
     const opened = new Promise<Connection>((resolve, reject) => {
       const onOpen = (evt: CustomEvent<Connection>): void => {
         const c = evt.detail
-        if (c.remotePeer.toString() === peerId && !isRelayed(c) && c.remoteAddr.equals(maConn.remoteAddr)) {
+        // the upgraded connection's address carries /p2p/<id>: compare the transport part
+        const base = maConn.remoteAddr.toString()
+        if (c.remotePeer.toString() === peerId && !isRelayed(c) && c.remoteAddr.toString().startsWith(base)) {
           this.init.libp2p.removeEventListener('connection:open', onOpen)
           resolve(c)
         }

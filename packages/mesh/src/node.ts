@@ -235,6 +235,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           .filter((n) => n.record.relay === true && this.topology.isOnline(n))
           .map((n) => n.record.peerId),
       holdReservations: this.init.relayClient ?? this.init.relay !== true,
+      sharesNat: (id) => {
+        const rec = this.topology.get(id)?.record
+        const theirs = (rec?.observed ?? []).map((o) => /^\/ip4\/([\d.]+)\//.exec(o)?.[1])
+        return theirs.some((ip) => ip != null && this.observedIps.has(ip))
+      },
     })
     this.puncher = new HolePuncher({
       libp2p: lp,

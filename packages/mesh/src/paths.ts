@@ -40,6 +40,8 @@ export interface PathsInit {
   relayCandidates(): string[]
   /** Whether this node should hold reservations (not when it is a relay itself). */
   holdReservations: boolean
+  /** Whether a peer sits behind the same NAT as we do (same observed public address). */
+  sharesNat(peerId: string): boolean
 }
 
 /** Why a peer has no direct path (shown by status and ping). */
@@ -80,6 +82,11 @@ export class Paths {
   /** Opens our tunnel stream to a peer on the best connection, dialing if needed. */
   async openTunnel(peerId: string): Promise<{ stream: Stream; path: PathKind }> {
     const conn = this.best(peerId) ?? (await this.connect(peerId))
+    this.log.debug('opening tunnel stream', {
+      peer: peerId,
+      path: pathOf(conn),
+      addr: conn.remoteAddr.toString(),
+    })
     const stream = await conn.newStream(TUNNEL_PROTOCOL, {
       runOnLimitedConnection: true,
       signal: AbortSignal.timeout(5000),
@@ -99,27 +106,51 @@ export class Paths {
     return p
   }
 
+  /**
+   * libp2p merges concurrent dials to one peer into one job, so a direct dial whose SYNs a far NAT
+   * drops silently would hold the relayed attempts hostage: try one group after the other, in
+   * the order the situation suggests. A peer behind another NAT: relay first (a tunnel in well
+   * under a second; hole punching makes it direct later). A public peer, or one behind our own
+   * NAT (same observed public address): its direct addresses first.
+   */
   private async doConnect(peerId: string): Promise<Connection> {
     const id = peerIdFromString(peerId)
     const rec = this.init.record(peerId)
-    const direct = (rec?.addrs ?? []).map((a) => withPeer(a, peerId)).filter((a): a is Multiaddr => a != null)
-    const circuits = (rec?.relays ?? [])
+    const direct = (rec?.addrs ?? [])
+      .filter((a) => !isLoopback(a))
       .map((a) => withPeer(a, peerId))
       .filter((a): a is Multiaddr => a != null)
-    const attempts: Array<Promise<Connection>> = []
-    if (direct.length > 0) {
-      attempts.push(
-        this.libp2p.dial(direct, { signal: AbortSignal.timeout(circuits.length > 0 ? 4000 : 8000) }),
-      )
+    const circuits = onePerRelay(rec?.relays ?? [])
+      .map((a) => withPeer(a, peerId))
+      .filter((a): a is Multiaddr => a != null)
+    const sameNat = this.init.sharesNat(peerId)
+    const groups: Array<{ kind: PathKind; addrs: Multiaddr[]; timeoutMs: number }> =
+      circuits.length === 0 || sameNat
+        ? [
+            { kind: 'direct', addrs: direct, timeoutMs: circuits.length === 0 ? 8000 : 2500 },
+            { kind: 'relay', addrs: circuits, timeoutMs: 5000 },
+          ]
+        : [
+            { kind: 'relay', addrs: circuits, timeoutMs: 5000 },
+            { kind: 'direct', addrs: direct, timeoutMs: 4000 },
+          ]
+    this.log.debug('dialing member', {
+      peer: peerId,
+      direct: direct.length,
+      relayed: circuits.length,
+      sameNat,
+    })
+    const errors: string[] = []
+    for (const g of groups) {
+      if (g.addrs.length === 0) continue
+      try {
+        return await this.libp2p.dial(g.addrs, { signal: AbortSignal.timeout(g.timeoutMs) })
+      } catch (err) {
+        errors.push(`${g.kind}: ${(err as Error).message}`)
+      }
     }
-    for (const c of circuits) attempts.push(this.libp2p.dial(c, { signal: AbortSignal.timeout(6000) }))
-    if (attempts.length === 0) return this.libp2p.dial(id, { signal: AbortSignal.timeout(8000) })
-    try {
-      return await Promise.any(attempts)
-    } catch (err) {
-      const errs = (err as AggregateError).errors ?? [err]
-      throw new Error(`cannot reach ${peerId}: ${errs.map((e: Error) => e.message).join('; ')}`)
-    }
+    if (errors.length === 0) return this.libp2p.dial(id, { signal: AbortSignal.timeout(8000) })
+    throw new Error(`cannot reach ${peerId}: ${errors.join('; ')}`)
   }
 
   /** Relay circuit addresses we currently hold reservations on (ours, announced in our record). */
@@ -166,6 +197,21 @@ export class Paths {
       }
     }
   }
+}
+
+function isLoopback(addr: string): boolean {
+  return /^\/ip4\/127\.|^\/ip6\/::1\//.test(addr)
+}
+
+/** One circuit address per relay, preferring a non-loopback relay address. */
+function onePerRelay(circuits: string[]): string[] {
+  const byRelay = new Map<string, string>()
+  for (const c of circuits) {
+    const relay = /\/p2p\/([^/]+)\/p2p-circuit/.exec(c)?.[1]
+    if (relay == null || isLoopback(c)) continue
+    if (!byRelay.has(relay)) byRelay.set(relay, c)
+  }
+  return [...byRelay.values()]
 }
 
 function withPeer(addr: string, peerId: string): Multiaddr | null {
