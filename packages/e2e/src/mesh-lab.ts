@@ -3,7 +3,7 @@
  * daemon (`packages/cli/src/main.ts`) with its own state directory, exactly as a user would.
  * Used by the end-to-end tests, the demo and the benchmarks; never by the product.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -145,6 +145,16 @@ export async function createMeshLab(init: {
       return n
     },
     async teardown() {
+      // MESHLAN_E2E_LOGS=DIR keeps every daemon's log (for a failing CI run)
+      const keep = process.env.MESHLAN_E2E_LOGS
+      if (keep != null && keep !== '') {
+        mkdirSync(keep, { recursive: true })
+        for (const n of nodes.values()) {
+          try {
+            copyFileSync(join(n.state, 'daemon.log'), join(keep, `${init.prefix}-${n.name}.log`))
+          } catch {}
+        }
+      }
       await Promise.all(
         [...nodes.values()].map((n) => n.run(['down'], { timeoutMs: 10_000 }).catch(() => {})),
       )

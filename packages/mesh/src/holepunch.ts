@@ -49,6 +49,8 @@ export interface HolePuncherInit {
   /** Public address (ip) members observed for us, if any: to spot a shared NAT. */
   observedIps(): string[]
   isMember(peerId: string): boolean
+  /** False for IPs inside the overlay subnet: never punch through our own tunnel. */
+  underlay(ip: string): boolean
   onResult(peerId: string, result: PunchResult): void
 }
 
@@ -193,6 +195,7 @@ export class HolePuncher {
   /** Dials every candidate from our listening port at once; the first socket wins. */
   private async punch(peerId: string, remote: Candidate[]): Promise<PunchResult> {
     const port = this.init.listenPort()
+    remote = remote.filter((c) => this.init.underlay(c.ip))
     if (port == null || remote.length === 0) {
       return { ok: false, reason: 'no-candidates', detail: 'no TCP candidates to punch' }
     }

@@ -221,7 +221,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       listen: this.init.listen ?? ['/ip4/0.0.0.0/tcp/7946'],
       announce: this.init.announce,
       transport: this.init.transport,
-      gater: { deny: revoked, isMember: (peer) => this.isMember(peer.toString()) },
+      gater: {
+        deny: revoked,
+        isMember: (peer) => this.isMember(peer.toString()),
+        underlay: (addr) => this.underlay(addr),
+      },
       relayServer: this.init.relay === true,
     })
     const lp = this.libp2p
@@ -235,6 +239,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           .filter((n) => n.record.relay === true && this.topology.isOnline(n))
           .map((n) => n.record.peerId),
       holdReservations: this.init.relayClient ?? this.init.relay !== true,
+      underlay: (addr) => this.underlay(addr),
       sharesNat: (id) => {
         const rec = this.topology.get(id)?.record
         const theirs = (rec?.observed ?? []).map((o) => /^\/ip4\/([\d.]+)\//.exec(o)?.[1])
@@ -252,6 +257,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       },
       observedIps: () => [...this.observedIps],
       isMember: (id) => this.isMember(id),
+      underlay: (ip) => this.underlay(ip),
       onResult: (peer, r) => this.onPunchResult(peer, r),
     })
     await this.puncher.start()
@@ -556,7 +562,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     const addrs = this.libp2p
       .getMultiaddrs()
       .map((a) => a.toString())
-      .filter((a) => !a.includes('/p2p-circuit'))
+      .filter((a) => !a.includes('/p2p-circuit') && this.underlay(a))
       .map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
       .slice(0, 32)
     const record: NodeRecord = {
@@ -775,9 +781,30 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     const out = new Set<string>()
     for (const a of this.libp2p.getMultiaddrs()) {
       const m = /^\/ip4\/([\d.]+)\/tcp\//.exec(a.toString())
-      if (m != null && !m[1].startsWith('127.') && !a.toString().includes('/p2p-circuit')) out.add(m[1])
+      if (
+        m != null &&
+        !m[1].startsWith('127.') &&
+        !a.toString().includes('/p2p-circuit') &&
+        this.underlay(m[1])
+      ) {
+        out.add(m[1])
+      }
     }
     return [...out]
+  }
+
+  /**
+   * False for addresses inside the overlay subnet: a connection to one of those would run inside
+   * the tunnel itself. They are never announced, punched or dialled as an underlay path.
+   */
+  underlay(addrOrIp: string): boolean {
+    const policy = this.policyStore.policy
+    if (policy == null) return true
+    const ip = /^\/ip4\/([\d.]+)/.exec(addrOrIp)?.[1] ?? addrOrIp
+    const n = ipToUint32(ip)
+    const c = parseCidr(policy.subnet)
+    if (n < 0 || !c.ok) return true
+    return (n & c.mask) >>> 0 !== c.base
   }
 
   /** Asks a member which public address our connection comes from. */
@@ -918,9 +945,10 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     if (path === 'direct') return { via: null, why: null }
     const relay = this.paths.relayOf(peerId)
     const via = relay == null ? null : (this.topology.get(relay)?.record.name ?? relay)
+    // the NAT behaviour is the root cause when known; a failed punch only says "it didn't work"
+    if (this.nat.preservesPort === false || this.peerIsSymmetric(peerId)) return { via, why: 'symmetric-nat' }
     const known = this.paths.directFailures.get(peerId)
     if (known != null) return { via, why: known }
-    if (this.nat.preservesPort === false || this.peerIsSymmetric(peerId)) return { via, why: 'symmetric-nat' }
     if (path === 'none' && this.topology.all().every((n) => n.record.relay !== true))
       return { via, why: 'no-relay' }
     return { via, why: path === 'relay' ? 'not-tried' : null }

@@ -40,6 +40,8 @@ export interface PathsInit {
   relayCandidates(): string[]
   /** Whether this node should hold reservations (not when it is a relay itself). */
   holdReservations: boolean
+  /** False for addresses inside the overlay subnet (never an underlay path). */
+  underlay(addr: string): boolean
   /** Whether a peer sits behind the same NAT as we do (same observed public address). */
   sharesNat(peerId: string): boolean
 }
@@ -117,23 +119,24 @@ export class Paths {
     const id = peerIdFromString(peerId)
     const rec = this.init.record(peerId)
     const direct = (rec?.addrs ?? [])
-      .filter((a) => !isLoopback(a))
+      .filter((a) => !isLoopback(a) && this.init.underlay(a))
       .map((a) => withPeer(a, peerId))
       .filter((a): a is Multiaddr => a != null)
-    const circuits = onePerRelay(rec?.relays ?? [])
+    const circuits = onePerRelay((rec?.relays ?? []).filter((a) => this.init.underlay(a)))
       .map((a) => withPeer(a, peerId))
       .filter((a): a is Multiaddr => a != null)
+    // circuits through relays we are connected to right now first, nearest first: a relay that
+    // just died goes last instead of eating the timeout
+    circuits.sort((x, y) => this.relayScore(x) - this.relayScore(y))
     const sameNat = this.init.sharesNat(peerId)
-    const groups: Array<{ kind: PathKind; addrs: Multiaddr[]; timeoutMs: number }> =
-      circuits.length === 0 || sameNat
-        ? [
-            { kind: 'direct', addrs: direct, timeoutMs: circuits.length === 0 ? 8000 : 2500 },
-            { kind: 'relay', addrs: circuits, timeoutMs: 5000 },
-          ]
-        : [
-            { kind: 'relay', addrs: circuits, timeoutMs: 5000 },
-            { kind: 'direct', addrs: direct, timeoutMs: 4000 },
-          ]
+    const relayGroups = circuits.map((c) => ({ kind: 'relay' as PathKind, addrs: [c], timeoutMs: 2000 }))
+    const directGroup = {
+      kind: 'direct' as PathKind,
+      addrs: direct,
+      timeoutMs: circuits.length === 0 ? 8000 : sameNat ? 2500 : 4000,
+    }
+    const groups =
+      circuits.length === 0 || sameNat ? [directGroup, ...relayGroups] : [...relayGroups, directGroup]
     this.log.debug('dialing member', {
       peer: peerId,
       direct: direct.length,
@@ -153,12 +156,21 @@ export class Paths {
     throw new Error(`cannot reach ${peerId}: ${errors.join('; ')}`)
   }
 
+  /** Lower is better: connected relays by RTT, then unconnected ones. */
+  private relayScore(circuit: Multiaddr): number {
+    const relay = /\/p2p\/([^/]+)\/p2p-circuit/.exec(circuit.toString())?.[1]
+    if (relay == null) return 1e9
+    const conn = this.best(relay)
+    if (conn == null || isRelayed(conn)) return 1e6
+    return this.relayRtts.get(relay) ?? 1e3
+  }
+
   /** Relay circuit addresses we currently hold reservations on (ours, announced in our record). */
   circuitAddrs(): string[] {
     return this.libp2p
       .getMultiaddrs()
       .map((a) => a.toString())
-      .filter((a) => a.includes('/p2p-circuit'))
+      .filter((a) => a.includes('/p2p-circuit') && this.init.underlay(a))
       .map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
   }
 

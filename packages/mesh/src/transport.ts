@@ -53,6 +53,11 @@ export interface TransportInit {
 export interface TransportGater {
   deny(peer: PeerId): boolean
   isMember(peer: PeerId): boolean
+  /**
+   * False for addresses that must never be announced or dialled as an underlay path: those inside
+   * the overlay subnet (a connection there would run inside the tunnel itself).
+   */
+  underlay?(addr: string): boolean
 }
 
 /** Internal libp2p components a few of our services need (upgrader, transport manager). */
@@ -82,7 +87,12 @@ export async function createTransport(init: TransportInit): Promise<MeshLibp2p> 
   return createLibp2p({
     privateKey: init.privateKey,
     start: false,
-    addresses: { listen: init.listen, announce: init.announce ?? [] },
+    addresses: {
+      listen: init.listen,
+      announce: init.announce ?? [],
+      // never tell peers (identify) about addresses inside the overlay
+      announceFilter: (addrs) => addrs.filter((a) => init.gater?.underlay?.(a.toString()) ?? true),
+    },
     transports,
     connectionEncrypters: [noise()],
     streamMuxers: [
@@ -107,6 +117,7 @@ export async function createTransport(init: TransportInit): Promise<MeshLibp2p> 
     },
     connectionGater: {
       denyDialPeer: async (peer) => init.gater?.deny(peer) ?? false,
+      denyDialMultiaddr: async (ma) => !(init.gater?.underlay?.(ma.toString()) ?? true),
       denyInboundEncryptedConnection: async (peer) => init.gater?.deny(peer) ?? false,
       denyOutboundEncryptedConnection: async (peer) => init.gater?.deny(peer) ?? false,
       // member relays: reservations and relayed connections for members only
