@@ -81,6 +81,31 @@ function humanNetcheck(n: NetcheckResult): string {
   return lines.join('\n')
 }
 
+interface DnsStatusResult {
+  enabled: boolean
+  mode: string
+  applied: boolean
+  listen: string[]
+  upstreams: string[]
+  names: Array<{ name: string; fqdn: string; ip: string }>
+  reason: string | null
+}
+
+function humanDns(d: DnsStatusResult): string {
+  if (!d.enabled) return `MagicDNS off: ${d.reason ?? 'disabled'}`
+  const lines = [
+    `resolver   ${d.listen.join(' ') || '- (not running yet)'}`,
+    `host       ${d.mode}${d.applied ? '' : ' (not applied)'}${d.reason != null ? ` — ${d.reason}` : ''}`,
+    `upstreams  ${d.upstreams.join(' ') || '-'}`,
+    '',
+    table(
+      ['NAME', 'IP'],
+      d.names.map((n) => [n.fqdn, n.ip]),
+    ),
+  ]
+  return lines.join('\n')
+}
+
 interface NetcheckResult {
   listen: string[]
   observed: string[]
@@ -414,6 +439,17 @@ export function buildProgram(): Command {
       const s = await client.call<NodeStatus>('status')
       if (asJson) json(s)
       else out(humanStatus(s))
+    })
+
+  const dns = program.command('dns').description('MagicDNS: name.mesh for every node')
+  dns
+    .command('status')
+    .description('the resolver, how the host hands .mesh to it, the names and the upstreams')
+    .action(async (_o, cmd: Command) => {
+      const { client, json: asJson } = ctx(cmd)
+      const d = await client.call<DnsStatusResult>('dns-status')
+      if (asJson) json(d)
+      else out(humanDns(d))
     })
 
   program

@@ -35,6 +35,16 @@ export interface Config {
    * @default false
    */
   relay: boolean
+  dns: {
+    /** Answer `name.mesh` on the overlay address (port 53). Needs the TUN. @default true */
+    enabled: boolean
+    /**
+     * How `.mesh` reaches the resolver: systemd-resolved per-link DNS, a managed resolv.conf
+     * (restored on `down`), 'auto' (resolved when it manages the host, else resolv.conf) or 'off'.
+     * @default 'auto'
+     */
+    host_integration: 'auto' | 'resolved' | 'resolvconf' | 'off'
+  }
 }
 
 const multiaddr = z
@@ -60,6 +70,12 @@ const schema = z.strictObject({
     .optional(),
   log_level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
   relay: z.boolean().optional(),
+  dns: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      host_integration: z.enum(['auto', 'resolved', 'resolvconf', 'off']).optional(),
+    })
+    .optional(),
 })
 
 export type ConfigResult = { ok: true; value: Config } | { ok: false; field: string; reason: string }
@@ -100,6 +116,10 @@ export function parseConfig(text: string): ConfigResult {
       },
       log_level: c.log_level ?? null,
       relay: c.relay ?? false,
+      dns: {
+        enabled: c.dns?.enabled ?? true,
+        host_integration: c.dns?.host_integration ?? 'auto',
+      },
     },
   }
 }

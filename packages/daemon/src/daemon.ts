@@ -5,6 +5,7 @@
  * names a network (otherwise it waits for `network create` or `join` over the socket).
  * stop(): records saved → node stopped → TUN closed → socket and pid file removed.
  */
+
 import { unlink, writeFile } from 'node:fs/promises'
 import type { PrivateKey } from '@libp2p/interface'
 import { createLogger, type Logger, MeshNode, NoNetworkError } from '@meshlan/mesh'
@@ -14,6 +15,7 @@ import { type ControlServer, isListening, listenControl } from './control.ts'
 import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './controller.ts'
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
 import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
+import { MagicDns } from './magic-dns.ts'
 import { StateDir } from './state.ts'
 
 export interface DaemonInit {
@@ -50,6 +52,9 @@ class MeshDaemon implements Daemon {
   private config!: Config
   private key!: PrivateKey
   private device: OverlayDevice | null = null
+  private dns: MagicDns | null = null
+  /** DNS (re)starts in order, after each address change. */
+  private dnsWork: Promise<void> = Promise.resolve()
   private server: ControlServer | null = null
   private recordsTimer: NodeJS.Timeout | null = null
   private lifecycle: Promise<unknown> = Promise.resolve()
@@ -93,6 +98,16 @@ class MeshDaemon implements Daemon {
     this.config = await loadConfig(this.state.dir)
     if (this.components.log == null && this.config.log_level != null) {
       this.log = createLogger('daemon', { level: this.config.log_level })
+    }
+    // MagicDNS lives on the TUN: without one (tests, control plane only) the host is never touched
+    if (this.config.tun.enabled && this.config.dns.enabled) {
+      this.dns = new MagicDns({
+        stateDir: this.state.dir,
+        ifname: this.config.tun.name,
+        hostMode: this.config.dns.host_integration,
+        log: this.log.child('dns'),
+      })
+      await this.dns.recover()
     }
     const { key, peerId } = await this.state.initIdentity()
     this.key = key
@@ -180,7 +195,10 @@ class MeshDaemon implements Daemon {
         device.setAddress(ip, prefix)
       } catch (err) {
         this.log.error('setting the overlay address failed', { ip, prefix, error: (err as Error).message })
+        return
       }
+      const subnet = node.status().self.network.subnet ?? `${ip}/${prefix}`
+      this.dnsWork = this.dnsWork.then(() => this.dns?.start(node, ip, subnet)).catch(() => {})
     })
     node.on('policy', (policy, envelope) => {
       this.writes = this.writes
@@ -202,6 +220,8 @@ class MeshDaemon implements Daemon {
     const node = this.node
     if (node == null) return
     await this.saveRecords()
+    await this.dnsWork
+    await this.dns?.stop()
     this.node = null
     await node.stop()
     await this.writes
@@ -245,6 +265,21 @@ class MeshDaemon implements Daemon {
         return this.requireNode().status()
       case 'netcheck':
         return this.requireNode().netcheck()
+      case 'dns-status':
+        return (
+          this.dns?.status() ?? {
+            enabled: false,
+            mode: 'off',
+            applied: false,
+            listen: [],
+            upstreams: [],
+            names: [],
+            counters: null,
+            reason: this.config.tun.enabled
+              ? 'disabled in config.toml ([dns] enabled = false)'
+              : 'no TUN device',
+          }
+        )
       case 'ping': {
         const target = params.target
         const count = params.count ?? 3

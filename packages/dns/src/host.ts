@@ -277,6 +277,27 @@ export function createHostDns(init: HostDnsInit, components: HostDnsComponents =
     }
   }
 
+  /**
+   * Replaces resolv.conf with `tmp` (already written): rename for atomicity, and when resolv.conf
+   * is a mount point (a bind mount: containers, `ip netns exec`), rename fails with EBUSY/EXDEV and
+   * the contents are rewritten in place instead.
+   */
+  const replaceWith = async (
+    tmp: string,
+    path: string,
+    data: Buffer | string,
+    mode: number,
+  ): Promise<void> => {
+    try {
+      await fs.rename(tmp, path)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'EBUSY' && code !== 'EXDEV') throw err
+      await removeQuietly(tmp)
+      await fs.writeFileSync(path, data, mode)
+    }
+  }
+
   // ---- resolved ----
 
   const applyResolved = async (): Promise<void> => {
@@ -340,7 +361,7 @@ export function createHostDns(init: HostDnsInit, components: HostDnsComponents =
         await fs.rename(tmpPathFor(s.path), s.path)
       } else {
         await fs.writeFileSync(tmpPathFor(s.path), backup ?? Buffer.alloc(0), s.fileMode || 0o644)
-        await fs.rename(tmpPathFor(s.path), s.path)
+        await replaceWith(tmpPathFor(s.path), s.path, backup ?? Buffer.alloc(0), s.fileMode || 0o644)
       }
       await fs.syncDir(dirname(s.path))
     } catch (err) {
@@ -411,7 +432,7 @@ export function createHostDns(init: HostDnsInit, components: HostDnsComponents =
     // 2. The managed file, atomically.
     try {
       await fs.writeFileSync(tmpPath, managed, 0o644)
-      await fs.rename(tmpPath, resolvConfPath)
+      await replaceWith(tmpPath, resolvConfPath, managed, 0o644)
       await fs.syncDir(dirname(resolvConfPath))
     } catch (err) {
       await removeQuietly(tmpPath)
@@ -447,7 +468,7 @@ export function createHostDns(init: HostDnsInit, components: HostDnsComponents =
     if (parseResolvConf(current).managedByMeshlan) {
       try {
         await fs.writeFileSync(tmpPath, backup, 0o644)
-        await fs.rename(tmpPath, resolvConfPath)
+        await replaceWith(tmpPath, resolvConfPath, backup, 0o644)
       } catch (err) {
         await removeQuietly(tmpPath)
         throw new HostDnsRestoreError(

@@ -1048,6 +1048,32 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     }
   }
 
+  /** MagicDNS: a member's (or our own) overlay address by final name. */
+  nameToIp(name: string): string | null {
+    const id = this.byName.get(name)
+    if (id == null) return null
+    if (id === this.peerId) return this.address
+    const st = this.peers.get(id)
+    return st == null ? null : uint32ToIp(st.ip)
+  }
+
+  /** MagicDNS: the final name of the member (or us) at an overlay address. */
+  ipToName(ip: string): string | null {
+    const n = ipToUint32(ip)
+    if (n < 0) return null
+    if (n === this.selfIp) return this.selfName
+    for (const st of this.peers.values()) if (st.ip === n) return st.name
+    return null
+  }
+
+  /** Every final name and address, ours included (for `meshlan dns status`). */
+  names(): Array<{ name: string; ip: string }> {
+    const out: Array<{ name: string; ip: string }> = []
+    if (this.address != null) out.push({ name: this.selfName, ip: this.address })
+    for (const st of this.peers.values()) out.push({ name: st.name, ip: uint32ToIp(st.ip) })
+    return out.sort((a, b) => a.name.localeCompare(b.name))
+  }
+
   /** Finds a member by final name or overlay IP. */
   resolve(target: string): PeerState | null {
     const id = this.byName.get(target.replace(/\.mesh$/, ''))

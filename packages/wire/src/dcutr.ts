@@ -67,7 +67,8 @@ export function encodeHolePunch(msg: HolePunch): Uint8Array {
 
 export function decodeHolePunch(buf: Uint8Array): Result<HolePunch> {
   if (!(buf instanceof Uint8Array)) return fail('dcutr message must be bytes')
-  if (buf.length > MAX_DCUTR_MESSAGE) return fail(`dcutr message of ${buf.length} bytes exceeds ${MAX_DCUTR_MESSAGE}`)
+  if (buf.length > MAX_DCUTR_MESSAGE)
+    return fail(`dcutr message of ${buf.length} bytes exceeds ${MAX_DCUTR_MESSAGE}`)
   let type = -1
   const obsAddrs: Uint8Array[] = []
   let pos = 0
@@ -88,7 +89,8 @@ export function decodeHolePunch(buf: Uint8Array): Result<HolePunch> {
       pos = l[1]
       if (pos + l[0] > buf.length) return fail('dcutr message: field longer than the message')
       if (field === 2) {
-        if (obsAddrs.length >= MAX_DCUTR_ADDRS) return fail(`dcutr message: more than ${MAX_DCUTR_ADDRS} addresses`)
+        if (obsAddrs.length >= MAX_DCUTR_ADDRS)
+          return fail(`dcutr message: more than ${MAX_DCUTR_ADDRS} addresses`)
         obsAddrs.push(buf.slice(pos, pos + l[0]))
       }
       pos += l[0]

@@ -34,6 +34,7 @@ export {
   type HelloMessage,
   type RefuseMessage,
 } from './control.ts'
+export { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, type HolePunch } from './dcutr.ts'
 export { fromBase64, fromBase64Url, toBase64, toBase64Url } from './encoding.ts'
 export {
   openEnvelope,
@@ -85,4 +86,3 @@ export {
   verifyRecord,
 } from './record.ts'
 export type { Result } from './result.ts'
-export { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, type HolePunch } from './dcutr.ts'
