@@ -4,8 +4,9 @@
  *   2. nas creates the network and two keys: `family` (everything) and `guests` (ssh to nas only)
  *   3. laptop joins with `family`, guest with `guests`; every node comes up with a TUN
  *   4. status, kernel ping across the overlay, `meshlan ping`
- *   5. the guests key's ACL refusing a connection, with its reason
- *   6. teardown (also on failure or Ctrl-C)
+ *   5. MagicDNS: `nas.mesh` resolves and answers ping by name
+ *   6. the guests key's ACL refusing a connection, with its reason
+ *   7. teardown (also on failure or Ctrl-C)
  */
 import { canRunLabs } from '@meshlan/lab'
 import { createMeshLab, formMesh, ipOf, type MeshLab } from './mesh-lab.ts'
@@ -34,6 +35,8 @@ try {
     network: 'home',
     keys: { family: null, guests: { rules: [{ to: ['node:nas'], ports: ['22/tcp'] }] } },
     members: { laptop: 'family', guest: 'guests' },
+    // the lab's namespaces have their own resolv.conf: MagicDNS takes it over and gives it back
+    config: { laptop: '[dns]\nhost_integration = "resolvconf"\n' },
   })
   console.log(`  join string for family: ${joins.family.slice(0, 48)}…`)
 
@@ -47,7 +50,22 @@ try {
   step('   meshlan ping nas (overlay-level: which path answered)')
   show('laptop$', await ml.node('laptop').cli(['ping', 'nas', '--count', '2']))
 
-  step('5. the guests key only allows ssh to nas: a ping from guest is refused, with the reason')
+  step('5. MagicDNS: laptop resolves nas.mesh and pings it by name')
+  const laptop = ml.node('laptop')
+  const dig = await laptop.exec('dig', ['+short', 'nas.mesh'])
+  show('laptop$ dig +short nas.mesh →', dig.stdout.trim())
+  const byName = await laptop.exec('ping', ['-c', '2', '-i', '0.2', 'nas.mesh'])
+  show(
+    'laptop$',
+    byName.stdout
+      .split('\n')
+      .filter((l) => /PING|bytes from|packet loss/.test(l))
+      .join('\n'),
+  )
+  if (byName.code !== 0) throw new Error('ping nas.mesh failed')
+  show('laptop$', await laptop.cli(['dns', 'status']))
+
+  step('6. the guests key only allows ssh to nas: a ping from guest is refused, with the reason')
   const g = await ml.node('guest').run(['ping', 'nas', '--count', '1'])
   show('guest$', (g.stdout + g.stderr).trim())
   const k = await ml.node('guest').exec('ping', ['-c', '1', '-W', '1', nasIp])
@@ -59,7 +77,7 @@ try {
   failed = true
   console.error(`\ndemo failed: ${(err as Error).message}`)
 } finally {
-  step('6. teardown')
+  step('7. teardown')
   await ml?.teardown()
   console.log('  lab removed: no namespaces, interfaces or state left behind')
 }
