@@ -117,14 +117,28 @@ describe('meshlan CLI: owner and member daemons on loopback', () => {
     assert.equal(none.code, 1)
     assert.match(none.stderr, /no member named or addressed nobody/)
 
-    const t0 = Date.now()
     await ok(owner, 'key', 'revoke', 'admin')
     await until(
       async () => (JSON.parse(await ok(owner, 'status', '--json')) as Status).peers.length === 0,
-      2000,
+      10_000,
       'the revoked member to disappear',
     )
-    assert.ok(Date.now() - t0 < 2000)
+    // the 2 s budget is the daemon's (signing → member out of the data plane), measured from its own
+    // log: the CLI's start-up and our polling are not part of it
+    const log = await readFile(join(owner, 'daemon.log'), 'utf8')
+    const version = Math.max(...[...log.matchAll(/policy accepted version=(\d+)/g)].map((m) => Number(m[1])))
+    const at = (re: RegExp) =>
+      Date.parse(
+        log
+          .split('\n')
+          .find((l) => re.test(l))
+          ?.slice(0, 24) ?? '',
+      )
+    const signed = at(new RegExp(`policy accepted version=${version}\\b`))
+    const removed = at(
+      new RegExp(`peer removed from the data plane peer=${ms.self.peerId} policyVersion=${version}\\b`),
+    )
+    assert.ok(removed - signed >= 0 && removed - signed < 2000, `revocation took ${removed - signed} ms`)
 
     assert.match(await ok(member, 'down'), /meshlan is down/)
     const after = await meshlan(member, 'status')

@@ -38,7 +38,6 @@ export class MagicDns {
   private resolver: Resolver | null = null
   private node: MeshNode | null = null
   private ip: string | null = null
-  private subnet: string | null = null
 
   constructor(init: MagicDnsInit) {
     this.init = init
@@ -68,7 +67,6 @@ export class MagicDns {
     if (this.ip === ip && this.resolver != null) return
     await this.stop()
     this.ip = ip
-    this.subnet = subnet
     const resolver = createResolver(
       { listen: [ip], overlayCidr: subnet },
       {

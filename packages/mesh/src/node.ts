@@ -945,12 +945,16 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     if (path === 'direct') return { via: null, why: null }
     const relay = this.paths.relayOf(peerId)
     const via = relay == null ? null : (this.topology.get(relay)?.record.name ?? relay)
+    if (path === 'none') {
+      // idle (no traffic yet) explains nothing; a failed dial does
+      if (this.paths.lastDialError(peerId) == null) return { via, why: null }
+      const noRelay = this.topology.all().every((n) => n.record.relay !== true)
+      return { via, why: noRelay ? 'no-relay' : 'punch-failed' }
+    }
     // the NAT behaviour is the root cause when known; a failed punch only says "it didn't work"
     if (this.nat.preservesPort === false || this.peerIsSymmetric(peerId)) return { via, why: 'symmetric-nat' }
     const known = this.paths.directFailures.get(peerId)
     if (known != null) return { via, why: known }
-    if (path === 'none' && this.topology.all().every((n) => n.record.relay !== true))
-      return { via, why: 'no-relay' }
     return { via, why: path === 'relay' ? 'not-tried' : null }
   }
 

@@ -57,6 +57,12 @@ export class Paths {
   readonly relayRtts = new Map<string, number>()
   readonly directFailures = new Map<string, DirectFailure>()
   private readonly dialing = new Map<string, Promise<Connection>>()
+  private readonly dialErrors = new Map<string, string>()
+
+  /** The last failed dial to a peer (cleared by a success). */
+  lastDialError(peerId: string): string | undefined {
+    return this.dialErrors.get(peerId)
+  }
 
   constructor(init: PathsInit) {
     this.init = init
@@ -103,7 +109,18 @@ export class Paths {
   connect(peerId: string): Promise<Connection> {
     const pending = this.dialing.get(peerId)
     if (pending != null) return pending
-    const p = this.doConnect(peerId).finally(() => this.dialing.delete(peerId))
+    const p = this.doConnect(peerId)
+      .then(
+        (c) => {
+          this.dialErrors.delete(peerId)
+          return c
+        },
+        (err: Error) => {
+          this.dialErrors.set(peerId, err.message)
+          throw err
+        },
+      )
+      .finally(() => this.dialing.delete(peerId))
     this.dialing.set(peerId, p)
     return p
   }

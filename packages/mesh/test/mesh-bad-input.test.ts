@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Stream } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { createFrameBatch, decodeControl, encodeRecord, FrameDecoder } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -8,14 +9,12 @@ import { recordsTopic, TUNNEL_PROTOCOL } from '../src/constants.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
 import { buildMesh, ipv4Packet, type TestMesh, until } from './helpers.ts'
 
-async function readRefusal(stream: {
-  addEventListener: Function
-}): Promise<{ code: string; reason: string }> {
+async function readRefusal(stream: Stream): Promise<{ code: string; reason: string }> {
   const dec = new FrameDecoder()
   const batch = createFrameBatch(1)
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('no refusal')), 5000)
-    stream.addEventListener('message', (evt: { data: Uint8Array }) => {
+    stream.addEventListener('message', (evt) => {
       dec.push(evt.data)
       if (dec.decode(batch) !== 0 && batch.controlOffset >= 0) {
         const m = decodeControl(
