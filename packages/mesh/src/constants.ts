@@ -42,7 +42,7 @@ export const MEMBERSHIP_GRACE_MS = 10_000
 
 /** Yamux windows: small enough that a loaded tunnel does not queue seconds of data. */
 export const YAMUX_INITIAL_WINDOW = 256 * 1024
-export const YAMUX_MAX_WINDOW = 1024 * 1024
+export const YAMUX_MAX_WINDOW = 256 * 1024
 /** Our own keepalive, since the libp2p connection monitor aborts busy connections. */
 export const KEEPALIVE_MS = 10_000
 
@@ -52,6 +52,6 @@ export const MAX_INCOMING_PENDING = 32
 export const INBOUND_CONNECTION_RATE = 10
 
 /** Pump: per-peer queue bound while a stream is being opened or is draining. */
-export const PEER_QUEUE_BYTES = 512 * 1024
+export const PEER_QUEUE_BYTES = 128 * 1024
 /** Pump: packets per TUN batch. */
 export const TUN_BATCH = 64
