@@ -26,6 +26,12 @@ export interface Config {
     name: string
     /** @default DEFAULT_MTU */
     mtu: number
+    /**
+     * Kernel offloads on the TUN (virtio_net_hdr + checksum + TSO): the pump moves TCP
+     * super-packets (~64 KiB) instead of MTU-sized ones; a peer without offloads gets them split.
+     * @default true
+     */
+    offload: boolean
   }
   /** @default 'info' (or MESHLAN_LOG) */
   log_level: LogLevel | null
@@ -66,6 +72,7 @@ const schema = z.strictObject({
         .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be 1-15 letters, digits, _ . or -')
         .optional(),
       mtu: z.number().int('must be an integer').min(576).max(9000).optional(),
+      offload: z.boolean().optional(),
     })
     .optional(),
   log_level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
@@ -113,6 +120,7 @@ export function parseConfig(text: string): ConfigResult {
         enabled: c.tun?.enabled ?? true,
         name: c.tun?.name ?? DEFAULT_TUN_NAME,
         mtu: c.tun?.mtu ?? DEFAULT_MTU,
+        offload: c.tun?.offload ?? true,
       },
       log_level: c.log_level ?? null,
       relay: c.relay ?? false,

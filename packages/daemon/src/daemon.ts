@@ -170,6 +170,7 @@ class MeshDaemon implements Daemon {
       this.device = await open({
         name: this.config.tun.name,
         mtu: this.config.tun.mtu,
+        offload: this.config.tun.offload,
         log: this.log.child('tun'),
       })
     }

@@ -15,6 +15,8 @@ export interface OverlayDevice extends PacketDevice {
 export interface OpenDeviceInit {
   name: string
   mtu: number
+  /** Kernel offloads (virtio_net_hdr, checksum, TSO): TCP super-packets instead of MTU packets. */
+  offload?: boolean
   log: Logger
 }
 
@@ -22,16 +24,23 @@ export type OpenDevice = (init: OpenDeviceInit) => Promise<OverlayDevice>
 
 /** Opens the TUN (throws TunPermissionError & co. with what to do next). */
 export const openTunDevice: OpenDevice = async (init) => {
-  const tun: Tun = openTun({ name: init.name, mtu: init.mtu, headroom: FRAME_HEADER_BYTES })
+  const tun: Tun = openTun({
+    name: init.name,
+    mtu: init.mtu,
+    headroom: FRAME_HEADER_BYTES,
+    offload: init.offload === true,
+  })
   let current: string | null = null
   tun.onError = (err) => init.log.error('tun read failed', { error: err.message })
   return {
     name: tun.name,
     headroom: FRAME_HEADER_BYTES,
+    vnetHdr: tun.vnetHdr,
     start(onBatch) {
       tun.start((b) => onBatch(b.slab, b.offsets, b.lengths, b.count))
     },
-    writeBatch: (slab, offsets, lengths, count) => tun.writeBatch(slab, offsets, lengths, count),
+    writeBatch: (slab, offsets, lengths, count, vnetHdr) =>
+      tun.writeBatch(slab, offsets, lengths, count, vnetHdr),
     close: () => tun.close(),
     setAddress(ip, prefix) {
       const cidr = `${ip}/${prefix}`

@@ -95,6 +95,29 @@ describe('NAT traversal: two home LANs behind port-preserving NATs', {
     assert.equal(conn.peers.find((x) => x.name === 'a2')?.path, 'direct')
   })
 
+  it('when the direct path dies, traffic falls back to the relay within about a second', async () => {
+    const a = ml.node('a')
+    const bIp = await ipOf(ml.node('b'))
+    await waitFor(async () => (await peerPath(a, 'b'))?.path === 'direct', { timeoutMs: 30_000 })
+    // cut only the direct path: natA drops everything to natB's public address (the relays are
+    // elsewhere on the public segment, so the relayed path survives)
+    const natA = ml.lab.router('nata')
+    const natBWan = ml.lab.router('natb').wanAddress
+    const ping = a.host.spawn('ping', ['-D', '-i', '0.1', '-c', '50', '-W', '1', bIp])
+    await new Promise((r) => setTimeout(r, 1000))
+    const cut = await natA.exec('iptables', ['-I', 'FORWARD', '-d', natBWan, '-j', 'DROP'])
+    assert.equal(cut.code, 0, cut.stderr)
+    try {
+      await ping.exited
+      const gap = longestGap(ping.output())
+      console.log(`# direct path cut: traffic resumed over the relay after ${gap.toFixed(0)} ms`)
+      assert.ok(gap < 2000, `fallback took ${gap} ms`)
+      assert.equal((await peerPath(a, 'b'))?.path, 'relay')
+    } finally {
+      await natA.exec('iptables', ['-D', 'FORWARD', '-d', natBWan, '-j', 'DROP'])
+    }
+  })
+
   it('killing a relay does not disturb a direct path', async () => {
     const a = ml.node('a')
     const bIp = await ipOf(ml.node('b'))

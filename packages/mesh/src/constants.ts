@@ -28,7 +28,7 @@ export const ANTI_ENTROPY_MS = 3_000
 /** Re-choose and refresh relay reservations this often. */
 export const RELAY_MAINTAIN_MS = 5_000
 /** Direct paths that carry tunnel traffic are pinged this often… */
-export const DIRECT_WATCH_MS = 400
+export const DIRECT_WATCH_MS = 300
 /** …and a ping slower than this counts as a miss (two misses: fall back to the relay). */
 export const DIRECT_WATCH_TIMEOUT_MS = 300
 /** Re-probe our NAT's behaviour (does it keep the listening port?) this often. */

@@ -1005,6 +1005,13 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           this.directMisses.delete(peerId)
           this.log.info('direct path dead, falling back to the relay', { peer: peerId })
           conn.abort(new Error('direct path stopped answering'))
+          // the way back: punch again once things settle (B's side initiates, as always)
+          setTimeout(() => {
+            const relayed = this.libp2p
+              .getConnections(peerIdFromString(peerId))
+              .find((c) => isRelayed(c) && c.direction === 'inbound')
+            if (relayed != null) void this.maybePunch(relayed)
+          }, 3000).unref()
         }
       }
     }

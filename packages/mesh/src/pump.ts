@@ -34,6 +34,7 @@ import {
   FRAME_HEADER_BYTES,
   FRAME_TYPE_CONTROL,
   FRAME_TYPE_IP,
+  FRAME_TYPE_IP_VNET,
   FrameDecoder,
   icmpType,
   ipv4Dst,
@@ -52,10 +53,26 @@ import { RouteTable } from './route-table.ts'
 export interface PacketDevice {
   /** Bytes reserved before each packet in read slabs; must be ≥ FRAME_HEADER_BYTES. */
   readonly headroom: number
+  /**
+   * Packets read carry a 10-byte virtio_net_hdr before the IP header (kernel offloads: reads may be
+   * TCP super-packets of up to 64 KiB).
+   * @default false
+   */
+  readonly vnetHdr?: boolean
   start(onBatch: (slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => void): void
-  writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number
+  /** `vnetHdr`: the packets start with a virtio_net_hdr (the device converts when it has none). */
+  writeBatch(
+    slab: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    vnetHdr?: boolean,
+  ): number
   close(): void
 }
+
+/** Size of the virtio_net_hdr a TUN with offloads puts before every packet. */
+export const VNET_HDR_BYTES = 10
 
 /** Pump-level drop reasons (ACL verdicts are counted by each link's filter). */
 export const PUMP_DROPS = [
@@ -156,6 +173,9 @@ export class Pump {
   private selfIp = 0
   private running = false
   private batchTime = 0
+  /** Our device's packets carry a virtio_net_hdr: skip it to parse, send it along (frame type 3). */
+  private readonly vnet: number
+  private readonly frameType: number
   /** Drops by reason, indexed like PUMP_DROPS. */
   readonly drops = new Float64Array(PUMP_DROPS.length)
 
@@ -168,6 +188,8 @@ export class Pump {
     this.dropLog = new RateLimitedLog(this.log)
     this.rxOffsets = new Uint32Array(this.rxBatch)
     this.rxLengths = new Uint32Array(this.rxBatch)
+    this.vnet = this.device.vnetHdr === true ? VNET_HDR_BYTES : 0
+    this.frameType = this.vnet > 0 ? FRAME_TYPE_IP_VNET : FRAME_TYPE_IP
     if (this.device.headroom < FRAME_HEADER_BYTES) {
       throw new RangeError(`device headroom ${this.device.headroom} < frame header ${FRAME_HEADER_BYTES}`)
     }
@@ -245,7 +267,8 @@ export class Pump {
           return
         }
         if (n === 0) break
-        if (batch.count > 0) this.deliver(link, batch.buf, batch.offsets, batch.lengths, batch.count)
+        if (batch.count > 0)
+          this.deliver(link, batch.buf, batch.offsets, batch.lengths, batch.count, batch.vnet)
         // control frames on an inbound stream carry nothing we act on today
       }
     })
@@ -322,28 +345,30 @@ export class Pump {
     let runLink: PeerLink | null = null
     let runStart = 0
     let runEnd = 0
+    const vnet = this.vnet
     for (let i = 0; i < count; i++) {
       const off = offsets[i]
       const len = lengths[i]
+      const ip = off + vnet
       let link: PeerLink | undefined
-      if (checkIpv4(slab, off, len) !== 0) {
+      if (len <= vnet || checkIpv4(slab, ip, len - vnet) !== 0) {
         this.drop(D_BAD_PACKET)
       } else {
-        link = this.routes.lookup(ipv4Dst(slab, off))
+        link = this.routes.lookup(ipv4Dst(slab, ip))
         if (link == null) {
           this.drop(D_NO_ROUTE)
         } else if (link.filter == null) {
           this.drop(D_NOT_ALLOWED, link)
           link = undefined
         } else {
-          const proto = ipv4Proto(slab, off)
+          const proto = ipv4Proto(slab, ip)
           const v = link.filter.checkEgress(
-            ipv4Src(slab, off),
-            ipv4Dst(slab, off),
+            ipv4Src(slab, ip),
+            ipv4Dst(slab, ip),
             proto,
-            l4SrcPort(slab, off),
-            l4DstPort(slab, off),
-            proto === 1 ? icmpType(slab, off) : 0,
+            l4SrcPort(slab, ip),
+            l4DstPort(slab, ip),
+            proto === 1 ? icmpType(slab, ip) : 0,
             now,
           )
           if (v !== ACCEPT) {
@@ -358,7 +383,7 @@ export class Pump {
         continue
       }
       const frameStart = off - FRAME_HEADER_BYTES
-      writeFrameHeader(slab, frameStart, FRAME_TYPE_IP, len)
+      writeFrameHeader(slab, frameStart, this.frameType, len)
       link.txPackets++
       link.txBytes += len
       // a run continues only when this frame starts exactly where the previous one ended
@@ -514,7 +539,9 @@ export class Pump {
     offsets: Uint32Array,
     lengths: Uint32Array,
     count: number,
+    vnetFrames: boolean,
   ): void {
+    const vnet = vnetFrames ? VNET_HDR_BYTES : 0
     const filter = link.filter
     if (filter == null) {
       this.drops[D_NOT_ALLOWED] += count
@@ -527,12 +554,13 @@ export class Pump {
     for (let i = 0; i < count; i++) {
       const off = offsets[i]
       const len = lengths[i]
-      if (checkIpv4(buf, off, len) !== 0) {
+      const ip = off + vnet
+      if (len <= vnet || checkIpv4(buf, ip, len - vnet) !== 0) {
         this.drop(D_BAD_PACKET, link)
         continue
       }
-      const src = ipv4Src(buf, off)
-      const dst = ipv4Dst(buf, off)
+      const src = ipv4Src(buf, ip)
+      const dst = ipv4Dst(buf, ip)
       if (src !== link.ip) {
         this.drop(D_SPOOFED, link)
         continue
@@ -541,14 +569,14 @@ export class Pump {
         this.drop(D_WRONG_DST, link)
         continue
       }
-      const proto = ipv4Proto(buf, off)
+      const proto = ipv4Proto(buf, ip)
       const v = filter.checkIngress(
         src,
         dst,
         proto,
-        l4SrcPort(buf, off),
-        l4DstPort(buf, off),
-        proto === 1 ? icmpType(buf, off) : 0,
+        l4SrcPort(buf, ip),
+        l4DstPort(buf, ip),
+        proto === 1 ? icmpType(buf, ip) : 0,
         now,
       )
       if (v !== ACCEPT) {
@@ -562,7 +590,7 @@ export class Pump {
       n++
     }
     if (n > 0) {
-      const written = this.device.writeBatch(buf, outOff, outLen, n)
+      const written = this.device.writeBatch(buf, outOff, outLen, n, vnetFrames)
       if (written < n) this.drops[D_DEVICE_FULL] += n - written
     }
   }

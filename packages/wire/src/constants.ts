@@ -11,6 +11,11 @@ export const MAX_FRAME_PAYLOAD = 65535 + 16
 export const FRAME_TYPE_IP = 1
 /** Frame type: the payload is one UTF-8 JSON control message. */
 export const FRAME_TYPE_CONTROL = 2
+/**
+ * An IP packet preceded by its 10-byte virtio_net_hdr (a TUN with offloads: the packet may be a
+ * TCP super-packet of up to 64 KiB that the receiving TUN, or meshlan's segmenter, splits).
+ */
+export const FRAME_TYPE_IP_VNET = 3
 
 /**
  * Initial size of a FrameDecoder's reassembly buffer; it grows (doubling) when a push needs more.

@@ -23,13 +23,14 @@ import {
   FRAME_HEADER_BYTES,
   FRAME_TYPE_CONTROL,
   FRAME_TYPE_IP,
+  FRAME_TYPE_IP_VNET,
   MAX_FRAME_PAYLOAD,
 } from './constants.ts'
 import { InvalidFrameError } from './errors.ts'
 
 /** Write a frame header at `buf[off .. off+4)`. Throws InvalidFrameError on a bad type or length. */
 export function writeFrameHeader(buf: Uint8Array, off: number, type: number, len: number): void {
-  if (type !== FRAME_TYPE_IP && type !== FRAME_TYPE_CONTROL)
+  if (type !== FRAME_TYPE_IP && type !== FRAME_TYPE_CONTROL && type !== FRAME_TYPE_IP_VNET)
     throw new InvalidFrameError(`unknown type ${type}`)
   if (!Number.isInteger(len) || len < 0 || len > MAX_FRAME_PAYLOAD) {
     throw new InvalidFrameError(`payload length ${len} is outside 0..${MAX_FRAME_PAYLOAD}`)
@@ -65,6 +66,8 @@ export interface FrameBatch {
   lengths: Uint32Array
   /** Number of IP frames in this batch. */
   count: number
+  /** The batch's IP frames carry a virtio_net_hdr (type 3); a batch never mixes the two kinds. */
+  vnet: boolean
   /** Payload offset of the control frame that ends this batch, or -1 when there is none. */
   controlOffset: number
   /** Payload length of that control frame (0 when there is none). */
@@ -79,6 +82,7 @@ export function createFrameBatch(capacity: number = DEFAULT_FRAME_BATCH_CAPACITY
     offsets: new Uint32Array(cap),
     lengths: new Uint32Array(cap),
     count: 0,
+    vnet: false,
     controlOffset: -1,
     controlLength: 0,
   }
@@ -164,7 +168,7 @@ export class FrameDecoder {
     while (end - pos >= FRAME_HEADER_BYTES) {
       const type = buf[pos]
       const len = (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
-      if (type !== FRAME_TYPE_IP && type !== FRAME_TYPE_CONTROL) {
+      if (type !== FRAME_TYPE_IP && type !== FRAME_TYPE_CONTROL && type !== FRAME_TYPE_IP_VNET) {
         this.failure = { error: 'BAD_FRAME_TYPE', type, length: len }
         break
       }
@@ -173,8 +177,12 @@ export class FrameDecoder {
         break
       }
       if (end - pos - FRAME_HEADER_BYTES < len) break
-      if (type === FRAME_TYPE_IP) {
+      if (type === FRAME_TYPE_IP || type === FRAME_TYPE_IP_VNET) {
         if (count === cap) break
+        // one kind per batch: the TUN write takes the vnet flag per call
+        const vnet = type === FRAME_TYPE_IP_VNET
+        if (count === 0) batch.vnet = vnet
+        else if (batch.vnet !== vnet) break
         batch.offsets[count] = pos + FRAME_HEADER_BYTES
         batch.lengths[count] = len
         count++

@@ -64,7 +64,7 @@ describe('frame header', () => {
 
   it('throws InvalidFrameError on programmer errors', () => {
     const b = new Uint8Array(8)
-    assert.throws(() => writeFrameHeader(b, 0, 3, 1), InvalidFrameError)
+    assert.throws(() => writeFrameHeader(b, 0, 4, 1), InvalidFrameError)
     assert.throws(() => writeFrameHeader(b, 0, 1, MAX_FRAME_PAYLOAD + 1), InvalidFrameError)
     assert.throws(() => writeFrameHeader(b, 5, 1, 1), InvalidFrameError)
     writeFrameHeader(b, 4, 1, MAX_FRAME_PAYLOAD)
@@ -128,10 +128,10 @@ describe('FrameDecoder', () => {
   it('reports bad type and oversize headers as sticky error values, after earlier good frames', () => {
     const dec = new FrameDecoder()
     const batch = createFrameBatch()
-    dec.push(concat([encodeFrame(1, Uint8Array.of(1)), Uint8Array.of(3, 0, 0, 1, 0)]))
+    dec.push(concat([encodeFrame(1, Uint8Array.of(1)), Uint8Array.of(4, 0, 0, 1, 0)]))
     assert.equal(dec.decode(batch), 1)
-    assert.deepEqual(dec.decode(batch), { error: 'BAD_FRAME_TYPE', type: 3, length: 1 })
-    assert.deepEqual(dec.decode(batch), { error: 'BAD_FRAME_TYPE', type: 3, length: 1 })
+    assert.deepEqual(dec.decode(batch), { error: 'BAD_FRAME_TYPE', type: 4, length: 1 })
+    assert.deepEqual(dec.decode(batch), { error: 'BAD_FRAME_TYPE', type: 4, length: 1 })
     const big = new FrameDecoder()
     big.push(Uint8Array.of(1, 0x01, 0x00, 0x10)) // 65552, header alone is enough to reject
     const r = big.decode(batch)
@@ -193,5 +193,25 @@ describe('FrameDecoder', () => {
       ),
       { numRuns: 500 },
     )
+  })
+
+  it('never mixes plain and vnet IP frames in one batch', () => {
+    const dec = new FrameDecoder()
+    const batch = createFrameBatch(8)
+    dec.push(
+      concat([
+        encodeFrame(1, Uint8Array.of(1)),
+        encodeFrame(3, Uint8Array.of(2, 2)),
+        encodeFrame(3, Uint8Array.of(3, 3, 3)),
+        encodeFrame(1, Uint8Array.of(4)),
+      ]),
+    )
+    const kinds: Array<[boolean, number]> = []
+    while (dec.decode(batch) !== 0) kinds.push([batch.vnet, batch.count])
+    assert.deepEqual(kinds, [
+      [false, 1],
+      [true, 2],
+      [false, 1],
+    ])
   })
 })
