@@ -11,7 +11,9 @@ describe('config.toml', () => {
     const r = parseConfig('')
     assert.ok(r.ok)
     assert.deepEqual(r.value.listen, DEFAULT_LISTEN)
-    assert.deepEqual(r.value.tun, { enabled: true, name: DEFAULT_TUN_NAME, mtu: DEFAULT_MTU })
+    assert.deepEqual(r.value.tun, { enabled: true, name: DEFAULT_TUN_NAME, mtu: DEFAULT_MTU, offload: true })
+    assert.equal(r.value.relay, false)
+    assert.deepEqual(r.value.dns, { enabled: true, host_integration: 'auto' })
     assert.equal(r.value.announce, null)
     assert.equal(r.value.log_level, null)
     assert.ok(r.value.name.length > 0)
@@ -24,17 +26,24 @@ describe('config.toml', () => {
         'listen = ["/ip4/127.0.0.1/tcp/0"]',
         'announce = ["/dns4/example.org/tcp/7946"]',
         'log_level = "debug"',
+        'relay = true',
         '[tun]',
         'enabled = false',
         'name = "mesh1"',
         'mtu = 1280',
+        'offload = false',
+        '[dns]',
+        'enabled = false',
+        'host_integration = "off"',
       ].join('\n'),
     )
     assert.ok(r.ok, JSON.stringify(r))
     assert.equal(r.value.name, 'box')
     assert.deepEqual(r.value.listen, ['/ip4/127.0.0.1/tcp/0'])
     assert.deepEqual(r.value.announce, ['/dns4/example.org/tcp/7946'])
-    assert.deepEqual(r.value.tun, { enabled: false, name: 'mesh1', mtu: 1280 })
+    assert.deepEqual(r.value.tun, { enabled: false, name: 'mesh1', mtu: 1280, offload: false })
+    assert.equal(r.value.relay, true)
+    assert.deepEqual(r.value.dns, { enabled: false, host_integration: 'off' })
     assert.equal(r.value.log_level, 'debug')
   })
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLab, type ExecResult, type Host, type Lab, waitFor } from '@meshlan/lab'
+import type { NodeStatus } from '@meshlan/mesh'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 export const CLI_MAIN = join(REPO_ROOT, 'packages/cli/src/main.ts')
@@ -74,26 +75,8 @@ export class MeshHost {
   }
 }
 
-export interface Status {
-  self: {
-    name: string
-    ip: string | null
-    peerId: string
-    network: unknown
-    member?: boolean
-    reason?: string | null
-  }
-  peers: Array<{
-    name: string
-    ip: string
-    peerId: string
-    path: 'direct' | 'relay' | 'none'
-    rttMs: number | null
-    rxBytes: number
-    txBytes: number
-    key: string
-  }>
-}
+/** `meshlan status --json`: exactly the node's status object. */
+export type Status = NodeStatus
 
 export interface MeshLab {
   lab: Lab

@@ -53,5 +53,10 @@ export const INBOUND_CONNECTION_RATE = 10
 
 /** Pump: per-peer queue bound while a stream is being opened or is draining. */
 export const PEER_QUEUE_BYTES = 128 * 1024
+/**
+ * Pump: the same bound for a device with offloads, whose packets are TCP super-packets of up to
+ * 64 KiB: 128 KiB would hold two, and dropping one throws away ~46 segments at once.
+ */
+export const PEER_QUEUE_BYTES_OFFLOAD = 1024 * 1024
 /** Pump: packets per TUN batch. */
 export const TUN_BATCH = 64

@@ -45,7 +45,7 @@ import {
   writeFrameHeader,
 } from '@meshlan/wire'
 import { ACCEPT, type PacketFilter } from './acl/index.ts'
-import { PEER_QUEUE_BYTES } from './constants.ts'
+import { PEER_QUEUE_BYTES, PEER_QUEUE_BYTES_OFFLOAD } from './constants.ts'
 import { createLogger, type Logger, RateLimitedLog } from './logger.ts'
 import { RouteTable } from './route-table.ts'
 
@@ -98,7 +98,7 @@ const D_DEVICE_FULL = 7
 const D_BAD_FRAME = 8
 
 export interface PumpInit {
-  /** @default PEER_QUEUE_BYTES */
+  /** @default PEER_QUEUE_BYTES, or PEER_QUEUE_BYTES_OFFLOAD for a device with offloads */
   peerQueueBytes?: number
   /** IP frames decoded per device write. @default 256 */
   rxBatch?: number
@@ -182,7 +182,8 @@ export class Pump {
   constructor(init: PumpInit, components: PumpComponents) {
     this.device = components.device
     this.openStreamFn = components.openStream
-    this.peerQueueBytes = init.peerQueueBytes ?? PEER_QUEUE_BYTES
+    this.peerQueueBytes =
+      init.peerQueueBytes ?? (components.device.vnetHdr === true ? PEER_QUEUE_BYTES_OFFLOAD : PEER_QUEUE_BYTES)
     this.rxBatch = init.rxBatch ?? 256
     this.log = init.log ?? createLogger('pump')
     this.dropLog = new RateLimitedLog(this.log)

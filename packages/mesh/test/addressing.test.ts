@@ -6,7 +6,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { networkIdFrom, uint32ToIp } from '@meshlan/wire'
 import { assignAddresses, candidateAddress } from '../src/addressing.ts'
 import { RouteTable } from '../src/route-table.ts'
-import { buildMesh, type TestMesh, until } from './helpers.ts'
+import { addressView, buildMesh, type TestMesh, until, waitConverged } from './helpers.ts'
 
 describe('addresses from identity', () => {
   const subnet = { base: 0x0a900000, prefix: 16 }
@@ -81,16 +81,8 @@ describe('a forced address collision (crafted identities)', () => {
       memberKeys: pair,
     })
     const all = [mesh.owner, ...mesh.nodes]
-    await until(
-      () => all.every((n) => n.status().peers.length === 2 && n.address != null),
-      10_000,
-      'convergence',
-    )
-    const view = (n: (typeof all)[number]) => {
-      const m = new Map(n.status().peers.map((p) => [p.peerId, p.ip]))
-      m.set(n.peerId, n.address as string)
-      return JSON.stringify([...m.entries()].sort())
-    }
+    await waitConverged(all, 2)
+    const view = addressView
     await until(() => new Set(all.map(view)).size === 1, 5000, 'one view')
     assert.equal(mesh.owner.networkId, networkId)
     const [a, b] = mesh.nodes

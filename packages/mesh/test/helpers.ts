@@ -161,3 +161,19 @@ export async function buildMesh(opts: {
     },
   }
 }
+
+/** A node's view of the address map (its peers and itself), comparable across nodes. */
+export function addressView(n: MeshNode): string {
+  const m = new Map(n.status().peers.map((p) => [p.peerId, p.ip]))
+  m.set(n.peerId, n.address as string)
+  return JSON.stringify([...m.entries()].sort())
+}
+
+/** Waits until every node has an address and knows `peers` others. */
+export function waitConverged(all: MeshNode[], peers: number, timeoutMs = 10_000): Promise<number> {
+  return until(
+    () => all.every((n) => n.status().peers.length === peers && n.address != null),
+    timeoutMs,
+    'convergence',
+  )
+}

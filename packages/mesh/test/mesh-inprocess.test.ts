@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { revokeKey } from '../src/network.ts'
-import { buildMesh, ipv4Packet, type TestMesh, until } from './helpers.ts'
+import { addressView, buildMesh, ipv4Packet, type TestMesh, until, waitConverged } from './helpers.ts'
 
 describe('in-process mesh over the memory transport', () => {
   let mesh: TestMesh
@@ -20,17 +20,8 @@ describe('in-process mesh over the memory transport', () => {
       dataPlane: true,
     })
     const all = [mesh.owner, ...mesh.nodes]
-    await until(
-      () => all.every((n) => n.status().peers.length === 2 && n.address != null),
-      10_000,
-      'convergence',
-    )
-    // every node has the same view of every address
-    const view = (n: (typeof all)[number]) => {
-      const m = new Map(n.status().peers.map((p) => [p.peerId, p.ip]))
-      m.set(n.peerId, n.address as string)
-      return [...m.entries()].sort().join(',')
-    }
+    await waitConverged(all, 2)
+    const view = addressView
     for (const n of all) assert.equal(view(n), view(mesh.owner))
 
     const [server, guest] = mesh.nodes
