@@ -183,7 +183,8 @@ export class Pump {
     this.device = components.device
     this.openStreamFn = components.openStream
     this.peerQueueBytes =
-      init.peerQueueBytes ?? (components.device.vnetHdr === true ? PEER_QUEUE_BYTES_OFFLOAD : PEER_QUEUE_BYTES)
+      init.peerQueueBytes ??
+      (components.device.vnetHdr === true ? PEER_QUEUE_BYTES_OFFLOAD : PEER_QUEUE_BYTES)
     this.rxBatch = init.rxBatch ?? 256
     this.log = init.log ?? createLogger('pump')
     this.dropLog = new RateLimitedLog(this.log)
