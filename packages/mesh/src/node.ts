@@ -50,6 +50,7 @@ import {
 } from './constants.ts'
 import { candidateAddrs, HolePuncher, type PunchResult } from './holepunch.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { markKeyClaimed } from './network.ts'
 import { type DirectFailure, isRelayed, Paths, pingConnection } from './paths.ts'
 import { type Membership, PolicyStore } from './policy-store.ts'
 import { type PacketDevice, Pump, refuseStream } from './pump.ts'
@@ -524,6 +525,26 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       for (const st of this.peers.values()) this.pump?.upsertPeer(st.peerId, st.ip, null)
     }
     if (oldIp !== this.selfIp || this.lastRecord == null) await this.publishRecord().catch(() => {})
+    if (this.peerId === this.init.owner) await this.bindOneUseKeys(policy, nodes)
+  }
+
+  /**
+   * On the owner: a one-use key is bound to the first member seen using it (a new policy version
+   * with `claimedBy`), after which every node refuses claims of that key by anyone else.
+   */
+  private async bindOneUseKeys(policy: Policy, nodes: Array<{ record: NodeRecord; membership: Membership }>) {
+    for (const n of nodes) {
+      const key = policy.keys.find((k) => k.name === n.membership.keyName)
+      if (key == null || key.reusable || key.claimedBy != null) continue
+      try {
+        const next = await markKeyClaimed(policy, this.init.privateKey, key.name, n.record.peerId)
+        this.log.info('one-use key bound to its first member', { key: key.name, peer: n.record.peerId })
+        await this.publishPolicy(next.envelope)
+      } catch (err) {
+        this.log.warn('binding a one-use key failed', { key: key.name, error: (err as Error).message })
+      }
+      return // one change per recompute; the new version triggers the next one
+    }
   }
 
   private async rememberAddrs(r: NodeRecord): Promise<void> {

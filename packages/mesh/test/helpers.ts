@@ -70,6 +70,8 @@ export interface TestMesh {
   ownerAddr: string
   nodes: MeshNode[]
   devices: Map<MeshNode, MemoryDevice>
+  /** key name → join string */
+  joins: Record<string, string>
   stop(): Promise<void>
 }
 
@@ -84,6 +86,8 @@ export async function buildMesh(opts: {
   createdAt?: number
   /** The owner runs a member relay. */
   ownerRelay?: boolean
+  /** Keys created one-use (the rest are reusable). */
+  oneUse?: string[]
   /** 'tcp' listens on 127.0.0.1 with real sockets. @default 'memory' */
   transport?: 'memory' | 'tcp'
 }): Promise<TestMesh> {
@@ -100,7 +104,8 @@ export async function buildMesh(opts: {
   const mk = (dev: boolean) => (dev ? new MemoryDevice() : null)
   const joins: Record<string, string> = {}
   for (const [name, acl] of Object.entries(opts.keys)) {
-    const r = await createKey(policy, ownerKey, { name, acl, reusable: true }, [ownerAddr])
+    const reusable = !(opts.oneUse ?? []).includes(name)
+    const r = await createKey(policy, ownerKey, { name, acl, reusable }, [ownerAddr])
     policy = r.policy
     envelope = r.envelope
     joins[name] = r.joinString
@@ -156,6 +161,7 @@ export async function buildMesh(opts: {
     ownerAddr,
     nodes,
     devices,
+    joins,
     async stop() {
       await Promise.allSettled([owner, ...nodes].map((n) => n.stop()))
     },
