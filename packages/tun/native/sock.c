@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#define NAPI_ERROR_CODE "ERR_MESHLAN_SOCK_NAPI"
+#include "napi-util.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,24 +35,6 @@ typedef struct dial_s {
   napi_ref cb_ref;
   napi_async_context async_ctx;
 } dial_t;
-
-static napi_value throw_napi(napi_env env) {
-  const napi_extended_error_info *info = NULL;
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) {
-    napi_get_last_error_info(env, &info);
-    napi_throw_error(env, "ERR_MESHLAN_SOCK_NAPI",
-                     info && info->error_message ? info->error_message : "N-API call failed");
-  }
-  return NULL;
-}
-
-#define CHECK(call)                                 \
-  do {                                              \
-    napi_status status_ = (call);                   \
-    if (status_ != napi_ok) return throw_napi(env); \
-  } while (0)
 
 // An Error with code (errno name, from libuv's table), errno and syscall, for src/sock.ts to map.
 static napi_value make_error(napi_env env, int err, const char *syscall) {

@@ -17,6 +17,8 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <node_api.h>
+#define NAPI_ERROR_CODE "ERR_MESHLAN_TUN_NAPI"
+#include "napi-util.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,24 +86,6 @@ typedef struct tun_s {
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-#define CHECK(call)                                 \
-  do {                                              \
-    napi_status status_ = (call);                   \
-    if (status_ != napi_ok) return throw_napi(env); \
-  } while (0)
-
-static napi_value throw_napi(napi_env env) {
-  const napi_extended_error_info *info = NULL;
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) {
-    napi_get_last_error_info(env, &info);
-    napi_throw_error(env, "ERR_MESHLAN_TUN_NAPI",
-                     info && info->error_message ? info->error_message : "N-API call failed");
-  }
-  return NULL;
-}
 
 static const char *errno_code(int err) {
   switch (err) {
