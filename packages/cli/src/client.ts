@@ -12,6 +12,7 @@ import {
   type ControllerMethods,
   callControl,
   DAEMON_ENTRY,
+  DAEMON_NODE_FLAGS,
   DAEMON_START_TIMEOUT_MS,
   DAEMON_STOP_TIMEOUT_MS,
   DaemonNotRunningError,
@@ -70,7 +71,13 @@ export class Client {
     try {
       const child = spawn(
         process.execPath,
-        ['--disable-warning=ExperimentalWarning', DAEMON_ENTRY, '--state', this.state.dir],
+        [
+          '--disable-warning=ExperimentalWarning',
+          ...DAEMON_NODE_FLAGS,
+          DAEMON_ENTRY,
+          '--state',
+          this.state.dir,
+        ],
         { detached: true, stdio: ['ignore', logFd, logFd], env: process.env },
       )
       child.on('exit', (code) => {
