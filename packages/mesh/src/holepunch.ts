@@ -23,7 +23,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { dialFromPort } from '@meshlan/tun'
 import { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch } from '@meshlan/wire'
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from './logger.ts'
 import { isRelayed } from './paths.ts'
 import { socketToConnection } from './socket-conn.ts'
@@ -286,5 +286,3 @@ export function candidateAddrs(observedIps: string[], lanIps: string[], port: nu
   }
   return out
 }
-
-export type { Multiaddr }

@@ -13,6 +13,7 @@
 import { EventEmitter } from 'node:events'
 import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { dialFromPort } from '@meshlan/tun'
 import {
   encodeRecord,
   ipToUint32,
@@ -54,6 +55,7 @@ import { markKeyClaimed } from './network.ts'
 import { type DirectFailure, isRelayed, Paths, pingConnection } from './paths.ts'
 import { type Membership, PolicyStore } from './policy-store.ts'
 import { type PacketDevice, Pump, refuseStream } from './pump.ts'
+import { socketToConnection } from './socket-conn.ts'
 import { type SyncResponse, syncClient, syncServer } from './sync.ts'
 import { Topology, uniqueNames } from './topology.ts'
 import { createTransport, type Internals, type MeshLibp2p } from './transport.ts'
@@ -196,7 +198,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.init = init
     this.networkId = init.networkId
     this.log = init.log ?? createLogger('mesh')
-    this.peerId = peerIdFromPrivate(init.privateKey)
+    this.peerId = peerIdFromPrivateKey(init.privateKey).toString()
     this.selfName = init.name
     this.policyStore = new PolicyStore(init.networkId, init.owner, this.log.child('policy'))
     this.topology = new Topology(this.peerId, this.policyStore, this.log.child('topology'))
@@ -862,11 +864,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     b.next = Date.now() + delay
     this.punchBackoff.set(peer, b)
     const symmetric = this.nat.preservesPort === false || this.peerIsSymmetric(peer)
-    const reason: DirectFailure = symmetric
-      ? 'symmetric-nat'
-      : r.reason === 'no-candidates'
-        ? 'punch-failed'
-        : 'punch-failed'
+    const reason: DirectFailure = symmetric ? 'symmetric-nat' : 'punch-failed'
     this.paths.directFailures.set(peer, reason)
     this.log.info('hole punch failed', { peer, reason, detail: r.detail, retryInMs: delay })
     // retry while the relayed path exists
@@ -903,7 +901,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       const m = /^\/ip4\/([\d.]+)\/tcp\/(\d+)/.exec(conn.remoteAddr.toString())
       if (m == null) continue
       try {
-        const { dialFromPort } = await import('@meshlan/tun')
         const socket = await dialFromPort({
           localPort: port,
           remoteAddress: m[1],
@@ -911,7 +908,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           timeoutMs: 3000,
         })
         const { components } = this.libp2p.services.internals as Internals
-        const { socketToConnection } = await import('./socket-conn.ts')
         const probe = await components.upgrader.upgradeOutbound(
           socketToConnection(socket, 'outbound', components.logger.forComponent('meshlan:natprobe')),
           { signal: AbortSignal.timeout(5000) },
@@ -1017,7 +1013,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       const rec = this.topology.get(peerId)?.record
       if ((rec?.relays.length ?? 0) === 0 && this.paths.circuitAddrs().length === 0) continue
       try {
-        await pingConnection(this.libp2p, conn, DIRECT_WATCH_TIMEOUT_MS)
+        await pingConnection(conn, DIRECT_WATCH_TIMEOUT_MS)
         this.directMisses.delete(peerId)
       } catch {
         const misses = (this.directMisses.get(peerId) ?? 0) + 1
@@ -1123,7 +1119,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       return { ok: false, code: 'NOT_MEMBER', reason: `this node is not a member: ${this.selfReason}` }
     }
     const outbound = st.filter?.outbound
-    const inbound = st.filter?.inbound
     // an ICMP echo from us must be allowed by our key, or be a reply — a ping is never a reply
     if (outbound == null || !outbound.allows(st.ip, 1, 0, 8)) {
       const why =
@@ -1136,13 +1131,12 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         reason: `denied by key ${this.selfMembership.keyName}'s ACL: ${why}`,
       }
     }
-    void inbound
     const rtts: number[] = []
     let lastErr = ''
     for (let i = 0; i < count; i++) {
       try {
         const conn = this.paths.best(st.peerId) ?? (await this.paths.connect(st.peerId))
-        rtts.push(await pingConnection(this.libp2p, conn, 5000))
+        rtts.push(await pingConnection(conn, 5000))
       } catch (err) {
         lastErr = (err as Error).message
       }
@@ -1162,10 +1156,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       ...this.pathDetail(st.peerId),
     }
   }
-}
-
-function peerIdFromPrivate(key: PrivateKey): string {
-  return peerIdFromPrivateKey(key).toString()
 }
 
 export function createMeshNode(init: MeshNodeInit): MeshNode {

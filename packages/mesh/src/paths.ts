@@ -5,7 +5,7 @@
  * has a relayed tunnel in well under a second), holds reservations on member relays, and watches
  * direct paths that carry tunnels so a dead one falls back to the relay quickly.
  */
-import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { NodeRecord } from '@meshlan/wire'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
@@ -198,7 +198,7 @@ export class Paths {
     for (const relay of candidates) {
       try {
         const conn = this.best(relay) ?? (await this.connect(relay))
-        const rtt = await pingConnection(this.libp2p, conn)
+        const rtt = await pingConnection(conn)
         this.relayRtts.set(relay, rtt)
       } catch (err) {
         this.relayRtts.delete(relay)
@@ -253,12 +253,7 @@ function withPeer(addr: string, peerId: string): Multiaddr | null {
 }
 
 /** RTT of one specific connection (libp2p ping protocol on a stream of that connection). */
-export async function pingConnection(
-  libp2p: MeshLibp2p,
-  conn: Connection,
-  timeoutMs = 3000,
-): Promise<number> {
-  void libp2p
+export async function pingConnection(conn: Connection, timeoutMs = 3000): Promise<number> {
   const signal = AbortSignal.timeout(timeoutMs)
   const stream = await conn.newStream('/ipfs/ping/1.0.0', { runOnLimitedConnection: true, signal })
   const data = crypto.getRandomValues(new Uint8Array(32))
@@ -286,8 +281,4 @@ export async function pingConnection(
     })
     stream.send(data)
   })
-}
-
-export function peerIdOf(conn: Connection): PeerId {
-  return conn.remotePeer
 }

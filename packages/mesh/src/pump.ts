@@ -414,8 +414,8 @@ export class Pump {
 
   private flush(link: PeerLink): void {
     const chunks = link.pending
-    link.pending = []
     for (let i = 0; i < chunks.length; i++) this.sendChunk(link, chunks[i])
+    chunks.length = 0 // reused for the next batch: no array per peer per batch
   }
 
   private sendChunk(link: PeerLink, chunk: Uint8Array): void {
@@ -600,7 +600,9 @@ export class Pump {
   private drop(reason: number, link?: PeerLink): void {
     this.drops[reason]++
     if (link != null) link.drops++
-    this.dropLog.debug('packet dropped', { reason: PUMP_DROPS[reason], peer: link?.peerId })
+    // the fields object is built only when debug logging is on: drops happen per packet under load
+    if (this.log.debugEnabled)
+      this.dropLog.debug('packet dropped', { reason: PUMP_DROPS[reason], peer: link?.peerId })
   }
 }
 

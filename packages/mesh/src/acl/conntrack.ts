@@ -136,7 +136,8 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
   }
 
   /** Slot of the flow, or -1. Removes the entry and returns -1 if it has expired. */
-  function find(proto: number, src: number, dst: number, ports: number, h: number, nowMs: number): number {
+  /** The slot holding this flow, expired or not, or -1. */
+  function slotOf(proto: number, src: number, dst: number, ports: number, h: number): number {
     let i = h & mask
     while (used[i] === 1) {
       if (
@@ -146,16 +147,22 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
         portsA[i] === ports &&
         protoA[i] === proto
       ) {
-        if (isExpired(i, nowMs)) {
-          remove(i)
-          expired++
-          return -1
-        }
         return i
       }
       i = (i + 1) & mask
     }
     return -1
+  }
+
+  /** The slot holding this live flow, or -1 (an expired one is removed on the way). */
+  function find(proto: number, src: number, dst: number, ports: number, h: number, nowMs: number): number {
+    const i = slotOf(proto, src, dst, ports, h)
+    if (i >= 0 && isExpired(i, nowMs)) {
+      remove(i)
+      expired++
+      return -1
+    }
+    return i
   }
 
   /** Backward-shift deletion: pulls later members of the probe run into the hole. */
@@ -294,15 +301,8 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
     const d = dst >>> 0
     const ports = (((sport & 0xffff) << 16) | (dport & 0xffff)) >>> 0
     const p = proto & 0xff
-    const h = hash(p, s, d, ports)
-    let i = h & mask
-    while (used[i] === 1) {
-      if (hashA[i] === h && srcA[i] === s && dstA[i] === d && portsA[i] === ports && protoA[i] === p) {
-        return !isExpired(i, nowMs)
-      }
-      i = (i + 1) & mask
-    }
-    return false
+    const i = slotOf(p, s, d, ports, hash(p, s, d, ports))
+    return i >= 0 && !isExpired(i, nowMs)
   }
 
   function sweep(nowMs: number): number {
