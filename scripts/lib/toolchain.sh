@@ -78,10 +78,17 @@ ensure_workspace() {
   # node-gyp builds against the headers shipped with the Node we run, never a download.
   if [ -n "${MESHLAN_NODEDIR:-}" ]; then export npm_config_nodedir="$MESHLAN_NODEDIR"; fi
   local stamp="$MESHLAN_ROOT/node_modules/.meshlan-install-stamp"
-  if [ ! -f "$stamp" ] || [ "$MESHLAN_ROOT/pnpm-lock.yaml" -nt "$stamp" ] || [ "$MESHLAN_ROOT/package.json" -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ "$MESHLAN_ROOT/pnpm-lock.yaml" -nt "$stamp" ] ||
+    [ -n "$(find "$MESHLAN_ROOT/package.json" "$MESHLAN_ROOT/packages" -maxdepth 2 -name package.json -newer "$stamp" 2>/dev/null)" ]; then
     tc_log "installing workspace dependencies"
-    (cd "$MESHLAN_ROOT" && pnpm install --frozen-lockfile --reporter=silent) ||
-      (cd "$MESHLAN_ROOT" && pnpm install --reporter=silent) || { tc_log "pnpm install failed"; return 1; }
+    # Always the exact versions in pnpm-lock.yaml, on every machine and in CI: the libp2p family
+    # is pinned because the hole-punch upgrade depends on its behaviour. A package.json that
+    # disagrees with the lockfile is an error, never a quiet re-resolve.
+    (cd "$MESHLAN_ROOT" && pnpm install --frozen-lockfile --reporter=silent) || {
+      tc_log "pnpm install --frozen-lockfile failed: if a package.json changed, run"
+      tc_log "  flock /tmp/meshlan-pnpm.lock pnpm install   and commit pnpm-lock.yaml with it"
+      return 1
+    }
     touch "$stamp"
   fi
   (cd "$MESHLAN_ROOT" && pnpm run --silent build >/dev/null) || { tc_log "build failed (run: pnpm run build)"; return 1; }
