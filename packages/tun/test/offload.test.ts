@@ -10,6 +10,9 @@ const BYTES = 8 << 20
 const skip = labUnavailable()
 /** Each lab test skips (and is counted as skipped) when it cannot run here. */
 const lab = skip ? { skip: `skipped: ${skip}` } : {}
+if (skip && process.env.MESHLAN_REQUIRE_LABS === '1') {
+  throw new Error(`TUN lab tests must run here (MESHLAN_REQUIRE_LABS=1) but cannot: ${skip}`)
+}
 
 interface RelayStats {
   a: Record<string, number>

@@ -23,6 +23,9 @@ function rootUnavailable(): string | null {
 }
 const skip = rootUnavailable()
 const lab = skip ? { skip: `skipped: ${skip}` } : {}
+if (skip && process.env.MESHLAN_REQUIRE_LABS === '1') {
+  throw new Error(`TUN lab tests must run here (MESHLAN_REQUIRE_LABS=1) but cannot: ${skip}`)
+}
 
 function listen(
   host: string,

@@ -8,6 +8,9 @@ const NS = `mltun${process.pid}`
 const skip = labUnavailable()
 /** Each lab test skips (and is counted as skipped) when it cannot run here. */
 const lab = skip ? { skip: `skipped: ${skip}` } : {}
+if (skip && process.env.MESHLAN_REQUIRE_LABS === '1') {
+  throw new Error(`TUN lab tests must run here (MESHLAN_REQUIRE_LABS=1) but cannot: ${skip}`)
+}
 
 describe('TUN in a network namespace', { timeout: 60_000 }, () => {
   before(() => {
