@@ -2,7 +2,7 @@
  * `<state>/config.toml`: what is not a flag. Parsed with smol-toml, validated with zod; every
  * problem names the field. Defaults come from @meshlan/mesh constants (see docs/config.md).
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, type LogLevel } from '@meshlan/mesh'
@@ -11,6 +11,7 @@ import { parse, stringify, TomlError } from 'smol-toml'
 import { z } from 'zod'
 import { DEFAULT_LISTEN, STATE_FILES } from './constants.ts'
 import { ConfigError } from './errors.ts'
+import { writeFileAtomic } from './state.ts'
 
 export interface Config {
   /** Wanted node name. @default the host name */
@@ -152,5 +153,5 @@ export async function updateConfig(stateDir: string, values: Record<string, unkn
   const next = { ...raw, ...values }
   const r = parseConfig(stringify(next))
   if (!r.ok) throw new ConfigError(path, r.field, r.reason)
-  await writeFile(path, stringify(next) + '\n', { mode: 0o600 })
+  await writeFileAtomic(path, stringify(next) + '\n', 0o600)
 }

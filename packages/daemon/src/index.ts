@@ -45,7 +45,13 @@ export { type OpenDevice, type OpenDeviceInit, type OverlayDevice, openTunDevice
 export { parseDuration } from './duration.ts'
 export * from './errors.ts'
 export { hostIPv4Addresses, hostRoutes, parseIpRoutes } from './host.ts'
-export { type NetworkState, resolveStateDir, StateDir, writeAtomic } from './state.ts'
+export {
+  type NetworkState,
+  resolveStateDir,
+  StateDir,
+  type WriteFileAtomicOptions,
+  writeFileAtomic,
+} from './state.ts'
 
 /** Absolute path of the daemon's entry point (what `meshlan up` runs with node). */
 export const DAEMON_ENTRY: string = new URL('./main.ts', import.meta.url).pathname

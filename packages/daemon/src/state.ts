@@ -1,10 +1,13 @@
 /**
  * The state directory: identity, config, network membership, the newest policy, known records,
  * and the daemon's pid, log and control socket. Files holding secrets are 0600, the directory 0700;
- * every write is atomic (temp file + rename).
+ * every write goes through writeFileAtomic: a kill -9 or a power cut at any point leaves the old
+ * file or the new one, never an empty or partial one.
  */
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { constants as fsConstants } from 'node:fs'
+import { chmod, link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -51,10 +54,53 @@ async function readOptional(path: string): Promise<Buffer | null> {
   }
 }
 
-export async function writeAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`
-  await writeFile(tmp, data, { mode })
-  await rename(tmp, path)
+export interface WriteFileAtomicOptions {
+  /**
+   * Create the file only if it does not exist yet (link instead of rename: atomic and never
+   * replaces). Rejects with an `EEXIST` error when another writer got there first.
+   * @default false
+   */
+  exclusive?: boolean
+}
+
+/**
+ * Writes `data` to `path` crash-safely: a temp file unique to this writer (pid + random, so
+ * concurrent writers never share one) in the same directory, written and fsynced, renamed over
+ * `path` (atomic on POSIX), then the directory fsynced so the rename itself survives a power cut.
+ * Readers see the old content or the new one, never an empty or partial file.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o600,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const dir = dirname(path)
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+  const fh = await open(tmp, 'wx', mode)
+  let placed = false
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+    await fh.close()
+    if (options.exclusive === true) await link(tmp, path)
+    else await rename(tmp, path)
+    placed = options.exclusive !== true
+  } finally {
+    await fh.close().catch(() => {}) // already closed on the happy path
+    if (!placed) await unlink(tmp).catch(() => {})
+  }
+  await syncDir(dir)
+}
+
+/** fsync of a directory: makes a rename/link in it durable. */
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
+  try {
+    await dh.sync()
+  } finally {
+    await dh.close()
+  }
 }
 
 export class StateDir {
@@ -100,11 +146,12 @@ export class StateDir {
     if (existing != null)
       return { key: existing, peerId: peerIdFromPrivateKey(existing).toString(), created: false }
     const key = await generateKeyPair('Ed25519')
-    await writeFile(this.path('identity'), privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' }).catch(
-      async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err
-      },
-    )
+    // never written in place: a crash leaves no identity (made again) or the whole key
+    await writeFileAtomic(this.path('identity'), privateKeyToProtobuf(key), 0o600, {
+      exclusive: true,
+    }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err
+    })
     const stored = await this.requireIdentity()
     return { key: stored, peerId: peerIdFromPrivateKey(stored).toString(), created: stored.equals(key) }
   }
@@ -130,7 +177,7 @@ export class StateDir {
   }
 
   async writeNetwork(n: NetworkState): Promise<void> {
-    await writeAtomic(this.path('network'), JSON.stringify(n, null, 2) + '\n')
+    await writeFileAtomic(this.path('network'), JSON.stringify(n, null, 2) + '\n')
   }
 
   async readPolicy(): Promise<Uint8Array | null> {
@@ -139,7 +186,7 @@ export class StateDir {
   }
 
   async writePolicy(envelope: Uint8Array): Promise<void> {
-    await writeAtomic(this.path('policy'), envelope)
+    await writeFileAtomic(this.path('policy'), envelope)
   }
 
   /** Known record envelopes (a damaged file is treated as empty: records are only a hint). */
@@ -158,7 +205,7 @@ export class StateDir {
   }
 
   async writeRecords(records: Uint8Array[]): Promise<void> {
-    await writeAtomic(this.path('records'), JSON.stringify(records.map((r) => toBase64(r))) + '\n')
+    await writeFileAtomic(this.path('records'), JSON.stringify(records.map((r) => toBase64(r))) + '\n')
   }
 
   async readPid(): Promise<number | null> {
