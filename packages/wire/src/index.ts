@@ -86,3 +86,20 @@ export {
   verifyRecord,
 } from './record.ts'
 export type { Result } from './result.ts'
+export {
+  checkVnetFrame,
+  rebuildVnetHeader,
+  VNET_F_DATA_VALID,
+  VNET_F_NEEDS_CSUM,
+  VNET_GSO_ECN,
+  VNET_GSO_NONE,
+  VNET_GSO_TCPV4,
+  VNET_HDR_BYTES,
+  VNET_MAX_GSO_SEGMENTS,
+  VNET_MAX_GSO_SIZE,
+  VNET_MIN_GSO_SIZE,
+  VNET_REASONS,
+  type VnetReason,
+  type VnetVerdict,
+  vnetFrameCode,
+} from './vnet.ts'
