@@ -11,7 +11,7 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
-import { type TCPOptions, tcp } from '@libp2p/tcp'
+import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import {
@@ -22,6 +22,11 @@ import {
   YAMUX_INITIAL_WINDOW,
   YAMUX_MAX_WINDOW,
 } from './constants.ts'
+import {
+  LIBP2P_ADAPTER_SERVICE,
+  libp2pAdapter,
+  REUSE_PORT_LISTEN_OPTS,
+} from './reachability/libp2p-adapter.ts'
 
 export interface TransportInit {
   privateKey: PrivateKey
@@ -60,13 +65,6 @@ export interface TransportGater {
   underlay?(addr: string): boolean
 }
 
-/** Internal libp2p components a few of our services need (upgrader, transport manager). */
-export interface Internals {
-  // biome-ignore lint/suspicious/noExplicitAny: libp2p's Components type is not exported by name
-  components: any
-}
-const internals = () => (components: unknown) => ({ components })
-
 // biome-ignore lint/suspicious/noExplicitAny: the service map is heterogeneous by design
 export type MeshLibp2p = Libp2p<Record<string, any>>
 
@@ -80,7 +78,7 @@ export async function createTransport(init: TransportInit): Promise<MeshLibp2p> 
             inboundSocketInactivityTimeout: 0,
             outboundSocketInactivityTimeout: 0,
             // the listening port is shared with the hole-punch dialer (SO_REUSEPORT)
-            listenOpts: { reusePort: true } as TCPOptions['listenOpts'],
+            listenOpts: REUSE_PORT_LISTEN_OPTS,
           }),
           circuitRelayTransport({ reservationCompletionTimeout: 5000 }),
         ]
@@ -128,7 +126,8 @@ export async function createTransport(init: TransportInit): Promise<MeshLibp2p> 
     },
     peerDiscovery: [],
     services: {
-      internals: internals(),
+      // the one typed door into libp2p's components (upgrader, transport manager): see the file
+      [LIBP2P_ADAPTER_SERVICE]: libp2pAdapter(),
       ...(init.relayServer === true
         ? {
             relay: circuitRelayServer({

@@ -1,0 +1,42 @@
+/**
+ * Named errors of the reachability service, one class per condition; messages say what to do next.
+ */
+import { MeshError } from '../errors.ts'
+
+/** libp2p no longer behaves the way the adapter relies on (after an upgrade, usually). */
+export class Libp2pAssumptionError extends MeshError {
+  readonly assumption: string
+  constructor(assumption: string, detail: string) {
+    super(
+      'ERR_LIBP2P_ASSUMPTION',
+      `libp2p broke an assumption of meshlan's adapter (${assumption}): ${detail}; run ` +
+        'packages/mesh/test/libp2p-adapter.test.ts and fix reachability/libp2p-adapter.ts before upgrading libp2p',
+    )
+    this.name = 'Libp2pAssumptionError'
+    this.assumption = assumption
+  }
+}
+
+/** The adapter service is missing from the libp2p node (createTransport not used?). */
+export class AdapterMissingError extends MeshError {
+  constructor(service: string) {
+    super(
+      'ERR_ADAPTER_MISSING',
+      `libp2p has no '${service}' service: build the node with createTransport() (it registers the adapter)`,
+    )
+    this.name = 'AdapterMissingError'
+  }
+}
+
+/** Every dialling group to a member failed. */
+export class NoPathError extends MeshError {
+  readonly peerId: string
+  constructor(peerId: string, detail: string) {
+    super(
+      'ERR_NO_PATH',
+      `cannot reach ${peerId}: ${detail}; check it is online (meshlan status) and that a member relay runs`,
+    )
+    this.name = 'NoPathError'
+    this.peerId = peerId
+  }
+}
