@@ -49,14 +49,27 @@ function readVarint(buf: Uint8Array, pos: number): [number, number] | null {
   return null
 }
 
+/**
+ * Encodes a HolePunch. The addresses are capped so the message always decodes on the far side:
+ * at most MAX_DCUTR_ADDRS, and only as many (in the order given: put the preferred first) as fit
+ * in MAX_DCUTR_MESSAGE bytes. Those past the cap are left out, not an error: a CONNECT with fewer
+ * candidates still works, an oversize one would be refused whole.
+ */
 export function encodeHolePunch(msg: HolePunch): Uint8Array {
   let size = 1 + varintLen(msg.type)
-  for (const a of msg.obsAddrs) size += 1 + varintLen(a.length) + a.length
+  let count = 0
+  for (const a of msg.obsAddrs) {
+    const field = 1 + varintLen(a.length) + a.length
+    if (count >= MAX_DCUTR_ADDRS || size + field > MAX_DCUTR_MESSAGE) break
+    size += field
+    count++
+  }
   const out = new Uint8Array(size)
   let pos = 0
   out[pos++] = 0x08 // field 1, varint
   pos = writeVarint(out, pos, msg.type)
-  for (const a of msg.obsAddrs) {
+  for (let i = 0; i < count; i++) {
+    const a = msg.obsAddrs[i]
     out[pos++] = 0x12 // field 2, length-delimited
     pos = writeVarint(out, pos, a.length)
     out.set(a, pos)
