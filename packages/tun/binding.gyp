@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "meshlan_tun",
-      "sources": ["native/tun.c"],
+      "sources": ["native/tun.c", "native/vnet.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     },

@@ -10,6 +10,10 @@
 // Writing: one write() per packet (or one writev() of one packet's pieces), never several packets
 // in one call. Non-blocking: EAGAIN/ENOBUFS drop the rest of the batch and count them.
 //
+// Frames from remote peers with a virtio_net_hdr (frame type 3) are validated by vnet.c before
+// anything is written: a refused frame is counted (vnetRefused) and dropped, and an offload TUN
+// gets a header rebuilt from the packet, never the peer's.
+//
 // Plain C against node_api.h (NAPI_VERSION 8); everything runs on the loop's thread.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,13 +31,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define VNET_HDR_LEN 10
-#define VNET_F_NEEDS_CSUM 1
-#define VNET_GSO_NONE 0
-#define VNET_GSO_TCPV4 1
-#define VNET_GSO_TCPV6 4
-#define VNET_GSO_ECN 0x80
-#define MAX_IP_PACKET 65535
+#include "vnet.h"
 
 // Indices into the Float64Array of counters shared with JS (see src/native.ts).
 enum {
@@ -47,17 +45,9 @@ enum {
   ST_TX_ERRORS,
   ST_WAKEUPS,
   ST_SEGMENTS,
+  ST_VNET_REFUSED,
   ST_COUNT
 };
-
-typedef struct {
-  uint8_t flags;
-  uint8_t gso_type;
-  uint16_t hdr_len;
-  uint16_t gso_size;
-  uint16_t csum_start;
-  uint16_t csum_offset;
-} vnet_hdr_t;
 
 typedef struct tun_s {
   napi_env env;
@@ -164,173 +154,6 @@ static tun_t *unwrap(napi_env env, napi_value v) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// checksums (RFC 1071, summed in native byte order: the folded result is stored with memcpy)
-
-static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len) {
-  while (len >= 8) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    sum += v;
-    if (sum < v) sum++;
-    p += 8;
-    len -= 8;
-  }
-  if (len >= 4) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    sum += v;
-    if (sum < v) sum++;
-    p += 4;
-    len -= 4;
-  }
-  if (len >= 2) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    sum += v;
-    if (sum < v) sum++;
-    p += 2;
-    len -= 2;
-  }
-  if (len) {
-    uint8_t last[2] = {*p, 0};
-    uint16_t v;
-    memcpy(&v, last, 2);
-    sum += v;
-    if (sum < v) sum++;
-  }
-  return sum;
-}
-
-static uint16_t csum_fold(uint64_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return (uint16_t)~sum;
-}
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static uint32_t rd32(const uint8_t *p) {
-  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-static void read_vnet(const uint8_t *p, vnet_hdr_t *h) {
-  // Legacy virtio-net header in host byte order (TUN default without TUNSETVNETLE/BE).
-  h->flags = p[0];
-  h->gso_type = p[1];
-  memcpy(&h->hdr_len, p + 2, 2);
-  memcpy(&h->gso_size, p + 4, 2);
-  memcpy(&h->csum_start, p + 6, 2);
-  memcpy(&h->csum_offset, p + 8, 2);
-}
-
-// ---------------------------------------------------------------------------------------------
-// TSO segmentation
-
-typedef struct {
-  const uint8_t *pkt;  // IP packet (after the vnet header)
-  size_t len;
-  int v6;
-  size_t iphl, tcphl, hdrs;
-  size_t payload;
-  size_t mss;
-  uint32_t nseg;
-} tso_t;
-
-// Parses a GSO super-packet (vnet header + IPv4/IPv6 + TCP). mtu caps the segment size (0: none).
-static int tso_parse(const uint8_t *p, size_t len, uint32_t mtu, tso_t *s) {
-  if (len < VNET_HDR_LEN) return 0;
-  vnet_hdr_t h;
-  read_vnet(p, &h);
-  uint8_t type = h.gso_type & ~VNET_GSO_ECN;
-  s->pkt = p + VNET_HDR_LEN;
-  s->len = len - VNET_HDR_LEN;
-  if (type == VNET_GSO_TCPV4) {
-    if (s->len < 20 || (s->pkt[0] >> 4) != 4) return 0;
-    s->v6 = 0;
-    s->iphl = (size_t)(s->pkt[0] & 15) * 4;
-    if (s->iphl < 20 || s->pkt[9] != 6) return 0;
-  } else if (type == VNET_GSO_TCPV6) {
-    if (s->len < 40 || (s->pkt[0] >> 4) != 6 || s->pkt[6] != 6) return 0;
-    s->v6 = 1;
-    s->iphl = 40;
-  } else {
-    return 0;
-  }
-  if (s->len < s->iphl + 20) return 0;
-  s->tcphl = (size_t)(s->pkt[s->iphl + 12] >> 4) * 4;
-  if (s->tcphl < 20) return 0;
-  s->hdrs = s->iphl + s->tcphl;
-  if (s->len < s->hdrs) return 0;
-  s->payload = s->len - s->hdrs;
-  s->mss = h.gso_size;
-  if (mtu && mtu > s->hdrs && s->mss > mtu - s->hdrs) s->mss = mtu - s->hdrs;
-  if (s->mss == 0) return 0;
-  s->nseg = s->payload == 0 ? 1 : (uint32_t)((s->payload + s->mss - 1) / s->mss);
-  return 1;
-}
-
-// Writes segment i's IP+TCP header (checksums complete) to hdr; returns payload pointer/length.
-static void tso_segment(const tso_t *s, uint32_t i, uint8_t *hdr, const uint8_t **pl, size_t *pl_len) {
-  size_t off = (size_t)i * s->mss;
-  size_t n = s->payload - off < s->mss ? s->payload - off : s->mss;
-  if (s->payload == 0) n = 0;
-  *pl = s->pkt + s->hdrs + off;
-  *pl_len = n;
-  memcpy(hdr, s->pkt, s->hdrs);
-  uint8_t *tcp = hdr + s->iphl;
-  uint64_t sum = 0;
-  uint8_t pseudo[40];
-  size_t tcplen = s->tcphl + n;
-  if (!s->v6) {
-    wr16(hdr + 2, (uint16_t)(s->hdrs + n));
-    wr16(hdr + 4, (uint16_t)(rd16(s->pkt + 4) + i));
-    hdr[10] = hdr[11] = 0;
-    uint16_t ipc = csum_fold(csum_add(0, hdr, s->iphl));
-    memcpy(hdr + 10, &ipc, 2);
-    memcpy(pseudo, hdr + 12, 8);
-    pseudo[8] = 0;
-    pseudo[9] = 6;
-    wr16(pseudo + 10, (uint16_t)tcplen);
-    sum = csum_add(sum, pseudo, 12);
-  } else {
-    wr16(hdr + 4, (uint16_t)tcplen);
-    memcpy(pseudo, hdr + 8, 32);
-    wr32(pseudo + 32, (uint32_t)tcplen);
-    sum = csum_add(sum, pseudo, 36);
-    uint8_t nh[4] = {0, 0, 0, 6};
-    sum = csum_add(sum, nh, 4);
-  }
-  wr32(tcp + 4, rd32(s->pkt + s->iphl + 4) + (uint32_t)off);
-  if (i > 0) tcp[13] &= (uint8_t)~0x80;              // CWR only on the first segment
-  if (i + 1 < s->nseg) tcp[13] &= (uint8_t)~0x09;    // FIN and PSH only on the last
-  tcp[16] = tcp[17] = 0;
-  sum = csum_add(sum, tcp, s->tcphl);
-  sum = csum_add(sum, *pl, n);
-  uint16_t c = csum_fold(sum);
-  memcpy(tcp + 16, &c, 2);
-}
-
-// Completes a NEEDS_CSUM (CHECKSUM_PARTIAL) packet's checksum: the field holds the pseudo-header
-// sum; the result is the folded sum from csum_start to the end. Returns 0 when out of range.
-static int partial_csum(const uint8_t *pkt, size_t len, const vnet_hdr_t *h, uint16_t *out, size_t *pos) {
-  size_t start = h->csum_start, at = (size_t)h->csum_start + h->csum_offset;
-  if (start >= len || at + 2 > len) return 0;
-  uint16_t c = csum_fold(csum_add(0, pkt + start, len - start));
-  if (c == 0) c = 0xffff;
-  *out = c;
-  *pos = at;
-  return 1;
-}
-
-// ---------------------------------------------------------------------------------------------
 // writing
 
 static int write_iov(tun_t *t, struct iovec *iov, int n) {
@@ -342,20 +165,24 @@ static int write_iov(tun_t *t, struct iovec *iov, int n) {
   }
 }
 
-// Writes one packet. vnet_in: the packet starts with a virtio_net_hdr. Returns 0 or errno;
-// *pkts counts packets written to the fd (a split super-packet writes several).
+// write_one's result for a frame vnet.c refused (counted as vnetRefused, not as a device error).
+#define WRITE_REFUSED (-1)
+
+// Writes one packet. vnet_in: the packet starts with a virtio_net_hdr (from a peer: validated
+// here before anything is written). Returns 0, errno, or WRITE_REFUSED; *pkts counts packets
+// written to the fd (a split super-packet writes several).
 static int write_one(tun_t *t, const uint8_t *p, size_t len, int vnet_in, uint32_t *pkts, size_t *bytes) {
   struct iovec iov[3];
   *pkts = 0;
   *bytes = 0;
-  if (vnet_in == t->vnet) {
-    iov[0].iov_base = (void *)p;
-    iov[0].iov_len = len;
-    int err = write_iov(t, iov, 1);
-    if (!err) *pkts = 1, *bytes = len;
-    return err;
-  }
   if (!vnet_in) {
+    if (!t->vnet) {
+      iov[0].iov_base = (void *)p;
+      iov[0].iov_len = len;
+      int err = write_iov(t, iov, 1);
+      if (!err) *pkts = 1, *bytes = len;
+      return err;
+    }
     // Plain packet into an offload TUN: prepend a zero header (no offload requested).
     static const uint8_t zero[VNET_HDR_LEN] = {0};
     iov[0].iov_base = (void *)zero;
@@ -366,49 +193,56 @@ static int write_one(tun_t *t, const uint8_t *p, size_t len, int vnet_in, uint32
     if (!err) *pkts = 1, *bytes = len + VNET_HDR_LEN;
     return err;
   }
-  // Packet with a vnet header into a plain TUN: finish checksums / split super-packets.
-  if (len < VNET_HDR_LEN) return EINVAL;
-  vnet_hdr_t h;
-  read_vnet(p, &h);
-  const uint8_t *pkt = p + VNET_HDR_LEN;
-  size_t plen = len - VNET_HDR_LEN;
-  if ((h.gso_type & ~VNET_GSO_ECN) == VNET_GSO_NONE) {
-    if (!(h.flags & VNET_F_NEEDS_CSUM)) {
-      iov[0].iov_base = (void *)pkt;
-      iov[0].iov_len = plen;
-      int err = write_iov(t, iov, 1);
-      if (!err) *pkts = 1, *bytes = plen;
-      return err;
-    }
-    uint16_t c;
-    size_t at;
-    if (!partial_csum(pkt, plen, &h, &c, &at)) return EINVAL;
-    iov[0].iov_base = (void *)pkt;
-    iov[0].iov_len = at;
-    iov[1].iov_base = &c;
-    iov[1].iov_len = 2;
-    iov[2].iov_base = (void *)(pkt + at + 2);
-    iov[2].iov_len = plen - at - 2;
-    int err = write_iov(t, iov, 3);
-    if (!err) *pkts = 1, *bytes = plen;
+  vnet_pkt_t v;
+  int reason = vnet_parse(p, len, t->mtu, &v);
+  if (reason != VR_OK) return WRITE_REFUSED;
+  if (t->vnet) {
+    // Offload TUN: the kernel gets a header rebuilt from the packet, not the peer's.
+    uint8_t hdr[VNET_HDR_LEN];
+    vnet_build_header(&v, hdr);
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = VNET_HDR_LEN;
+    iov[1].iov_base = (void *)v.pkt;
+    iov[1].iov_len = v.len;
+    int err = write_iov(t, iov, 2);
+    if (!err) *pkts = 1, *bytes = len;
     return err;
   }
-  tso_t s;
-  if (!tso_parse(p, len, t->mtu, &s)) return EINVAL;
-  for (uint32_t i = 0; i < s.nseg; i++) {
+  // Plain TUN: finish the checksum / split the super-packet here.
+  if (!v.gso) {
+    if (!v.csum) {
+      iov[0].iov_base = (void *)v.pkt;
+      iov[0].iov_len = v.len;
+      int err = write_iov(t, iov, 1);
+      if (!err) *pkts = 1, *bytes = v.len;
+      return err;
+    }
+    uint8_t c[2];
+    vnet_partial_csum(&v, c);
+    iov[0].iov_base = (void *)v.pkt;
+    iov[0].iov_len = v.csum_at;
+    iov[1].iov_base = c;
+    iov[1].iov_len = 2;
+    iov[2].iov_base = (void *)(v.pkt + v.csum_at + 2);
+    iov[2].iov_len = v.len - v.csum_at - 2;
+    int err = write_iov(t, iov, 3);
+    if (!err) *pkts = 1, *bytes = v.len;
+    return err;
+  }
+  for (uint32_t i = 0; i < v.nseg; i++) {
     const uint8_t *pl;
     size_t n;
-    tso_segment(&s, i, t->seg_buf, &pl, &n);
+    vnet_segment(&v, i, t->seg_buf, &pl, &n);
     iov[0].iov_base = t->seg_buf;
-    iov[0].iov_len = s.hdrs;
+    iov[0].iov_len = v.hdrs;
     iov[1].iov_base = (void *)pl;
     iov[1].iov_len = n;
-    int err = write_iov(t, iov, n ? 2 : 1);
+    int err = write_iov(t, iov, 2);
     if (err) return err;
     *pkts += 1;
-    *bytes += s.hdrs + n;
+    *bytes += v.hdrs + n;
   }
-  if (t->stats) t->stats[ST_SEGMENTS] += s.nseg;
+  if (t->stats) t->stats[ST_SEGMENTS] += v.nseg;
   return 0;
 }
 
@@ -582,6 +416,13 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
       close(fd);
       return throw_errno(env, err, "ioctl TUNSETVNETHDRSZ");
     }
+    // Frame type 3 carries the header little-endian on every host: make the TUN agree.
+    int le = 1;
+    if (ioctl(fd, TUNSETVNETLE, &le) < 0) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, err, "ioctl TUNSETVNETLE");
+    }
   }
   if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)offload) < 0) {
     int err = errno;
@@ -652,7 +493,7 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
   t->stats = stats;
   t->scratch_size = (size_t)batch * ((size_t)headroom + slot_max);
   t->scratch = malloc(t->scratch_size);
-  t->seg_buf = malloc(128);
+  t->seg_buf = malloc(VNET_MAX_HDRS);
   t->poll = calloc(1, sizeof *t->poll);
   struct uv_loop_s *loop = NULL;
   if (!t->scratch || !t->seg_buf || !t->poll || napi_get_uv_event_loop(env, &loop) != napi_ok ||
@@ -748,6 +589,11 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
         written++;
         continue;
       }
+      if (err == WRITE_REFUSED) {
+        t->stats[ST_VNET_REFUSED] += 1;
+        t->stats[ST_TX_DROPS] += 1;
+        continue;
+      }
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
         t->stats[ST_TX_DROPS] += count - i;
         break;
@@ -765,9 +611,9 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
 }
 
 // segment(src: Uint8Array, mtu, headroom): [slab, offsets, lengths, count] or null when src is
-// not a vnet-header packet this code can split. GSO super-packets are split into MTU-sized
-// packets with complete checksums; a NEEDS_CSUM packet gets its checksum completed; any other
-// packet is copied as is. Output packets carry no vnet header.
+// not a frame vnet.c accepts. GSO super-packets are split into MTU-sized packets with complete
+// checksums; a NEEDS_CSUM packet gets its checksum completed; any other packet is copied as is.
+// Output packets carry no vnet header.
 static napi_value js_segment(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -782,62 +628,54 @@ static napi_value js_segment(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "segment(src: Uint8Array, mtu: number, headroom: number)");
     return NULL;
   }
-  const uint8_t *p = src;
-  if (len < VNET_HDR_LEN) return null_v;
-  vnet_hdr_t h;
-  read_vnet(p, &h);
-  tso_t s;
-  int gso = (h.gso_type & ~VNET_GSO_ECN) != VNET_GSO_NONE;
-  uint32_t nseg = 1;
-  size_t total;
-  if (gso) {
-    if (!tso_parse(p, len, mtu, &s)) return null_v;
-    nseg = s.nseg;
-    total = (size_t)nseg * (headroom + s.hdrs) + s.payload;
-  } else {
-    total = headroom + len - VNET_HDR_LEN;
-  }
+  vnet_pkt_t v;
+  if (vnet_parse(src, len, mtu, &v) != VR_OK) return null_v;
+  size_t total = vnet_output_size(&v, headroom);
   napi_value slab, offs_ab, lens_ab, offs_v, lens_v, count_v, result;
   void *out, *offs_d, *lens_d;
   CHECK(napi_create_buffer(env, total, &out, &slab));
-  CHECK(napi_create_arraybuffer(env, nseg * 4, &offs_d, &offs_ab));
-  CHECK(napi_create_arraybuffer(env, nseg * 4, &lens_d, &lens_ab));
-  CHECK(napi_create_typedarray(env, napi_uint32_array, nseg, offs_ab, 0, &offs_v));
-  CHECK(napi_create_typedarray(env, napi_uint32_array, nseg, lens_ab, 0, &lens_v));
-  uint8_t *o = out;
-  uint32_t *offsets = offs_d, *lengths = lens_d;
-  memset(o, 0, total);
-  if (gso) {
-    size_t pos = 0;
-    for (uint32_t i = 0; i < nseg; i++) {
-      const uint8_t *pl;
-      size_t n;
-      pos += headroom;
-      tso_segment(&s, i, o + pos, &pl, &n);
-      memcpy(o + pos + s.hdrs, pl, n);
-      offsets[i] = (uint32_t)pos;
-      lengths[i] = (uint32_t)(s.hdrs + n);
-      pos += s.hdrs + n;
-    }
-  } else {
-    const uint8_t *pkt = p + VNET_HDR_LEN;
-    size_t plen = len - VNET_HDR_LEN;
-    memcpy(o + headroom, pkt, plen);
-    if (h.flags & VNET_F_NEEDS_CSUM) {
-      uint16_t c;
-      size_t at;
-      if (!partial_csum(pkt, plen, &h, &c, &at)) return null_v;
-      memcpy(o + headroom + at, &c, 2);
-    }
-    offsets[0] = headroom;
-    lengths[0] = (uint32_t)plen;
-  }
+  CHECK(napi_create_arraybuffer(env, v.nseg * 4, &offs_d, &offs_ab));
+  CHECK(napi_create_arraybuffer(env, v.nseg * 4, &lens_d, &lens_ab));
+  CHECK(napi_create_typedarray(env, napi_uint32_array, v.nseg, offs_ab, 0, &offs_v));
+  CHECK(napi_create_typedarray(env, napi_uint32_array, v.nseg, lens_ab, 0, &lens_v));
+  uint32_t n = vnet_segment_into(&v, out, total, headroom, offs_d, lens_d, v.nseg);
   CHECK(napi_create_array_with_length(env, 4, &result));
-  CHECK(napi_create_uint32(env, nseg, &count_v));
+  CHECK(napi_create_uint32(env, n, &count_v));
   CHECK(napi_set_element(env, result, 0, slab));
   CHECK(napi_set_element(env, result, 1, offs_v));
   CHECK(napi_set_element(env, result, 2, lens_v));
   CHECK(napi_set_element(env, result, 3, count_v));
+  return result;
+}
+
+// segmentInto(src, out, offsets, lengths, mtu, headroom): like segment() but into caller-owned
+// memory, for the fuzzer: returns the packet count, -reason (vnetReasons index) when the frame is
+// refused, or 0 when the output does not fit. Never writes outside out/offsets/lengths.
+static napi_value js_segment_into(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *src, *out, *offs, *lens;
+  size_t len, out_len, offs_n, lens_n;
+  uint32_t mtu = 0, headroom = 0;
+  if (argc < 6 || !get_typed(env, argv[0], napi_uint8_array, &src, &len) ||
+      !get_typed(env, argv[1], napi_uint8_array, &out, &out_len) ||
+      !get_typed(env, argv[2], napi_uint32_array, &offs, &offs_n) ||
+      !get_typed(env, argv[3], napi_uint32_array, &lens, &lens_n) || !get_u32(env, argv[4], &mtu) ||
+      !get_u32(env, argv[5], &headroom)) {
+    napi_throw_type_error(env, "EINVAL",
+                          "segmentInto(src, out: Uint8Array, offsets, lengths: Uint32Array, mtu, headroom)");
+    return NULL;
+  }
+  vnet_pkt_t v;
+  int reason = vnet_parse(src, len, mtu, &v);
+  int32_t r = -reason;
+  if (reason == VR_OK) {
+    uint32_t cap = (uint32_t)(offs_n < lens_n ? offs_n : lens_n);
+    r = (int32_t)vnet_segment_into(&v, out, out_len, headroom, offs, lens, cap);
+  }
+  napi_value result;
+  CHECK(napi_create_int32(env, r, &result));
   return result;
 }
 
@@ -850,6 +688,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"segment", NULL, js_segment, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"segmentInto", NULL, js_segment_into, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value consts, v;
   napi_create_object(env, &consts);
@@ -862,8 +701,17 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   K("TUN_F_TSO_ECN", TUN_F_TSO_ECN)
   K("STATS_COUNT", ST_COUNT)
   K("VNET_HDR_LEN", VNET_HDR_LEN)
+  K("VNET_MAX_SEGMENTS", VNET_MAX_SEGMENTS)
+  K("VNET_MIN_GSO_SIZE", VNET_MIN_GSO_SIZE)
 #undef K
   napi_set_named_property(env, exports, "constants", consts);
+  napi_value reasons;
+  napi_create_array_with_length(env, VR_COUNT, &reasons);
+  for (uint32_t i = 0; i < VR_COUNT; i++) {
+    napi_create_string_utf8(env, vnet_reason_names[i], NAPI_AUTO_LENGTH, &v);
+    napi_set_element(env, reasons, i, v);
+  }
+  napi_set_named_property(env, exports, "vnetReasons", reasons);
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }

@@ -14,8 +14,9 @@ export const STAT = {
   txErrors: 7,
   wakeups: 8,
   segments: 9,
+  vnetRefused: 10,
 } as const
-export const STAT_COUNT = 10
+export const STAT_COUNT = 11
 
 /** Opaque handle owned by the addon. */
 export type NativeHandle = { readonly __brand: 'meshlan-tun-handle' }
@@ -54,6 +55,20 @@ export interface NativeAddon {
     mtu: number,
     headroom: number,
   ): [slab: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number] | null
+  /**
+   * segment() into caller-owned memory: the packet count, −reason (an index into vnetReasons) when
+   * the frame is refused, or 0 when the output does not fit.
+   */
+  segmentInto(
+    src: Uint8Array,
+    out: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    mtu: number,
+    headroom: number,
+  ): number
+  /** Why vnet.c refuses a frame, indexed by reason code (0 is OK); same as @meshlan/wire's. */
+  vnetReasons: readonly string[]
   constants: {
     TUN_F_CSUM: number
     TUN_F_TSO4: number
@@ -61,6 +76,8 @@ export interface NativeAddon {
     TUN_F_TSO_ECN: number
     STATS_COUNT: number
     VNET_HDR_LEN: number
+    VNET_MAX_SEGMENTS: number
+    VNET_MIN_GSO_SIZE: number
   }
 }
 

@@ -105,6 +105,11 @@ export interface TunStats {
   wakeups: number
   /** Segments produced by splitting super-packets for this TUN. */
   segments: number
+  /**
+   * Frames with a virtio_net_hdr (from a peer) refused before any write: a checksum position, GSO
+   * type, gso_size or segment count the packet itself does not justify. Also counted in txDrops.
+   */
+  vnetRefused: number
 }
 
 export type TunBatchHandler = (batch: TunBatch) => void
@@ -135,8 +140,10 @@ export interface Tun {
    * write() per packet. Synchronous: the caller may reuse its buffers once it returns. Returns the
    * number of input packets written; on EAGAIN/ENOBUFS the rest count as dropped (no exception).
    * `vnetHdr` says whether the packets start with a virtio_net_hdr (default: as this TUN reads).
-   * A plain packet into an offload TUN gets a zero header; a vnet packet into a plain TUN gets its
-   * checksum completed and, if it is a TSO super-packet, is split into MTU-sized packets.
+   * A plain packet into an offload TUN gets a zero header. A vnet packet (frame type 3, from a
+   * peer) is validated first and refused (counted in `vnetRefused`) unless its header is exactly
+   * what its IPv4/TCP/UDP headers imply; an offload TUN then gets a header rebuilt from the packet,
+   * a plain TUN gets the checksum completed and a TSO super-packet split into MTU-sized packets.
    * After close() it returns 0.
    */
   writeBatch(
@@ -384,6 +391,7 @@ class TunDevice implements Tun {
       txErrors: 0,
       wakeups: 0,
       segments: 0,
+      vnetRefused: 0,
     })
   }
 
@@ -399,6 +407,7 @@ class TunDevice implements Tun {
     into.txErrors = s[STAT.txErrors]
     into.wakeups = s[STAT.wakeups]
     into.segments = s[STAT.segments]
+    into.vnetRefused = s[STAT.vnetRefused]
     return into
   }
 
