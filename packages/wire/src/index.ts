@@ -58,6 +58,7 @@ export {
   type FrameErrorCode,
   writeFrameHeader,
 } from './frame.ts'
+export { HEADER_BAD_ICMP_ERROR, HEADER_OK, HEADER_REASONS, PacketHeader } from './header.ts'
 export * from './ipv4.ts'
 export { encodeJoinString, type JoinInfo, parseJoinString } from './join.ts'
 export { deriveMeshKey, meshKeySeed, networkIdFrom, newMeshKeySecret } from './mesh-key.ts'

@@ -31,6 +31,37 @@ export const IPPROTO_ICMP = 1
 export const IPPROTO_TCP = 6
 export const IPPROTO_UDP = 17
 
+/** ICMP type of an echo reply. */
+export const ICMP_ECHO_REPLY = 0
+/** ICMP type of a destination-unreachable error (also carries "fragmentation needed"). */
+export const ICMP_DEST_UNREACHABLE = 3
+/** ICMP type of a source-quench error (deprecated, still an error: RFC 6633). */
+export const ICMP_SOURCE_QUENCH = 4
+/** ICMP type of a redirect (classed with the errors: it embeds the packet it is about). */
+export const ICMP_REDIRECT = 5
+/** ICMP type of an echo request. */
+export const ICMP_ECHO_REQUEST = 8
+/** ICMP type of a time-exceeded error. */
+export const ICMP_TIME_EXCEEDED = 11
+/** ICMP type of a parameter-problem error. */
+export const ICMP_PARAMETER_PROBLEM = 12
+/** Bytes of an ICMP header (type, code, checksum, 4 type-specific bytes). */
+export const ICMP_HEADER_BYTES = 8
+
+/**
+ * True for the ICMP types that carry the IP header and first 8 L4 bytes of another packet (RFC 792):
+ * the same set Linux conntrack treats as errors related to a flow.
+ */
+export function isIcmpErrorType(type: number): boolean {
+  return (
+    type === ICMP_DEST_UNREACHABLE ||
+    type === ICMP_SOURCE_QUENCH ||
+    type === ICMP_REDIRECT ||
+    type === ICMP_TIME_EXCEEDED ||
+    type === ICMP_PARAMETER_PROBLEM
+  )
+}
+
 /** Bytes in an IPv4 header without options. */
 export const IPV4_MIN_HEADER_BYTES = 20
 
