@@ -12,6 +12,12 @@
  *   Finish with a batch (e.g. hand it to TUN `writeBatch`, decode the control payload) before
  *   pushing the next chunk.
  *
+ * Bounds: the decoder never holds more than `maxBufferBytes` (default 1 MiB). Drain it after every
+ * push (call `decode` until it returns 0); a stream that would exceed the cap, or announces a frame
+ * that could never fit, gets the sticky FrameError `BUFFER_FULL` / `FRAME_TOO_LONG` and its chunk is
+ * dropped: close that stream. A `controlOnly` decoder (the side that opened a unidirectional tunnel
+ * stream) fails with `UNEXPECTED_FRAME` on the first IP frame header.
+ *
  * Ordering: frames are reported in stream order. A batch is a run of IP frames optionally followed
  * by one control frame, so control messages are handled after the IP frames that preceded them and
  * before the ones that follow.
@@ -24,9 +30,25 @@ import {
   FRAME_TYPE_CONTROL,
   FRAME_TYPE_IP,
   FRAME_TYPE_IP_VNET,
+  MAX_CONTROL_BYTES,
   MAX_FRAME_PAYLOAD,
 } from './constants.ts'
 import { InvalidFrameError } from './errors.ts'
+
+/**
+ * Most bytes a FrameDecoder holds before it fails the stream with `BUFFER_FULL`. A consumer that
+ * drains after every push holds less than one frame (≤ MAX_FRAME_PAYLOAD + 4 bytes) plus the chunk
+ * just pushed, and a yamux chunk is at most one stream window (256 KiB): 1 MiB is three times that.
+ * More means the peer ignores flow control or the consumer does not drain; either way a peer must
+ * not make us hold it.
+ * @default 1048576
+ */
+export const DEFAULT_DECODER_MAX_BUFFER_BYTES = 1024 * 1024
+/**
+ * Cap of a `controlOnly` decoder: one largest control frame. The opener of a unidirectional tunnel
+ * stream receives at most one refusal on it, so anything beyond this is a protocol error.
+ */
+export const CONTROL_DECODER_MAX_BUFFER_BYTES = FRAME_HEADER_BYTES + MAX_CONTROL_BYTES
 
 /** Write a frame header at `buf[off .. off+4)`. Throws InvalidFrameError on a bad type or length. */
 export function writeFrameHeader(buf: Uint8Array, off: number, type: number, len: number): void {
@@ -89,14 +111,19 @@ export function createFrameBatch(capacity: number = DEFAULT_FRAME_BATCH_CAPACITY
 }
 
 /** Why a stream of frames is unusable; the caller should close the stream. */
-export type FrameErrorCode = 'BAD_FRAME_TYPE' | 'FRAME_TOO_LONG'
+export type FrameErrorCode = 'BAD_FRAME_TYPE' | 'FRAME_TOO_LONG' | 'BUFFER_FULL' | 'UNEXPECTED_FRAME'
 
-/** Returned by `FrameDecoder.decode` when the stream holds an invalid frame header. Sticky. */
+/** Returned by `FrameDecoder.decode` once the stream is unusable. Sticky. */
 export interface FrameError {
+  /**
+   * BAD_FRAME_TYPE: unknown type byte. FRAME_TOO_LONG: a length above MAX_FRAME_PAYLOAD or one that
+   * can never fit in `maxBufferBytes`. BUFFER_FULL: a push would hold more than `maxBufferBytes`.
+   * UNEXPECTED_FRAME: an IP frame reached a `controlOnly` decoder.
+   */
   error: FrameErrorCode
-  /** Type byte of the offending header. */
+  /** Type byte of the offending header (-1 for BUFFER_FULL). */
   type: number
-  /** Payload length of the offending header. */
+  /** Payload length of the offending header; for BUFFER_FULL, the bytes the push would have held. */
   length: number
 }
 
@@ -107,6 +134,16 @@ export interface FrameDecoderInit {
    * @default DEFAULT_DECODER_BUFFER_BYTES (256 KiB)
    */
   initialBufferBytes?: number
+  /**
+   * Most bytes held at once (see the file comment); at least one frame header.
+   * @default DEFAULT_DECODER_MAX_BUFFER_BYTES (1 MiB), or CONTROL_DECODER_MAX_BUFFER_BYTES when `controlOnly`
+   */
+  maxBufferBytes?: number
+  /**
+   * Only control frames are valid on this stream (we opened it; the far side only answers).
+   * @default false
+   */
+  controlOnly?: boolean
 }
 
 /** Reassembles frames from stream chunks. See the file comment for buffer ownership. */
@@ -117,9 +154,16 @@ export class FrameDecoder {
   /** One past the last buffered byte. */
   private end: number
   private failure: FrameError | null
+  private readonly maxBytes: number
+  private readonly controlOnly: boolean
 
   constructor(init: FrameDecoderInit = {}) {
-    const size = init.initialBufferBytes ?? DEFAULT_DECODER_BUFFER_BYTES
+    this.controlOnly = init.controlOnly === true
+    const max =
+      init.maxBufferBytes ??
+      (this.controlOnly ? CONTROL_DECODER_MAX_BUFFER_BYTES : DEFAULT_DECODER_MAX_BUFFER_BYTES)
+    this.maxBytes = Math.max(FRAME_HEADER_BYTES, Math.floor(max))
+    const size = Math.min(init.initialBufferBytes ?? DEFAULT_DECODER_BUFFER_BYTES, this.maxBytes)
     this.buf = new Uint8Array(Math.max(FRAME_HEADER_BYTES, Math.floor(size)))
     this.start = 0
     this.end = 0
@@ -136,9 +180,22 @@ export class FrameDecoder {
     return this.failure
   }
 
-  /** Append a stream chunk. Invalidates every view handed out by earlier `decode` calls. */
+  /** Most bytes this decoder holds at once. */
+  get maxBufferBytes(): number {
+    return this.maxBytes
+  }
+
+  /**
+   * Append a stream chunk. Invalidates every view handed out by earlier `decode` calls. A chunk that
+   * would take the decoder past `maxBufferBytes` is dropped and fails the stream (BUFFER_FULL).
+   */
   push(chunk: Uint8Array | Uint8ArrayList): void {
     if (this.failure !== null) return
+    const held = this.end - this.start + chunk.byteLength
+    if (held > this.maxBytes) {
+      this.failure = { error: 'BUFFER_FULL', type: -1, length: held }
+      return
+    }
     if (chunk instanceof Uint8Array) {
       this.append(chunk)
     } else {
@@ -151,7 +208,8 @@ export class FrameDecoder {
    * Fill `batch` with the next complete frames: up to `batch.offsets.length` IP frames, then at most
    * one control frame. Returns the number of frames reported (IP + control); 0 means "push more
    * bytes". Returns a FrameError (and keeps returning it) once a header has an unknown type or a
-   * length above MAX_FRAME_PAYLOAD.
+   * length above MAX_FRAME_PAYLOAD (or beyond `maxBufferBytes`), once a push overflowed, or on an
+   * IP frame in a `controlOnly` decoder.
    */
   decode(batch: FrameBatch): number | FrameError {
     batch.buf = this.buf
@@ -172,7 +230,11 @@ export class FrameDecoder {
         this.failure = { error: 'BAD_FRAME_TYPE', type, length: len }
         break
       }
-      if (len > MAX_FRAME_PAYLOAD) {
+      if (this.controlOnly && type !== FRAME_TYPE_CONTROL) {
+        this.failure = { error: 'UNEXPECTED_FRAME', type, length: len }
+        break
+      }
+      if (len > MAX_FRAME_PAYLOAD || len > this.maxBytes - FRAME_HEADER_BYTES) {
         this.failure = { error: 'FRAME_TOO_LONG', type, length: len }
         break
       }
@@ -228,6 +290,8 @@ export class FrameDecoder {
     } else {
       let size = this.buf.length * 2
       while (size < live + n) size *= 2
+      // push() already refused anything beyond the cap, so the cap always fits live + n
+      if (size > this.maxBytes) size = this.maxBytes
       const next = new Uint8Array(size)
       next.set(this.buf.subarray(this.start, this.end), 0)
       this.buf = next

@@ -49,7 +49,9 @@ export {
 export { InvalidFrameError, InvalidMessageError } from './errors.ts'
 export { isEd25519PeerId, NAME_RE, NETWORK_ID_RE, sanitizeName } from './fields.ts'
 export {
+  CONTROL_DECODER_MAX_BUFFER_BYTES,
   createFrameBatch,
+  DEFAULT_DECODER_MAX_BUFFER_BYTES,
   encodeFrame,
   type FrameBatch,
   FrameDecoder,
