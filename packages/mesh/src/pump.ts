@@ -27,6 +27,7 @@
 import type { Stream } from '@libp2p/interface'
 import {
   checkIpv4,
+  checkVnetFrame,
   createFrameBatch,
   decodeControl,
   encodeControl,
@@ -42,6 +43,9 @@ import {
   ipv4Src,
   l4DstPort,
   l4SrcPort,
+  rebuildVnetHeader,
+  VNET_MAX_GSO_SIZE,
+  type VnetReason,
   writeFrameHeader,
 } from '@meshlan/wire'
 import { ACCEPT, type PacketFilter } from './acl/index.ts'
@@ -85,6 +89,8 @@ export const PUMP_DROPS = [
   'WRONG_DESTINATION',
   'DEVICE_FULL',
   'BAD_FRAME',
+  // a type-3 frame whose virtio_net_hdr is not what its own packet implies (issue 8 §1)
+  'BAD_VNET',
 ] as const
 export type PumpDrop = (typeof PUMP_DROPS)[number]
 const D_BAD_PACKET = 0
@@ -96,10 +102,18 @@ const D_SPOOFED = 5
 const D_WRONG_DST = 6
 const D_DEVICE_FULL = 7
 const D_BAD_FRAME = 8
+const D_BAD_VNET = 9
+/** At most one warning per this many ms about refused type-3 frames (the rest are counted). */
+const BAD_VNET_LOG_MS = 1000
 
 export interface PumpInit {
   /** @default PEER_QUEUE_BYTES, or PEER_QUEUE_BYTES_OFFLOAD for a device with offloads */
   peerQueueBytes?: number
+  /**
+   * The TUN's MTU: bounds the gso_size a peer's type-3 super-packet may ask for (MTU − 40).
+   * @default 1400 (wire's VNET_MAX_GSO_SIZE + 40)
+   */
+  mtu?: number
   /** IP frames decoded per device write. @default 256 */
   rxBatch?: number
   log?: Logger
@@ -170,6 +184,10 @@ export class Pump {
   private readonly touched: PeerLink[] = []
   private readonly rxOffsets: Uint32Array
   private readonly rxLengths: Uint32Array
+  /** Largest gso_size accepted in a peer's type-3 frame. */
+  private readonly maxGsoSize: number
+  private badVnetLoggedAt = 0
+  private badVnetSuppressed = 0
   private selfIp = 0
   private running = false
   private batchTime = 0
@@ -186,6 +204,7 @@ export class Pump {
       init.peerQueueBytes ??
       (components.device.vnetHdr === true ? PEER_QUEUE_BYTES_OFFLOAD : PEER_QUEUE_BYTES)
     this.rxBatch = init.rxBatch ?? 256
+    this.maxGsoSize = init.mtu != null ? init.mtu - 40 : VNET_MAX_GSO_SIZE
     this.log = init.log ?? createLogger('pump')
     this.dropLog = new RateLimitedLog(this.log)
     this.rxOffsets = new Uint32Array(this.rxBatch)
@@ -557,6 +576,17 @@ export class Pump {
       const off = offsets[i]
       const len = lengths[i]
       const ip = off + vnet
+      if (vnetFrames) {
+        // the peer's virtio_net_hdr decides where the TUN write path stores a checksum and how it
+        // splits: refuse any header its own packet does not imply, then rebuild it from the packet
+        // so the filter below sees exactly the bytes the kernel will receive
+        const verdict = checkVnetFrame(buf, off, len, this.maxGsoSize)
+        if (!verdict.ok) {
+          this.dropBadVnet(link, verdict.reason)
+          continue
+        }
+        rebuildVnetHeader(buf, off)
+      }
       if (len <= vnet || checkIpv4(buf, ip, len - vnet) !== 0) {
         this.drop(D_BAD_PACKET, link)
         continue
@@ -595,6 +625,24 @@ export class Pump {
       const written = this.device.writeBatch(buf, outOff, outLen, n, vnetFrames)
       if (written < n) this.drops[D_DEVICE_FULL] += n - written
     }
+  }
+
+  /** Counts a refused type-3 frame and warns, naming the peer, at most once per BAD_VNET_LOG_MS. */
+  private dropBadVnet(link: PeerLink, reason: VnetReason): void {
+    this.drops[D_BAD_VNET]++
+    link.drops++
+    const now = Date.now()
+    if (now - this.badVnetLoggedAt < BAD_VNET_LOG_MS) {
+      this.badVnetSuppressed++
+      return
+    }
+    this.log.warn('refused a frame whose virtio_net_hdr does not match its packet', {
+      peer: link.peerId,
+      reason,
+      suppressed: this.badVnetSuppressed,
+    })
+    this.badVnetLoggedAt = now
+    this.badVnetSuppressed = 0
   }
 
   private drop(reason: number, link?: PeerLink): void {
