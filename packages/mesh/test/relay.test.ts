@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createTransport, type Internals, type MeshLibp2p } from '../src/transport.ts'
+import { adapterOf } from '../src/reachability/libp2p-adapter.ts'
+import { createTransport, type MeshLibp2p } from '../src/transport.ts'
 import { buildMesh, type TestMesh, until } from './helpers.ts'
 
 describe('member relays', () => {
@@ -39,10 +40,12 @@ describe('member relays', () => {
       transport: 'tcp',
     })
     await intruder.start()
-    const relayAddr = `/p2p/${mesh.owner.peerId}/p2p-circuit`
     await intruder.dial(multiaddr(`${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`))
-    const tm = (intruder.services.internals as Internals).components.transportManager
-    await assert.rejects(tm.listen([multiaddr(relayAddr)]), /PERMISSION_DENIED/, 'reservation refused')
+    await assert.rejects(
+      adapterOf(intruder).reserveOn(mesh.owner.peerId),
+      /PERMISSION_DENIED/,
+      'reservation refused',
+    )
     assert.ok(!intruder.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit')))
     const m1 = mesh.nodes[0]
     await assert.rejects(

@@ -1,0 +1,342 @@
+/**
+ * Hole punching: our own DCUtR over TCP, wire-compatible with the libp2p spec (`/libp2p/dcutr`),
+ * because stock js-libp2p can't do it through real NATs (ephemeral dial ports, lost initiator
+ * flag, yamux roles taken from the socket direction, private candidates thrown away).
+ *
+ *   1. B receives a relayed connection from A and opens `/libp2p/dcutr` on it
+ *   2. B → A  CONNECT(B's candidates); A → B CONNECT(A's candidates); B measures the RTT
+ *   3. B → A  SYNC; A dials at once, B after RTT/2: both dial from their listening port
+ *      (SO_REUSEPORT, native dialer), so a port-preserving NAT maps the dial to the port the other
+ *      side aims at and the SYNs cross: TCP simultaneous open
+ *   4. the one socket both ends now hold is upgraded with roles agreed explicitly: the smaller peer
+ *      id is the Noise initiator and the Yamux client (the socket's "direction" says nothing
+ *      after a simultaneous open)
+ *   5. the pump moves the tunnel onto the new direct connection; the relayed one stays as the
+ *      fallback
+ *
+ * Candidates: the public address a member observed for us (`/meshlan/observe/1.0.0`) with our
+ * listen port, and our LAN addresses; what we dial of the peer's is bounded (candidates.ts).
+ *
+ * Bounds against a hostile member (issue 8 §5): the responder serves members on relayed
+ * connections only, one exchange per peer per PUNCH_RESPONDER_BACKOFF_MS (a peer that asks again
+ * sooner is refused), and dials at most MAX_PUNCH_DIALS of its candidates. Refusals and dropped
+ * candidates are counted (`stats()`) and logged rate-limited.
+ */
+import type { Socket } from 'node:net'
+import type { Connection, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { dialFromPort } from '@meshlan/tun'
+import { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, MAX_DCUTR_MESSAGE } from '@meshlan/wire'
+import { multiaddr } from '@multiformats/multiaddr'
+import { type Logger, RateLimitedLog } from '../logger.ts'
+import type { MeshLibp2p } from '../transport.ts'
+import { PeerWindow } from './backoff.ts'
+import { type Candidate, selectCandidates, toCandidates } from './candidates.ts'
+import {
+  DCUTR_EXCHANGE_TIMEOUT_MS,
+  DCUTR_MAX_STREAMS,
+  DCUTR_OPEN_TIMEOUT_MS,
+  DCUTR_PROTOCOL,
+  MAX_OBSERVE_ANSWER,
+  OBSERVE_MAX_STREAMS,
+  OBSERVE_PROTOCOL,
+  OBSERVE_TIMEOUT_MS,
+  PUNCH_RESPONDER_BACKOFF_MS,
+  PUNCH_STAGGER_MS,
+  PUNCH_TIMEOUT_MS,
+  UPGRADE_TIMEOUT_MS,
+} from './constants.ts'
+import { adapterOf, type Libp2pAdapter } from './libp2p-adapter.ts'
+import { isRelayed } from './paths.ts'
+
+export { candidateAddrs } from './candidates.ts'
+export { DCUTR_PROTOCOL, OBSERVE_PROTOCOL } from './constants.ts'
+
+export type PunchResult =
+  | { ok: true; conn: Connection; ms: number; addr: string }
+  | { ok: false; reason: 'symmetric-nat' | 'punch-failed' | 'no-candidates'; detail: string }
+
+/** The dialer's shape (`@meshlan/tun` dialFromPort); replaceable in tests that count dials. */
+export type PortDialer = typeof dialFromPort
+
+export interface HolePuncherInit {
+  libp2p: MeshLibp2p
+  /** @default the adapter registered by createTransport */
+  adapter?: Libp2pAdapter
+  log: Logger
+  selfId: string
+  /** Our TCP listen port (the one the dialer binds), or null when we have none. */
+  listenPort(): number | null
+  /** Our candidate addresses for a CONNECT message. */
+  candidates(): string[]
+  /** Public address (ip) members observed for us, if any: to spot a shared NAT. */
+  observedIps(): string[]
+  isMember(peerId: string): boolean
+  /** False for IPs inside the overlay subnet: never punch through our own tunnel. */
+  underlay(ip: string): boolean
+  /** Whether the peer's signed record puts it behind our NAT (LAN candidates allowed). @default none */
+  sharesNat?(peerId: string): boolean
+  /** IPs of the peer's own signed NAT mapping (its record's `observed`). @default none */
+  peerMappedIps?(peerId: string): string[]
+  onResult(peerId: string, result: PunchResult): void
+  /** @default dialFromPort */
+  dial?: PortDialer
+}
+
+/** Counters of refused exchanges and candidates left out (see `stats()`). */
+export interface PunchStats {
+  /** CONNECTs refused: not a member / not relayed, asked again within the back-off, bad message */
+  refusedNotMember: number
+  refusedBackoff: number
+  refusedBadMessage: number
+  /** remote candidates left out: inside the overlay, LAN without a shared NAT, over the cap */
+  droppedOverlay: number
+  droppedLan: number
+  droppedCapped: number
+  /** dials we started (both roles) */
+  dials: number
+}
+
+export class HolePuncher {
+  private readonly init: HolePuncherInit
+  private readonly log: Logger
+  private readonly refusals: RateLimitedLog
+  private readonly inFlight = new Set<string>()
+  private readonly window = new PeerWindow(PUNCH_RESPONDER_BACKOFF_MS)
+  private readonly dial: PortDialer
+  private adapterRef: Libp2pAdapter | null
+  private readonly counters: PunchStats = {
+    refusedNotMember: 0,
+    refusedBackoff: 0,
+    refusedBadMessage: 0,
+    droppedOverlay: 0,
+    droppedLan: 0,
+    droppedCapped: 0,
+    dials: 0,
+  }
+
+  constructor(init: HolePuncherInit) {
+    this.init = init
+    this.log = init.log
+    this.refusals = new RateLimitedLog(init.log, 5_000)
+    this.dial = init.dial ?? dialFromPort
+    this.adapterRef = init.adapter ?? null
+  }
+
+  private get adapter(): Libp2pAdapter {
+    this.adapterRef ??= adapterOf(this.init.libp2p)
+    return this.adapterRef
+  }
+
+  stats(): PunchStats {
+    return { ...this.counters }
+  }
+
+  async start(): Promise<void> {
+    const lp = this.init.libp2p
+    await lp.handle(DCUTR_PROTOCOL, (stream, conn) => void this.respond(stream, conn), {
+      runOnLimitedConnection: true,
+      maxInboundStreams: DCUTR_MAX_STREAMS,
+      maxOutboundStreams: DCUTR_MAX_STREAMS,
+    })
+    await lp.handle(
+      OBSERVE_PROTOCOL,
+      async (stream, conn) => {
+        const s = lpStream(stream, { maxDataLength: MAX_OBSERVE_ANSWER })
+        await s.write(new TextEncoder().encode(conn.remoteAddr.toString())).catch(() => {})
+        await stream.close().catch(() => {})
+      },
+      {
+        runOnLimitedConnection: false,
+        maxInboundStreams: OBSERVE_MAX_STREAMS,
+        maxOutboundStreams: OBSERVE_MAX_STREAMS,
+      },
+    )
+  }
+
+  async stop(): Promise<void> {
+    await this.init.libp2p.unhandle([DCUTR_PROTOCOL, OBSERVE_PROTOCOL]).catch(() => {})
+  }
+
+  /** Asks a peer which address it sees us at on this connection. */
+  async observe(conn: Connection): Promise<string | null> {
+    try {
+      const stream = await conn.newStream(OBSERVE_PROTOCOL, {
+        signal: AbortSignal.timeout(OBSERVE_TIMEOUT_MS),
+      })
+      const s = lpStream(stream, { maxDataLength: MAX_OBSERVE_ANSWER })
+      const bytes = await s.read({ signal: AbortSignal.timeout(OBSERVE_TIMEOUT_MS) })
+      await stream.close().catch(() => {})
+      const text = new TextDecoder().decode(bytes.subarray())
+      multiaddr(text)
+      return text
+    } catch {
+      return null
+    }
+  }
+
+  /** B's side: a member reached us through a relay; try to get a direct connection. */
+  async initiate(conn: Connection): Promise<PunchResult> {
+    const peer = conn.remotePeer.toString()
+    if (this.inFlight.has(peer)) return { ok: false, reason: 'punch-failed', detail: 'already punching' }
+    this.inFlight.add(peer)
+    try {
+      const stream = await conn.newStream(DCUTR_PROTOCOL, {
+        runOnLimitedConnection: true,
+        signal: AbortSignal.timeout(DCUTR_OPEN_TIMEOUT_MS),
+      })
+      const lp = lpStream(stream, { maxDataLength: MAX_DCUTR_MESSAGE })
+      const signal = AbortSignal.timeout(DCUTR_EXCHANGE_TIMEOUT_MS)
+      const t0 = performance.now()
+      await lp.write(encodeHolePunch({ type: DCUTR_CONNECT, obsAddrs: this.ourAddrs() }), { signal })
+      const reply = decodeHolePunch((await lp.read({ signal })).subarray())
+      const rtt = performance.now() - t0
+      if (!reply.ok || reply.value.type !== DCUTR_CONNECT)
+        throw new Error(`bad CONNECT reply: ${reply.ok ? 'type' : reply.reason}`)
+      await lp.write(encodeHolePunch({ type: DCUTR_SYNC, obsAddrs: [] }), { signal })
+      await stream.close().catch(() => {})
+      await new Promise((r) => setTimeout(r, rtt / 2))
+      const result = await this.punch(peer, toCandidates(reply.value.obsAddrs))
+      this.init.onResult(peer, result)
+      return result
+    } catch (err) {
+      const result: PunchResult = { ok: false, reason: 'punch-failed', detail: (err as Error).message }
+      this.init.onResult(peer, result)
+      return result
+    } finally {
+      this.inFlight.delete(peer)
+    }
+  }
+
+  private refuse(stream: Stream, peer: string, counter: keyof PunchStats, why: string): void {
+    this.counters[counter]++
+    this.refusals.debug('dcutr request refused', { peer, why })
+    stream.abort(new Error(why))
+  }
+
+  /** A's side: bounded (members on relayed connections, one exchange per back-off, capped dials). */
+  private async respond(stream: Stream, conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString()
+    if (!this.init.isMember(peer) || !isRelayed(conn)) {
+      this.refuse(stream, peer, 'refusedNotMember', 'hole punching is for members on relayed connections')
+      return
+    }
+    if (this.inFlight.has(peer) || !this.window.admit(peer, Date.now())) {
+      this.refuse(
+        stream,
+        peer,
+        'refusedBackoff',
+        `one hole punch per ${PUNCH_RESPONDER_BACKOFF_MS} ms: retry later`,
+      )
+      return
+    }
+    this.inFlight.add(peer)
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_DCUTR_MESSAGE })
+      const signal = AbortSignal.timeout(DCUTR_EXCHANGE_TIMEOUT_MS)
+      const connect = decodeHolePunch((await lp.read({ signal })).subarray())
+      if (!connect.ok || connect.value.type !== DCUTR_CONNECT) {
+        this.refuse(
+          stream,
+          peer,
+          'refusedBadMessage',
+          `expected CONNECT: ${connect.ok ? 'wrong type' : connect.reason}`,
+        )
+        return
+      }
+      await lp.write(encodeHolePunch({ type: DCUTR_CONNECT, obsAddrs: this.ourAddrs() }), { signal })
+      const sync = decodeHolePunch((await lp.read({ signal })).subarray())
+      if (!sync.ok || sync.value.type !== DCUTR_SYNC) {
+        this.refuse(
+          stream,
+          peer,
+          'refusedBadMessage',
+          `expected SYNC: ${sync.ok ? 'wrong type' : sync.reason}`,
+        )
+        return
+      }
+      await stream.close().catch(() => {})
+      const result = await this.punch(peer, toCandidates(connect.value.obsAddrs))
+      this.init.onResult(peer, result)
+    } catch (err) {
+      this.log.debug('dcutr responder failed', { peer, error: (err as Error).message })
+      stream.abort(err as Error)
+    } finally {
+      this.inFlight.delete(peer)
+    }
+  }
+
+  private ourAddrs(): Uint8Array[] {
+    const out: Uint8Array[] = []
+    for (const a of this.init.candidates()) {
+      try {
+        out.push(multiaddr(a).bytes)
+      } catch {}
+    }
+    return out
+  }
+
+  /** Dials the selected candidates from our listening port at once; the first socket wins. */
+  private async punch(peerId: string, remote: Candidate[]): Promise<PunchResult> {
+    const port = this.init.listenPort()
+    const { dial, dropped } = selectCandidates(remote, {
+      underlay: (ip) => this.init.underlay(ip),
+      ourObserved: new Set(this.init.observedIps()),
+      sharesNat: this.init.sharesNat?.(peerId) ?? false,
+      peerMapped: new Set(this.init.peerMappedIps?.(peerId) ?? []),
+    })
+    this.counters.droppedOverlay += dropped.overlay
+    this.counters.droppedLan += dropped.lan
+    this.counters.droppedCapped += dropped.capped
+    if (dropped.lan + dropped.capped > 0)
+      this.refusals.debug('punch candidates left out', { peer: peerId, ...dropped })
+    if (port == null || dial.length === 0) {
+      return { ok: false, reason: 'no-candidates', detail: 'no TCP candidates to punch' }
+    }
+    const started = performance.now()
+    const ac = new AbortController()
+    const attempts = dial.map((c, i) =>
+      (async (): Promise<{ socket: Socket; c: Candidate }> => {
+        // stagger a little so the preferred candidate gets its SYN out first
+        if (i > 0) await new Promise((r) => setTimeout(r, PUNCH_STAGGER_MS * i))
+        ac.signal.throwIfAborted()
+        this.counters.dials++
+        const socket = await this.dial({
+          localPort: port,
+          remoteAddress: c.ip,
+          remotePort: c.port,
+          timeoutMs: PUNCH_TIMEOUT_MS,
+          signal: ac.signal,
+        })
+        return { socket, c }
+      })(),
+    )
+    let won: { socket: Socket; c: Candidate }
+    try {
+      won = await Promise.any(attempts)
+    } catch (err) {
+      const errs = ((err as AggregateError).errors ?? [err]) as Error[]
+      return { ok: false, reason: 'punch-failed', detail: errs.map((e) => e.message).join('; ') }
+    } finally {
+      ac.abort()
+    }
+    // close the losers that connected anyway
+    void Promise.allSettled(attempts).then((rs) => {
+      for (const r of rs)
+        if (r.status === 'fulfilled' && r.value.socket !== won.socket) r.value.socket.destroy()
+    })
+    try {
+      // the smaller peer id initiates (Noise initiator, Yamux client): a simultaneous open has no
+      // direction, so both sides must agree without talking
+      const role = this.init.selfId < peerId ? 'initiator' : 'responder'
+      const conn = await this.adapter.upgradeSocket(won.socket, role, {
+        signal: AbortSignal.timeout(UPGRADE_TIMEOUT_MS),
+        component: 'meshlan:holepunch',
+      })
+      return { ok: true, conn, ms: performance.now() - started, addr: `/ip4/${won.c.ip}/tcp/${won.c.port}` }
+    } catch (err) {
+      won.socket.destroy()
+      return { ok: false, reason: 'punch-failed', detail: `upgrade failed: ${(err as Error).message}` }
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Reachability: paths, relays, hole punching, NAT probe, the direct-path watchdog
+ * (`createReachability`, see service.ts for the wiring), and the one typed libp2p adapter.
+ */
+
+export { AdapterMissingError, Libp2pAssumptionError, NoPathError } from './errors.ts'
+export type { PunchStats } from './holepunch.ts'
+export {
+  adapterOf,
+  checkComponents,
+  LIBP2P_ADAPTER_SERVICE,
+  type Libp2pAdapter,
+  type Libp2pAdapterComponents,
+  libp2pAdapter,
+  REUSE_PORT_LISTEN_OPTS,
+  type UpgradeRole,
+} from './libp2p-adapter.ts'
+export type { NatMapping } from './nat-probe.ts'
+export { type DirectFailure, isRelayed, type PathKind, pingConnection } from './paths.ts'
+export {
+  createReachability,
+  type Netcheck,
+  type PathDetail,
+  Reachability,
+  type ReachabilityComponents,
+  type ReachabilityInit,
+  type TopologyView,
+} from './service.ts'

@@ -1,0 +1,446 @@
+/**
+ * Reachability: how this node reaches each member and why not directly. Paths (direct > relayed,
+ * dialling groups), relay reservations, our DCUtR hole punching with its back-off, the NAT probe,
+ * observed public addresses, and the watchdog on direct paths. Everything NAT in one service with
+ * declared inputs; it never reaches into the node.
+ *
+ * Wiring (in the node):
+ * ```ts
+ * const reach = createReachability(
+ *   { selfId, log: log.child('reach'), relay: init.relay === true, holdReservations: init.relayClient ?? init.relay !== true },
+ *   {
+ *     libp2p,                                   // built by createTransport (it registers the adapter)
+ *     topology: { record: (id) => topology.get(id)?.record,
+ *                 relays: () => topology.all().filter((n) => n.record.relay === true)
+ *                                 .map((n) => ({ record: n.record, online: topology.isOnline(n) })) },
+ *     isMember: (id) => …,                       // owner, self, or a valid record
+ *     underlay: (addr) => …,                     // false inside the overlay subnet
+ *     publishRecord: () => node.publishRecord(), // what we announce changed
+ *     onDirect: (peer, conn) => tunnel.moveToDirect(peer, conn),
+ *     activePeers: (ms) => pump.activePeers(ms),
+ *   })
+ * await reach.start()          // after libp2p.start(): protocols, connection events, timers
+ * topology.on('change', () => reach.topologyChanged())
+ * pump openStream: (peer) => reach.openTunnel(peer); record: relays = reach.circuitAddrs(),
+ * observed = reach.announcedMapping(); status: reach.path(peer), reach.pathDetail(peer);
+ * `meshlan netcheck`: reach.netcheck(); ping: reach.best(peer) ?? await reach.connect(peer)
+ * await reach.stop()           // before libp2p.stop()
+ * ```
+ */
+import type { Connection, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { dialFromPort } from '@meshlan/tun'
+import type { NodeRecord } from '@meshlan/wire'
+import { DIRECT_WATCH_MS, DIRECT_WATCH_TIMEOUT_MS, NAT_PROBE_MS, RELAY_MAINTAIN_MS } from '../constants.ts'
+import type { Logger } from '../logger.ts'
+import type { MeshLibp2p } from '../transport.ts'
+import { RetryBackoff } from './backoff.ts'
+import { candidateAddrs } from './candidates.ts'
+import {
+  DIRECT_MISSES_TO_FALLBACK,
+  FIRST_PROBE_MS,
+  PUNCH_AFTER_RELAYED_MS,
+  RELAY_SOON_MS,
+  REPUNCH_AFTER_FALLBACK_MS,
+  TUNNEL_ACTIVE_WINDOW_MS,
+} from './constants.ts'
+import { HolePuncher, type PortDialer, type PunchResult, type PunchStats } from './holepunch.ts'
+import { adapterOf, type Libp2pAdapter } from './libp2p-adapter.ts'
+import { mappingIp, type NatMapping, peerIsSymmetric, probeNat, UNKNOWN_MAPPING } from './nat-probe.ts'
+import { ObservedIps } from './observed.ts'
+import { type DirectFailure, isRelayed, type PathKind, Paths, pingConnection } from './paths.ts'
+
+export interface ReachabilityInit {
+  selfId: string
+  log: Logger
+  /** This node runs a member relay. @default false */
+  relay?: boolean
+  /** Hold reservations on member relays and announce them. @default true unless `relay` */
+  holdReservations?: boolean
+}
+
+/** What reachability reads of the topology: member records and the member relays. */
+export interface TopologyView {
+  record(peerId: string): NodeRecord | undefined
+  /** Records whose `relay` flag is set, each with whether it is online. */
+  relays(): Array<{ record: NodeRecord; online: boolean }>
+}
+
+export interface ReachabilityComponents {
+  libp2p: MeshLibp2p
+  /** @default the adapter registered by createTransport */
+  adapter?: Libp2pAdapter
+  topology: TopologyView
+  isMember(peerId: string): boolean
+  /** False for addresses (multiaddr or IP) inside the overlay subnet. */
+  underlay(addr: string): boolean
+  /** What we would announce changed (relays, observed mapping): sign and gossip our record. */
+  publishRecord(): Promise<void>
+  /** A direct connection to a peer appeared: move its tunnel onto it. */
+  onDirect(peerId: string, conn: Connection): void
+  /** Peers whose tunnel moved packets within `windowMs` (the watchdog pings their direct path). */
+  activePeers(windowMs: number): string[]
+  /** @default dialFromPort (tests count dials) */
+  dial?: PortDialer
+}
+
+export interface PathDetail {
+  via: string | null
+  why: DirectFailure
+}
+
+export interface Netcheck {
+  listen: string[]
+  observed: string[]
+  natMapping: string | null
+  natPreservesPort: boolean | null
+  behindNat: boolean | null
+  relay: boolean
+  relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
+}
+
+export class Reachability {
+  private readonly init: ReachabilityInit
+  private readonly c: ReachabilityComponents
+  private readonly log: Logger
+  private readonly libp2p: MeshLibp2p
+  private readonly adapter: Libp2pAdapter
+  private readonly paths: Paths
+  private readonly puncher: HolePuncher
+  private readonly observed = new ObservedIps()
+  private readonly retry = new RetryBackoff()
+  private readonly directMisses = new Map<string, number>()
+  private readonly dial: PortDialer
+  private nat: NatMapping = UNKNOWN_MAPPING
+  private readonly timers: NodeJS.Timeout[] = []
+  private relaySoon: NodeJS.Timeout | null = null
+  private running = false
+  private readonly onOpen = (evt: CustomEvent<Connection>): void => this.onConnectionOpen(evt.detail)
+
+  constructor(init: ReachabilityInit, components: ReachabilityComponents) {
+    this.init = init
+    this.c = components
+    this.log = init.log
+    this.libp2p = components.libp2p
+    this.adapter = components.adapter ?? adapterOf(components.libp2p)
+    this.dial = components.dial ?? dialFromPort
+    this.paths = new Paths({
+      libp2p: this.libp2p,
+      adapter: this.adapter,
+      log: init.log.child('paths'),
+      record: (id) => components.topology.record(id),
+      relayCandidates: () =>
+        components.topology
+          .relays()
+          .filter((r) => r.online)
+          .map((r) => r.record.peerId),
+      holdReservations: init.holdReservations ?? init.relay !== true,
+      underlay: (addr) => components.underlay(addr),
+      sharesNat: (id) => this.sharesNat(id),
+    })
+    this.puncher = new HolePuncher({
+      libp2p: this.libp2p,
+      adapter: this.adapter,
+      log: init.log.child('holepunch'),
+      selfId: init.selfId,
+      listenPort: () => this.listenPort(),
+      candidates: () => {
+        const port = this.listenPort()
+        return port == null ? [] : candidateAddrs(this.observed.list(), this.lanIps(), port)
+      },
+      observedIps: () => this.observed.list(),
+      isMember: (id) => components.isMember(id),
+      underlay: (ip) => components.underlay(ip),
+      sharesNat: (id) => this.sharesNat(id),
+      peerMappedIps: (id) => this.peerMappedIps(id),
+      onResult: (peer, r) => this.onPunchResult(peer, r),
+      dial: this.dial,
+    })
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    await this.puncher.start()
+    this.libp2p.addEventListener('connection:open', this.onOpen)
+    this.running = true
+    this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
+    this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
+    this.timers.push(setInterval(() => void this.watchDirectPaths(), DIRECT_WATCH_MS))
+    setTimeout(() => void this.maintainRelays().then(() => this.probeNat()), FIRST_PROBE_MS).unref()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    for (const t of this.timers) clearInterval(t)
+    this.timers.length = 0
+    if (this.relaySoon != null) clearTimeout(this.relaySoon)
+    this.relaySoon = null
+    this.libp2p.removeEventListener('connection:open', this.onOpen)
+    await this.puncher.stop()
+  }
+
+  // ---- paths --------------------------------------------------------------------------------------
+
+  best(peerId: string): Connection | undefined {
+    return this.paths.best(peerId)
+  }
+
+  path(peerId: string): PathKind | 'none' {
+    return this.paths.path(peerId)
+  }
+
+  connect(peerId: string): Promise<Connection> {
+    return this.paths.connect(peerId)
+  }
+
+  openTunnel(peerId: string): Promise<{ stream: Stream; path: PathKind }> {
+    return this.paths.openTunnel(peerId)
+  }
+
+  relayOf(peerId: string): string | null {
+    return this.paths.relayOf(peerId)
+  }
+
+  /** Relay circuit addresses we hold reservations on (announced in our record). */
+  circuitAddrs(): string[] {
+    return this.paths.circuitAddrs()
+  }
+
+  relayRtts(): ReadonlyMap<string, number> {
+    return this.paths.relayRtts
+  }
+
+  lastDialError(peerId: string): string | undefined {
+    return this.paths.lastDialError(peerId)
+  }
+
+  // ---- what we know about our NAT -----------------------------------------------------------------
+
+  /** Public IPs members observed for us, most recent first (bounded). */
+  observedIps(): string[] {
+    return this.observed.list()
+  }
+
+  natMapping(): NatMapping {
+    return this.nat
+  }
+
+  /** The `observed` field of our record: the mapping our last NAT probe saw. */
+  announcedMapping(): string[] {
+    return this.nat.mapped != null ? [this.nat.mapped] : []
+  }
+
+  punchStats(): PunchStats {
+    return this.puncher.stats()
+  }
+
+  /** Our TCP listening port (the one the hole-punch dialer binds), or null. */
+  listenPort(): number | null {
+    return this.adapter.tcpListenPorts()[0] ?? null
+  }
+
+  /** Our own non-loopback IPv4 addresses outside the overlay (LAN candidates). */
+  lanIps(): string[] {
+    const out = new Set<string>()
+    for (const a of this.libp2p.getMultiaddrs()) {
+      const t = a.toString()
+      const m = /^\/ip4\/([\d.]+)\/tcp\//.exec(t)
+      if (m != null && !m[1].startsWith('127.') && !t.includes('/p2p-circuit') && this.c.underlay(m[1]))
+        out.add(m[1])
+    }
+    return [...out]
+  }
+
+  /** Why a peer's path is not direct (status and ping). */
+  pathDetail(peerId: string): PathDetail {
+    const path = this.paths.path(peerId)
+    if (path === 'direct') return { via: null, why: null }
+    const relay = this.paths.relayOf(peerId)
+    const via = relay == null ? null : (this.c.topology.record(relay)?.name ?? relay)
+    if (path === 'none') {
+      // idle (no traffic yet) explains nothing; a failed dial does
+      if (this.paths.lastDialError(peerId) == null) return { via, why: null }
+      return { via, why: this.c.topology.relays().length === 0 ? 'no-relay' : 'punch-failed' }
+    }
+    // the NAT behaviour is the root cause when known; a failed punch only says "it didn't work"
+    if (this.symmetric(peerId)) return { via, why: 'symmetric-nat' }
+    const known = this.paths.directFailures.get(peerId)
+    if (known != null) return { via, why: known }
+    return { via, why: 'not-tried' }
+  }
+
+  /** `meshlan netcheck`: reachability, observed addresses, NAT behaviour, relays and RTTs. */
+  netcheck(): Netcheck {
+    const circuits = this.paths.circuitAddrs()
+    const observed = this.observed.list()
+    const lan = this.lanIps()
+    return {
+      listen: this.libp2p
+        .getMultiaddrs()
+        .map((a) => a.toString())
+        .filter((a) => !a.includes('/p2p-circuit')),
+      observed,
+      natMapping: this.nat.mapped,
+      natPreservesPort: this.nat.preservesPort,
+      behindNat: observed.length > 0 ? !observed.every((ip) => lan.includes(ip)) : null,
+      relay: this.init.relay === true,
+      relays: this.c.topology.relays().map(({ record }) => ({
+        peerId: record.peerId,
+        name: record.name,
+        rttMs: this.paths.relayRtts.get(record.peerId) ?? null,
+        reserved: circuits.some((c) => c.includes(record.peerId)),
+      })),
+    }
+  }
+
+  /** Records changed: a relay that just appeared gets a reservation now, not at the next tick. */
+  topologyChanged(): void {
+    if (!this.running || this.relaySoon != null || this.paths.circuitAddrs().length > 0) return
+    this.relaySoon = setTimeout(() => {
+      this.relaySoon = null
+      void this.maintainRelays()
+    }, RELAY_SOON_MS)
+  }
+
+  /** Dials a member relay from our listening port and asks what it sees (see nat-probe.ts). */
+  async probeNat(): Promise<void> {
+    const port = this.listenPort()
+    const relays = this.c.topology.relays().filter((r) => r.online)
+    if (!this.running || port == null || relays.length === 0) return
+    const mapping = await probeNat({
+      port,
+      relays: relays.map((r) => ({ peerId: r.record.peerId, conn: this.paths.best(r.record.peerId) })),
+      adapter: this.adapter,
+      dial: this.dial,
+      observe: (conn) => this.puncher.observe(conn),
+      onError: (relay, err) => this.log.debug('nat probe failed', { relay, error: err.message }),
+    })
+    if (mapping == null || mapping.mapped == null) return
+    this.nat = mapping
+    const ip = mappingIp(mapping.mapped)
+    if (ip != null && !this.lanIps().includes(ip)) this.observed.add(ip, Date.now())
+    this.log.info('nat probe', { mapped: mapping.mapped, preservesPort: mapping.preservesPort })
+    await this.c.publishRecord().catch(() => {})
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------
+
+  private onConnectionOpen(conn: Connection): void {
+    if (!this.running) return
+    const peer = conn.remotePeer.toString()
+    if (!isRelayed(conn)) {
+      this.c.onDirect(peer, conn)
+      if (conn.direction === 'outbound') void this.learnObserved(conn)
+    } else if (conn.direction === 'inbound') {
+      // a member reached us through a relay: we are "B" and start hole punching
+      setTimeout(() => void this.maybePunch(conn), PUNCH_AFTER_RELAYED_MS).unref()
+    }
+  }
+
+  /** Whether a peer sits behind the same NAT as we do (its signed mapping is one of our IPs). */
+  private sharesNat(peerId: string): boolean {
+    return this.peerMappedIps(peerId).some((ip) => this.observed.has(ip))
+  }
+
+  private peerMappedIps(peerId: string): string[] {
+    const out: string[] = []
+    for (const o of this.c.topology.record(peerId)?.observed ?? []) {
+      const ip = mappingIp(o)
+      if (ip != null) out.push(ip)
+    }
+    return out
+  }
+
+  private symmetric(peerId: string): boolean {
+    return this.nat.preservesPort === false || peerIsSymmetric(this.c.topology.record(peerId))
+  }
+
+  /** Asks a member which public address our connection comes from (members only: bounded). */
+  private async learnObserved(conn: Connection): Promise<void> {
+    const id = conn.remotePeer.toString()
+    if (!this.c.isMember(id)) return
+    const seen = await this.puncher.observe(conn)
+    const ip = seen == null ? null : /^\/ip4\/([\d.]+)\//.exec(seen)?.[1]
+    if (ip == null || this.lanIps().includes(ip)) return
+    if (!this.observed.add(ip, Date.now())) return
+    this.log.info('observed public address', { ip, by: id })
+    await this.c.publishRecord().catch(() => {})
+  }
+
+  private async maybePunch(conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString()
+    if (!this.running || conn.status !== 'open' || !this.c.isMember(peer)) return
+    if (this.paths.path(peer) === 'direct') return
+    if (this.retry.waiting(peer, Date.now())) return
+    await this.puncher.initiate(conn)
+  }
+
+  private onPunchResult(peer: string, r: PunchResult): void {
+    if (r.ok) {
+      this.retry.succeed(peer)
+      this.paths.directFailures.delete(peer)
+      this.log.info('hole punched: direct connection', { peer, ms: Math.round(r.ms), addr: r.addr })
+      return
+    }
+    const delay = this.retry.fail(peer, Date.now())
+    const reason: DirectFailure = this.symmetric(peer) ? 'symmetric-nat' : 'punch-failed'
+    this.paths.directFailures.set(peer, reason)
+    this.log.info('hole punch failed', { peer, reason, detail: r.detail, retryInMs: delay })
+    // retry while the relayed path exists
+    setTimeout(() => this.punchAgain(peer), delay).unref()
+  }
+
+  /** B's side again, on the relayed connection the peer opened to us, if it is still there. */
+  private punchAgain(peer: string): void {
+    if (!this.running) return
+    const conn = this.libp2p
+      .getConnections(peerIdFromString(peer))
+      .find((c) => isRelayed(c) && c.direction === 'inbound')
+    if (conn != null) void this.maybePunch(conn)
+  }
+
+  private async maintainRelays(): Promise<void> {
+    if (!this.running) return
+    const before = this.paths.circuitAddrs().join(',')
+    await this.paths.maintainReservations().catch((err: Error) => {
+      this.log.debug('relay maintenance failed', { error: err.message })
+    })
+    if (this.paths.circuitAddrs().join(',') !== before) await this.c.publishRecord().catch(() => {})
+  }
+
+  /**
+   * Direct paths carrying tunnels are pinged often; two misses in a row close the connection so
+   * the tunnel falls back to the relay (the relayed connection stays open for that).
+   */
+  private async watchDirectPaths(): Promise<void> {
+    if (!this.running) return
+    for (const peerId of this.c.activePeers(TUNNEL_ACTIVE_WINDOW_MS)) {
+      const conn = this.paths.best(peerId)
+      if (conn == null || isRelayed(conn)) continue
+      // nothing to fall back on: no relay on either side
+      if (
+        (this.c.topology.record(peerId)?.relays.length ?? 0) === 0 &&
+        this.paths.circuitAddrs().length === 0
+      )
+        continue
+      try {
+        await pingConnection(conn, DIRECT_WATCH_TIMEOUT_MS)
+        this.directMisses.delete(peerId)
+      } catch {
+        const misses = (this.directMisses.get(peerId) ?? 0) + 1
+        this.directMisses.set(peerId, misses)
+        if (misses < DIRECT_MISSES_TO_FALLBACK) continue
+        this.directMisses.delete(peerId)
+        this.log.info('direct path dead, falling back to the relay', { peer: peerId })
+        conn.abort(new Error('direct path stopped answering'))
+        // the way back: punch again once things settle (B's side initiates, as always)
+        setTimeout(() => this.punchAgain(peerId), REPUNCH_AFTER_FALLBACK_MS).unref()
+      }
+    }
+  }
+}
+
+export function createReachability(init: ReachabilityInit, components: ReachabilityComponents): Reachability {
+  return new Reachability(init, components)
+}
