@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { PacketHeader } from '@meshlan/wire'
 import type { AclContext, CompiledAcl } from '../src/acl/index.ts'
 import { allowAllAcl, compileAcl, denyAllAcl, parseAcl, parseIpv4 } from '../src/acl/index.ts'
 
@@ -26,13 +27,23 @@ const TCP = 6
 const UDP = 17
 const ICMP = 1
 
+/** A header holding just what an ACL reads (ACLs are stateless; the filter tests parse real bytes). */
+function pkt(dst: number, proto: number, dport: number, icmpType = -1): PacketHeader {
+  const h = new PacketHeader()
+  h.dst = dst
+  h.proto = proto
+  h.dport = dport
+  h.icmpType = icmpType
+  return h
+}
+
 describe('compileAcl', () => {
   it('* allows every protocol and port everywhere', () => {
     const acl = compile('{"rules":[{"to":["*"]}]}')
     assert.equal(acl.allowsAll, true)
     for (const proto of [TCP, UDP, ICMP, 47]) {
-      assert.equal(acl.allows(ip('10.144.0.1'), proto, 80), true)
-      assert.equal(acl.allows(ip('192.168.1.1'), proto, 0, 8), true)
+      assert.equal(acl.allows(pkt(ip('10.144.0.1'), proto, 80)), true)
+      assert.equal(acl.allows(pkt(ip('192.168.1.1'), proto, 0, 8)), true)
     }
     assert.equal(acl.reachesAnything(ip('1.2.3.4')), true)
     assert.equal(compileAcl(allowAllAcl(), ctx).allowsAll, true)
@@ -40,10 +51,10 @@ describe('compileAcl', () => {
 
   it('no rules deny everything', () => {
     const acl = compileAcl(denyAllAcl(), ctx)
-    assert.equal(acl.allows(ip('10.144.0.1'), TCP, 22), false)
+    assert.equal(acl.allows(pkt(ip('10.144.0.1'), TCP, 22)), false)
     assert.equal(acl.reachesAnything(ip('10.144.0.1')), false)
     assert.match(
-      acl.explain(ip('10.144.0.1'), TCP, 22),
+      acl.explain(pkt(ip('10.144.0.1'), TCP, 22)),
       /no rule of key guests allows tcp port 22 to 10\.144\.0\.1/,
     )
   })
@@ -52,11 +63,11 @@ describe('compileAcl', () => {
     const acl = compile('{"rules":[{"to":["node:server"],"ports":["22/tcp"]}]}')
     assert.equal(acl.allowsAll, false)
     const server = ip('10.144.0.1')
-    assert.equal(acl.allows(server, TCP, 22), true)
-    assert.equal(acl.allows(server, TCP, 80), false)
-    assert.equal(acl.allows(server, UDP, 22), false)
-    assert.equal(acl.allows(server, ICMP, 0, 8), false)
-    assert.equal(acl.allows(ip('10.144.0.2'), TCP, 22), false)
+    assert.equal(acl.allows(pkt(server, TCP, 22)), true)
+    assert.equal(acl.allows(pkt(server, TCP, 80)), false)
+    assert.equal(acl.allows(pkt(server, UDP, 22)), false)
+    assert.equal(acl.allows(pkt(server, ICMP, 0, 8)), false)
+    assert.equal(acl.allows(pkt(ip('10.144.0.2'), TCP, 22)), false)
     assert.equal(acl.reachesAnything(server), true)
     assert.equal(acl.reachesAnything(ip('10.144.0.2')), false)
     assert.deepEqual(acl.nodes, ['server'])
@@ -67,11 +78,11 @@ describe('compileAcl', () => {
     const acl = compile(text)
     assert.deepEqual(acl.unresolved, ['node:later'])
     assert.equal(acl.reachesAnything(ip('10.144.0.9')), false)
-    assert.match(acl.explain(ip('10.144.0.9'), ICMP, 0), /not known yet, matching nothing: node:later/)
+    assert.match(acl.explain(pkt(ip('10.144.0.9'), ICMP, 0)), /not known yet, matching nothing: node:later/)
     nodes.later = '10.144.0.9'
     try {
       const again = compile(text)
-      assert.equal(again.allows(ip('10.144.0.9'), UDP, 53), true)
+      assert.equal(again.allows(pkt(ip('10.144.0.9'), UDP, 53)), true)
       assert.deepEqual(again.unresolved, [])
     } finally {
       delete nodes.later
@@ -81,60 +92,76 @@ describe('compileAcl', () => {
   it('tag: covers every member', () => {
     const acl = compile('{"rules":[{"to":["tag:web"],"ports":["80/tcp","443/any"]}]}')
     for (const h of ['10.144.0.11', '10.144.0.12']) {
-      assert.equal(acl.allows(ip(h), TCP, 80), true)
-      assert.equal(acl.allows(ip(h), TCP, 443), true)
-      assert.equal(acl.allows(ip(h), UDP, 443), true)
-      assert.equal(acl.allows(ip(h), UDP, 80), false)
+      assert.equal(acl.allows(pkt(ip(h), TCP, 80)), true)
+      assert.equal(acl.allows(pkt(ip(h), TCP, 443)), true)
+      assert.equal(acl.allows(pkt(ip(h), UDP, 443)), true)
+      assert.equal(acl.allows(pkt(ip(h), UDP, 80)), false)
     }
-    assert.equal(acl.allows(ip('10.144.0.1'), TCP, 80), false)
+    assert.equal(acl.allows(pkt(ip('10.144.0.1'), TCP, 80)), false)
     assert.deepEqual(acl.tags, ['web'])
     assert.deepEqual(compile('{"rules":[{"to":["tag:none"]}]}').unresolved, ['tag:none'])
   })
 
   it('CIDR and single addresses', () => {
     const acl = compile('{"rules":[{"to":["10.144.8.0/22","192.168.1.7"],"ports":["*"]}]}')
-    assert.equal(acl.allows(ip('10.144.8.0'), TCP, 1), true)
-    assert.equal(acl.allows(ip('10.144.11.255'), UDP, 1), true)
-    assert.equal(acl.allows(ip('10.144.12.0'), TCP, 1), false)
-    assert.equal(acl.allows(ip('10.144.7.255'), TCP, 1), false)
-    assert.equal(acl.allows(ip('192.168.1.7'), 47, 0), true)
-    assert.equal(acl.allows(ip('192.168.1.8'), 47, 0), false)
+    assert.equal(acl.allows(pkt(ip('10.144.8.0'), TCP, 1)), true)
+    assert.equal(acl.allows(pkt(ip('10.144.11.255'), UDP, 1)), true)
+    assert.equal(acl.allows(pkt(ip('10.144.12.0'), TCP, 1)), false)
+    assert.equal(acl.allows(pkt(ip('10.144.7.255'), TCP, 1)), false)
+    assert.equal(acl.allows(pkt(ip('192.168.1.7'), 47, 0)), true)
+    assert.equal(acl.allows(pkt(ip('192.168.1.8'), 47, 0)), false)
     const all = compile('{"rules":[{"to":["0.0.0.0/0"]}]}')
     assert.equal(all.allowsAll, true)
-    assert.equal(all.allows(ip('255.255.255.255'), TCP, 65535), true)
+    assert.equal(all.allows(pkt(ip('255.255.255.255'), TCP, 65535)), true)
   })
 
   it('port ranges are inclusive', () => {
     const acl = compile('{"rules":[{"to":["*"],"ports":["60000-61000/udp","8000-8080/tcp"]}]}')
     const h = ip('10.144.0.1')
-    assert.equal(acl.allows(h, UDP, 59999), false)
-    assert.equal(acl.allows(h, UDP, 60000), true)
-    assert.equal(acl.allows(h, UDP, 61000), true)
-    assert.equal(acl.allows(h, UDP, 61001), false)
-    assert.equal(acl.allows(h, TCP, 60500), false)
-    assert.equal(acl.allows(h, TCP, 8080), true)
-    assert.equal(acl.allows(h, UDP, 8080), false)
+    assert.equal(acl.allows(pkt(h, UDP, 59999)), false)
+    assert.equal(acl.allows(pkt(h, UDP, 60000)), true)
+    assert.equal(acl.allows(pkt(h, UDP, 61000)), true)
+    assert.equal(acl.allows(pkt(h, UDP, 61001)), false)
+    assert.equal(acl.allows(pkt(h, TCP, 60500)), false)
+    assert.equal(acl.allows(pkt(h, TCP, 8080)), true)
+    assert.equal(acl.allows(pkt(h, UDP, 8080)), false)
   })
 
   it('icmp and icmp/N', () => {
     const acl = compile(
       '{"rules":[{"to":["node:server"],"ports":["icmp"]},{"to":["node:web1"],"ports":["icmp/8"]}]}',
     )
-    assert.equal(acl.allows(ip('10.144.0.1'), ICMP, 0, 8), true)
-    assert.equal(acl.allows(ip('10.144.0.1'), ICMP, 0, 3), true)
-    assert.equal(acl.allows(ip('10.144.0.1'), ICMP, 0), true)
-    assert.equal(acl.allows(ip('10.144.0.1'), ICMP, 0, -1), true)
-    assert.equal(acl.allows(ip('10.144.0.1'), TCP, 0), false)
-    assert.equal(acl.allows(ip('10.144.0.11'), ICMP, 0, 8), true)
-    assert.equal(acl.allows(ip('10.144.0.11'), ICMP, 0, 0), false)
-    assert.equal(acl.allows(ip('10.144.0.11'), ICMP, 0), false)
+    assert.equal(acl.allows(pkt(ip('10.144.0.1'), ICMP, 0, 8)), true)
+    assert.equal(acl.allows(pkt(ip('10.144.0.1'), ICMP, 0, 3)), true)
+    assert.equal(acl.allows(pkt(ip('10.144.0.1'), ICMP, 0)), true)
+    assert.equal(acl.allows(pkt(ip('10.144.0.1'), ICMP, 0, -1)), true)
+    assert.equal(acl.allows(pkt(ip('10.144.0.1'), TCP, 0)), false)
+    assert.equal(acl.allows(pkt(ip('10.144.0.11'), ICMP, 0, 8)), true)
+    assert.equal(acl.allows(pkt(ip('10.144.0.11'), ICMP, 0, 0)), false)
+    assert.equal(acl.allows(pkt(ip('10.144.0.11'), ICMP, 0)), false)
+  })
+
+  it('allowsIcmpEcho / explainIcmpEcho answer for a ping without a packet', () => {
+    const acl = compile(
+      '{"rules":[{"to":["node:server"],"ports":["icmp/8"]},{"to":["node:web1"],"ports":["22/tcp"]}]}',
+    )
+    assert.equal(acl.allowsIcmpEcho(ip('10.144.0.1')), true)
+    assert.equal(acl.allowsIcmpEcho(ip('10.144.0.11')), false)
+    assert.match(
+      acl.explainIcmpEcho(ip('10.144.0.1')),
+      /^rule 0 of key guests .* allows icmp type 8 to 10\.144\.0\.1$/,
+    )
+    assert.equal(
+      acl.explainIcmpEcho(ip('10.144.0.11')),
+      'no rule of key guests allows icmp type 8 to 10.144.0.11',
+    )
   })
 
   it('a tcp/udp rule never matches other protocols', () => {
     const acl = compile('{"rules":[{"to":["*"],"ports":["0-65535/any"]}]}')
-    assert.equal(acl.allows(ip('10.0.0.1'), TCP, 0), true)
-    assert.equal(acl.allows(ip('10.0.0.1'), ICMP, 0, 8), false)
-    assert.equal(acl.allows(ip('10.0.0.1'), 47, 0), false)
+    assert.equal(acl.allows(pkt(ip('10.0.0.1'), TCP, 0)), true)
+    assert.equal(acl.allows(pkt(ip('10.0.0.1'), ICMP, 0, 8)), false)
+    assert.equal(acl.allows(pkt(ip('10.0.0.1'), 47, 0)), false)
     assert.equal(acl.reachesAnything(ip('10.0.0.1')), true)
   })
 
@@ -143,14 +170,17 @@ describe('compileAcl', () => {
       '{"rules":[{"to":["tag:web"],"ports":["80/tcp"]},{"to":["node:server"],"ports":["22/tcp"],"comment":"ssh"}]}',
     )
     assert.equal(
-      acl.explain(ip('10.144.0.1'), TCP, 22),
+      acl.explain(pkt(ip('10.144.0.1'), TCP, 22)),
       'rule 1 of key guests (to node:server, ports 22/tcp, "ssh") allows tcp port 22 to 10.144.0.1',
     )
-    assert.equal(acl.match(ip('10.144.0.1'), TCP, 22), 1)
-    assert.equal(acl.match(ip('10.144.0.11'), TCP, 80), 0)
-    assert.equal(acl.explain(ip('10.144.3.7'), ICMP, 0), 'no rule of key guests allows icmp to 10.144.3.7')
+    assert.equal(acl.match(pkt(ip('10.144.0.1'), TCP, 22)), 1)
+    assert.equal(acl.match(pkt(ip('10.144.0.11'), TCP, 80)), 0)
     assert.equal(
-      acl.explain(ip('10.144.0.1'), UDP, 53),
+      acl.explain(pkt(ip('10.144.3.7'), ICMP, 0)),
+      'no rule of key guests allows icmp to 10.144.3.7',
+    )
+    assert.equal(
+      acl.explain(pkt(ip('10.144.0.1'), UDP, 53)),
       'no rule of key guests allows udp port 53 to 10.144.0.1',
     )
   })

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { HEADER_OK, PacketHeader } from '@meshlan/wire'
 import type { AclContext, CompiledAcl, PacketFilter } from '../src/acl/index.ts'
 import {
   ACCEPT,
@@ -18,6 +19,7 @@ import {
 } from '../src/acl/index.ts'
 
 const TCP = 6
+const UDP = 17
 const ICMP = 1
 const ECHO_REQUEST = 8
 const ECHO_REPLY = 0
@@ -25,6 +27,37 @@ const ECHO_REPLY = 0
 const SERVER = parseIpv4('10.144.0.1')!
 const GUEST = parseIpv4('10.144.0.50')!
 const GUEST2 = parseIpv4('10.144.0.51')!
+
+/**
+ * Real packet bytes, parsed by the header parser the pump uses: TCP/UDP with ports, ICMP with its
+ * type and `sport` as the echo identifier, any other protocol with 8 zero bytes.
+ */
+function pk(
+  proto: number,
+  src: number,
+  dst: number,
+  sport: number,
+  dport: number,
+  icmpType: number,
+): PacketHeader {
+  const l4 =
+    proto === TCP || proto === UDP
+      ? [sport >> 8, sport & 255, dport >> 8, dport & 255, ...new Array(proto === TCP ? 16 : 4).fill(0)]
+      : proto === ICMP
+        ? [icmpType, 0, 0, 0, sport >> 8, sport & 255, 0, 1]
+        : new Array(8).fill(0)
+  const b = new Uint8Array(20 + l4.length)
+  b[0] = 0x45
+  b[3] = b.length
+  b[8] = 64
+  b[9] = proto
+  new DataView(b.buffer).setUint32(12, src >>> 0)
+  new DataView(b.buffer).setUint32(16, dst >>> 0)
+  b.set(l4, 20)
+  const h = new PacketHeader()
+  assert.equal(h.parse(b, 0, b.length), HEADER_OK)
+  return h
+}
 
 const ctx = (keyName: string): AclContext => ({
   nodeIp: (name) => (name === 'server' ? SERVER : undefined),
@@ -72,8 +105,8 @@ function send(
 ): [number, number] {
   const src = from.selfIp
   const dst = to.selfIp
-  const out = from.checkEgress(src, dst, proto, sport, dport, icmpType, now)
-  const inn = to.checkIngress(src, dst, proto, sport, dport, icmpType, now)
+  const out = from.checkEgress(pk(proto, src, dst, sport, dport, icmpType), now)
+  const inn = to.checkIngress(pk(proto, src, dst, sport, dport, icmpType), now)
   return [out, inn]
 }
 
@@ -93,8 +126,8 @@ describe('packet filter: guests may only ssh to server; server is admin', () => 
     assert.deepEqual(send(guest, server, ICMP, 7, 0, ECHO_REPLY, 1000), [DROP_ACL, DROP_ACL])
     // server's ping with id 9 is tracked; a guest echo *request* with id 9 is still not a reply
     send(server, guest, ICMP, 9, 0, ECHO_REQUEST, 1000)
-    assert.equal(server.checkIngress(GUEST, SERVER, ICMP, 9, 0, ECHO_REQUEST, 1001), DROP_ACL)
-    assert.equal(guest.checkEgress(GUEST, SERVER, ICMP, 9, 0, ECHO_REQUEST, 1001), DROP_ACL)
+    assert.equal(server.checkIngress(pk(ICMP, GUEST, SERVER, 9, 0, ECHO_REQUEST), 1001), DROP_ACL)
+    assert.equal(guest.checkEgress(pk(ICMP, GUEST, SERVER, 9, 0, ECHO_REQUEST), 1001), DROP_ACL)
   })
 
   it('guest opens TCP 22 and its replies pass; port 80 does not', () => {
@@ -103,7 +136,11 @@ describe('packet filter: guests may only ssh to server; server is admin', () => 
     assert.deepEqual(send(server, guest, TCP, 22, 40000, 0, 1001), [ACCEPT, ACCEPT])
     assert.deepEqual(send(guest, server, TCP, 40000, 22, 0, 1002), [ACCEPT, ACCEPT])
     assert.deepEqual(send(guest, server, TCP, 40001, 80, 0, 1003), [DROP_ACL, DROP_ACL])
-    assert.equal(server.checkIngress(GUEST, SERVER, 17, 40000, 22, 0, 1003), DROP_ACL, 'udp 22 is not tcp 22')
+    assert.equal(
+      server.checkIngress(pk(17, GUEST, SERVER, 40000, 22, 0), 1003),
+      DROP_ACL,
+      'udp 22 is not tcp 22',
+    )
   })
 
   it('server opens TCP to guest; the guest replies although its own key does not allow that port', () => {
@@ -122,17 +159,17 @@ describe('packet filter: guests may only ssh to server; server is admin', () => 
       outbound: admin,
       conntrack: createConntrack({ capacity: 64, ttlMs: { icmp: 100 } }),
     })
-    assert.equal(server.checkEgress(SERVER, GUEST, ICMP, 5, 0, ECHO_REQUEST, 0), ACCEPT)
-    assert.equal(server.checkIngress(GUEST, SERVER, ICMP, 5, 0, ECHO_REPLY, 99), ACCEPT)
-    assert.equal(server.checkIngress(GUEST, SERVER, ICMP, 5, 0, ECHO_REPLY, 300), DROP_ACL)
+    assert.equal(server.checkEgress(pk(ICMP, SERVER, GUEST, 5, 0, ECHO_REQUEST), 0), ACCEPT)
+    assert.equal(server.checkIngress(pk(ICMP, GUEST, SERVER, 5, 0, ECHO_REPLY), 99), ACCEPT)
+    assert.equal(server.checkIngress(pk(ICMP, GUEST, SERVER, 5, 0, ECHO_REPLY), 300), DROP_ACL)
   })
 
   it('drops spoofed sources and counts every verdict', () => {
     const { server } = link()
-    assert.equal(server.checkIngress(GUEST2, SERVER, TCP, 1, 22, 0, 0), DROP_SPOOF)
-    server.checkIngress(GUEST, SERVER, TCP, 1, 22, 0, 0)
-    server.checkIngress(GUEST, SERVER, TCP, 1, 80, 0, 0)
-    server.checkIngress(GUEST, SERVER, TCP, 2, 80, 0, 0)
+    assert.equal(server.checkIngress(pk(TCP, GUEST2, SERVER, 1, 22, 0), 0), DROP_SPOOF)
+    server.checkIngress(pk(TCP, GUEST, SERVER, 1, 22, 0), 0)
+    server.checkIngress(pk(TCP, GUEST, SERVER, 1, 80, 0), 0)
+    server.checkIngress(pk(TCP, GUEST, SERVER, 2, 80, 0), 0)
     assert.equal(server.ingressCounters.length, VERDICT_COUNT)
     assert.equal(VERDICT_NAMES.length, VERDICT_COUNT)
     assert.equal(VERDICT_NAMES[ACCEPT], 'ACCEPT')
@@ -146,6 +183,7 @@ describe('packet filter: guests may only ssh to server; server is admin', () => 
       DROP_NOT_MEMBER: 0,
       DROP_NO_ROUTE: 0,
       DROP_MALFORMED: 0,
+      DROP_ICMP_UNRELATED: 0,
     })
     server.resetCounters()
     assert.equal(server.ingressCounters[DROP_ACL], 0)
@@ -157,26 +195,26 @@ describe('packet filter: guests may only ssh to server; server is admin', () => 
       conntrack: createConntrack({ capacity: 8 }),
       antiSpoof: false,
     })
-    assert.equal(lax.checkIngress(GUEST2, SERVER, TCP, 1, 22, 0, 0), ACCEPT)
+    assert.equal(lax.checkIngress(pk(TCP, GUEST2, SERVER, 1, 22, 0), 0), ACCEPT)
   })
 
   it('replace() takes effect from the next packet; null means not a member', () => {
     const { server } = link()
-    assert.equal(server.checkIngress(GUEST, SERVER, TCP, 40000, 22, 0, 0), ACCEPT)
+    assert.equal(server.checkIngress(pk(TCP, GUEST, SERVER, 40000, 22, 0), 0), ACCEPT)
     const nothing = compile('{"rules":[]}', 'guests')
     server.replace(nothing, admin)
     assert.equal(
-      server.checkIngress(GUEST, SERVER, TCP, 40000, 22, 0, 1),
+      server.checkIngress(pk(TCP, GUEST, SERVER, 40000, 22, 0), 1),
       DROP_ACL,
       'the guest-initiated flow is cut',
     )
-    assert.equal(server.checkEgress(SERVER, GUEST, TCP, 22, 40000, 0, 1), ACCEPT)
+    assert.equal(server.checkEgress(pk(TCP, SERVER, GUEST, 22, 40000, 0), 1), ACCEPT)
     server.replace(compile('{"rules":[{"to":["node:server"],"ports":["80/tcp"]}]}', 'guests'), admin)
-    assert.equal(server.checkIngress(GUEST, SERVER, TCP, 40001, 80, 0, 2), ACCEPT)
+    assert.equal(server.checkIngress(pk(TCP, GUEST, SERVER, 40001, 80, 0), 2), ACCEPT)
     server.replace(null, admin)
-    assert.equal(server.checkIngress(GUEST, SERVER, TCP, 40001, 80, 0, 3), DROP_NOT_MEMBER)
+    assert.equal(server.checkIngress(pk(TCP, GUEST, SERVER, 40001, 80, 0), 3), DROP_NOT_MEMBER)
     server.replace(guests, null)
-    assert.equal(server.checkEgress(SERVER, GUEST, TCP, 1, 2, 0, 3), DROP_NOT_MEMBER)
+    assert.equal(server.checkEgress(pk(TCP, SERVER, GUEST, 1, 2, 0), 3), DROP_NOT_MEMBER)
     assert.equal(server.egressCounters[DROP_NOT_MEMBER], 1)
   })
 
@@ -190,20 +228,34 @@ describe('packet filter: guests may only ssh to server; server is admin', () => 
   })
 
   it('explain says why', () => {
-    assert.equal(guests.explain(SERVER, ICMP, 0), 'no rule of key guests allows icmp to 10.144.0.1')
-    assert.match(guests.explain(SERVER, TCP, 22), /^rule 0 of key guests .*"ssh only".* allows tcp port 22/)
+    assert.equal(
+      guests.explain(pk(ICMP, GUEST, SERVER, 0, 0, 8)),
+      'no rule of key guests allows icmp type 8 to 10.144.0.1',
+    )
+    assert.match(
+      guests.explain(pk(TCP, GUEST, SERVER, 40000, 22, 0)),
+      /^rule 0 of key guests .*"ssh only".* allows tcp port 22/,
+    )
   })
 
   it('hot path survives a million packets with bounded memory', () => {
     const { server, guest } = link()
+    // one header per direction, refilled per packet as the pump does
+    const syn = pk(TCP, GUEST, SERVER, 0, 22, 0)
+    const reply = pk(TCP, SERVER, GUEST, 22, 0, 0)
+    const ping = pk(ICMP, SERVER, GUEST, 0, 0, ECHO_REQUEST)
     const before = process.memoryUsage().heapUsed
     let accepted = 0
     for (let i = 0; i < 1_000_000; i++) {
       const sport = 30000 + (i & 1023)
-      if (guest.checkEgress(GUEST, SERVER, TCP, sport, 22, 0, i) === ACCEPT) accepted++
-      if (server.checkIngress(GUEST, SERVER, TCP, sport, 22, 0, i) === ACCEPT) accepted++
-      if (server.checkEgress(SERVER, GUEST, TCP, 22, sport, 0, i) === ACCEPT) accepted++
-      if (guest.checkIngress(SERVER, GUEST, ICMP, i & 0xffff, 0, ECHO_REQUEST, i) === ACCEPT) accepted++
+      syn.sport = sport
+      reply.dport = sport
+      ping.sport = i & 0xffff
+      ping.dport = i & 0xffff
+      if (guest.checkEgress(syn, i) === ACCEPT) accepted++
+      if (server.checkIngress(syn, i) === ACCEPT) accepted++
+      if (server.checkEgress(reply, i) === ACCEPT) accepted++
+      if (guest.checkIngress(ping, i) === ACCEPT) accepted++
     }
     assert.equal(accepted, 4_000_000)
     const grown = process.memoryUsage().heapUsed - before

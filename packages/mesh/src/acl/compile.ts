@@ -3,7 +3,8 @@
  * without allocating: a linear scan over (base, mask, rule) network entries, each pointing at its rule's
  * (proto, lo, hi) port entries.
  */
-import { DEFAULT_ACL_KEY_NAME, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from './constants.ts'
+import type { PacketHeader } from '@meshlan/wire'
+import { DEFAULT_ACL_KEY_NAME, ICMP_ECHO_REQUEST, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from './constants.ts'
 import { formatIpv4, prefixMask } from './ip.ts'
 import type { Acl, AclPortProto } from './schema.ts'
 
@@ -20,7 +21,7 @@ export interface AclContext {
   keyName?: string
 }
 
-/** An ACL ready for enforcement. Every method except `explain()` is allocation-free. */
+/** An ACL ready for enforcement. Every method except the `explain*()` ones is allocation-free. */
 export interface CompiledAcl {
   /** Name of the key, for messages. */
   readonly keyName: string
@@ -37,16 +38,21 @@ export interface CompiledAcl {
   /** Tags the ACL mentions: recompile when their membership changes. */
   readonly tags: readonly string[]
   /**
-   * Index of the first rule allowing the packet, or -1. `proto` is the IP protocol number (1 icmp, 6 tcp,
-   * 17 udp); `dstPort` is ignored for icmp; `icmpType` matters only for `icmp/N` entries.
+   * Index of the first rule allowing the packet as a new flow, or -1. Reads `dst`, `proto`, `dport`
+   * (ignored for icmp) and `icmpType` (matters only for `icmp/N` entries). Stateless: replies and
+   * ICMP errors are the packet filter's business.
    */
-  match(dstIp: number, proto: number, dstPort: number, icmpType?: number): number
+  match(h: PacketHeader): number
   /** Whether some rule allows the packet. */
-  allows(dstIp: number, proto: number, dstPort: number, icmpType?: number): boolean
+  allows(h: PacketHeader): boolean
   /** Whether some rule allows anything at all to `dstIp` (the stream-open check). */
   reachesAnything(dstIp: number): boolean
-  /** Says which rule allows the packet, or that none does. Allocates: for logs and `meshlan ping`. */
-  explain(dstIp: number, proto: number, dstPort: number, icmpType?: number): string
+  /** Says which rule allows the packet, or that none does. Allocates: for logs. */
+  explain(h: PacketHeader): string
+  /** Whether some rule allows an ICMP echo request to `dstIp` (`meshlan ping`, which has no packet). */
+  allowsIcmpEcho(dstIp: number): boolean
+  /** `explain()` for an ICMP echo request to `dstIp`. Allocates. */
+  explainIcmpEcho(dstIp: number): string
 }
 
 /** Encoded protocols of port entries. */
@@ -163,9 +169,8 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
   const portLo = Int32Array.from(los)
   const portHi = Int32Array.from(his)
 
-  function match(dstIp: number, proto: number, dstPort: number, icmpType?: number): number {
+  function matchFields(dstIp: number, proto: number, dstPort: number, t: number): number {
     const dst = dstIp >>> 0
-    const t = icmpType === undefined ? -1 : icmpType
     let failed = -1
     for (let i = 0; i < n; i++) {
       const r = netRule[i]
@@ -190,8 +195,12 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
     return -1
   }
 
-  function allows(dstIp: number, proto: number, dstPort: number, icmpType?: number): boolean {
-    return allowsAll || match(dstIp, proto, dstPort, icmpType) >= 0
+  function match(h: PacketHeader): number {
+    return matchFields(h.dst, h.proto, h.dport, h.icmpType)
+  }
+
+  function allows(h: PacketHeader): boolean {
+    return allowsAll || matchFields(h.dst, h.proto, h.dport, h.icmpType) >= 0
   }
 
   function reachesAnything(dstIp: number): boolean {
@@ -203,9 +212,9 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
     return false
   }
 
-  function explain(dstIp: number, proto: number, dstPort: number, icmpType?: number): string {
-    const what = describeTraffic(dstIp, proto, dstPort, icmpType)
-    const r = match(dstIp, proto, dstPort, icmpType)
+  function explainFields(dstIp: number, proto: number, dstPort: number, icmpType: number): string {
+    const what = describeFields(dstIp, proto, dstPort, icmpType)
+    const r = matchFields(dstIp, proto, dstPort, icmpType)
     if (r >= 0) {
       const rule = acl.rules[r]
       const to = rule.to.map((t) => t.text).join(' ')
@@ -230,12 +239,18 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
     match,
     allows,
     reachesAnything,
-    explain,
+    explain: (h) => explainFields(h.dst, h.proto, h.dport, h.icmpType),
+    allowsIcmpEcho: (dstIp) => allowsAll || matchFields(dstIp, PROTO_ICMP, 0, ICMP_ECHO_REQUEST) >= 0,
+    explainIcmpEcho: (dstIp) => explainFields(dstIp, PROTO_ICMP, 0, ICMP_ECHO_REQUEST),
   }
 }
 
-/** `tcp port 22 to 10.144.3.7`, `icmp to 10.144.3.7`, `protocol 47 to 10.144.3.7`. */
-export function describeTraffic(dstIp: number, proto: number, dstPort: number, icmpType?: number): string {
+/** `tcp port 22 to 10.144.3.7`, `icmp type 8 to 10.144.3.7`, `protocol 47 to 10.144.3.7`. */
+export function describeTraffic(h: PacketHeader): string {
+  return describeFields(h.dst, h.proto, h.dport, h.icmpType)
+}
+
+function describeFields(dstIp: number, proto: number, dstPort: number, icmpType: number): string {
   const ip = formatIpv4(dstIp)
   switch (proto) {
     case PROTO_TCP:
@@ -243,7 +258,7 @@ export function describeTraffic(dstIp: number, proto: number, dstPort: number, i
     case PROTO_UDP:
       return `udp port ${dstPort} to ${ip}`
     case PROTO_ICMP:
-      return icmpType === undefined || icmpType < 0 ? `icmp to ${ip}` : `icmp type ${icmpType} to ${ip}`
+      return icmpType < 0 ? `icmp to ${ip}` : `icmp type ${icmpType} to ${ip}`
     default:
       return `protocol ${proto} to ${ip}`
   }

@@ -1,17 +1,27 @@
 /**
  * Connection tracking: remembers flows we accepted so their replies pass even when the ACL would not
- * allow them as new connections.
+ * allow them as new connections, and so ICMP errors about them can be told from forged ones.
+ *
+ * Every entry belongs to one peer (its `owner`, the peer's overlay address) and the owner is part of
+ * the key: a peer's packets only ever match flows of that peer. Each peer holds a bounded share
+ * (`perPeerCapacity`): a new flow of a peer at its cap evicts that peer's own least recently seen
+ * flow, so a member opening flows as fast as it can only churns its own share. When the whole table
+ * is full, the new flow takes the slot of an expired share head if there is one, else of the oldest
+ * flow of the peer holding the most flows; a peer holding n flows loses one only to a table where
+ * every peer holds at most n.
  *
  * An open-addressing hash table (linear probing, backward-shift deletion, no tombstones) in typed arrays
- * preallocated at creation: `track()` and `isReply()` allocate nothing. The table has twice as many
- * slots as `capacity` (rounded up to a power of two), so probes stay short. A doubly linked list through
- * the slots (two Int32Arrays) keeps entries in least-recently-seen order, so a full table evicts the
- * oldest entry in O(1). Entries expire lazily when a lookup meets them, when an insert can reuse their
- * slot, on `sweep()`, and when the table is full and the oldest entry has expired.
+ * preallocated at creation: `track()`, `isReply()`, `has()` and `relates()` allocate nothing (a
+ * peer's first flow adds it to a Map once). The table has twice as many slots as `capacity` (rounded
+ * up to a power of two), so probes stay short. One doubly linked list per peer through the slots
+ * keeps that peer's entries in least-recently-seen order. Entries expire lazily when a lookup meets
+ * them, when an insert can reuse their slot, on `sweep()`, and when eviction finds them.
  */
+import type { PacketHeader } from '@meshlan/wire'
 import {
   DEFAULT_CONNTRACK_CAPACITY,
   DEFAULT_CONNTRACK_ICMP_TTL_MS,
+  DEFAULT_CONNTRACK_PEER_CAPACITY,
   DEFAULT_CONNTRACK_TCP_TTL_MS,
   DEFAULT_CONNTRACK_UDP_TTL_MS,
   PROTO_ICMP,
@@ -31,40 +41,57 @@ export interface ConntrackTtls {
 
 export interface ConntrackInit {
   /**
-   * Most flows held at once.
+   * Most flows held at once, all peers together.
    * @default 65536
    */
   capacity?: number
+  /**
+   * Most flows one peer holds; at most `capacity`.
+   * @default 4096
+   */
+  perPeerCapacity?: number
   /** Idle timeouts; missing ones take their defaults. */
   ttlMs?: Partial<ConntrackTtls>
 }
 
 /**
- * A flow table keyed by the 5-tuple (proto, srcIp, dstIp, srcPort, dstPort). Addresses are uint32,
- * ports 0–65535 (for ICMP echo pass the echo identifier as both ports), times in milliseconds.
+ * A flow table keyed by (owner, proto, src, dst, sport, dport), read from a parsed PacketHeader
+ * (for ICMP echo the header carries the echo identifier as both ports). `owner` is the overlay
+ * address (uint32) of the peer the flow is with; times are in milliseconds.
  */
 export interface Conntrack {
-  /** Records (or refreshes) a flow we accepted. */
-  track(proto: number, src: number, dst: number, sport: number, dport: number, nowMs: number): void
+  /** Records (or refreshes) the packet's flow for `owner`, evicting within the rules above if full. */
+  track(owner: number, h: PacketHeader, nowMs: number): void
   /**
-   * True when the reverse flow (dst→src, dport→sport) is tracked and not expired; refreshes it then.
-   * An expired entry met here is removed.
+   * True when the packet answers a live flow of `owner` (the reverse flow, dst→src, is tracked);
+   * refreshes that flow. An expired entry met here is removed.
    */
-  isReply(proto: number, src: number, dst: number, sport: number, dport: number, nowMs: number): boolean
-  /** True when exactly this flow is tracked and not expired (does not refresh). */
-  has(proto: number, src: number, dst: number, sport: number, dport: number, nowMs: number): boolean
+  isReply(owner: number, h: PacketHeader, nowMs: number): boolean
+  /** True when exactly the packet's flow is tracked for `owner` and live (does not refresh). */
+  has(owner: number, h: PacketHeader, nowMs: number): boolean
+  /**
+   * For an ICMP error: true when the packet it embeds (`h.inner*`) belongs to a live flow of
+   * `owner`, in either direction. Does not refresh (an error is no sign of a live flow).
+   */
+  relates(owner: number, h: PacketHeader, nowMs: number): boolean
+  /** Flows held for `owner` now (some may be expired but not yet removed). */
+  entriesOf(owner: number): number
   /** Removes every expired entry; returns how many. */
   sweep(nowMs: number): number
   /** Forgets every flow (counters other than `entries` keep counting). */
   clear(): void
   /** Flows held now (some may be expired but not yet removed). */
   readonly entries: number
-  /** Live flows removed to make room for new ones. */
+  /** Live flows removed to make room for new ones (both kinds below). */
   readonly evictions: number
-  /** Expired flows removed (by lookups, inserts, sweeps and full-table eviction). */
+  /** Of `evictions`: a peer at its cap lost its own oldest flow to its new one. */
+  readonly peerCapEvictions: number
+  /** Expired flows removed (by lookups, inserts, sweeps and eviction). */
   readonly expired: number
   /** Most flows held at once. */
   readonly capacity: number
+  /** Most flows one peer holds. */
+  readonly perPeerCapacity: number
 }
 
 const MAX_CAPACITY = 1 << 24
@@ -72,7 +99,7 @@ const MAX_CAPACITY = 1 << 24
 function checkPositive(name: string, v: number, max: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > max) {
     throw new InvalidConntrackOptionError(
-      `conntrack ${name} must be a number from 1 to ${max}, got ${String(v)}`,
+      `conntrack ${name} must be a number from 1 to ${max}, got ${String(v)}: pass a value in that range or leave it unset`,
     )
   }
   return v
@@ -83,6 +110,13 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
   const capacity = Math.floor(
     checkPositive('capacity', init.capacity ?? DEFAULT_CONNTRACK_CAPACITY, MAX_CAPACITY),
   )
+  const perPeer = Math.floor(
+    checkPositive(
+      'perPeerCapacity',
+      init.perPeerCapacity ?? Math.min(DEFAULT_CONNTRACK_PEER_CAPACITY, capacity),
+      capacity,
+    ),
+  )
   const ttlTcp = checkPositive('ttlMs.tcp', init.ttlMs?.tcp ?? DEFAULT_CONNTRACK_TCP_TTL_MS, 2 ** 52)
   const ttlUdp = checkPositive('ttlMs.udp', init.ttlMs?.udp ?? DEFAULT_CONNTRACK_UDP_TTL_MS, 2 ** 52)
   const ttlIcmp = checkPositive('ttlMs.icmp', init.ttlMs?.icmp ?? DEFAULT_CONNTRACK_ICMP_TTL_MS, 2 ** 52)
@@ -92,17 +126,29 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
 
   const used = new Uint8Array(size)
   const protoA = new Uint8Array(size)
+  const ownerA = new Uint32Array(size)
   const srcA = new Uint32Array(size)
   const dstA = new Uint32Array(size)
   /** (sport << 16 | dport) as uint32 */
   const portsA = new Uint32Array(size)
   const hashA = new Uint32Array(size)
   const seenA = new Float64Array(size)
-  /** least-recently-seen order: head is the oldest entry */
+  /** share index of the entry */
+  const shareA = new Int32Array(size)
+  /** per-share least-recently-seen order: the share's head is its oldest entry */
   const prevA = new Int32Array(size)
   const nextA = new Int32Array(size)
-  let head = -1
-  let tail = -1
+
+  // Shares: one per peer holding at least one flow, so never more than `capacity` of them.
+  const shareIndex = new Map<number, number>()
+  const shareOwner = new Uint32Array(capacity)
+  const shareCount = new Int32Array(capacity)
+  const shareHead = new Int32Array(capacity).fill(-1)
+  const shareTail = new Int32Array(capacity).fill(-1)
+  const freeShares = new Int32Array(capacity)
+  let freeTop = 0
+  /** share indexes below this have been handed out (live or on the free stack) */
+  let shareTop = 0
 
   const seedBuf = new Uint32Array(1)
   globalThis.crypto.getRandomValues(seedBuf)
@@ -110,6 +156,7 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
 
   let entries = 0
   let evictions = 0
+  let peerCapEvictions = 0
   let expired = 0
 
   function ttlOf(proto: number): number {
@@ -125,8 +172,9 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
     return (h ^ (h >>> 15)) >>> 0
   }
 
-  function hash(proto: number, src: number, dst: number, ports: number): number {
-    let h = mix(seed ^ proto, src)
+  function hash(owner: number, proto: number, src: number, dst: number, ports: number): number {
+    let h = mix(seed ^ proto, owner)
+    h = mix(h, src)
     h = mix(h, dst)
     h = mix(h, ports)
     h ^= h >>> 16
@@ -135,9 +183,13 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
     return h >>> 0
   }
 
-  /** Slot of the flow, or -1. Removes the entry and returns -1 if it has expired. */
+  function packPorts(sport: number, dport: number): number {
+    return (((sport & 0xffff) << 16) | (dport & 0xffff)) >>> 0
+  }
+
   /** The slot holding this flow, expired or not, or -1. */
-  function slotOf(proto: number, src: number, dst: number, ports: number, h: number): number {
+  function slotOf(owner: number, proto: number, src: number, dst: number, ports: number): number {
+    const h = hash(owner, proto, src, dst, ports)
     let i = h & mask
     while (used[i] === 1) {
       if (
@@ -145,7 +197,8 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
         srcA[i] === src &&
         dstA[i] === dst &&
         portsA[i] === ports &&
-        protoA[i] === proto
+        protoA[i] === proto &&
+        ownerA[i] === owner
       ) {
         return i
       }
@@ -155,8 +208,15 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
   }
 
   /** The slot holding this live flow, or -1 (an expired one is removed on the way). */
-  function find(proto: number, src: number, dst: number, ports: number, h: number, nowMs: number): number {
-    const i = slotOf(proto, src, dst, ports, h)
+  function find(
+    owner: number,
+    proto: number,
+    src: number,
+    dst: number,
+    ports: number,
+    nowMs: number,
+  ): number {
+    const i = slotOf(owner, proto, src, dst, ports)
     if (i >= 0 && isExpired(i, nowMs)) {
       remove(i)
       expired++
@@ -165,9 +225,48 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
     return i
   }
 
+  function shareFor(owner: number): number {
+    const s = shareIndex.get(owner)
+    if (s !== undefined) return s
+    const n = freeTop > 0 ? freeShares[--freeTop] : shareTop++
+    shareIndex.set(owner, n)
+    shareOwner[n] = owner
+    shareCount[n] = 0
+    shareHead[n] = -1
+    shareTail[n] = -1
+    return n
+  }
+
+  /** Takes slot i out of its share's list; frees the share when it was its last entry. */
+  function detach(i: number): void {
+    const s = shareA[i]
+    const p = prevA[i]
+    const n = nextA[i]
+    if (p >= 0) nextA[p] = n
+    else shareHead[s] = n
+    if (n >= 0) prevA[n] = p
+    else shareTail[s] = p
+    if (--shareCount[s] === 0) {
+      shareIndex.delete(shareOwner[s])
+      freeShares[freeTop++] = s
+    }
+  }
+
+  /** Puts slot i at the young end of share s. */
+  function attach(i: number, s: number): void {
+    shareA[i] = s
+    const t = shareTail[s]
+    prevA[i] = t
+    nextA[i] = -1
+    if (t >= 0) nextA[t] = i
+    else shareHead[s] = i
+    shareTail[s] = i
+    shareCount[s]++
+  }
+
   /** Backward-shift deletion: pulls later members of the probe run into the hole. */
   function remove(hole: number): void {
-    unlink(hole)
+    detach(hole)
     let i = hole
     let j = hole
     for (;;) {
@@ -178,131 +277,156 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
       if (i <= j ? i < home && home <= j : i < home || home <= j) continue
       used[i] = 1
       protoA[i] = protoA[j]
+      ownerA[i] = ownerA[j]
       srcA[i] = srcA[j]
       dstA[i] = dstA[j]
       portsA[i] = portsA[j]
       hashA[i] = hashA[j]
       seenA[i] = seenA[j]
+      const s = shareA[j]
+      shareA[i] = s
       const p = prevA[j]
       const n = nextA[j]
       prevA[i] = p
       nextA[i] = n
       if (p >= 0) nextA[p] = i
-      else head = i
+      else shareHead[s] = i
       if (n >= 0) prevA[n] = i
-      else tail = i
+      else shareTail[s] = i
       i = j
     }
     used[i] = 0
     entries--
   }
 
-  function unlink(i: number): void {
-    const p = prevA[i]
-    const n = nextA[i]
-    if (p >= 0) nextA[p] = n
-    else head = n
-    if (n >= 0) prevA[n] = p
-    else tail = p
-  }
-
-  function linkTail(i: number): void {
-    prevA[i] = tail
-    nextA[i] = -1
-    if (tail >= 0) nextA[tail] = i
-    else head = i
-    tail = i
-  }
-
-  /** Marks slot i as seen now: moves it to the young end of the list. */
+  /** Marks slot i as seen now: moves it to the young end of its share's list. */
   function touch(i: number, nowMs: number): void {
     seenA[i] = nowMs
-    if (i !== tail) {
-      unlink(i)
-      linkTail(i)
+    const s = shareA[i]
+    if (i !== shareTail[s]) {
+      detach(i)
+      attach(i, s)
     }
   }
 
-  /** Frees one slot when full: the least recently seen entry (counted as expired or evicted). */
-  function evictOldest(nowMs: number): void {
-    const victim = head
+  /** Removes the oldest entry of share s (counted as expired, or as an eviction). */
+  function evictHead(s: number, nowMs: number): void {
+    const victim = shareHead[s]
     if (isExpired(victim, nowMs)) expired++
     else evictions++
     remove(victim)
   }
 
-  function track(proto: number, src: number, dst: number, sport: number, dport: number, nowMs: number): void {
-    const s = src >>> 0
-    const d = dst >>> 0
-    const ports = (((sport & 0xffff) << 16) | (dport & 0xffff)) >>> 0
-    const p = proto & 0xff
-    const h = hash(p, s, d, ports)
+  /**
+   * The table is full: frees one slot. An expired share head goes first; else the oldest flow of
+   * the peer holding the most. O(peers holding flows), paid only when the whole table is full.
+   */
+  function evictForRoom(nowMs: number): void {
+    let heaviest = -1
+    for (let s = 0; s < shareTop; s++) {
+      if (shareCount[s] === 0) continue
+      if (isExpired(shareHead[s], nowMs)) {
+        evictHead(s, nowMs)
+        return
+      }
+      if (heaviest < 0 || shareCount[s] > shareCount[heaviest]) heaviest = s
+    }
+    evictHead(heaviest, nowMs)
+  }
+
+  function track(owner: number, h: PacketHeader, nowMs: number): void {
+    const o = owner >>> 0
+    const s = h.src >>> 0
+    const d = h.dst >>> 0
+    const ports = packPorts(h.sport, h.dport)
+    const p = h.proto & 0xff
+    const hv = hash(o, p, s, d, ports)
     for (;;) {
-      let i = h & mask
+      let i = hv & mask
       let reuse = -1
       while (used[i] === 1) {
-        if (hashA[i] === h && srcA[i] === s && dstA[i] === d && portsA[i] === ports && protoA[i] === p) {
+        if (
+          hashA[i] === hv &&
+          srcA[i] === s &&
+          dstA[i] === d &&
+          portsA[i] === ports &&
+          protoA[i] === p &&
+          ownerA[i] === o
+        ) {
           touch(i, nowMs)
           return
         }
         if (reuse < 0 && isExpired(i, nowMs)) reuse = i
         i = (i + 1) & mask
       }
+      const own = shareIndex.get(o)
+      if (own !== undefined && shareCount[own] >= perPeer) {
+        // the peer is at its cap: it pays with its own oldest flow, never with another peer's
+        if (!isExpired(shareHead[own], nowMs)) peerCapEvictions++
+        evictHead(own, nowMs)
+        continue // the run may have shifted: probe again
+      }
       if (reuse >= 0) {
         // an expired entry on our probe run: overwrite it in place (the run stays intact)
         expired++
         i = reuse
-        unlink(i)
+        detach(i)
       } else if (entries >= capacity) {
-        evictOldest(nowMs)
-        continue // the run may have shifted: probe again
+        evictForRoom(nowMs)
+        continue
       } else {
         entries++
       }
       used[i] = 1
       protoA[i] = p
+      ownerA[i] = o
       srcA[i] = s
       dstA[i] = d
       portsA[i] = ports
-      hashA[i] = h
+      hashA[i] = hv
       seenA[i] = nowMs
-      linkTail(i)
+      attach(i, shareFor(o))
       return
     }
   }
 
-  function isReply(
-    proto: number,
-    src: number,
-    dst: number,
-    sport: number,
-    dport: number,
-    nowMs: number,
-  ): boolean {
-    const s = dst >>> 0
-    const d = src >>> 0
-    const ports = (((dport & 0xffff) << 16) | (sport & 0xffff)) >>> 0
-    const p = proto & 0xff
-    const i = find(p, s, d, ports, hash(p, s, d, ports), nowMs)
+  function isReply(owner: number, h: PacketHeader, nowMs: number): boolean {
+    const i = find(owner >>> 0, h.proto & 0xff, h.dst >>> 0, h.src >>> 0, packPorts(h.dport, h.sport), nowMs)
     if (i < 0) return false
     touch(i, nowMs)
     return true
   }
 
-  function has(
+  function live(
+    owner: number,
     proto: number,
     src: number,
     dst: number,
-    sport: number,
-    dport: number,
+    ports: number,
     nowMs: number,
   ): boolean {
-    const s = src >>> 0
-    const d = dst >>> 0
-    const ports = (((sport & 0xffff) << 16) | (dport & 0xffff)) >>> 0
-    const p = proto & 0xff
-    const i = slotOf(p, s, d, ports, hash(p, s, d, ports))
+    const i = slotOf(owner, proto, src, dst, ports)
     return i >= 0 && !isExpired(i, nowMs)
+  }
+
+  function has(owner: number, h: PacketHeader, nowMs: number): boolean {
+    return live(owner >>> 0, h.proto & 0xff, h.src >>> 0, h.dst >>> 0, packPorts(h.sport, h.dport), nowMs)
+  }
+
+  function relates(owner: number, h: PacketHeader, nowMs: number): boolean {
+    const o = owner >>> 0
+    const p = h.innerProto & 0xff
+    const s = h.innerSrc >>> 0
+    const d = h.innerDst >>> 0
+    return (
+      live(o, p, s, d, packPorts(h.innerSport, h.innerDport), nowMs) ||
+      live(o, p, d, s, packPorts(h.innerDport, h.innerSport), nowMs)
+    )
+  }
+
+  function entriesOf(owner: number): number {
+    const s = shareIndex.get(owner >>> 0)
+    return s === undefined ? 0 : shareCount[s]
   }
 
   function sweep(nowMs: number): number {
@@ -323,14 +447,18 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
   function clear(): void {
     used.fill(0)
     entries = 0
-    head = -1
-    tail = -1
+    shareIndex.clear()
+    shareCount.fill(0)
+    shareTop = 0
+    freeTop = 0
   }
 
   return {
     track,
     isReply,
     has,
+    relates,
+    entriesOf,
     sweep,
     clear,
     get entries() {
@@ -339,9 +467,13 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
     get evictions() {
       return evictions
     },
+    get peerCapEvictions() {
+      return peerCapEvictions
+    },
     get expired() {
       return expired
     },
     capacity,
+    perPeerCapacity: perPeer,
   }
 }

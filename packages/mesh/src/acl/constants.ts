@@ -3,17 +3,14 @@
  * packet filter. docs/acl.md describes the format; these values must match it.
  */
 
-/** IP protocol number of ICMP (IPv4). */
-export const PROTO_ICMP = 1
-/** IP protocol number of TCP. */
-export const PROTO_TCP = 6
-/** IP protocol number of UDP. */
-export const PROTO_UDP = 17
-
-/** ICMP type of an echo reply. */
-export const ICMP_ECHO_REPLY = 0
-/** ICMP type of an echo request. */
-export const ICMP_ECHO_REQUEST = 8
+// Protocol numbers and ICMP types are defined once, in @meshlan/wire, beside the header parser.
+export {
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  IPPROTO_ICMP as PROTO_ICMP,
+  IPPROTO_TCP as PROTO_TCP,
+  IPPROTO_UDP as PROTO_UDP,
+} from '@meshlan/wire'
 
 /** Largest ACL text `parseAcl()` reads, in UTF-16 code units; longer text is rejected, not parsed. */
 export const MAX_ACL_TEXT_LENGTH = 1024 * 1024
@@ -34,10 +31,20 @@ export const MAX_ACL_ISSUES = 50
 export const DEFAULT_ACL_KEY_NAME = 'unnamed'
 
 /**
- * Flows one conntrack table holds; when full, a new flow evicts the least recently seen entry.
+ * Flows one conntrack table holds (all peers together): ~6 MB of typed arrays, allocated once. When
+ * it is full, a new flow evicts the oldest entry of the peer holding the most (see the next value).
  * @default 65536
  */
 export const DEFAULT_CONNTRACK_CAPACITY = 65536
+/**
+ * Flows one peer may hold in the conntrack table; a new flow of a peer at this cap evicts that
+ * peer's own least recently seen flow, never another peer's. A busy client keeps a few hundred
+ * flows with one host (a browser ~100–300 connections), so 4096 leaves ten times that, while 16
+ * peers at their cap are needed to fill the default table: one member flooding new flows (the
+ * 65,536-port UDP attack) only churns its own share.
+ * @default 4096
+ */
+export const DEFAULT_CONNTRACK_PEER_CAPACITY = 4096
 /**
  * How long an idle TCP flow stays tracked, in milliseconds.
  * @default 720000 (12 minutes)

@@ -3,8 +3,15 @@
  *
  * Ingress (peer → us): accept if the packet answers a flow we tracked, else if the peer's key may reach
  * it (`inbound`), tracking the flow. Egress (us → peer): accept if it answers a flow we tracked, else if
- * our key may reach it (`outbound`), tracking the flow. Everything else is dropped and counted.
+ * our key may reach it (`outbound`), tracking the flow. ICMP errors (which carry the header of another
+ * packet) pass in either direction only when that packet belongs to a live flow with this peer, as in
+ * a stateful firewall; no rule admits them. Every other packet is dropped with a verdict that says
+ * why, counted per direction.
+ *
+ * Flows are tracked in the peer's own share of the conntrack table (keyed by the peer's address), so
+ * one peer can neither evict another's flows nor match them.
  */
+import type { PacketHeader } from '@meshlan/wire'
 import type { CompiledAcl } from './compile.ts'
 import type { Conntrack } from './conntrack.ts'
 import { DEFAULT_ANTI_SPOOF, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, PROTO_ICMP } from './constants.ts'
@@ -21,8 +28,13 @@ export const DROP_NOT_MEMBER = 3
 export const DROP_NO_ROUTE = 4
 /** The packet could not be parsed (counted by the pump; the filter never returns it). */
 export const DROP_MALFORMED = 5
+/**
+ * An ICMP error (unreachable, time exceeded, …) about a packet that belongs to no live flow with
+ * this peer: it would let the peer forge errors about other flows (cut connections, shrink MTUs).
+ */
+export const DROP_ICMP_UNRELATED = 6
 /** Number of verdicts: the length of the counter arrays. */
-export const VERDICT_COUNT = 6
+export const VERDICT_COUNT = 7
 
 /** Verdict names indexed by verdict, for logs and metrics. */
 export const VERDICT_NAMES: readonly string[] = Object.freeze([
@@ -32,6 +44,18 @@ export const VERDICT_NAMES: readonly string[] = Object.freeze([
   'DROP_NOT_MEMBER',
   'DROP_NO_ROUTE',
   'DROP_MALFORMED',
+  'DROP_ICMP_UNRELATED',
+])
+
+/** Why each verdict drops, indexed by verdict, for logs and `explain` texts. */
+export const VERDICT_REASONS: readonly string[] = Object.freeze([
+  'accepted',
+  'no rule of the key allows it and it answers no tracked flow',
+  'its source is not the peer’s overlay address',
+  'the key is not in the policy',
+  'no route to its destination',
+  'not a well-formed IPv4 packet',
+  'an ICMP error about no tracked flow with this peer',
 ])
 
 export interface PacketFilterInit {
@@ -43,7 +67,7 @@ export interface PacketFilterInit {
   inbound: CompiledAcl | null
   /** What our key may reach; null when our key is not (or no longer) in the policy. */
   outbound: CompiledAcl | null
-  /** Flow table; may be shared by every peer's filter (entries are keyed by address). */
+  /** Flow table; may be shared by every peer's filter (each peer has its own bounded share). */
   conntrack: Conntrack
   /**
    * Drop ingress packets whose source is not `peerIp` with DROP_SPOOF.
@@ -53,33 +77,16 @@ export interface PacketFilterInit {
 }
 
 /**
- * Hot-path methods take parsed header fields: addresses as uint32, `proto` the IP protocol number,
- * ports (ignored for ICMP), `icmpType` (ignored unless proto is 1; pass -1 if unknown). For ICMP pass
- * the echo identifier as `sport` (0 when there is none).
+ * Hot-path methods take a PacketHeader that `parse()` accepted (reuse one per pump direction) and
+ * return a verdict: ACCEPT, or the DROP_* constant that says why (`VERDICT_NAMES` / `VERDICT_REASONS`).
  */
 export interface PacketFilter {
   readonly selfIp: number
   readonly peerIp: number
   /** Verdict for a packet arriving from the peer. */
-  checkIngress(
-    src: number,
-    dst: number,
-    proto: number,
-    sport: number,
-    dport: number,
-    icmpType: number,
-    nowMs: number,
-  ): number
+  checkIngress(h: PacketHeader, nowMs: number): number
   /** Verdict for a packet we are about to send to the peer. */
-  checkEgress(
-    src: number,
-    dst: number,
-    proto: number,
-    sport: number,
-    dport: number,
-    icmpType: number,
-    nowMs: number,
-  ): number
+  checkEgress(h: PacketHeader, nowMs: number): number
   /**
    * Stream-open check: may the peer reach anything on us, or may we reach anything on the peer?
    * (Addresses behind us or the peer, e.g. routed subnets, are not considered.)
@@ -121,58 +128,38 @@ export function createPacketFilter(init: PacketFilterInit): PacketFilter {
 
   /**
    * Shared by both directions. ICMP: an echo request is never a reply and only echo requests are tracked
-   * (so a peer cannot slip a request through as the "reply" to one of ours); the echo id is both ports.
+   * (so a peer cannot slip a request through as the "reply" to one of ours). An ICMP error must be
+   * about a packet its receiver sent (embedded source = outer destination) on a live flow with this
+   * peer; the echo id is both ports (the header parser sees to that).
    */
-  function check(
-    acl: CompiledAcl,
-    src: number,
-    dst: number,
-    proto: number,
-    sport: number,
-    dport: number,
-    icmpType: number,
-    nowMs: number,
-  ): number {
-    if (proto === PROTO_ICMP) {
-      if (icmpType === ICMP_ECHO_REPLY && ct.isReply(proto, src, dst, sport, sport, nowMs)) return 0
-      if (!acl.allows(dst, proto, 0, icmpType)) return 1
-      if (icmpType === ICMP_ECHO_REQUEST) ct.track(proto, src, dst, sport, sport, nowMs)
-      return 0
+  function check(acl: CompiledAcl, h: PacketHeader, nowMs: number): number {
+    if (h.proto === PROTO_ICMP) {
+      if (h.icmpError) {
+        return h.innerSrc === h.dst && ct.relates(peerIp, h, nowMs) ? ACCEPT : DROP_ICMP_UNRELATED
+      }
+      const t = h.icmpType
+      if (t === ICMP_ECHO_REPLY && ct.isReply(peerIp, h, nowMs)) return ACCEPT
+      if (!acl.allows(h)) return DROP_ACL
+      if (t === ICMP_ECHO_REQUEST) ct.track(peerIp, h, nowMs)
+      return ACCEPT
     }
-    if (ct.isReply(proto, src, dst, sport, dport, nowMs)) return 0
-    if (!acl.allows(dst, proto, dport)) return 1
-    ct.track(proto, src, dst, sport, dport, nowMs)
-    return 0
+    if (ct.isReply(peerIp, h, nowMs)) return ACCEPT
+    if (!acl.allows(h)) return DROP_ACL
+    ct.track(peerIp, h, nowMs)
+    return ACCEPT
   }
 
-  function checkIngress(
-    src: number,
-    dst: number,
-    proto: number,
-    sport: number,
-    dport: number,
-    icmpType: number,
-    nowMs: number,
-  ): number {
+  function checkIngress(h: PacketHeader, nowMs: number): number {
     let v: number
     if (inbound === null) v = DROP_NOT_MEMBER
-    else if (antiSpoof && src >>> 0 !== peerIp) v = DROP_SPOOF
-    else v = check(inbound, src, dst, proto, sport, dport, icmpType, nowMs)
+    else if (antiSpoof && h.src >>> 0 !== peerIp) v = DROP_SPOOF
+    else v = check(inbound, h, nowMs)
     ingressCounters[v]++
     return v
   }
 
-  function checkEgress(
-    src: number,
-    dst: number,
-    proto: number,
-    sport: number,
-    dport: number,
-    icmpType: number,
-    nowMs: number,
-  ): number {
-    const v =
-      outbound === null ? DROP_NOT_MEMBER : check(outbound, src, dst, proto, sport, dport, icmpType, nowMs)
+  function checkEgress(h: PacketHeader, nowMs: number): number {
+    const v = outbound === null ? DROP_NOT_MEMBER : check(outbound, h, nowMs)
     egressCounters[v]++
     return v
   }

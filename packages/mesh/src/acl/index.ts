@@ -4,8 +4,9 @@
  * - `parseAcl()` / `validateAcl()` read the JSON format (docs/acl.md) and return issues, never throw.
  * - `compileAcl()` resolves `node:` / `tag:` names into flat typed arrays; the result answers
  *   `allows()` / `reachesAnything()` without allocating, and `explain()` for humans.
- * - `createConntrack()` tracks accepted flows so replies pass; `createPacketFilter()` combines both
- *   per peer into allocation-free `checkIngress()` / `checkEgress()` verdicts with counters.
+ * - `createConntrack()` tracks accepted flows, each peer in its own bounded share, so replies (and
+ *   ICMP errors about them) pass; `createPacketFilter()` combines both per peer into allocation-free
+ *   `checkIngress(header)` / `checkEgress(header)` verdicts that say why, with counters.
  */
 export type { AclContext, CompiledAcl } from './compile.ts'
 export { allowAllAcl, compileAcl, denyAllAcl, describeTraffic } from './compile.ts'
@@ -18,6 +19,7 @@ export {
   ACCEPT,
   createPacketFilter,
   DROP_ACL,
+  DROP_ICMP_UNRELATED,
   DROP_MALFORMED,
   DROP_NO_ROUTE,
   DROP_NOT_MEMBER,
@@ -25,6 +27,7 @@ export {
   mayOpenStream,
   VERDICT_COUNT,
   VERDICT_NAMES,
+  VERDICT_REASONS,
 } from './filter.ts'
 export { formatIpv4, parseIpv4, prefixMask } from './ip.ts'
 export type {
