@@ -1,0 +1,100 @@
+/**
+ * The Reachability service wired to real libp2p nodes on loopback TCP: its declared inputs are
+ * called (a direct connection is reported, what we'd announce changed), and observed addresses
+ * come from members only.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Connection } from '@libp2p/interface'
+import { createLogger } from '../src/logger.ts'
+import { createReachability, type Reachability } from '../src/reachability/service.ts'
+import { createTransport, type MeshLibp2p } from '../src/transport.ts'
+
+async function loopbackNode(): Promise<MeshLibp2p> {
+  const lp = await createTransport({
+    privateKey: await generateKeyPair('Ed25519'),
+    networkId: 'reachsvc',
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    transport: 'tcp',
+    gater: { deny: () => false, isMember: () => true },
+  })
+  await lp.start()
+  return lp
+}
+
+async function until(f: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('Reachability service (loopback TCP)', () => {
+  let a: MeshLibp2p
+  let member: MeshLibp2p
+  let stranger: MeshLibp2p
+  const services: Reachability[] = []
+  let reach: Reachability
+  const direct: Array<{ peer: string; conn: Connection }> = []
+  let published = 0
+
+  before(async () => {
+    a = await loopbackNode()
+    member = await loopbackNode()
+    stranger = await loopbackNode()
+    const members = new Set([member.peerId.toString(), a.peerId.toString()])
+    for (const lp of [a, member, stranger]) {
+      const s = createReachability(
+        { selfId: lp.peerId.toString(), log: createLogger('rs', { level: 'error' }) },
+        {
+          libp2p: lp,
+          topology: { record: () => undefined, relays: () => [] },
+          isMember: (id) => members.has(id),
+          underlay: () => true,
+          publishRecord: async () => {
+            if (lp === a) published++
+          },
+          onDirect: (peer, conn) => {
+            if (lp === a) direct.push({ peer, conn })
+          },
+          activePeers: () => [],
+        },
+      )
+      await s.start()
+      services.push(s)
+    }
+    reach = services[0]
+  })
+  after(async () => {
+    for (const s of services) await s.stop()
+    for (const n of [a, member, stranger]) await n?.stop()
+  })
+
+  it('knows its listening port from the adapter', () => {
+    const port = reach.listenPort()
+    assert.ok(port != null && a.getMultiaddrs().some((m) => m.toString().includes(`/tcp/${port}`)))
+  })
+
+  it('a non-member cannot tell us our public address; a member can', async () => {
+    await a.dial(stranger.getMultiaddrs()[0])
+    await new Promise((r) => setTimeout(r, 500))
+    assert.deepEqual(reach.observedIps(), [], 'nothing learned from a non-member')
+    assert.equal(published, 0)
+    await a.dial(member.getMultiaddrs()[0])
+    await until(() => reach.observedIps().length === 1, 5000, 'the member to answer observe')
+    assert.deepEqual(reach.observedIps(), ['127.0.0.1'])
+    assert.equal(published, 1, 'a new observed address is announced once')
+    assert.deepEqual(reach.netcheck().observed, ['127.0.0.1'])
+  })
+
+  it('reports direct connections to the tunnel (onDirect) and ranks them as the path', () => {
+    const m = member.peerId.toString()
+    const got = direct.find((d) => d.peer === m)
+    assert.ok(got, 'onDirect called for the member')
+    assert.equal(reach.path(m), 'direct')
+    assert.equal(reach.best(m), got.conn)
+    assert.deepEqual(reach.pathDetail(m), { via: null, why: null })
+  })
+})
