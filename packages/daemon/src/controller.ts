@@ -8,16 +8,19 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
+  ALLOW_ALL_ACL,
   claimMembership,
-  createKey,
   createNetwork,
   InvalidAclError,
   NoNetworkError,
   NotOwnerError,
+  newKey,
+  type PolicyChange,
+  PolicySigner,
   parseAcl,
-  revokeKey,
-  revokeNode,
-  setKeyAcl,
+  removeKey,
+  revokeNodeChange,
+  setAcl,
   UnknownKeyError,
   UnknownNodeError,
 } from '@meshlan/mesh'
@@ -37,8 +40,11 @@ import type { NetworkState, StateDir } from './state.ts'
 
 /** How the controller reaches a running node (daemon only; all optional). */
 export interface ControllerHooks {
-  /** Hands a newly signed policy to the running node, which applies and gossips it. */
-  publishPolicy?(envelope: Uint8Array): Promise<void>
+  /**
+   * Has the running node's signer make and apply a policy change (the one signer: the node stores,
+   * gossips and persists it); resolves null when no node runs, so the controller signs on disk.
+   */
+  amendPolicy?(change: PolicyChange): Promise<{ policy: Policy; envelope: Uint8Array } | null>
   /** The running node's multiaddrs, with /p2p/; null when no node runs. */
   listenAddrs?(): string[] | null
   /** Record envelopes the running node knows. */
@@ -170,10 +176,20 @@ export class Controller implements ControllerMethods {
     return { key, policy: d.value.body, network }
   }
 
-  /** Stores a newly signed policy and hands it to the running node, if any. */
-  private async commit(envelope: Uint8Array): Promise<void> {
-    await this.state.writePolicy(envelope)
-    await this.hooks.publishPolicy?.(envelope)
+  /**
+   * Makes one policy change through the one signer: the running node's, or — with no node running —
+   * one over the state directory. Either way the change is applied to the newest version.
+   */
+  private async amend(what: string, change: PolicyChange): Promise<{ policy: Policy; envelope: Uint8Array }> {
+    const viaNode = await this.hooks.amendPolicy?.(change)
+    if (viaNode != null) return viaNode
+    const { key } = await this.owner(what)
+    const signer = new PolicySigner({
+      ownerKey: key,
+      current: async () => (await this.owner(what)).policy,
+      apply: (envelope) => this.state.writePolicy(envelope),
+    })
+    return signer.amend(change)
   }
 
   async networkCreate(p: { name: string; subnet?: string | null; force?: boolean }) {
@@ -208,37 +224,53 @@ export class Controller implements ControllerMethods {
   async keyCreate(p: {
     name: string
     aclText?: string | null
+    /** Grant everything (the only way to, besides an ACL that says so). */
+    allowAll?: boolean
+    /** The key admits no new node after this time (ms since epoch). */
     expiresAt?: number | null
+    /** Every membership of the key ends at this time (ms since epoch). */
+    memberExpiresAt?: number | null
     reusable?: boolean
     tags?: string[] | null
   }) {
     return this.serial(async () => {
       const { key, policy } = await this.owner('create mesh keys')
       checkName('key name', p.name)
-      const acl = p.aclText != null ? readAclText(p.aclText) : undefined
-      if (p.expiresAt != null && (!Number.isSafeInteger(p.expiresAt) || p.expiresAt <= Date.now())) {
-        throw new InvalidArgumentError('the expiry must be in the future: use e.g. --expires 24h or 7d')
+      if (p.aclText != null && p.allowAll === true) {
+        throw new InvalidArgumentError('give either --acl FILE or --allow-all, not both')
+      }
+      const acl = p.aclText != null ? readAclText(p.aclText) : p.allowAll === true ? ALLOW_ALL_ACL : undefined
+      for (const [flag, t] of [
+        ['--expires', p.expiresAt],
+        ['--member-expires', p.memberExpiresAt],
+      ] as const) {
+        if (t != null && (!Number.isSafeInteger(t) || t <= Date.now())) {
+          throw new InvalidArgumentError(`${flag} must be in the future: use e.g. ${flag} 24h or 7d`)
+        }
       }
       const tags = p.tags?.filter((t) => t !== '')
       for (const t of tags ?? []) checkName('tag', t)
       const bootstrap = await this.bootstrapAddrs(key)
-      const r = await createKey(
+      const { change, joinString } = await newKey(
         policy,
-        key,
         {
           name: p.name,
           acl,
           tags: tags != null && tags.length > 0 ? tags : undefined,
           expiresAt: p.expiresAt ?? null,
+          memberExpiresAt: p.memberExpiresAt ?? null,
           reusable: p.reusable === true,
         },
         bootstrap,
       )
-      await this.commit(r.envelope)
+      const r = await this.amend('create mesh keys', change)
       return {
         name: p.name,
-        joinString: r.joinString,
+        joinString,
         expiresAt: p.expiresAt ?? null,
+        memberExpiresAt: p.memberExpiresAt ?? null,
+        /** True when the key reaches nothing yet (default deny): grant with `acl set` or --allow-all. */
+        denyAll: acl == null,
         version: r.policy.version,
       }
     })
@@ -251,9 +283,13 @@ export class Controller implements ControllerMethods {
         name: k.name,
         tags: k.tags,
         createdAt: k.createdAt,
+        /** No new node may join with the key after this. */
         expiresAt: k.expiresAt,
+        /** Every membership of the key ends at this. */
+        memberExpiresAt: k.memberExpiresAt,
         reusable: k.reusable,
         claimedBy: k.claimedBy,
+        members: policy.members.filter((m) => m.key === k.name).length,
       })),
       revoked: policy.revokedKeys.map((k) => ({ name: k.name, revokedAt: k.revokedAt })),
     }
@@ -261,9 +297,7 @@ export class Controller implements ControllerMethods {
 
   async keyRevoke(p: { name: string }) {
     return this.serial(async () => {
-      const { key, policy } = await this.owner('revoke mesh keys')
-      const r = await revokeKey(policy, key, p.name)
-      await this.commit(r.envelope)
+      const r = await this.amend('revoke mesh keys', removeKey(p.name))
       return { name: p.name, version: r.policy.version }
     })
   }
@@ -277,32 +311,33 @@ export class Controller implements ControllerMethods {
 
   async aclSet(p: { key: string; aclText: string }) {
     return this.serial(async () => {
-      const { key, policy } = await this.owner('change key ACLs')
+      const { policy } = await this.owner('change key ACLs')
       if (!policy.keys.some((k) => k.name === p.key)) throw new UnknownKeyError(p.key)
-      const acl = readAclText(p.aclText)
-      const r = await setKeyAcl(policy, key, p.key, acl)
-      await this.commit(r.envelope)
+      const r = await this.amend('change key ACLs', setAcl(p.key, readAclText(p.aclText)))
       return { key: p.key, version: r.policy.version }
     })
   }
 
   async nodeRevoke(p: { target: string }) {
     return this.serial(async () => {
-      const { key, policy } = await this.owner('revoke nodes')
-      const found = await this.findNode(p.target)
+      const { policy } = await this.owner('revoke nodes')
+      const found = await this.findNode(p.target, policy)
       if (found.peerId === policy.owner) {
         throw new InvalidArgumentError('the owner cannot revoke itself: create a new network instead')
       }
-      const r = await revokeNode(policy, key, found.peerId)
-      await this.commit(r.envelope)
+      const r = await this.amend('revoke nodes', revokeNodeChange(found.peerId))
       return { peerId: found.peerId, name: found.name, version: r.policy.version }
     })
   }
 
-  /** A node by name or peer id, from the records the node (or the state) knows. */
-  private async findNode(target: string): Promise<{ peerId: string; name: string | null }> {
+  /** A node by name or peer id: the owner's bindings first, then the records the node knows. */
+  private async findNode(target: string, policy: Policy): Promise<{ peerId: string; name: string | null }> {
     const records = this.hooks.records?.() ?? (await this.state.readRecords())
-    const known: Array<{ peerId: string; name: string; ip: string }> = []
+    const known: Array<{ peerId: string; name: string; ip: string }> = policy.members.map((m) => ({
+      peerId: m.peerId,
+      name: m.name,
+      ip: m.ip,
+    }))
     for (const bytes of records) {
       const d = decodeRecord(bytes)
       if (d.ok) known.push({ peerId: d.value.body.peerId, name: d.value.body.name, ip: d.value.body.ip })

@@ -74,9 +74,7 @@ class MeshDaemon implements Daemon {
       state: this.state,
       hostRoutes: components.hostRoutes,
       hooks: {
-        publishPolicy: async (envelope) => {
-          await this.node?.publishPolicy(envelope)
-        },
+        amendPolicy: async (change) => (this.node == null ? null : this.node.amendPolicy(change)),
         listenAddrs: () => (this.node == null ? null : this.listenAddrs()),
         records: () => this.node?.knownRecordEnvelopes() ?? [],
         networkChanged: () => this.restartNode(),

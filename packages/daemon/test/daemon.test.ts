@@ -62,7 +62,7 @@ describe('daemon control socket (control plane only, no TUN)', () => {
   it('owner operations go through the running node', async () => {
     const r = await call<{ joinString: string; version: number }>('keyCreate', { name: 'admin' })
     assert.equal(r.version, 2)
-    assert.equal(daemon.node?.policyStore.version, 2)
+    assert.equal(daemon.node?.membership.store.version, 2)
     const j = parseJoinString(r.joinString)
     assert.ok(j.ok)
     // bootstrap = the node's live addresses
@@ -77,7 +77,7 @@ describe('daemon control socket (control plane only, no TUN)', () => {
       },
     )
     await call('keyRevoke', { name: 'admin' })
-    assert.equal(daemon.node?.policyStore.version, 3)
+    assert.equal(daemon.node?.membership.store.version, 3)
   })
 
   it('reports unknown methods and bad arguments as errors', async () => {

@@ -12,17 +12,25 @@ export const DEFAULT_MTU = 1400
 export const DEFAULT_TUN_NAME = 'meshlan0'
 export const DEFAULT_LISTEN_PORT = 7946
 
+/*
+ * Protocol ids and topics name no network: identify and multistream-select would otherwise tell a
+ * stranger which network a node belongs to before it proved anything.
+ */
+/** The membership handshake: the only protocol a peer may use before it proved membership. */
+export const HELLO_PROTOCOL = '/meshlan/hello/1.0.0'
 /** The tunnel protocol: one long-lived stream per peer per direction. */
 export const TUNNEL_PROTOCOL = '/meshlan/ip/1.0.0'
 /** Policy + records sync for newcomers and anti-entropy. */
-export const SYNC_PROTOCOL = '/meshlan/sync/1.0.0'
-
-export const recordsTopic = (networkId: string): string => `/meshlan/${networkId}/records/1`
-export const policyTopic = (networkId: string): string => `/meshlan/${networkId}/policy/1`
-export const dhtProtocol = (networkId: string): string => `/meshlan/${networkId}/kad/1.0.0`
+export const SYNC_PROTOCOL = '/meshlan/sync/2.0.0'
+/** Gossip topic of signed node records. */
+export const RECORDS_TOPIC = '/meshlan/records/2'
+/** Gossip topic of owner-signed policies. */
+export const POLICY_TOPIC = '/meshlan/policy/2'
 
 /** Republish our node record this often even when nothing changed. */
 export const RECORD_REPUBLISH_MS = 30_000
+/** Bootstrap addresses are dialled again this often while none of them is connected. */
+export const BOOTSTRAP_RETRY_MS = 15_000
 /** Anti-entropy: pull newer records from one random member this often (digest-based, cheap). */
 export const ANTI_ENTROPY_MS = 3_000
 /** Re-choose and refresh relay reservations this often. */
@@ -37,8 +45,36 @@ export const NAT_PROBE_MS = 5 * 60_000
 export const RECORD_OFFLINE_MS = 95_000
 /** Records whose timestamp is further than this from our clock are refused. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000
-/** A connected peer must prove membership (sync hello or a valid record) within this time. */
-export const MEMBERSHIP_GRACE_MS = 10_000
+/**
+ * A connected peer must complete the hello handshake within this time or it is disconnected; its
+ * streams wait (unread) at most this long for the handshake. 5 s covers a relayed round trip on a
+ * slow link several times over.
+ */
+export const HELLO_TIMEOUT_MS = 5_000
+/**
+ * A peer refused by the handshake (or that never completed it) may not connect again for this
+ * long: without it, a stranger would simply reconnect the moment it is hung up on.
+ */
+export const REFUSED_BACKOFF_MS = 60_000
+/** Most peers remembered as refused (oldest forgotten first): bounds what strangers can fill. */
+export const MAX_REFUSED_PEERS = 4096
+/** Claims verified and cached (successes only; oldest forgotten first). */
+export const MAX_CLAIM_CACHE = 2048
+/**
+ * Members a key may have that the owner has not bound yet (per node's view). The owner binds new
+ * members within a second when online; the cap stops a leaked join string from filling the subnet
+ * (and every node's tables) while the owner is away.
+ */
+export const MAX_UNBOUND_PER_KEY = 16
+/** Records not refreshed for this long are forgotten (members republish every 30 s). */
+export const RECORD_EXPIRE_MS = 60 * 60_000
+/** The owner batches member bindings that arrive close together into one policy version. */
+export const BIND_DEBOUNCE_MS = 50
+/** A revoked or expired member is hung up on this long after its tunnel is cut, so the policy
+ *  that removed it still reaches it and it can tell its user why. */
+export const REVOKE_HANGUP_DELAY_MS = 500
+/** A timer re-checks memberships at the next key expiry, but at least this often. */
+export const EXPIRY_CHECK_MAX_MS = 60_000
 
 /** Yamux windows: small enough that a loaded tunnel does not queue seconds of data. */
 export const YAMUX_INITIAL_WINDOW = 256 * 1024

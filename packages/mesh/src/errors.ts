@@ -84,3 +84,30 @@ export class JoinError extends MeshError {
     this.name = 'JoinError'
   }
 }
+
+export class StalePolicyError extends MeshError {
+  constructor(version: number, reason: string) {
+    super(
+      'ERR_STALE_POLICY',
+      `policy version ${version} was not applied (${reason}): nothing changed; run the command again`,
+    )
+    this.name = 'StalePolicyError'
+  }
+}
+
+export class NoPolicyError extends MeshError {
+  constructor() {
+    super('ERR_NO_POLICY', 'this node holds no policy yet: run `meshlan network create NAME` first')
+    this.name = 'NoPolicyError'
+  }
+}
+
+export class MemberLimitError extends MeshError {
+  constructor(limit: number) {
+    super(
+      'ERR_MEMBER_LIMIT',
+      `the network already has ${limit} bound members: revoke nodes that left (\`meshlan node revoke\`) first`,
+    )
+    this.name = 'MemberLimitError'
+  }
+}

@@ -1,29 +1,41 @@
 /**
  * @meshlan/mesh — the meshlan node: everything a member does.
  *
- * - `createMeshNode()` composes the libp2p transport, the owner-signed policy, topology gossip,
- *   coordinator-free addressing, per-key ACL filters and the packet pump.
+ * - `createMeshNode()` composes libp2p with meshlan's services: membership (the hello gate, the
+ *   owner-signed policy, the one signer, member bindings), topology (records on gossip and sync),
+ *   reachability (paths, relays, hole punching) and tunnel (stream gate and packet pump).
+ * - `computePeerTable()` is the pure recompute: (policy, records, self) → addresses, names, ACLs.
  * - `assignAddresses()` is the deterministic address rule; `RouteTable` the LPM table.
  * - `acl/` parses, compiles and enforces mesh-key ACLs.
  * - `PacketDevice` is what the pump needs of a TUN (the real one, or a fake in tests).
  */
 export * from './acl/index.ts'
-export { type Assignment, assignAddresses, candidateAddress, usableHosts } from './addressing.ts'
+export {
+  type Assignment,
+  assignAddresses,
+  assignIdentities,
+  candidateAddress,
+  chooseBinding,
+  type Identity,
+  provisionalName,
+  usableHosts,
+} from './addressing.ts'
 export * from './constants.ts'
 export * from './errors.ts'
 export { createLogger, type Logger, type LogLevel, RateLimitedLog } from './logger.ts'
 export { MemoryDevice } from './memory-device.ts'
 export * from './network.ts'
-export {
-  createMeshNode,
-  MeshNode,
-  type MeshNodeInit,
-  type NodeStatus,
-  type PeerStatus,
-  type PingResult,
-} from './node.ts'
-export { ALLOW_ALL_ACL, type Membership, OWNER_KEY_NAME, PolicyStore } from './policy-store.ts'
+export { type BindRequest, bindMembers } from './membership/binder.ts'
+export { MembershipGate } from './membership/gate.ts'
+export { ALLOW_ALL_ACL, type Membership, OWNER_KEY_NAME, PolicyStore } from './membership/policy-store.ts'
+export { MembershipService, membership } from './membership/service.ts'
+export { PolicySigner } from './membership/signer.ts'
+export { createMeshNode, MeshNode, type MeshNodeInit } from './node.ts'
+export { computePeerTable, type PeerEntry, type PeerTable, type PeerTableInput } from './peer-table.ts'
+export type { NodeStatus, PeerStatus, PingResult } from './status.ts'
 export { createPump, type PacketDevice, PUMP_DROPS, Pump, refuseStream } from './pump.ts'
 export { RouteTable } from './route-table.ts'
-export { normaliseName, Topology, uniqueNames } from './topology.ts'
-export { createTransport, type MeshLibp2p } from './transport.ts'
+export { RecordStore } from './topology/records.ts'
+export { TopologyService, topology } from './topology/service.ts'
+export { createTransport, type MeshLibp2p, type UnderlayTransport } from './transport.ts'
+export { TunnelService, tunnel } from './tunnel/service.ts'

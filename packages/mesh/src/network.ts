@@ -48,6 +48,20 @@ export function checkSubnet(subnet: string, hostRoutes: string[] = [], force = f
   if (!c.ok) throw new InvalidSubnetError(subnet, `is not a CIDR (${c.reason}): use e.g. ${DEFAULT_SUBNET}`)
   if (c.prefix < 8 || c.prefix > 30) throw new InvalidSubnetError(subnet, 'must be between /8 and /30')
   if (force) return
+  // RFC 1918 and RFC 6598 (CGNAT): a public range would hide the real hosts that own it
+  const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']
+  const inside = privateRanges.some((r) => {
+    const p = parseCidr(r)
+    return p.ok && c.prefix >= p.prefix && (c.base & p.mask) >>> 0 === p.base
+  })
+  if (!inside) {
+    throw new InvalidSubnetError(
+      subnet,
+      'is not a private range: overlay addresses there would hide the internet hosts that own ' +
+        'them; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (e.g. ' +
+        `${DEFAULT_SUBNET}), or pass --force`,
+    )
+  }
   const ts = parseCidr(TAILSCALE_RANGE)
   if (ts.ok && overlaps(c, ts)) {
     throw new InvalidSubnetError(
@@ -84,15 +98,19 @@ export async function createNetwork(
     revokedKeys: [],
     revokedNodes: [],
     bootstrap: init.bootstrap ?? [],
+    members: [],
   }
   return { policy, envelope: await encodePolicy(policy, ownerKey) }
 }
 
-/** Signs `next` as the version after `prev`. */
+/** A pure change to a policy body; throws a named error when it does not apply. */
+export type PolicyChange = (p: Policy) => Policy
+
+/** Signs `change(prev)` as the version after `prev`. Only the PolicySigner calls this on a node. */
 export async function nextVersion(
   prev: Policy,
   ownerKey: PrivateKey,
-  change: (p: Policy) => Policy,
+  change: PolicyChange,
 ): Promise<{ policy: Policy; envelope: Uint8Array }> {
   const now = Date.now()
   const policy = {
@@ -103,12 +121,18 @@ export async function nextVersion(
   return { policy, envelope: await encodePolicy(policy, ownerKey) }
 }
 
+/** A key without rules reaches nothing: access is granted explicitly (docs/acl.md). */
+export const DENY_ALL_ACL = { rules: [] as unknown[] }
+
 export interface CreateKeyInit {
   name: string
+  /** @default DENY_ALL_ACL (default deny) */
   acl?: unknown
   tags?: string[]
-  /** Expiry time in ms since epoch; null = never. */
+  /** The key admits no new member after this time (ms since epoch); null = never. */
   expiresAt?: number | null
+  /** Every membership of the key ends at this time (ms since epoch); null = never. */
+  memberExpiresAt?: number | null
   /** @default false (one-use) */
   reusable?: boolean
 }
@@ -118,18 +142,17 @@ export function checkAcl(acl: unknown): void {
   if (!v.ok) throw new InvalidAclError(v.errors.map((e) => e.message))
 }
 
-/** Adds a mesh key; returns the new policy and the join string (the only copy of the secret). */
-export async function createKey(
-  prev: Policy,
-  ownerKey: PrivateKey,
+/** Makes a mesh key (its secret exists only in the returned join string) and the change adding it. */
+export async function newKey(
+  policy: Policy,
   init: CreateKeyInit,
   bootstrap: string[],
-): Promise<{ policy: Policy; envelope: Uint8Array; joinString: string }> {
-  if (prev.keys.some((k) => k.name === init.name)) throw new DuplicateKeyError(init.name)
-  const acl = init.acl ?? { rules: [{ to: ['*'] }] }
+): Promise<{ change: PolicyChange; joinString: string }> {
+  if (policy.keys.some((k) => k.name === init.name)) throw new DuplicateKeyError(init.name)
+  const acl = init.acl ?? DENY_ALL_ACL
   checkAcl(acl)
   const secret = newMeshKeySecret()
-  const meshKey = await deriveMeshKey(secret, prev.networkId)
+  const meshKey = await deriveMeshKey(secret, policy.networkId)
   const key: PolicyKey = {
     name: init.name,
     publicKey: publicKeyToRawBase64(meshKey.publicKey),
@@ -137,52 +160,75 @@ export async function createKey(
     tags: init.tags ?? [init.name],
     createdAt: Date.now(),
     expiresAt: init.expiresAt ?? null,
+    memberExpiresAt: init.memberExpiresAt ?? null,
     reusable: init.reusable ?? false,
     claimedBy: null,
   }
-  const next = await nextVersion(prev, ownerKey, (p) => ({ ...p, keys: [...p.keys, key] }))
   const join: JoinInfo = {
-    networkId: prev.networkId,
+    networkId: policy.networkId,
     keyName: init.name,
     secret,
-    ownerPeerId: prev.owner,
+    ownerPeerId: policy.owner,
     bootstrap: bootstrap.slice(0, 16),
   }
-  return { ...next, joinString: encodeJoinString(join) }
+  const change: PolicyChange = (p) => {
+    if (p.keys.some((k) => k.name === init.name)) throw new DuplicateKeyError(init.name)
+    return { ...p, keys: [...p.keys, key] }
+  }
+  return { change, joinString: encodeJoinString(join) }
+}
+
+/** Adds a mesh key; returns the new policy and the join string (the only copy of the secret). */
+export async function createKey(
+  prev: Policy,
+  ownerKey: PrivateKey,
+  init: CreateKeyInit,
+  bootstrap: string[],
+): Promise<{ policy: Policy; envelope: Uint8Array; joinString: string }> {
+  const { change, joinString } = await newKey(prev, init, bootstrap)
+  return { ...(await nextVersion(prev, ownerKey, change)), joinString }
+}
+
+/** Revokes a key: its members lose membership and their bindings (their addresses become free). */
+export function removeKey(name: string): PolicyChange {
+  return (p) => {
+    const key = p.keys.find((k) => k.name === name)
+    if (key == null) throw new UnknownKeyError(name)
+    return {
+      ...p,
+      keys: p.keys.filter((k) => k.name !== name),
+      members: p.members.filter((m) => m.key !== name),
+      revokedKeys: [...p.revokedKeys, { name, publicKey: key.publicKey, revokedAt: Date.now() }],
+    }
+  }
+}
+
+export function setAcl(name: string, acl: unknown): PolicyChange {
+  checkAcl(acl)
+  return (p) => {
+    if (!p.keys.some((k) => k.name === name)) throw new UnknownKeyError(name)
+    return { ...p, keys: p.keys.map((k) => (k.name === name ? { ...k, acl: acl as PolicyKey['acl'] } : k)) }
+  }
+}
+
+export function revokeNodeChange(peerId: string): PolicyChange {
+  return (p) => ({
+    ...p,
+    members: p.members.filter((m) => m.peerId !== peerId),
+    revokedNodes: [...p.revokedNodes.filter((n) => n.peerId !== peerId), { peerId, revokedAt: Date.now() }],
+  })
 }
 
 export async function revokeKey(prev: Policy, ownerKey: PrivateKey, name: string) {
-  const key = prev.keys.find((k) => k.name === name)
-  if (key == null) throw new UnknownKeyError(name)
-  return nextVersion(prev, ownerKey, (p) => ({
-    ...p,
-    keys: p.keys.filter((k) => k.name !== name),
-    revokedKeys: [...p.revokedKeys, { name, publicKey: key.publicKey, revokedAt: Date.now() }],
-  }))
+  return nextVersion(prev, ownerKey, removeKey(name))
 }
 
 export async function setKeyAcl(prev: Policy, ownerKey: PrivateKey, name: string, acl: unknown) {
-  if (!prev.keys.some((k) => k.name === name)) throw new UnknownKeyError(name)
-  checkAcl(acl)
-  return nextVersion(prev, ownerKey, (p) => ({
-    ...p,
-    keys: p.keys.map((k) => (k.name === name ? { ...k, acl: acl as PolicyKey['acl'] } : k)),
-  }))
+  return nextVersion(prev, ownerKey, setAcl(name, acl))
 }
 
 export async function revokeNode(prev: Policy, ownerKey: PrivateKey, peerId: string) {
-  return nextVersion(prev, ownerKey, (p) => ({
-    ...p,
-    revokedNodes: [...p.revokedNodes.filter((n) => n.peerId !== peerId), { peerId, revokedAt: Date.now() }],
-  }))
-}
-
-/** Binds a one-use key to the first node that used it. */
-export async function markKeyClaimed(prev: Policy, ownerKey: PrivateKey, name: string, peerId: string) {
-  return nextVersion(prev, ownerKey, (p) => ({
-    ...p,
-    keys: p.keys.map((k) => (k.name === name ? { ...k, claimedBy: peerId } : k)),
-  }))
+  return nextVersion(prev, ownerKey, revokeNodeChange(peerId))
 }
 
 export async function setBootstrap(prev: Policy, ownerKey: PrivateKey, bootstrap: string[]) {

@@ -1,5 +1,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { memory } from '@libp2p/memory'
 import { parseJoinString } from '@meshlan/wire'
 import { createLogger } from '../src/logger.ts'
 import { MemoryDevice } from '../src/memory-device.ts'
@@ -105,7 +106,7 @@ export async function buildMesh(opts: {
   const joins: Record<string, string> = {}
   for (const [name, acl] of Object.entries(opts.keys)) {
     const reusable = !(opts.oneUse ?? []).includes(name)
-    const r = await createKey(policy, ownerKey, { name, acl, reusable }, [ownerAddr])
+    const r = await createKey(policy, ownerKey, { name, acl: acl ?? undefined, reusable }, [ownerAddr])
     policy = r.policy
     envelope = r.envelope
     joins[name] = r.joinString
@@ -119,7 +120,7 @@ export async function buildMesh(opts: {
     policy: envelope,
     relay: opts.ownerRelay === true,
     listen: [ownerAddr],
-    transport: tcp ? 'tcp' : 'memory',
+    underlay: tcp ? undefined : memory(),
     device: ownerDev,
     log: quiet,
   })
@@ -146,7 +147,7 @@ export async function buildMesh(opts: {
         claim,
         bootstrap: [`${ownerAddr}/p2p/${policy.owner}`],
         listen: [listenAddr()],
-        transport: tcp ? 'tcp' : 'memory',
+        underlay: tcp ? undefined : memory(),
         device: dev,
         log: quiet,
       })
@@ -175,10 +176,17 @@ export function addressView(n: MeshNode): string {
   return JSON.stringify([...m.entries()].sort())
 }
 
-/** Waits until every node has an address and knows `peers` others. */
+/**
+ * Waits until every node has an address, knows `peers` others, and (when the owner is among them)
+ * everybody is bound by the owner, so names and addresses are final.
+ */
 export function waitConverged(all: MeshNode[], peers: number, timeoutMs = 10_000): Promise<number> {
   return until(
-    () => all.every((n) => n.status().peers.length === peers && n.address != null),
+    () =>
+      all.every((n) => {
+        const s = n.status()
+        return s.peers.length === peers && n.address != null && s.self.bound && s.peers.every((p) => p.bound)
+      }),
     timeoutMs,
     'convergence',
   )

@@ -1,37 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Stream } from '@libp2p/interface'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { createFrameBatch, decodeControl, encodeRecord, FrameDecoder } from '@meshlan/wire'
-import { multiaddr } from '@multiformats/multiaddr'
-import { recordsTopic, TUNNEL_PROTOCOL } from '../src/constants.ts'
-import { createTransport, type MeshLibp2p } from '../src/transport.ts'
-import { buildMesh, ipv4Packet, type TestMesh, until } from './helpers.ts'
-
-async function readRefusal(stream: Stream): Promise<{ code: string; reason: string }> {
-  const dec = new FrameDecoder()
-  const batch = createFrameBatch(1)
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no refusal')), 5000)
-    stream.addEventListener('message', (evt) => {
-      dec.push(evt.data)
-      if (dec.decode(batch) !== 0 && batch.controlOffset >= 0) {
-        const m = decodeControl(
-          batch.buf.subarray(batch.controlOffset, batch.controlOffset + batch.controlLength),
-        )
-        if (m.ok && m.value.t === 'refuse') {
-          clearTimeout(t)
-          resolve({ code: m.value.code, reason: m.value.reason })
-        }
-      }
-    })
-  })
-}
+import { peerIdFromString } from '@libp2p/peer-id'
+import { TUNNEL_PROTOCOL } from '../src/constants.ts'
+import { buildMesh, ipv4Packet, type TestMesh, until, waitConverged } from './helpers.ts'
 
 describe('bad input is refused, counted, and contained', () => {
   let mesh: TestMesh
-  let intruder: MeshLibp2p
   before(async () => {
     mesh = await buildMesh({
       members: [
@@ -41,62 +15,10 @@ describe('bad input is refused, counted, and contained', () => {
       keys: { admin: { rules: [{ to: ['*'] }] } },
       dataPlane: true,
     })
-    const all = [mesh.owner, ...mesh.nodes]
-    await until(() => all.every((n) => n.status().peers.length === 2), 10_000, 'convergence')
+    await waitConverged([mesh.owner, ...mesh.nodes], 2)
   })
   after(async () => {
-    await intruder?.stop()
     await mesh?.stop()
-  })
-
-  it("a non-member's gossip and tunnel streams are refused", async () => {
-    const key = await generateKeyPair('Ed25519')
-    intruder = await createTransport({
-      privateKey: key,
-      networkId: mesh.owner.networkId,
-      listen: [],
-      transport: 'memory',
-    })
-    await intruder.start()
-    intruder.services.pubsub.subscribe(recordsTopic(mesh.owner.networkId))
-    const ownerMa = multiaddr(`${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`)
-    await intruder.dial(ownerMa)
-    const id = peerIdFromPrivateKey(key).toString()
-    const record = await encodeRecord(
-      {
-        type: 'record',
-        v: 1,
-        networkId: mesh.owner.networkId,
-        peerId: id,
-        seq: Date.now(),
-        ts: Date.now(),
-        name: 'intruder',
-        ip: '10.144.1.1',
-        counter: 0,
-        addrs: [],
-        links: [],
-        relays: [],
-        claim: null,
-        policyVersion: 1,
-      },
-      key,
-    )
-    // directly offered (as a validator would) and over gossip
-    const r = await mesh.owner.topology.offer(record)
-    assert.ok(typeof r === 'object' && /not a member/.test(r.rejected), JSON.stringify(r))
-    await until(
-      () => intruder.services.pubsub.getSubscribers(recordsTopic(mesh.owner.networkId)).length > 0,
-      5000,
-      'subscription',
-    )
-    await intruder.services.pubsub.publish(recordsTopic(mesh.owner.networkId), record).catch(() => {})
-    await new Promise((res) => setTimeout(res, 300))
-    assert.equal(mesh.owner.topology.get(id), undefined)
-    for (const n of [mesh.owner, ...mesh.nodes]) assert.ok(!n.status().peers.some((p) => p.peerId === id))
-
-    const stream = await intruder.dialProtocol(peerIdFromString(mesh.owner.peerId), TUNNEL_PROTOCOL)
-    const refusal = await readRefusal(stream)
-    assert.equal(refusal.code, 'NOT_MEMBER')
   })
 
   it("a member's spoofed-source packets are dropped and counted", async () => {

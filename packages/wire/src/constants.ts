@@ -49,6 +49,12 @@ export const MAX_RECORD_RELAYS = 32
 export const MAX_BOOTSTRAP_ADDRS = 64
 /** Most keys (and most revoked keys, and most revoked nodes) in a policy. */
 export const MAX_POLICY_KEYS = 4096
+/**
+ * Most bound members in a policy (and so in a network). A binding is ~170 bytes, so 1000 of them
+ * keep the policy well under MAX_POLICY_BYTES, and every per-member loop (recompute, revalidation)
+ * stays in the low milliseconds.
+ */
+export const MAX_POLICY_MEMBERS = 1000
 /** Longest multiaddr string accepted anywhere. */
 export const MAX_MULTIADDR_CHARS = 1024
 
@@ -83,3 +89,14 @@ export const NETWORK_ID_PREFIX = 'n'
 export const MAX_DCUTR_MESSAGE = 4096
 /** DCUtR: observed addresses per message we keep. */
 export const MAX_DCUTR_ADDRS = 32
+
+/**
+ * The membership handshake (`/meshlan/hello/1.0.0`): the largest message either side accepts. A
+ * claim envelope is at most MAX_CLAIM_BYTES; nothing larger is ever read from a peer that has not
+ * proven membership.
+ */
+export const MAX_HELLO_BYTES = MAX_CLAIM_BYTES + 64
+/** Version byte of hello messages. */
+export const HELLO_VERSION = 1
+/** Longest refusal reason a hello answer carries (UTF-8 bytes). */
+export const MAX_HELLO_REASON_BYTES = 256

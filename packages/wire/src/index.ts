@@ -61,12 +61,22 @@ export {
   writeFrameHeader,
 } from './frame.ts'
 export { HEADER_BAD_ICMP_ERROR, HEADER_OK, HEADER_REASONS, PacketHeader } from './header.ts'
+export {
+  decodeHelloAnswer,
+  decodeHelloOffer,
+  encodeHelloAnswer,
+  encodeHelloOffer,
+  type HelloAnswer,
+  type HelloProof,
+} from './hello.ts'
 export * from './ipv4.ts'
 export { encodeJoinString, type JoinInfo, parseJoinString } from './join.ts'
 export { deriveMeshKey, meshKeySeed, networkIdFrom, newMeshKeySecret } from './mesh-key.ts'
 export {
   type Acl,
   aclSchema,
+  type MemberBinding,
+  memberBindingSchema,
   decodePolicy,
   encodePolicy,
   POLICY_TYPE,

@@ -3,9 +3,16 @@
  */
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { z } from 'zod'
-import { FORMAT_VERSION, MAX_BOOTSTRAP_ADDRS, MAX_POLICY_BYTES, MAX_POLICY_KEYS } from './constants.ts'
+import {
+  FORMAT_VERSION,
+  MAX_BOOTSTRAP_ADDRS,
+  MAX_POLICY_BYTES,
+  MAX_POLICY_KEYS,
+  MAX_POLICY_MEMBERS,
+} from './constants.ts'
 import { openEnvelope, type Signed, sealEnvelope, verifySigned } from './envelope.ts'
 import {
+  ipv4Schema,
   multiaddrSchema,
   nameSchema,
   networkIdSchema,
@@ -27,9 +34,24 @@ export const policyKeySchema = z.object({
   acl: aclSchema,
   tags: z.array(z.string().min(1).max(64)).max(64),
   createdAt: timestampSchema,
+  /** After this time the key admits no new member (join-by); members it already admitted stay. */
   expiresAt: timestampSchema.nullable(),
+  /** At this time every membership of the key ends (certificate-like); null = never. */
+  memberExpiresAt: timestampSchema.nullable().default(null),
   reusable: z.boolean(),
   claimedBy: peerIdSchema.nullable(),
+})
+
+/**
+ * The owner's binding of an admitted member: its peer id, the key it joined with, and the name and
+ * overlay address nobody else may take. `node:NAME` ACL targets resolve through these only.
+ */
+export const memberBindingSchema = z.object({
+  peerId: peerIdSchema,
+  key: nameSchema,
+  name: nameSchema,
+  ip: ipv4Schema,
+  boundAt: timestampSchema,
 })
 
 export const revokedKeySchema = z.object({
@@ -53,8 +75,22 @@ export const policySchema = z
     revokedKeys: z.array(revokedKeySchema).max(MAX_POLICY_KEYS),
     revokedNodes: z.array(revokedNodeSchema).max(MAX_POLICY_KEYS),
     bootstrap: z.array(multiaddrSchema).max(MAX_BOOTSTRAP_ADDRS),
+    members: z.array(memberBindingSchema).max(MAX_POLICY_MEMBERS).default([]),
   })
   .superRefine((p, ctx) => {
+    for (const field of ['peerId', 'name', 'ip'] as const) {
+      const taken = new Set<string>()
+      p.members.forEach((m, i) => {
+        if (taken.has(m[field])) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['members', i, field],
+            message: `duplicate member ${field} '${m[field]}'`,
+          })
+        }
+        taken.add(m[field])
+      })
+    }
     const seen = new Set<string>()
     p.keys.forEach((k, i) => {
       if (seen.has(k.name)) {
@@ -66,6 +102,7 @@ export const policySchema = z
 
 export type Acl = z.infer<typeof aclSchema>
 export type PolicyKey = z.infer<typeof policyKeySchema>
+export type MemberBinding = z.infer<typeof memberBindingSchema>
 export type RevokedKey = z.infer<typeof revokedKeySchema>
 export type RevokedNode = z.infer<typeof revokedNodeSchema>
 export type Policy = z.infer<typeof policySchema>

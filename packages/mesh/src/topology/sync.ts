@@ -1,29 +1,31 @@
 /**
- * The sync protocol (`/meshlan/sync/1.0.0`): how a newcomer gets the policy and the member
+ * The sync protocol (`/meshlan/sync/2.0.0`): how a newcomer gets the policy and the member
  * records it missed on gossip, and how two members reconcile when they connect.
  *
  * One exchange per stream, each message length-prefixed (unsigned varint) UTF-8 JSON:
- *   client → server  { v: 1, networkId, claim: string | null, record: base64 | null,
- *                      have: { [peerId]: seq } }   (the records the client holds: anti-entropy)
- *   server → client  { v: 1, ok: true, policy: base64, records: base64[] }   (only records newer
+ *   client → server  { v: 2, record: base64 | null, have: { [peerId]: seq } }   (at most
+ *                      MAX_SYNC_REQUEST bytes: the records the client holds, for anti-entropy)
+ *   server → client  { v: 2, ok: true, policy: base64, records: base64[] }   (only records newer
  *                      than the client's `have`)
- *                  | { v: 1, ok: false, reason }
- * The server answers only members: the client's own record (or, for a newcomer, its claim) must
- * prove membership under the server's policy. Everything received is validated exactly like
- * gossip; nothing is trusted because it came over sync.
+ *                  | { v: 2, ok: false, reason }
+ * Only peers the membership gate admitted reach the server at all (the handler is gated), so the
+ * request carries no proof of its own. Everything received is validated exactly like gossip;
+ * nothing is trusted because it came over sync.
  */
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { fromBase64, toBase64 } from '@meshlan/wire'
 import { z } from 'zod'
 
+/** Largest response: the policy (≤ 256 KiB) and up to ~1000 member records of a few KiB. */
 export const MAX_SYNC_MESSAGE = 4 * 1024 * 1024
+/** Largest request: one record (≤ 16 KiB, base64) and a digest of ~1000 `{peerId: seq}` pairs. */
+export const MAX_SYNC_REQUEST = 256 * 1024
+/** One exchange must finish within this time (a relayed newcomer's first sync included). */
 export const SYNC_TIMEOUT_MS = 10_000
 
 const requestSchema = z.object({
-  v: z.literal(1),
-  networkId: z.string().max(128),
-  claim: z.string().max(4096).nullable(),
+  v: z.literal(2),
   record: z
     .string()
     .max(64 * 1024)
@@ -32,17 +34,15 @@ const requestSchema = z.object({
 })
 const responseSchema = z.union([
   z.object({
-    v: z.literal(1),
+    v: z.literal(2),
     ok: z.literal(true),
     policy: z.string().max(MAX_SYNC_MESSAGE),
     records: z.array(z.string().max(64 * 1024)).max(16384),
   }),
-  z.object({ v: z.literal(1), ok: z.literal(false), reason: z.string().max(1024) }),
+  z.object({ v: z.literal(2), ok: z.literal(false), reason: z.string().max(1024) }),
 ])
 
 export interface SyncRequest {
-  networkId: string
-  claim: string | null
   record: Uint8Array | null
   /** peerId → seq of the records the client holds */
   have?: Record<string, number>
@@ -68,9 +68,7 @@ export async function syncClient(stream: Stream, req: SyncRequest): Promise<Sync
   const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
   await lp.write(
     encode({
-      v: 1,
-      networkId: req.networkId,
-      claim: req.claim,
+      v: 2,
       record: req.record == null ? null : toBase64(req.record),
       have: req.have ?? {},
     }),
@@ -100,19 +98,19 @@ export async function syncServer(
   stream: Stream,
   answer: (req: SyncRequest | null) => Promise<SyncResponse>,
 ): Promise<void> {
-  const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE })
+  const lp = lpStream(stream, { maxDataLength: MAX_SYNC_REQUEST })
   const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
   const raw = await lp.read({ signal })
   const parsed = requestSchema.safeParse(parseJsonBytes(raw.subarray()))
   let req: SyncRequest | null = null
   if (parsed.success) {
     const record = parsed.data.record == null ? null : fromBase64(parsed.data.record)
-    req = { networkId: parsed.data.networkId, claim: parsed.data.claim, record, have: parsed.data.have ?? {} }
+    req = { record, have: parsed.data.have ?? {} }
   }
   const res = await answer(req)
   const body = res.ok
-    ? { v: 1, ok: true, policy: toBase64(res.policy), records: res.records.map(toBase64) }
-    : { v: 1, ok: false, reason: res.reason }
+    ? { v: 2, ok: true, policy: toBase64(res.policy), records: res.records.map(toBase64) }
+    : { v: 2, ok: false, reason: res.reason }
   await lp.write(encode(body), { signal })
   await stream.close().catch(() => {})
 }

@@ -1,16 +1,24 @@
 /**
- * Topology: the signed node records of the network's members, as gossiped.
+ * The record store: the signed node records of the network's members, as gossiped.
  *
  * A record is checked once, when it arrives (gossip validator or sync): size and schema, network,
  * the node's own signature, the clock skew, a sequence number above the last one we hold, and a
  * membership claim valid under the current policy. Only then is it stored and forwarded. When the
- * policy changes, every stored record's membership is decided again.
+ * policy changes or a key expires, every stored record's membership is decided again. The store is
+ * bounded: members the owner has not bound yet are capped per key (MAX_UNBOUND_PER_KEY), bound
+ * ones by the policy itself, and records not refreshed for RECORD_EXPIRE_MS are forgotten.
  */
 import { EventEmitter } from 'node:events'
-import { decodeRecord, type NodeRecord, publicKeyFromPeerId, verifyRecord } from '@meshlan/wire'
-import { MAX_CLOCK_SKEW_MS, RECORD_OFFLINE_MS } from './constants.ts'
-import type { Logger } from './logger.ts'
-import type { Membership, PolicyStore } from './policy-store.ts'
+import {
+  decodeRecord,
+  MAX_POLICY_MEMBERS,
+  type NodeRecord,
+  publicKeyFromPeerId,
+  verifyRecord,
+} from '@meshlan/wire'
+import { MAX_CLOCK_SKEW_MS, MAX_UNBOUND_PER_KEY, RECORD_EXPIRE_MS, RECORD_OFFLINE_MS } from '../constants.ts'
+import type { Logger } from '../logger.ts'
+import type { Membership, PolicyStore } from '../membership/policy-store.ts'
 
 export interface KnownNode {
   record: NodeRecord
@@ -25,7 +33,7 @@ export interface TopologyEvents {
   change: []
 }
 
-export class Topology extends EventEmitter<TopologyEvents> {
+export class RecordStore extends EventEmitter<TopologyEvents> {
   private readonly nodes = new Map<string, KnownNode>()
   /** Highest seq seen per peer, even for records later dropped, so replays stay stale. */
   private readonly seqs = new Map<string, number>()
@@ -73,6 +81,11 @@ export class Topology extends EventEmitter<TopologyEvents> {
     const m = await this.policy.membership(r.peerId, r.claim, now)
     if (!m.ok) return { rejected: `not a member: ${m.reason}` }
     if (r.seq <= (this.seqs.get(r.peerId) ?? -1)) return 'stale'
+    if (!this.nodes.has(r.peerId)) {
+      const full = this.admits(m.value)
+      if (full != null) return { rejected: full }
+    }
+    if (this.seqs.size >= MAX_SEQS) this.seqs.delete(this.seqs.keys().next().value as string)
     this.seqs.set(r.peerId, r.seq)
     const prev = this.nodes.get(r.peerId)
     this.nodes.set(r.peerId, { record: r, bytes, receivedAt: now, membership: m.value })
@@ -108,43 +121,38 @@ export class Topology extends EventEmitter<TopologyEvents> {
   remove(peerId: string): void {
     if (this.nodes.delete(peerId)) this.emit('change')
   }
+
+  /** Forgets records not refreshed for RECORD_EXPIRE_MS; returns the peers forgotten. */
+  expire(now = Date.now()): string[] {
+    const gone: string[] = []
+    for (const [peerId, n] of this.nodes) {
+      if (now - n.receivedAt > RECORD_EXPIRE_MS) {
+        this.nodes.delete(peerId)
+        gone.push(peerId)
+      }
+    }
+    if (gone.length > 0) this.emit('change')
+    return gone
+  }
+
+  /** Null when a new member's record fits; else why not. */
+  private admits(m: Membership): string | null {
+    if (m.binding != null) return this.nodes.size >= MAX_RECORDS ? 'record store is full' : null
+    let unbound = 0
+    for (const n of this.nodes.values())
+      if (n.membership.binding == null && n.membership.keyName === m.keyName) unbound++
+    if (unbound >= MAX_UNBOUND_PER_KEY) {
+      return `key ${m.keyName} already has ${MAX_UNBOUND_PER_KEY} members the owner has not admitted yet`
+    }
+    return this.nodes.size >= MAX_RECORDS ? 'record store is full' : null
+  }
 }
+
+/** Records held at most: every bound member plus a margin of unbound ones. */
+const MAX_RECORDS = MAX_POLICY_MEMBERS + 256
+/** Sequence numbers remembered (so replays of dropped records stay stale). */
+const MAX_SEQS = 4 * MAX_RECORDS
 
 function sameAddrs(a: NodeRecord, b: NodeRecord): boolean {
   return a.addrs.length === b.addrs.length && a.addrs.every((x, i) => x === b.addrs[i])
-}
-
-/**
- * Final, unique DNS-label names. Hostnames are normalised (lowercase; letters, digits, hyphens;
- * ≤ 63); when several members want the same name, the smallest peer id keeps it and each other one
- * gets `name-<last 6 chars of its peer id, lowercased>`, so every node settles duplicates the same
- * way.
- */
-export function uniqueNames(wanted: Array<{ peerId: string; name: string }>): Map<string, string> {
-  const sorted = [...wanted].sort((a, b) => (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0))
-  const taken = new Set<string>()
-  const out = new Map<string, string>()
-  for (const { peerId, name } of sorted) {
-    let n = normaliseName(name)
-    if (taken.has(n)) {
-      const suffix = peerId
-        .slice(-6)
-        .toLowerCase()
-        .replace(/[^a-z0-9]/g, '0')
-      n = `${n.slice(0, 63 - 7)}-${suffix}`
-    }
-    taken.add(n)
-    out.set(peerId, n)
-  }
-  return out
-}
-
-export function normaliseName(name: string): string {
-  const n = name
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63)
-    .replace(/-+$/g, '')
-  return n === '' ? 'node' : n
 }

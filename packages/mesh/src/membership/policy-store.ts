@@ -5,13 +5,15 @@
  * A policy is accepted only when it is signed by the owner named in the join string (or by us, on
  * the owner), is for this network, and is newer than the one we hold. Membership of a peer is a
  * claim signed by a mesh key listed in the policy, binding that peer id to the key; the owner is
- * a member by definition. Claims are checked when a record or sync hello arrives, never later on
- * the packet path: the result is cached until the policy changes.
+ * a member by definition. The owner then *binds* each member (policy `members`): its name and
+ * overlay address, which nobody else may take. Decisions are made when a hello, record or sync
+ * arrives and again when the policy changes or a key expires — never on the packet path.
  */
 import { EventEmitter } from 'node:events'
 import {
   decodeClaimString,
   decodePolicy,
+  type MemberBinding,
   type Policy,
   type PolicyKey,
   publicKeyFromPeerId,
@@ -20,7 +22,8 @@ import {
   verifyClaim,
   verifyPolicy,
 } from '@meshlan/wire'
-import type { Logger } from './logger.ts'
+import { MAX_CLAIM_CACHE } from '../constants.ts'
+import type { Logger } from '../logger.ts'
 
 /** The owner's implicit key: everything. */
 export const OWNER_KEY_NAME = 'owner'
@@ -32,6 +35,10 @@ export interface Membership {
   /** The ACL of the key the member joined with (raw; compiled by the node). */
   acl: unknown
   tags: string[]
+  /** The owner's binding (name, address); null until the owner admitted the node. */
+  binding: MemberBinding | null
+  /** When this membership ends by itself (key expiry); null = not by time. */
+  endsAt: number | null
 }
 
 export type MembershipResult = { ok: true; value: Membership } | { ok: false; reason: string }
@@ -40,19 +47,30 @@ export interface PolicyStoreEvents {
   change: [policy: Policy, previous: Policy | null]
 }
 
+export interface PolicyStoreInit {
+  networkId: string
+  owner: string
+  /** This node's peer id: on the owner, unbound one-use claims are admitted so it can bind them. */
+  self: string
+  log: Logger
+}
+
 export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   readonly networkId: string
   readonly owner: string
+  private readonly self: string
   private current: Signed<Policy> | null = null
-  /** peerId → claim string → membership, valid for the current policy version */
-  private readonly claimCache = new Map<string, { claim: string; result: MembershipResult }>()
+  private bindings = new Map<string, MemberBinding>()
+  /** peerId → verified claim → key, for the current policy version (successes only, bounded). */
+  private readonly claimCache = new Map<string, { claim: string; key: PolicyKey }>()
   private readonly log: Logger
 
-  constructor(networkId: string, owner: string, log: Logger) {
+  constructor(init: PolicyStoreInit) {
     super()
-    this.networkId = networkId
-    this.owner = owner
-    this.log = log
+    this.networkId = init.networkId
+    this.owner = init.owner
+    this.self = init.self
+    this.log = init.log
   }
 
   get policy(): Policy | null {
@@ -75,7 +93,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     const dec = decodePolicy(bytes)
     if (!dec.ok) return { rejected: dec.reason }
     const p = dec.value.body
-    if (p.networkId !== this.networkId) return { rejected: `policy is for network ${p.networkId}` }
+    if (p.networkId !== this.networkId) return { rejected: 'policy is for another network' }
     if (p.owner !== this.owner) return { rejected: 'policy names another owner' }
     if (p.version <= this.version) return 'stale'
     const ownerKey = publicKeyFromPeerId(this.owner)
@@ -85,8 +103,9 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     if (p.version <= this.version) return 'stale' // raced with another offer while verifying
     const previous = this.current?.body ?? null
     this.current = dec.value
+    this.bindings = new Map(p.members.map((m) => [m.peerId, m]))
     this.claimCache.clear()
-    this.log.info('policy accepted', { version: p.version, keys: p.keys.length })
+    this.log.info('policy accepted', { version: p.version, keys: p.keys.length, members: p.members.length })
     this.emit('change', p, previous)
     return 'accepted'
   }
@@ -99,36 +118,54 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     return this.current?.body.keys.find((k) => k.name === name)
   }
 
+  binding(peerId: string): MemberBinding | undefined {
+    return this.bindings.get(peerId)
+  }
+
   /** Decides whether `peerId`, presenting `claim` (null for the owner), is a member now. */
   async membership(peerId: string, claim: string | null, now = Date.now()): Promise<MembershipResult> {
     const policy = this.current?.body
     if (policy == null) return { ok: false, reason: 'no policy yet' }
     if (this.isRevokedNode(peerId)) return { ok: false, reason: 'node is revoked' }
+    const binding = this.bindings.get(peerId) ?? null
     if (peerId === this.owner) {
       return {
         ok: true,
-        value: { peerId, keyName: OWNER_KEY_NAME, acl: ALLOW_ALL_ACL, tags: [OWNER_KEY_NAME] },
+        value: {
+          peerId,
+          keyName: OWNER_KEY_NAME,
+          acl: ALLOW_ALL_ACL,
+          tags: [OWNER_KEY_NAME],
+          binding,
+          endsAt: null,
+        },
       }
     }
     if (claim == null) return { ok: false, reason: 'no membership claim' }
+    let key: PolicyKey
     const cached = this.claimCache.get(peerId)
-    let result: MembershipResult
     if (cached != null && cached.claim === claim) {
-      result = cached.result
+      key = cached.key
     } else {
-      result = await this.checkClaim(policy, peerId, claim)
+      const checked = await this.checkClaim(policy, peerId, claim)
+      if (!checked.ok) return checked
+      key = checked.key
       // only cache if the policy didn't change while we were verifying
-      if (this.current?.body === policy) this.claimCache.set(peerId, { claim, result })
+      if (this.current?.body === policy) {
+        if (this.claimCache.size >= MAX_CLAIM_CACHE) {
+          this.claimCache.delete(this.claimCache.keys().next().value as string)
+        }
+        this.claimCache.set(peerId, { claim, key })
+      }
     }
-    if (!result.ok) return result
-    const key = policy.keys.find((k) => k.name === result.value.keyName)
-    if (key?.expiresAt != null && key.expiresAt <= now) {
-      return { ok: false, reason: `key ${key.name} expired` }
-    }
-    return result
+    return decide(key, peerId, binding, policy.owner === this.self && peerId !== this.self, now)
   }
 
-  private async checkClaim(policy: Policy, peerId: string, claim: string): Promise<MembershipResult> {
+  private async checkClaim(
+    policy: Policy,
+    peerId: string,
+    claim: string,
+  ): Promise<{ ok: true; key: PolicyKey } | { ok: false; reason: string }> {
     const dec = decodeClaimString(claim)
     if (!dec.ok) return { ok: false, reason: dec.reason }
     const c = dec.value.body
@@ -139,13 +176,61 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     }
     const key = policy.keys.find((k) => k.name === c.keyName && k.publicKey === c.keyPublicKey)
     if (key == null) return { ok: false, reason: `key ${c.keyName} is not in the policy` }
-    if (!key.reusable && key.claimedBy != null && key.claimedBy !== peerId) {
-      return { ok: false, reason: `one-use key ${key.name} was already used by another node` }
-    }
     const pub = publicKeyFromRawBase64(key.publicKey)
     if (!pub.ok) return { ok: false, reason: pub.reason }
     if (!(await verifyClaim(dec.value, pub.value)))
       return { ok: false, reason: 'claim signature is not the key’s' }
-    return { ok: true, value: { peerId, keyName: key.name, acl: key.acl, tags: key.tags } }
+    return { ok: true, key }
   }
+}
+
+/**
+ * The time rules and the binding rules, given a claim verified for `key`:
+ * - a bound member stays a member until the key's `memberExpiresAt` (or a revocation);
+ * - an unbound one only while the key still admits newcomers (`expiresAt`), and never for a
+ *   one-use key — except on the owner itself, which must see it to bind it.
+ */
+function decide(
+  key: PolicyKey,
+  peerId: string,
+  binding: MemberBinding | null,
+  selfIsOwner: boolean,
+  now: number,
+): MembershipResult {
+  if (key.memberExpiresAt != null && key.memberExpiresAt <= now) {
+    return { ok: false, reason: `memberships of key ${key.name} ended at ${iso(key.memberExpiresAt)}` }
+  }
+  if (binding != null && binding.key !== key.name) {
+    return { ok: false, reason: `node is bound to key ${binding.key}, not ${key.name}` }
+  }
+  if (!key.reusable && key.claimedBy != null && key.claimedBy !== peerId) {
+    return { ok: false, reason: `one-use key ${key.name} was already used by another node` }
+  }
+  if (binding == null) {
+    if (key.expiresAt != null && key.expiresAt <= now) {
+      return { ok: false, reason: `key ${key.name} stopped admitting new nodes at ${iso(key.expiresAt)}` }
+    }
+    if (!key.reusable && key.claimedBy !== peerId && !selfIsOwner) {
+      return {
+        ok: false,
+        reason: `one-use key ${key.name} is bound by the owner only: the owner must be online to admit a new node`,
+      }
+    }
+  }
+  const ends = [key.memberExpiresAt, binding == null ? key.expiresAt : null].filter((t) => t != null)
+  return {
+    ok: true,
+    value: {
+      peerId,
+      keyName: key.name,
+      acl: key.acl,
+      tags: key.tags,
+      binding,
+      endsAt: ends.length === 0 ? null : Math.min(...ends),
+    },
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
 }

@@ -1,0 +1,178 @@
+/**
+ * The membership service (a js-libp2p service): the policy store, the gate (hello handshake and
+ * the wrapping of every protocol handler), the key-expiry timer and, on the owner, the one signer
+ * and the binder. Everything else in the node asks it who is a member.
+ */
+import { EventEmitter } from 'node:events'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Policy } from '@meshlan/wire'
+import { BIND_DEBOUNCE_MS, EXPIRY_CHECK_MAX_MS } from '../constants.ts'
+import { NotOwnerError, StalePolicyError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { PolicyChange } from '../network.ts'
+import { type BindRequest, bindMembers } from './binder.ts'
+import { type GateComponents, MembershipGate } from './gate.ts'
+import { type Membership, type MembershipResult, PolicyStore } from './policy-store.ts'
+import { PolicySigner } from './signer.ts'
+
+export interface MembershipInit {
+  networkId: string
+  /** Peer id of the network owner: the only key whose policies we accept. */
+  owner: string
+  /** Our membership claim (base64 envelope); null on the owner. */
+  claim: string | null
+  /** The newest policy envelope we hold (always, on the owner). */
+  policy?: Uint8Array | null
+  /** Our node key: signs policy versions when we are the owner. */
+  privateKey: PrivateKey
+  log: Logger
+}
+
+export interface MembershipComponents extends GateComponents {
+  peerId: PeerId
+}
+
+export interface MembershipEvents {
+  /** A newer policy was accepted (from anywhere). */
+  policy: [policy: Policy, envelope: Uint8Array]
+  /** We (the owner) signed a new version: it must be published. */
+  signed: [envelope: Uint8Array]
+  /** Time passed a key's expiry: memberships must be decided again. */
+  expiry: []
+}
+
+export class MembershipService extends EventEmitter<MembershipEvents> {
+  readonly store: PolicyStore
+  readonly gate: MembershipGate
+  readonly selfId: string
+  private readonly init: MembershipInit
+  private readonly signer: PolicySigner | null
+  private readonly binds = new Map<string, BindRequest>()
+  private bindTimer: NodeJS.Timeout | null = null
+  private expiryTimer: NodeJS.Timeout | null = null
+  private running = false
+
+  constructor(init: MembershipInit, components: MembershipComponents) {
+    super()
+    this.init = init
+    this.selfId = components.peerId.toString()
+    this.store = new PolicyStore({
+      networkId: init.networkId,
+      owner: init.owner,
+      self: this.selfId,
+      log: init.log.child('policy'),
+    })
+    this.gate = new MembershipGate(
+      { store: this.store, selfId: this.selfId, claim: init.claim, log: init.log.child('gate') },
+      components,
+    )
+    this.signer = this.isOwner
+      ? new PolicySigner({
+          ownerKey: init.privateKey,
+          current: () => this.store.policy,
+          apply: async (envelope, policy) => {
+            const r = await this.store.offer(envelope)
+            if (r !== 'accepted') {
+              throw new StalePolicyError(
+                policy.version,
+                r === 'stale' ? 'a newer version exists' : r.rejected,
+              )
+            }
+            this.emit('signed', envelope)
+          },
+        })
+      : null
+    this.store.on('change', (policy) => {
+      const env = this.store.envelope
+      if (env != null) this.emit('policy', policy, env)
+      void this.gate.revalidate()
+      this.scheduleExpiry()
+    })
+  }
+
+  get isOwner(): boolean {
+    return this.selfId === this.init.owner
+  }
+
+  get claim(): string | null {
+    return this.init.claim
+  }
+
+  async start(): Promise<void> {
+    this.running = true
+    if (this.init.policy != null) {
+      const r = await this.store.offer(this.init.policy)
+      if (typeof r === 'object') this.init.log.warn('stored policy refused', { reason: r.rejected })
+    }
+    await this.gate.start()
+  }
+
+  async afterStart(): Promise<void> {
+    await this.gate.afterStart()
+  }
+
+  stop(): void {
+    this.running = false
+    this.gate.stop()
+    if (this.bindTimer != null) clearTimeout(this.bindTimer)
+    if (this.expiryTimer != null) clearTimeout(this.expiryTimer)
+  }
+
+  membership(peerId: string, claim: string | null): Promise<MembershipResult> {
+    return this.store.membership(peerId, claim)
+  }
+
+  /** The owner's one way to change the policy; every caller (CLI, binder) goes through it. */
+  amend(change: PolicyChange): Promise<{ policy: Policy; envelope: Uint8Array }> {
+    if (this.signer == null) return Promise.reject(new NotOwnerError('change the policy'))
+    return this.signer.amend(change)
+  }
+
+  /**
+   * On the owner: bind a member (or ourselves) that is not bound yet. Requests arriving close
+   * together become one policy version.
+   */
+  requestBind(peerId: string, membership: Membership, wanted: string): void {
+    if (!this.isOwner || membership.binding != null || this.binds.has(peerId)) return
+    this.binds.set(peerId, { peerId, key: membership.keyName, wanted })
+    this.bindTimer ??= setTimeout(() => {
+      this.bindTimer = null
+      const requests = [...this.binds.values()]
+      this.binds.clear()
+      if (!this.running) return
+      const change = bindMembers(requests, Date.now(), (peer, reason) =>
+        this.init.log.warn('member not bound', { peer, reason }),
+      )
+      this.amend(change).then(
+        (r) =>
+          this.init.log.info('members bound', { count: requests.length, policyVersion: r.policy.version }),
+        (err: Error) => this.init.log.warn('binding members failed', { error: err.message }),
+      )
+    }, BIND_DEBOUNCE_MS)
+  }
+
+  /** Fires at the next key expiry (join-by or membership end), or at least every minute. */
+  private scheduleExpiry(): void {
+    if (this.expiryTimer != null) clearTimeout(this.expiryTimer)
+    if (!this.running) return
+    const now = Date.now()
+    let next = now + EXPIRY_CHECK_MAX_MS
+    for (const k of this.store.policy?.keys ?? []) {
+      for (const t of [k.expiresAt, k.memberExpiresAt]) if (t != null && t > now && t < next) next = t
+    }
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = null
+        void this.gate.revalidate().then(() => this.emit('expiry'))
+        this.scheduleExpiry()
+      },
+      next - now + 1,
+    )
+    this.expiryTimer.unref()
+  }
+}
+
+/** The libp2p service factory: `services: { membership: membership(init) }`. */
+export function membership(init: MembershipInit): (components: MembershipComponents) => MembershipService {
+  return (components) => new MembershipService(init, components)
+}

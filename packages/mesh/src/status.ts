@@ -1,0 +1,123 @@
+/**
+ * What the node tells its user: `meshlan status`, `meshlan ping` and the MagicDNS name view, built
+ * from the services' state. Read-only; nothing here changes the node.
+ */
+import { ipToUint32, uint32ToIp } from '@meshlan/wire'
+import type { LinkStats } from './pump.ts'
+import type { PeerEntry, PeerTable } from './peer-table.ts'
+import type { DirectFailure } from './reachability/paths.ts'
+
+export interface PeerStatus {
+  name: string
+  ip: string
+  peerId: string
+  path: 'direct' | 'relay' | 'none'
+  rttMs: number | null
+  rxBytes: number
+  txBytes: number
+  key: string
+  /** Bound by the owner (name and address fixed); false while provisional. */
+  bound: boolean
+  online: boolean
+  /** When the path is a relay: the relay's name (or peer id). */
+  via: string | null
+  /** When not direct: why (symmetric-nat, punch-failed, no-relay, not-tried). */
+  why: DirectFailure
+}
+
+export interface NodeStatus {
+  self: {
+    name: string
+    ip: string | null
+    peerId: string
+    network: { id: string; name: string | null; subnet: string | null; owner: string; policyVersion: number }
+    key: string | null
+    member: boolean
+    bound: boolean
+    reason: string | null
+  }
+  peers: PeerStatus[]
+  drops: Record<string, number>
+}
+
+export type PingResult =
+  | {
+      ok: true
+      peerId: string
+      name: string
+      ip: string
+      path: 'direct' | 'relay'
+      rttMs: number[]
+      via: string | null
+      why: DirectFailure
+    }
+  | { ok: false; code: 'NO_ROUTE' | 'ACL' | 'OFFLINE' | 'NOT_MEMBER'; reason: string; peerId?: string }
+
+/** What the status views read from the node's services. */
+export interface StatusSource {
+  table: PeerTable
+  selfId: string
+  path(peerId: string): 'direct' | 'relay' | 'none'
+  pathDetail(peerId: string): { via: string | null; why: DirectFailure }
+  rtt(peerId: string): number | null
+  online(peerId: string): boolean
+  links(): LinkStats[]
+}
+
+export function peerStatuses(src: StatusSource): PeerStatus[] {
+  const stats = new Map(src.links().map((s) => [s.peerId, s]))
+  return [...src.table.peers.values()]
+    .map((p) => {
+      const s = stats.get(p.peerId)
+      return {
+        name: p.name,
+        ip: uint32ToIp(p.ip),
+        peerId: p.peerId,
+        path: src.path(p.peerId),
+        rttMs: src.rtt(p.peerId),
+        rxBytes: s?.rxBytes ?? 0,
+        txBytes: s?.txBytes ?? 0,
+        key: p.membership.keyName,
+        bound: p.bound,
+        online: src.online(p.peerId),
+        ...src.pathDetail(p.peerId),
+      }
+    })
+    .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/** A member by final name (with or without `.mesh`) or overlay IP. */
+export function findPeer(table: PeerTable, target: string): PeerEntry | null {
+  const id = table.byName.get(target.replace(/\.mesh$/, ''))
+  if (id != null) return table.peers.get(id) ?? null
+  const ip = ipToUint32(target)
+  if (ip >= 0) for (const p of table.peers.values()) if (p.ip === ip) return p
+  return null
+}
+
+/** Every final name and address, ours included (for `meshlan dns status`), sorted by name. */
+export function nameList(table: PeerTable): Array<{ name: string; ip: string }> {
+  const out: Array<{ name: string; ip: string }> = []
+  if (table.self != null) out.push({ name: table.self.name, ip: uint32ToIp(table.self.ip) })
+  for (const p of table.peers.values()) out.push({ name: p.name, ip: uint32ToIp(p.ip) })
+  return out.sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/** The final name of the member (or us) at an overlay address. */
+export function nameAt(table: PeerTable, ip: string): string | null {
+  const n = ipToUint32(ip)
+  if (n < 0) return null
+  if (table.self != null && n === table.self.ip) return table.self.name
+  for (const p of table.peers.values()) if (p.ip === n) return p.name
+  return null
+}
+
+/** Why our key may not ping `peer` (an ICMP echo request), or null when it may. */
+export function pingDenied(table: PeerTable, peer: PeerEntry, keyName: string): string | null {
+  const out = table.outbound
+  if (out != null && out.allowsIcmpEcho(peer.ip)) return null
+  const why =
+    out?.explainIcmpEcho(peer.ip) ??
+    `key ${keyName} may reach nothing on ${peer.name} (${uint32ToIp(peer.ip)})`
+  return `denied by key ${keyName}'s ACL: ${why}`
+}

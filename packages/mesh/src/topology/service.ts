@@ -1,0 +1,294 @@
+/**
+ * The topology service (a js-libp2p service): who is in the network and how to reach them.
+ * Signed node records and owner-signed policies travel on gossip (validated once, on arrival) and
+ * on the sync protocol (newcomers, digest anti-entropy); bootstrap addresses are dialled until a
+ * member answers; our own record is signed and republished. Only peers the membership gate
+ * admitted reach any of it: the sync handler is gated and gossip from others is never read.
+ */
+import { EventEmitter } from 'node:events'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { Connection, PeerId, PeerStore, PrivateKey, Stream } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { encodeRecord, type NodeRecord } from '@meshlan/wire'
+import { multiaddr } from '@multiformats/multiaddr'
+import {
+  ANTI_ENTROPY_MS,
+  BOOTSTRAP_RETRY_MS,
+  POLICY_TOPIC,
+  RECORD_REPUBLISH_MS,
+  RECORDS_TOPIC,
+  SYNC_PROTOCOL,
+} from '../constants.ts'
+import type { Logger } from '../logger.ts'
+import type { MembershipService } from '../membership/service.ts'
+import { type KnownNode, RecordStore } from './records.ts'
+import { type SyncResponse, syncClient, syncServer } from './sync.ts'
+
+/** What our record says besides identity and membership: filled in by the node's other parts. */
+export type RecordFields = Pick<
+  NodeRecord,
+  'name' | 'ip' | 'counter' | 'addrs' | 'links' | 'relays' | 'relay' | 'observed'
+>
+
+export interface TopologyInit {
+  privateKey: PrivateKey
+  networkId: string
+  /** Multiaddrs (with /p2p/) of members to contact first. */
+  bootstrap: string[]
+  /** Records seen before a restart, offered again at start (validated like any other). */
+  knownRecords: Uint8Array[]
+  /** Our record's content now; null while we have no address. */
+  describe(): RecordFields | null
+  log: Logger
+}
+
+export interface TopologyComponents {
+  membership: MembershipService
+  pubsub: GossipSub
+  identify: Identify
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+}
+
+export interface TopologyEvents {
+  /** Records or memberships changed: addresses, names and filters must be recomputed. */
+  change: []
+  /** These peers are no longer members (revoked, expired, forgotten). */
+  dropped: [peerIds: string[]]
+}
+
+export class TopologyService extends EventEmitter<TopologyEvents> {
+  readonly records: RecordStore
+  private readonly init: TopologyInit
+  private readonly c: TopologyComponents
+  private readonly timers: NodeJS.Timeout[] = []
+  private lastSeq = 0
+  private lastRecord: Uint8Array | null = null
+  private running = false
+
+  constructor(init: TopologyInit, components: TopologyComponents) {
+    super()
+    this.init = init
+    this.c = components
+    const m = components.membership
+    this.records = new RecordStore(m.selfId, m.store, init.log.child('records'))
+    this.records.on('change', () => this.emit('change'))
+    m.on('policy', () => void this.revalidate())
+    m.on('expiry', () => void this.revalidate())
+    m.on('signed', (envelope) => void this.publishPolicy(envelope))
+    m.gate.on('ready', (peer, conn) => this.onReady(peer, conn))
+    m.gate.on('expelled', (peer) => this.records.remove(peer))
+  }
+
+  async start(): Promise<void> {
+    const m = this.c.membership
+    await m.gate.handle(SYNC_PROTOCOL, (s, c) => this.onSyncStream(s, c), {
+      runOnLimitedConnection: true,
+      maxInboundStreams: 4,
+      maxOutboundStreams: 4,
+    })
+    const validate =
+      (offer: (b: Uint8Array) => Promise<'accepted' | 'stale' | { rejected: string }>) =>
+      async (_peer: PeerId, msg: { data: Uint8Array }): Promise<TopicValidatorResult> => {
+        const r = await offer(msg.data)
+        if (r === 'accepted') return TopicValidatorResult.Accept
+        if (r === 'stale') return TopicValidatorResult.Ignore
+        this.init.log.debug('gossip refused', { reason: r.rejected })
+        return TopicValidatorResult.Reject
+      }
+    this.c.pubsub.topicValidators.set(
+      RECORDS_TOPIC,
+      validate((b) => this.records.offer(b)),
+    )
+    this.c.pubsub.topicValidators.set(
+      POLICY_TOPIC,
+      validate((b) => m.store.offer(b)),
+    )
+    for (const rec of this.init.knownRecords) await this.records.offer(rec).catch(() => {})
+  }
+
+  async afterStart(): Promise<void> {
+    this.running = true
+    this.c.pubsub.subscribe(RECORDS_TOPIC)
+    this.c.pubsub.subscribe(POLICY_TOPIC)
+    void this.bootstrap()
+    const every = (ms: number, fn: () => Promise<unknown>): void => {
+      this.timers.push(setInterval(() => void fn().catch(() => {}), ms))
+    }
+    every(RECORD_REPUBLISH_MS, () => this.publishRecord())
+    every(ANTI_ENTROPY_MS, () => this.antiEntropy())
+    every(BOOTSTRAP_RETRY_MS, () => this.bootstrap())
+    every(60_000, async () => this.forget(this.records.expire()))
+  }
+
+  stop(): void {
+    this.running = false
+    for (const t of this.timers) clearInterval(t)
+  }
+
+  get(peerId: string): KnownNode | undefined {
+    return this.records.get(peerId)
+  }
+
+  all(): KnownNode[] {
+    return this.records.all()
+  }
+
+  isOnline(n: KnownNode): boolean {
+    return this.records.isOnline(n)
+  }
+
+  /** Our newest signed record, if we have one. */
+  get ownRecord(): Uint8Array | null {
+    return this.lastRecord
+  }
+
+  /** Signs and gossips our node record (needs a policy and an address). */
+  async publishRecord(): Promise<void> {
+    const fields = this.init.describe()
+    const m = this.c.membership
+    if (!this.running || fields == null || m.store.policy == null) return
+    const now = Date.now()
+    this.lastSeq = Math.max(now, this.lastSeq + 1)
+    const record: NodeRecord = {
+      type: 'record',
+      v: 1,
+      networkId: this.init.networkId,
+      peerId: m.selfId,
+      seq: this.lastSeq,
+      ts: now,
+      claim: m.claim,
+      policyVersion: m.store.version,
+      ...fields,
+    }
+    this.lastRecord = await encodeRecord(record, this.init.privateKey)
+    await this.c.pubsub.publish(RECORDS_TOPIC, this.lastRecord).catch((err: Error) => {
+      this.init.log.debug('record publish', { error: err.message })
+    })
+  }
+
+  /** Gossips a policy we signed and pushes it to every admitted peer, so nobody waits for gossip. */
+  private async publishPolicy(envelope: Uint8Array): Promise<void> {
+    await this.c.pubsub.publish(POLICY_TOPIC, envelope).catch((err: Error) => {
+      this.init.log.debug('policy publish', { error: err.message })
+    })
+    for (const peer of this.c.membership.gate.admittedPeers()) {
+      void this.syncWith(peerIdFromString(peer)).catch(() => {})
+    }
+  }
+
+  private async revalidate(): Promise<void> {
+    const dropped = await this.records.revalidate()
+    this.forget(dropped)
+  }
+
+  private forget(peers: string[]): void {
+    if (peers.length === 0) return
+    for (const p of peers) this.c.membership.gate.expel(p, 'no longer a member')
+    this.emit('dropped', peers)
+  }
+
+  private onReady(peer: string, conn: Connection): void {
+    if (conn.direction !== 'outbound') return
+    // the dialler pulls what it missed, and tells gossipsub (via identify) what the peer speaks
+    void this.syncWith(conn.remotePeer).catch((err: Error) => {
+      this.init.log.debug('sync failed', { peer, error: err.message })
+    })
+    void this.c.identify.identify(conn).catch(() => {})
+  }
+
+  private async bootstrap(): Promise<void> {
+    const m = this.c.membership
+    for (const addr of this.init.bootstrap) {
+      let ma: ReturnType<typeof multiaddr>
+      try {
+        ma = multiaddr(addr)
+      } catch {
+        this.init.log.warn('bad bootstrap address', { addr })
+        continue
+      }
+      const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
+      if (id == null || id === m.selfId) continue
+      if (this.c.connectionManager.getConnections(peerIdFromString(id)).length > 0) continue
+      await this.c.connectionManager
+        .openConnection(ma, { signal: AbortSignal.timeout(5000) })
+        .catch((err: Error) => {
+          this.init.log.debug('bootstrap dial failed', { addr, error: err.message })
+        })
+    }
+  }
+
+  /** Pulls records we missed on gossip from one random admitted member. */
+  private async antiEntropy(): Promise<void> {
+    const peers = this.c.membership.gate.admittedPeers()
+    if (peers.length === 0) return
+    const pick = peers[Math.floor(Math.random() * peers.length)]
+    await this.syncWith(peerIdFromString(pick)).catch((err: Error) => {
+      this.init.log.debug('anti-entropy sync failed', { peer: pick, error: err.message })
+    })
+  }
+
+  async syncWith(peer: PeerId): Promise<void> {
+    const stream = await this.c.connectionManager.openStream(peer, SYNC_PROTOCOL, {
+      runOnLimitedConnection: true,
+      signal: AbortSignal.timeout(10_000),
+    })
+    const res = await syncClient(stream, {
+      record: this.lastRecord,
+      have: Object.fromEntries(this.records.all().map((n) => [n.record.peerId, n.record.seq])),
+    })
+    if (!res.ok) {
+      this.init.log.warn('sync refused', { peer: peer.toString(), reason: res.reason })
+      return
+    }
+    const p = await this.c.membership.store.offer(res.policy)
+    if (typeof p === 'object') this.init.log.warn('synced policy refused', { reason: p.rejected })
+    for (const r of res.records) await this.records.offer(r)
+    if (this.lastRecord == null) await this.publishRecord().catch(() => {})
+  }
+
+  private async onSyncStream(stream: Stream, conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString()
+    try {
+      await syncServer(stream, async (req): Promise<SyncResponse> => {
+        if (req == null) return { ok: false, reason: 'malformed sync request' }
+        const policy = this.c.membership.store.envelope
+        if (policy == null) return { ok: false, reason: 'this node has no policy yet' }
+        if (req.record != null) {
+          const r = await this.records.offer(req.record)
+          if (typeof r === 'object')
+            this.init.log.debug('synced record refused', { peer, reason: r.rejected })
+        }
+        const have = req.have ?? {}
+        const records = this.records
+          .all()
+          .filter((n) => n.record.peerId !== peer && (have[n.record.peerId] ?? -1) < n.record.seq)
+          .map((n) => n.bytes)
+        const self = this.c.membership.selfId
+        if (this.lastRecord != null && (have[self] ?? -1) < this.lastSeq) records.push(this.lastRecord)
+        return { ok: true, policy, records }
+      })
+    } catch (err) {
+      this.init.log.debug('sync stream failed', { peer, error: (err as Error).message })
+      stream.abort(err as Error)
+    }
+  }
+
+  /** Teaches libp2p's peer store the addresses a member's record announces. */
+  async rememberAddrs(r: NodeRecord): Promise<void> {
+    if (r.addrs.length === 0) return
+    await this.c.peerStore
+      .merge(peerIdFromString(r.peerId), { multiaddrs: r.addrs.map((a) => multiaddr(a)) })
+      .catch((err: Error) =>
+        this.init.log.debug('peer store merge failed', { peer: r.peerId, error: err.message }),
+      )
+  }
+}
+
+/** The libp2p service factory: `services: { topology: topology(init) }`. */
+export function topology(init: TopologyInit): (components: TopologyComponents) => TopologyService {
+  return (components) => new TopologyService(init, components)
+}
