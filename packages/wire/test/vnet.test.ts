@@ -368,3 +368,25 @@ describe('checkVnetFrame fuzz (seeded)', () => {
     console.log(`vnet fuzz: 20000 frames, ${accepted} accepted`)
   })
 })
+
+describe('frame type 3: the test vectors of docs/protocol.md', () => {
+  const decode = (hex: string) => {
+    const f = Uint8Array.from(Buffer.from(hex.replace(/\s+/g, ''), 'hex'))
+    const len = (f[1] << 16) | (f[2] << 8) | f[3]
+    assert.equal(f[0], 3, 'frame type 3')
+    assert.equal(len, f.length - 4, 'frame length')
+    return checkVnetFrame(f, 4, len)
+  }
+  it('the valid vector is accepted', () => {
+    const v = decode(
+      '0300002d 01 00 0000 0000 1400 0600 4500002300074000401125a10a9000020a900001 9c400035000f1543 6d6573686c616e',
+    )
+    assert.deepEqual(v, { ok: true })
+  })
+  it('the refused vector (port rewrite) is refused with CSUM_START', () => {
+    const v = decode(
+      '0300002d 01 00 0000 0000 1600 0000 4500002300074000401125a10a9000020a900001 9c400016000f0000 6d6573686c616e',
+    )
+    assert.deepEqual(v, { ok: false, reason: 'CSUM_START' })
+  })
+})
