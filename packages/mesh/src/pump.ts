@@ -26,7 +26,6 @@
  */
 import type { Stream } from '@libp2p/interface'
 import {
-  checkIpv4,
   checkVnetFrame,
   createFrameBatch,
   decodeControl,
@@ -37,18 +36,15 @@ import {
   FRAME_TYPE_IP,
   FRAME_TYPE_IP_VNET,
   FrameDecoder,
-  icmpType,
-  ipv4Dst,
-  ipv4Proto,
-  ipv4Src,
-  l4DstPort,
-  l4SrcPort,
+  HEADER_REASONS,
+  IPV4_SHORT,
+  PacketHeader,
   rebuildVnetHeader,
   VNET_MAX_GSO_SIZE,
   type VnetReason,
   writeFrameHeader,
 } from '@meshlan/wire'
-import { ACCEPT, type PacketFilter } from './acl/index.ts'
+import { ACCEPT, type PacketFilter, VERDICT_NAMES } from './acl/index.ts'
 import { PEER_QUEUE_BYTES, PEER_QUEUE_BYTES_OFFLOAD } from './constants.ts'
 import { createLogger, type Logger, RateLimitedLog } from './logger.ts'
 import { RouteTable } from './route-table.ts'
@@ -184,6 +180,9 @@ export class Pump {
   private readonly touched: PeerLink[] = []
   private readonly rxOffsets: Uint32Array
   private readonly rxLengths: Uint32Array
+  /** Parsed header of the packet in hand, one per direction: filled in place, never allocated per packet. */
+  private readonly txHeader = new PacketHeader()
+  private readonly rxHeader = new PacketHeader()
   /** Largest gso_size accepted in a peer's type-3 frame. */
   private readonly maxGsoSize: number
   private badVnetLoggedAt = 0
@@ -367,33 +366,26 @@ export class Pump {
     let runStart = 0
     let runEnd = 0
     const vnet = this.vnet
+    const h = this.txHeader
     for (let i = 0; i < count; i++) {
       const off = offsets[i]
       const len = lengths[i]
       const ip = off + vnet
       let link: PeerLink | undefined
-      if (len <= vnet || checkIpv4(slab, ip, len - vnet) !== 0) {
-        this.drop(D_BAD_PACKET)
+      const bad = len <= vnet ? IPV4_SHORT : h.parse(slab, ip, len - vnet)
+      if (bad !== 0) {
+        this.drop(D_BAD_PACKET, undefined, HEADER_REASONS[bad])
       } else {
-        link = this.routes.lookup(ipv4Dst(slab, ip))
+        link = this.routes.lookup(h.dst)
         if (link == null) {
           this.drop(D_NO_ROUTE)
         } else if (link.filter == null) {
           this.drop(D_NOT_ALLOWED, link)
           link = undefined
         } else {
-          const proto = ipv4Proto(slab, ip)
-          const v = link.filter.checkEgress(
-            ipv4Src(slab, ip),
-            ipv4Dst(slab, ip),
-            proto,
-            l4SrcPort(slab, ip),
-            l4DstPort(slab, ip),
-            proto === 1 ? icmpType(slab, ip) : 0,
-            now,
-          )
+          const v = link.filter.checkEgress(h, now)
           if (v !== ACCEPT) {
-            this.drop(D_ACL, link)
+            this.drop(D_ACL, link, VERDICT_NAMES[v])
             link = undefined
           }
         }
@@ -488,17 +480,29 @@ export class Pump {
     link.out = stream
     link.needsDrain = false
     link.refused = null
-    const decoder = new FrameDecoder({ initialBufferBytes: 4096 })
+    // the stream is ours to send on: the far side may write back control frames only (a refusal
+    // with its reason), so the decoder holds one control frame at most and fails on anything else
+    const decoder = new FrameDecoder({ controlOnly: true })
     const batch = createFrameBatch(1)
     stream.addEventListener('drain', () => {
       link.needsDrain = false
       this.drainQueue(link)
     })
-    // the far side writes back only control frames: a refusal with its reason
     stream.addEventListener('message', (evt) => {
       decoder.push(evt.data)
-      const n = decoder.decode(batch)
-      if (typeof n === 'number' && batch.controlOffset >= 0) {
+      for (;;) {
+        const n = decoder.decode(batch)
+        if (typeof n !== 'number') {
+          this.drops[D_BAD_FRAME]++
+          this.log.warn('peer wrote more than control frames on our tunnel stream, closing it', {
+            peer: link.peerId,
+            error: n.error,
+          })
+          stream.abort(new Error(`tunnel protocol error from peer: ${n.error}`))
+          return
+        }
+        if (n === 0) return
+        if (batch.controlOffset < 0) continue
         const msg = decodeControl(
           batch.buf.subarray(batch.controlOffset, batch.controlOffset + batch.controlLength),
         )
@@ -571,6 +575,7 @@ export class Pump {
     const now = Date.now()
     const outOff = this.rxOffsets
     const outLen = this.rxLengths
+    const h = this.rxHeader
     let n = 0
     for (let i = 0; i < count; i++) {
       const off = offsets[i]
@@ -587,12 +592,13 @@ export class Pump {
         }
         rebuildVnetHeader(buf, off)
       }
-      if (len <= vnet || checkIpv4(buf, ip, len - vnet) !== 0) {
-        this.drop(D_BAD_PACKET, link)
+      const bad = len <= vnet ? IPV4_SHORT : h.parse(buf, ip, len - vnet)
+      if (bad !== 0) {
+        this.drop(D_BAD_PACKET, link, HEADER_REASONS[bad])
         continue
       }
-      const src = ipv4Src(buf, ip)
-      const dst = ipv4Dst(buf, ip)
+      const src = h.src
+      const dst = h.dst
       if (src !== link.ip) {
         this.drop(D_SPOOFED, link)
         continue
@@ -601,18 +607,9 @@ export class Pump {
         this.drop(D_WRONG_DST, link)
         continue
       }
-      const proto = ipv4Proto(buf, ip)
-      const v = filter.checkIngress(
-        src,
-        dst,
-        proto,
-        l4SrcPort(buf, ip),
-        l4DstPort(buf, ip),
-        proto === 1 ? icmpType(buf, ip) : 0,
-        now,
-      )
+      const v = filter.checkIngress(h, now)
       if (v !== ACCEPT) {
-        this.drop(D_ACL, link)
+        this.drop(D_ACL, link, VERDICT_NAMES[v])
         continue
       }
       link.rxPackets++
@@ -645,12 +642,13 @@ export class Pump {
     this.badVnetSuppressed = 0
   }
 
-  private drop(reason: number, link?: PeerLink): void {
+  /** Counts a drop; `detail` (the parser's or the filter's reason name) goes to the debug log. */
+  private drop(reason: number, link?: PeerLink, detail?: string): void {
     this.drops[reason]++
     if (link != null) link.drops++
     // the fields object is built only when debug logging is on: drops happen per packet under load
     if (this.log.debugEnabled)
-      this.dropLog.debug('packet dropped', { reason: PUMP_DROPS[reason], peer: link?.peerId })
+      this.dropLog.debug('packet dropped', { reason: PUMP_DROPS[reason], detail, peer: link?.peerId })
   }
 }
 
