@@ -237,30 +237,40 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
     return n
   }
 
-  /** Takes slot i out of its share's list; frees the share when it was its last entry. */
-  function detach(i: number): void {
-    const s = shareA[i]
+  /** Takes slot i out of share s's list (the count is the caller's business). */
+  function unlink(i: number, s: number): void {
     const p = prevA[i]
     const n = nextA[i]
     if (p >= 0) nextA[p] = n
     else shareHead[s] = n
     if (n >= 0) prevA[n] = p
     else shareTail[s] = p
-    if (--shareCount[s] === 0) {
-      shareIndex.delete(shareOwner[s])
-      freeShares[freeTop++] = s
-    }
   }
 
-  /** Puts slot i at the young end of share s. */
-  function attach(i: number, s: number): void {
-    shareA[i] = s
+  /** Puts slot i at the young end of share s's list. */
+  function linkTail(i: number, s: number): void {
     const t = shareTail[s]
     prevA[i] = t
     nextA[i] = -1
     if (t >= 0) nextA[t] = i
     else shareHead[s] = i
     shareTail[s] = i
+  }
+
+  /** Takes slot i out of its share; frees the share when it was its last entry. */
+  function detach(i: number): void {
+    const s = shareA[i]
+    unlink(i, s)
+    if (--shareCount[s] === 0) {
+      shareIndex.delete(shareOwner[s])
+      freeShares[freeTop++] = s
+    }
+  }
+
+  /** Adds slot i to share s, at its young end. */
+  function attach(i: number, s: number): void {
+    shareA[i] = s
+    linkTail(i, s)
     shareCount[s]++
   }
 
@@ -304,8 +314,8 @@ export function createConntrack(init: ConntrackInit = {}): Conntrack {
     seenA[i] = nowMs
     const s = shareA[i]
     if (i !== shareTail[s]) {
-      detach(i)
-      attach(i, s)
+      unlink(i, s)
+      linkTail(i, s)
     }
   }
 
