@@ -5,10 +5,19 @@
  *   response {"id": 1, "ok": true, "result": ...} | {"id": 1, "ok": false, "error": {"code", "message"}}
  *
  * One connection may carry many requests; responses carry the request's id.
+ *
+ * Who may connect: root and the daemon's own user. The socket is created 0600 inside a private
+ * 0700 directory and only then renamed into place, so it is never reachable with looser
+ * permissions; on top of that every connection's peer credentials (SO_PEERCRED) are checked,
+ * and others get one error line saying who may use the socket and how.
  */
-import { chmod, unlink } from 'node:fs/promises'
+import { statSync } from 'node:fs'
+import { chmod, mkdtemp, rename, rmdir, unlink } from 'node:fs/promises'
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
 import type { Logger } from '@meshlan/mesh'
+// TODO(@meshlan/tun owner): export these from packages/tun/src/index.ts and import '@meshlan/tun'
+import { type PeerCredentials, socketPeerCredentials } from '../../tun/src/peercred.ts'
 import { CONTROL_TIMEOUT_MS, MAX_CONTROL_LINE_BYTES } from './constants.ts'
 import { DaemonNotRunningError, DaemonRunningError, RemoteError } from './errors.ts'
 
@@ -32,8 +41,24 @@ export function errorToWire(err: unknown): { code: string; message: string } {
   }
 }
 
-/** Connects to the socket; resolves null when nothing listens there. */
-function tryConnect(path: string, timeoutMs = 2000): Promise<Socket | null> {
+/** Error code of a refused control connection (socket permissions or peer credentials). */
+export const ERR_CONTROL_NOT_PERMITTED = 'ERR_NOT_PERMITTED'
+
+/** What a user the control socket does not serve reads. */
+export function notPermittedMessage(uid: number | null, daemonUid: number | null): string {
+  const who = uid == null ? 'this user' : `uid ${uid}`
+  const own = daemonUid == null ? 'its own user' : `its own user (uid ${daemonUid})`
+  return (
+    `the meshlan daemon serves only root and ${own}, not ${who}: ` +
+    'run as root (sudo meshlan …) or as the user the daemon runs as'
+  )
+}
+
+/**
+ * Connects to the socket; resolves null when nothing listens there, 'not-permitted' when a
+ * socket is there but this user may not open it (EACCES/EPERM).
+ */
+function tryConnect(path: string, timeoutMs = 2000): Promise<Socket | null | 'not-permitted'> {
   return new Promise((resolve) => {
     const sock = connect(path)
     const timer = setTimeout(() => {
@@ -44,23 +69,39 @@ function tryConnect(path: string, timeoutMs = 2000): Promise<Socket | null> {
       clearTimeout(timer)
       resolve(sock)
     })
-    sock.once('error', () => {
+    sock.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer)
-      resolve(null)
+      resolve(err.code === 'EACCES' || err.code === 'EPERM' ? 'not-permitted' : null)
     })
   })
 }
 
-/** True when a daemon answers on the socket. */
+/** True when a daemon answers on the socket (also when this user may not use it). */
 export async function isListening(path: string): Promise<boolean> {
   const s = await tryConnect(path)
-  s?.destroy()
+  if (s != null && s !== 'not-permitted') s.destroy()
   return s != null
 }
 
 export interface ControlServer {
   close(): Promise<void>
+  /** Connections refused by the peer-credential check. */
+  readonly refused: number
 }
+
+export interface ControlListenOptions {
+  /**
+   * Permissions of the socket file. Tests widen it to reach the peer-credential check; the
+   * credential check applies whatever the mode.
+   * @default 0o600
+   */
+  mode?: number
+  /** Reads a connection's peer credentials. @default SO_PEERCRED (native addon) */
+  peerCredentials?: (sock: Socket) => PeerCredentials | null
+}
+
+/** Refusals are logged at most this often: a local user looping on the socket cannot flood the log. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000
 
 /** Listens on `path` (replacing a stale socket; refusing when a daemon answers there). */
 export async function listenControl(
@@ -68,14 +109,47 @@ export async function listenControl(
   stateDir: string,
   handler: ControlHandler,
   log: Logger,
+  options: ControlListenOptions = {},
 ): Promise<ControlServer> {
   if (await isListening(path)) throw new DaemonRunningError(stateDir)
   await unlink(path).catch(() => {})
+  const daemonUid = process.getuid?.() ?? 0
+  const credentials = options.peerCredentials ?? socketPeerCredentials
+  let refused = 0
+  let lastRefusalLog = 0
+  /** null when the peer may use the socket, else why not (uid or the failure to read it). */
+  const refusal = (sock: Socket): { uid: number | null; why: string } | null => {
+    let cred: PeerCredentials | null
+    try {
+      cred = credentials(sock)
+    } catch (err) {
+      return { uid: null, why: `cannot read its credentials (${(err as Error).message})` }
+    }
+    if (cred == null) return { uid: null, why: 'the connection has no file descriptor' }
+    if (cred.uid === 0 || cred.uid === daemonUid) return null
+    return { uid: cred.uid, why: `uid ${cred.uid} (pid ${cred.pid})` }
+  }
   const sockets = new Set<Socket>()
   const server: Server = createServer((sock) => {
     sockets.add(sock)
     sock.on('close', () => sockets.delete(sock))
     sock.on('error', () => {})
+    const no = refusal(sock)
+    if (no != null) {
+      refused++
+      const now = Date.now()
+      if (now - lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
+        lastRefusalLog = now
+        log.warn('control connection refused', { peer: no.why, refused })
+      }
+      const res: ControlResponse = {
+        id: null,
+        ok: false,
+        error: { code: ERR_CONTROL_NOT_PERMITTED, message: notPermittedMessage(no.uid, daemonUid) },
+      }
+      sock.end(JSON.stringify(res) + '\n')
+      return
+    }
     let buf = ''
     sock.setEncoding('utf8')
     sock.on('data', (chunk: string) => {
@@ -129,15 +203,30 @@ export async function listenControl(
     }
     if (!sock.destroyed) sock.write(JSON.stringify(res) + '\n')
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(path, () => {
-      server.off('error', reject)
-      resolve()
+  // bound in a private 0700 directory, chmod'ed, then renamed into place: no moment where the
+  // socket is reachable with the umask's permissions
+  const dir = await mkdtemp(join(stateDir, '.control-'))
+  const bound = join(dir, 'control.sock')
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(bound, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
-  })
-  await chmod(path, 0o600)
+    await chmod(bound, options.mode ?? 0o600)
+    await rename(bound, path)
+  } catch (err) {
+    server.close()
+    throw err
+  } finally {
+    await rmdir(dir).catch(() => {})
+  }
   return {
+    get refused() {
+      return refused
+    },
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
@@ -145,6 +234,15 @@ export async function listenControl(
       })
       await unlink(path).catch(() => {})
     },
+  }
+}
+
+/** The uid owning the socket file (the daemon's), null when this user cannot even stat it. */
+function socketOwner(path: string): number | null {
+  try {
+    return statSync(path).uid
+  } catch {
+    return null
   }
 }
 
@@ -161,6 +259,12 @@ export async function callControl<T = unknown>(
 ): Promise<T> {
   const sock = await tryConnect(path)
   if (sock == null) throw new DaemonNotRunningError(stateDir)
+  if (sock === 'not-permitted') {
+    throw new RemoteError(
+      ERR_CONTROL_NOT_PERMITTED,
+      notPermittedMessage(process.getuid?.() ?? null, socketOwner(path)),
+    )
+  }
   return new Promise<T>((resolve, reject) => {
     let buf = ''
     const timer = setTimeout(() => {
