@@ -6,10 +6,13 @@ import { spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import {
+  type ApiMethod,
+  type ApiParams,
+  type ApiResult,
   CONTROLLER_METHODS,
   Controller,
-  type ControllerMethod,
-  type ControllerMethods,
+  type ControllerApi,
+  type ControllerApiMethod,
   callControl,
   DAEMON_ENTRY,
   DAEMON_NODE_FLAGS,
@@ -38,22 +41,18 @@ export class Client {
     return isListening(this.socket)
   }
 
-  /** A request the daemon alone can answer (status, ping, ...). */
-  call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    return callControl<T>(this.socket, this.state.dir, method, params)
+  /** A request to the running daemon, typed by the control API (`ApiMethods`). */
+  call<M extends ApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
+    return callControl<ApiResult<M>>(this.socket, this.state.dir, method, params as Record<string, unknown>)
   }
 
   /** A controller operation: through the daemon when it runs, else on the state files. */
-  async control<M extends ControllerMethod>(
-    method: M,
-    params: Parameters<ControllerMethods[M]>[0],
-  ): Promise<Awaited<ReturnType<ControllerMethods[M]>>> {
-    if (!CONTROLLER_METHODS.includes(method)) throw new Error(`not a controller method: ${method}`)
-    if (await this.daemonRunning()) {
-      return this.call<Awaited<ReturnType<ControllerMethods[M]>>>(method, params as Record<string, unknown>)
-    }
-    const controller = new Controller({ state: this.state })
-    const fn = controller[method] as (p: unknown) => Promise<Awaited<ReturnType<ControllerMethods[M]>>>
+  async control<M extends ControllerApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
+    if (!(CONTROLLER_METHODS as readonly string[]).includes(method))
+      throw new Error(`not a controller method: ${method}`)
+    if (await this.daemonRunning()) return this.call(method, params)
+    const controller: ControllerApi = new Controller({ state: this.state })
+    const fn = controller[method] as (p: ApiParams<M>) => Promise<ApiResult<M>>
     return fn.call(controller, params)
   }
 
@@ -100,7 +99,7 @@ export class Client {
   /** Asks the daemon to stop and waits until its process has exited. */
   async stopDaemon(timeoutMs = DAEMON_STOP_TIMEOUT_MS): Promise<number> {
     if (!(await this.daemonRunning())) throw new DaemonNotRunningError(this.state.dir)
-    const { pid } = await this.call<{ pid: number }>('shutdown')
+    const { pid } = await this.call('shutdown', {})
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       if (!alive(pid)) return pid

@@ -29,3 +29,11 @@ export function ms(n: number | null): string {
 export function when(t: number | null): string {
   return t == null ? 'never' : new Date(t).toISOString().replace(/\.\d+Z$/, 'Z')
 }
+
+/** "direct", or "relay via r1 (symmetric-nat)": the path and, when not direct, why. */
+export function pathText(p: { path: string; via?: string | null; why?: string | null }): string {
+  if (p.path === 'direct') return 'direct'
+  const via = p.via != null ? ` via ${p.via}` : ''
+  const why = p.why != null ? ` (${p.why})` : ''
+  return `${p.path}${via}${why}`
+}

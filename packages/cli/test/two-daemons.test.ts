@@ -81,7 +81,7 @@ describe('meshlan CLI: owner and member daemons on loopback', () => {
     await ok(owner, 'network', 'create', 'lab')
     assert.match(await ok(owner, 'up'), /meshlan is up .*owner 10\.144\./)
     const joinString = (await ok(owner, 'key', 'create', 'admin')).trim()
-    assert.match(joinString, /^mlj1_\S+$/)
+    assert.match(joinString, /^mlj2_\S+$/)
 
     // `--state` after the command name works too
     assert.match(

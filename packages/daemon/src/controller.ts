@@ -32,6 +32,7 @@ import {
   type Policy,
   parseJoinString,
 } from '@meshlan/wire'
+import type { ControllerApi } from './api.ts'
 import { type Config, loadConfig, updateConfig } from './config.ts'
 import { DEFAULT_LISTEN } from './constants.ts'
 import { AlreadyInNetworkError, InvalidArgumentError, InvalidJoinStringError, StateError } from './errors.ts'
@@ -132,7 +133,7 @@ function checkName(what: string, name: unknown): string {
   return name
 }
 
-export class Controller implements ControllerMethods {
+export class Controller implements ControllerApi {
   readonly state: StateDir
   private readonly hooks: ControllerHooks
   private readonly routes: () => Promise<string[]>

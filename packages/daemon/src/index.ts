@@ -6,8 +6,23 @@
  * - `Controller` is the one implementation of network operations (create, keys, ACLs, revocation,
  *   join): run offline by the CLI on the state files, or inside the daemon behind the socket.
  * - `StateDir` is the state directory's layout; `loadConfig()`/`parseConfig()` read config.toml.
- * - `callControl()`/`listenControl()` speak the newline-delimited JSON control protocol.
+ * - `callControl()`/`listenControl()` speak the newline-delimited JSON control protocol; `api.ts`
+ *   types every method (`ApiMethods`: params and result), shared by the daemon and the CLI.
  */
+export type {
+  ApiMethod,
+  ApiMethods,
+  ApiParams,
+  ApiResult,
+  ControllerApi,
+  ControllerApiMethod,
+  ControllerApiMethods,
+  DaemonApiMethods,
+  DaemonInfo,
+  KeyInfo,
+  NetcheckResult,
+  RevokedKeyInfo,
+} from './api.ts'
 export {
   type Config,
   type ConfigResult,
@@ -19,13 +34,16 @@ export {
 export * from './constants.ts'
 export {
   type ControlHandler,
+  type ControlListenOptions,
   type ControlRequest,
   type ControlResponse,
   type ControlServer,
   callControl,
+  ERR_CONTROL_NOT_PERMITTED,
   errorToWire,
   isListening,
   listenControl,
+  notPermittedMessage,
 } from './control.ts'
 export {
   CONTROLLER_METHODS,
@@ -35,9 +53,7 @@ export {
   type ControllerMethod,
   type ControllerMethods,
   createController,
-  type KeyInfo,
   listenPort,
-  type RevokedKeyInfo,
   readAclText,
 } from './controller.ts'
 export { createDaemon, type Daemon, type DaemonComponents, type DaemonInit } from './daemon.ts'
@@ -45,6 +61,7 @@ export { type OpenDevice, type OpenDeviceInit, type OverlayDevice, openTunDevice
 export { parseDuration } from './duration.ts'
 export * from './errors.ts'
 export { hostIPv4Addresses, hostRoutes, parseIpRoutes } from './host.ts'
+export type { DnsStatus } from './magic-dns.ts'
 export {
   type NetworkState,
   resolveStateDir,

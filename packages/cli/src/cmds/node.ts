@@ -1,0 +1,17 @@
+/** `meshlan node revoke` (owner only). */
+import type { Command } from 'commander'
+import { ctx, json, out } from '../io.ts'
+
+export function registerNode(program: Command): void {
+  program
+    .command('node')
+    .description('nodes (owner only)')
+    .command('revoke <target>')
+    .description('revoke a node by name or peer id')
+    .action(async (target: string, _o, cmd: Command) => {
+      const { client, json: asJson } = ctx(cmd)
+      const r = await client.control('nodeRevoke', { target })
+      if (asJson) json(r)
+      else out(`revoked node ${r.name ?? r.peerId} (${r.peerId}, policy v${r.version})`)
+    })
+}

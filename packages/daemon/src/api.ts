@@ -1,0 +1,104 @@
+/**
+ * The control API: every method the daemon answers on its control socket, with its parameters and
+ * result, in one place. The daemon's handler and the Controller implement it; the CLI calls it
+ * through `callApi` (typed) and never re-declares a result. Everything is plain JSON data.
+ */
+import type { NodeStatus, PingResult } from '@meshlan/mesh'
+import type { DnsStatus } from './magic-dns.ts'
+
+/** A mesh key as `key list` shows it. */
+export interface KeyInfo {
+  name: string
+  tags: string[]
+  createdAt: number
+  /** Until when the key can be used to join (null: no limit). */
+  expiresAt: number | null
+  /** When memberships made with the key end (null: they do not; absent from older daemons). */
+  memberExpiresAt?: number | null
+  reusable: boolean
+  claimedBy: string | null
+}
+
+export interface RevokedKeyInfo {
+  name: string
+  revokedAt: number
+}
+
+/** `meshlan netcheck`: this node's reachability. */
+export interface NetcheckResult {
+  listen: string[]
+  observed: string[]
+  natMapping: string | null
+  natPreservesPort: boolean | null
+  behindNat: boolean | null
+  relay: boolean
+  relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
+}
+
+/** `info`: the daemon process and, when it runs one, its node. */
+export interface DaemonInfo {
+  pid: number
+  stateDir: string
+  network: { id: string; role: 'owner' | 'member' } | null
+  node: { peerId: string; ip: string | null; addrs: string[] } | null
+  device: string | null
+}
+
+type NoParams = Record<string, never>
+
+/** Operations on the network state: run by the daemon, or offline by the CLI on the state files. */
+export interface ControllerApiMethods {
+  init: { params: { name?: string | null }; result: { peerId: string; name: string; created: boolean } }
+  networkCreate: {
+    params: { name: string; subnet?: string | null; force?: boolean }
+    result: { networkId: string; name: string; subnet: string; owner: string }
+  }
+  keyCreate: {
+    params: {
+      name: string
+      aclText?: string | null
+      /** Until when the key can be used to join (ms since the epoch). */
+      expiresAt?: number | null
+      reusable?: boolean
+      tags?: string[] | null
+      /** How long each membership made with the key lasts, e.g. "30d" (null: no end). */
+      memberExpires?: string | null
+      /** Without an ACL a key reaches nothing; this grants everything explicitly. */
+      allowAll?: boolean
+    }
+    result: { name: string; joinString: string; expiresAt: number | null; version: number }
+  }
+  keyList: { params: NoParams; result: { keys: KeyInfo[]; revoked: RevokedKeyInfo[] } }
+  keyRevoke: { params: { name: string }; result: { name: string; version: number } }
+  aclShow: { params: { key?: string | null }; result: { keys: Array<{ name: string; acl: unknown }> } }
+  aclSet: { params: { key: string; aclText: string }; result: { key: string; version: number } }
+  nodeRevoke: {
+    params: { target: string }
+    result: { peerId: string; name: string | null; version: number }
+  }
+  join: {
+    params: { joinString: string; name?: string | null }
+    result: { networkId: string; owner: string; keyName: string; peerId: string; name: string }
+  }
+}
+
+/** Questions only a running daemon can answer. */
+export interface DaemonApiMethods {
+  info: { params: NoParams; result: DaemonInfo }
+  status: { params: NoParams; result: NodeStatus }
+  netcheck: { params: NoParams; result: NetcheckResult }
+  'dns-status': { params: NoParams; result: DnsStatus }
+  ping: { params: { target: string; count?: number }; result: PingResult }
+  shutdown: { params: NoParams; result: { pid: number } }
+}
+
+export type ApiMethods = ControllerApiMethods & DaemonApiMethods
+export type ApiMethod = keyof ApiMethods
+export type ApiParams<M extends ApiMethod> = ApiMethods[M]['params']
+export type ApiResult<M extends ApiMethod> = ApiMethods[M]['result']
+export type ControllerApiMethod = keyof ControllerApiMethods
+
+/** What the Controller implements: one async function per controller method. */
+export type ControllerApi = {
+  [M in ControllerApiMethod]: (p: ApiParams<M>) => Promise<ApiResult<M>>
+}
