@@ -183,6 +183,7 @@ class MeshDaemon implements Daemon {
       listen: this.config.listen,
       announce: this.config.announce ?? undefined,
       device: this.device,
+      mtu: this.config.tun.mtu,
       knownRecords: await this.state.readRecords(),
       relay: this.config.relay,
       log: meshLog,

@@ -49,6 +49,8 @@ export interface MeshNodeInit {
   underlay?: UnderlayTransport
   /** The packet device; omit for a control-plane-only node (tests). */
   device?: PacketDevice | null
+  /** The device's MTU (every node of a network should use the same). @default DEFAULT_MTU */
+  mtu?: number
   /** Records seen before a restart, offered again at start (validated like any other). */
   knownRecords?: Uint8Array[]
   /** Run a member relay (circuit relay v2 without default limits, members only). @default false */
@@ -167,6 +169,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         }),
         tunnel: tunnel({
           device: init.device ?? null,
+          mtu: init.mtu,
           openStream: (peer) => this.s.reachability.openTunnel(peer),
           selfName: () => this.name,
           log: log.child('tunnel'),

@@ -106,7 +106,9 @@ export async function buildMesh(opts: {
   const joins: Record<string, string> = {}
   for (const [name, acl] of Object.entries(opts.keys)) {
     const reusable = !(opts.oneUse ?? []).includes(name)
-    const r = await createKey(policy, ownerKey, { name, acl: acl ?? undefined, reusable }, [ownerAddr])
+    // over TCP the owner's port is known only once it listens: nodes get it from `ownerAddr` below
+    const bootstrap = tcp ? '/ip4/127.0.0.1/tcp/1' : ownerAddr
+    const r = await createKey(policy, ownerKey, { name, acl: acl ?? undefined, reusable }, [bootstrap])
     policy = r.policy
     envelope = r.envelope
     joins[name] = r.joinString

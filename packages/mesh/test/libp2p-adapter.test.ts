@@ -24,7 +24,6 @@ async function node(): Promise<MeshLibp2p> {
     privateKey: await generateKeyPair('Ed25519'),
     networkId: 'adaptertest',
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    transport: 'tcp',
   })
   await lp.handle(ECHO, (stream) => {
     stream.addEventListener('message', (evt) => stream.send(evt.data))

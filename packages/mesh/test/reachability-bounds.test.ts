@@ -32,7 +32,6 @@ async function loopbackNode(relayServer = false): Promise<MeshLibp2p> {
     privateKey: await generateKeyPair('Ed25519'),
     networkId: 'reachbounds',
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    transport: 'tcp',
     gater: everyone,
     relayServer,
   })

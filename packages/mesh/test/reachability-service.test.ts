@@ -16,7 +16,6 @@ async function loopbackNode(): Promise<MeshLibp2p> {
     privateKey: await generateKeyPair('Ed25519'),
     networkId: 'reachsvc',
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    transport: 'tcp',
     gater: { deny: () => false, isMember: () => true },
   })
   await lp.start()

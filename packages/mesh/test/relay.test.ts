@@ -37,15 +37,11 @@ describe('member relays', () => {
       privateKey: key,
       networkId: mesh.owner.networkId,
       listen: [],
-      transport: 'tcp',
     })
     await intruder.start()
     await intruder.dial(multiaddr(`${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`))
-    await assert.rejects(
-      adapterOf(intruder).reserveOn(mesh.owner.peerId),
-      /PERMISSION_DENIED/,
-      'reservation refused',
-    )
+    // the hop protocol is behind the membership gate: a stranger's stream is never read
+    await assert.rejects(adapterOf(intruder).reserveOn(mesh.owner.peerId), 'reservation refused')
     assert.ok(!intruder.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit')))
     const m1 = mesh.nodes[0]
     await assert.rejects(

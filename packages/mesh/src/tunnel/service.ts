@@ -15,6 +15,8 @@ import { type PacketDevice, Pump, refuseStream, type TunnelStream } from '../pum
 export interface TunnelInit {
   /** The packet device; null for a control-plane-only node (tests). */
   device: PacketDevice | null
+  /** The TUN's MTU: bounds the segment size a peer's super-packets may ask for. @default DEFAULT_MTU */
+  mtu?: number
   /** Opens our outbound tunnel stream to a peer on its best path. */
   openStream(peerId: string): Promise<TunnelStream>
   /** Our final name, for refusal messages. */
@@ -46,7 +48,10 @@ export class TunnelService {
     this.pump =
       init.device == null
         ? null
-        : new Pump({ log: init.log.child('pump') }, { device: init.device, openStream: init.openStream })
+        : new Pump(
+            { log: init.log.child('pump'), mtu: init.mtu },
+            { device: init.device, openStream: init.openStream },
+          )
     components.membership.gate.on('expelled', (peer, why) => this.remove(peer, why))
   }
 

@@ -1,1 +1,0 @@
-export { candidateAddrs, HolePuncher, type PunchResult } from './reachability/holepunch.ts'

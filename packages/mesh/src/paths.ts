@@ -1,1 +1,0 @@
-export { type DirectFailure, isRelayed, Paths, pingConnection } from './reachability/paths.ts'

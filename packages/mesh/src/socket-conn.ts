@@ -1,1 +1,0 @@
-export { socketToConnection } from './reachability/socket-conn.ts'
