@@ -61,12 +61,20 @@ export interface ControllerApiMethods {
       expiresAt?: number | null
       reusable?: boolean
       tags?: string[] | null
-      /** How long each membership made with the key lasts, e.g. "30d" (null: no end). */
-      memberExpires?: string | null
+      /** When every membership of the key ends (ms since the epoch; null: never). */
+      memberExpiresAt?: number | null
       /** Without an ACL a key reaches nothing; this grants everything explicitly. */
       allowAll?: boolean
     }
-    result: { name: string; joinString: string; expiresAt: number | null; version: number }
+    result: {
+      name: string
+      joinString: string
+      expiresAt: number | null
+      memberExpiresAt: number | null
+      /** The key reaches nothing yet (default deny). */
+      denyAll: boolean
+      version: number
+    }
   }
   keyList: { params: NoParams; result: { keys: KeyInfo[]; revoked: RevokedKeyInfo[] } }
   keyRevoke: { params: { name: string }; result: { name: string; version: number } }

@@ -74,7 +74,12 @@ class MeshDaemon implements Daemon {
       state: this.state,
       hostRoutes: components.hostRoutes,
       hooks: {
-        amendPolicy: async (change) => (this.node == null ? null : this.node.amendPolicy(change)),
+        amendPolicy: async (change) => {
+          if (this.node == null) return null
+          const r = await this.node.amendPolicy(change)
+          await this.writes // policy.bin holds it before the caller hears it is done
+          return r
+        },
         listenAddrs: () => (this.node == null ? null : this.listenAddrs()),
         records: () => this.node?.knownRecordEnvelopes() ?? [],
         networkChanged: () => this.restartNode(),

@@ -170,7 +170,9 @@ export async function formMesh(
   const joins: Record<string, string> = {}
   for (const [key, acl] of Object.entries(opts.keys)) {
     const args = ['key', 'create', key, '--reusable']
+    // a key without an ACL reaches nothing (default deny): null here means "everything"
     if (acl != null) args.push('--acl', owner.writeFile(`${key}.acl.json`, JSON.stringify(acl)))
+    else args.push('--allow-all')
     joins[key] = (await owner.cli(args)).trim()
   }
   for (const [name, key] of Object.entries(opts.members)) {

@@ -58,7 +58,7 @@ describe('forced address collision and spoofed sources, in the lab', () => {
     smaller = ids[0] < ids[1] ? 'm1' : 'm2'
     writeFileSync(join(ml.node('m1').state, 'identity.key'), privateKeyToProtobuf(pair[0]), { mode: 0o600 })
     writeFileSync(join(ml.node('m2').state, 'identity.key'), privateKeyToProtobuf(pair[1]), { mode: 0o600 })
-    const join1 = (await owner.cli(['key', 'create', 'members', '--reusable'])).trim()
+    const join1 = (await owner.cli(['key', 'create', 'members', '--reusable', '--allow-all'])).trim()
     for (const n of ['m1', 'm2']) {
       await ml.node(n).cli(['join', join1, '--name', n])
       await ml.node(n).cli(['up'])

@@ -16,6 +16,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ipToUint32, type Policy, parseCidr, sanitizeName, uint32ToIp } from '@meshlan/wire'
 import { DEFAULT_LISTEN_PORT, KEEPALIVE_MS } from './constants.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { bindMembers } from './membership/binder.ts'
+import { OWNER_KEY_NAME } from './membership/policy-store.ts'
 import { type MembershipService, membership } from './membership/service.ts'
 import type { PolicyChange } from './network.ts'
 import { computePeerTable, type PeerTable } from './peer-table.ts'
@@ -222,6 +224,12 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       network: this.networkId,
       addrs: this.lp.getMultiaddrs().map(String).join(','),
     })
+    // the owner binds itself before it answers anyone, so its name and address are final at once
+    if (m.isOwner && m.store.policy != null && m.store.binding(this.peerId) == null) {
+      await m.amend(
+        bindMembers([{ peerId: this.peerId, key: OWNER_KEY_NAME, wanted: this.init.name }], Date.now()),
+      )
+    }
     await this.recompute()
     this.keepalive = setInterval(() => void this.measureRtts(), KEEPALIVE_MS)
   }

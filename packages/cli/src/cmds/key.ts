@@ -29,7 +29,7 @@ export function registerKey(program: Command): void {
     )
     .option(
       '--member-expires <duration>',
-      'memberships made with the key end after e.g. 30d (default: never)',
+      'every membership of the key ends e.g. 30d from now, bound or not (default: never)',
     )
     .option('--reusable', 'allow several nodes to join with it (default: one use)')
     .option('--tags <tags>', 'comma-separated tags (default: the key name)')
@@ -44,9 +44,11 @@ export function registerKey(program: Command): void {
         if (!d.ok) throw new UsageError(`--expires: ${d.reason}`)
         expiresAt = Date.now() + d.value
       }
+      let memberExpiresAt: number | null = null
       if (o.memberExpires != null) {
         const d = parseDuration(o.memberExpires)
         if (!d.ok) throw new UsageError(`--member-expires: ${d.reason}`)
+        memberExpiresAt = Date.now() + d.value
       }
       const aclText = o.acl != null ? await readText(o.acl) : null
       if (aclText != null) {
@@ -59,7 +61,7 @@ export function registerKey(program: Command): void {
         expiresAt,
         reusable: o.reusable === true,
         tags: o.tags != null ? o.tags.split(',').map((t) => t.trim()) : null,
-        memberExpires: o.memberExpires ?? null,
+        memberExpiresAt,
         allowAll: o.allowAll === true,
       })
       if (asJson) json(r)
