@@ -14,7 +14,7 @@
  */
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { fromBase64, toBase64 } from '@meshlan/wire'
+import { fromBase64, type Result, toBase64 } from '@meshlan/wire'
 import { z } from 'zod'
 
 /** Largest response: the policy (≤ 256 KiB) and up to ~1000 member records of a few KiB. */
@@ -63,23 +63,42 @@ function parseJsonBytes(bytes: Uint8Array): unknown {
   }
 }
 
-export async function syncClient(stream: Stream, req: SyncRequest): Promise<SyncResponse> {
-  const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE })
-  const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
-  await lp.write(
-    encode({
-      v: 2,
-      record: req.record == null ? null : toBase64(req.record),
-      have: req.have ?? {},
-    }),
-    { signal },
+/** The request's bytes (without the length prefix). */
+export function encodeSyncRequest(req: SyncRequest): Uint8Array {
+  return encode({ v: 2, record: req.record == null ? null : toBase64(req.record), have: req.have ?? {} })
+}
+
+/**
+ * Parses a request (without the length prefix). Pure, never throws: the server and the fuzzer
+ * (packages/wire/bench/fuzz-all.ts) call this one function. A `record` that is not canonical
+ * base64 reads as no record.
+ */
+export function parseSyncRequest(bytes: Uint8Array): Result<SyncRequest> {
+  const parsed = requestSchema.safeParse(parseJsonBytes(bytes))
+  if (!parsed.success) return { ok: false, reason: 'malformed sync request' }
+  const record = parsed.data.record == null ? null : fromBase64(parsed.data.record)
+  return { ok: true, value: { record, have: parsed.data.have ?? {} } }
+}
+
+/** The response's bytes (without the length prefix). */
+export function encodeSyncResponse(res: SyncResponse): Uint8Array {
+  return encode(
+    res.ok
+      ? { v: 2, ok: true, policy: toBase64(res.policy), records: res.records.map(toBase64) }
+      : { v: 2, ok: false, reason: res.reason },
   )
-  const raw = await lp.read({ signal })
-  await stream.close().catch(() => {})
-  const parsed = responseSchema.safeParse(parseJsonBytes(raw.subarray()))
+}
+
+/**
+ * Parses a response (without the length prefix). Pure, never throws. `{ ok: false }` means the
+ * bytes are malformed; a well-formed refusal is `{ ok: true, value: { ok: false, reason } }`.
+ * Records that are not canonical base64 are left out.
+ */
+export function parseSyncResponse(bytes: Uint8Array): Result<SyncResponse> {
+  const parsed = responseSchema.safeParse(parseJsonBytes(bytes))
   if (!parsed.success) return { ok: false, reason: 'malformed sync response' }
   const res = parsed.data
-  if (!res.ok) return { ok: false, reason: res.reason }
+  if (!res.ok) return { ok: true, value: { ok: false, reason: res.reason } }
   const policy = fromBase64(res.policy)
   if (policy == null) return { ok: false, reason: 'malformed policy in sync response' }
   const records: Uint8Array[] = []
@@ -87,7 +106,17 @@ export async function syncClient(stream: Stream, req: SyncRequest): Promise<Sync
     const b = fromBase64(r)
     if (b != null) records.push(b)
   }
-  return { ok: true, policy, records }
+  return { ok: true, value: { ok: true, policy, records } }
+}
+
+export async function syncClient(stream: Stream, req: SyncRequest): Promise<SyncResponse> {
+  const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE })
+  const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
+  await lp.write(encodeSyncRequest(req), { signal })
+  const raw = await lp.read({ signal })
+  await stream.close().catch(() => {})
+  const parsed = parseSyncResponse(raw.subarray())
+  return parsed.ok ? parsed.value : { ok: false, reason: parsed.reason }
 }
 
 /**
@@ -101,16 +130,8 @@ export async function syncServer(
   const lp = lpStream(stream, { maxDataLength: MAX_SYNC_REQUEST })
   const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
   const raw = await lp.read({ signal })
-  const parsed = requestSchema.safeParse(parseJsonBytes(raw.subarray()))
-  let req: SyncRequest | null = null
-  if (parsed.success) {
-    const record = parsed.data.record == null ? null : fromBase64(parsed.data.record)
-    req = { record, have: parsed.data.have ?? {} }
-  }
-  const res = await answer(req)
-  const body = res.ok
-    ? { v: 2, ok: true, policy: toBase64(res.policy), records: res.records.map(toBase64) }
-    : { v: 2, ok: false, reason: res.reason }
-  await lp.write(encode(body), { signal })
+  const parsed = parseSyncRequest(raw.subarray())
+  const res = await answer(parsed.ok ? parsed.value : null)
+  await lp.write(encodeSyncResponse(res), { signal })
   await stream.close().catch(() => {})
 }
