@@ -15,7 +15,6 @@ import {
   parseAcl,
   parseIpv4,
   VERDICT_COUNT,
-  VERDICT_NAMES,
 } from '../src/acl/index.ts'
 
 const TCP = 6
@@ -171,8 +170,6 @@ describe('packet filter: guests may only ssh to server; server is admin', () => 
     server.checkIngress(pk(TCP, GUEST, SERVER, 1, 80, 0), 0)
     server.checkIngress(pk(TCP, GUEST, SERVER, 2, 80, 0), 0)
     assert.equal(server.ingressCounters.length, VERDICT_COUNT)
-    assert.equal(VERDICT_NAMES.length, VERDICT_COUNT)
-    assert.equal(VERDICT_NAMES[ACCEPT], 'ACCEPT')
     assert.equal(server.ingressCounters[ACCEPT], 1)
     assert.equal(server.ingressCounters[DROP_ACL], 2)
     assert.equal(server.ingressCounters[DROP_SPOOF], 1)

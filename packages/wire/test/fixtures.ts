@@ -67,6 +67,7 @@ export function samplePolicy(w: World): Policy {
         tags: ['admin'],
         createdAt: 1_700_000_050_000,
         expiresAt: null,
+        memberExpiresAt: 1_800_000_000_000,
         reusable: false,
         claimedBy: w.nodeId,
       },
@@ -74,6 +75,10 @@ export function samplePolicy(w: World): Policy {
     revokedKeys: [{ name: 'old', publicKey: toBase64(w.other.publicKey.raw), revokedAt: 1_700_000_060_000 }],
     revokedNodes: [{ peerId: w.otherId, revokedAt: 1_700_000_070_000 }],
     bootstrap: ['/ip4/192.0.2.1/tcp/4001/p2p/' + w.ownerId],
+    members: [
+      { peerId: w.ownerId, key: 'owner', name: 'nas', ip: '10.144.0.1', boundAt: 1_700_000_010_000 },
+      { peerId: w.nodeId, key: 'laptop', name: 'laptop', ip: '10.144.0.2', boundAt: 1_700_000_080_000 },
+    ],
   }
 }
 

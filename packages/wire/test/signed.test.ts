@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
+import { z } from 'zod'
 import {
   claimToString,
   decodeClaim,
@@ -161,6 +162,24 @@ describe('signed formats', () => {
     await assert.rejects(encodeRecord(tooMany, w.node), /addrs/)
   })
 
+  it('a policy signed before members and memberExpiresAt existed decodes with none bound and no end', async () => {
+    const { members: _m, ...rest } = samplePolicy(w)
+    const { memberExpiresAt: _e, ...key } = rest.keys[0]
+    const old = { ...rest, keys: [key] }
+    // sealed as it was then: the fields as given, none added
+    const asThen = z.looseObject({ type: z.literal('policy') })
+    const bytes = await sealEnvelope('policy', asThen, old, w.owner, 1 << 20)
+    const d = decodePolicy(bytes)
+    assert.ok(d.ok, d.ok ? '' : d.reason)
+    const signedText = new TextDecoder().decode(d.value.payload)
+    assert.ok(!signedText.includes('members') && !signedText.includes('memberExpiresAt'), signedText)
+    assert.deepEqual(d.value.body.members, [])
+    assert.equal(d.value.body.keys[0].memberExpiresAt, null)
+    const owner = publicKeyFromPeerId(w.ownerId)
+    assert.ok(owner.ok)
+    assert.equal(await verifyPolicy(d.value, owner.value), true, 'the defaults do not touch the signed bytes')
+  })
+
   it('schema-checks decoded bodies even when the signature is valid', async () => {
     const bad = { ...samplePolicy(w), subnet: '10.144.0.1/16' }
     const bytes = await sealEnvelope('policy', policySchema, samplePolicy(w), w.owner, 1 << 20)
@@ -180,6 +199,15 @@ describe('signed formats', () => {
       ['version', { ...p, version: 0 }],
       ['keys.0.publicKey', { ...p, keys: [{ ...p.keys[0], publicKey: 'AAAA' }] }],
       ['bootstrap.0', { ...p, bootstrap: ['ip4/1.2.3.4'] }],
+      ['keys.0.memberExpiresAt', { ...p, keys: [{ ...p.keys[0], memberExpiresAt: -1 }] }],
+      ['members.0.ip', { ...p, members: [{ ...p.members[0], ip: '10.144.0.300' }] }],
+      // a binding is unique by peer id, name and address: the owner never binds one twice
+      [
+        'members.1.peerId',
+        { ...p, members: [p.members[0], { ...p.members[1], peerId: p.members[0].peerId }] },
+      ],
+      ['members.1.name', { ...p, members: [p.members[0], { ...p.members[1], name: p.members[0].name }] }],
+      ['members.1.ip', { ...p, members: [p.members[0], { ...p.members[1], ip: p.members[0].ip }] }],
     ]
     for (const [path, bad] of cases) {
       await assert.rejects(
