@@ -13,8 +13,10 @@ export interface KeyInfo {
   createdAt: number
   /** Until when the key can be used to join (null: no limit). */
   expiresAt: number | null
-  /** When memberships made with the key end (null: they do not; absent from older daemons). */
-  memberExpiresAt?: number | null
+  /** When every membership of the key ends (null: never). */
+  memberExpiresAt: number | null
+  /** Members the owner has bound with this key. */
+  members: number
   reusable: boolean
   claimedBy: string | null
 }

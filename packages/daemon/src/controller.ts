@@ -32,7 +32,7 @@ import {
   type Policy,
   parseJoinString,
 } from '@meshlan/wire'
-import type { ControllerApi } from './api.ts'
+import type { ControllerApi, ControllerApiMethod } from './api.ts'
 import { type Config, loadConfig, updateConfig } from './config.ts'
 import { DEFAULT_LISTEN } from './constants.ts'
 import { AlreadyInNetworkError, InvalidArgumentError, InvalidJoinStringError, StateError } from './errors.ts'
@@ -63,46 +63,7 @@ export interface ControllerInit {
   hostAddresses?: () => string[]
 }
 
-export interface KeyInfo {
-  name: string
-  tags: string[]
-  createdAt: number
-  expiresAt: number | null
-  reusable: boolean
-  claimedBy: string | null
-}
-
-export interface RevokedKeyInfo {
-  name: string
-  revokedAt: number
-}
-
-export interface ControllerMethods {
-  init(p: { name?: string | null }): Promise<{ peerId: string; name: string; created: boolean }>
-  networkCreate(p: {
-    name: string
-    subnet?: string | null
-    force?: boolean
-  }): Promise<{ networkId: string; name: string; subnet: string; owner: string }>
-  keyCreate(p: {
-    name: string
-    aclText?: string | null
-    expiresAt?: number | null
-    reusable?: boolean
-    tags?: string[] | null
-  }): Promise<{ name: string; joinString: string; expiresAt: number | null; version: number }>
-  keyList(p: Record<string, never>): Promise<{ keys: KeyInfo[]; revoked: RevokedKeyInfo[] }>
-  keyRevoke(p: { name: string }): Promise<{ name: string; version: number }>
-  aclShow(p: { key?: string | null }): Promise<{ keys: Array<{ name: string; acl: unknown }> }>
-  aclSet(p: { key: string; aclText: string }): Promise<{ key: string; version: number }>
-  nodeRevoke(p: { target: string }): Promise<{ peerId: string; name: string | null; version: number }>
-  join(p: {
-    joinString: string
-    name?: string | null
-  }): Promise<{ networkId: string; owner: string; keyName: string; peerId: string; name: string }>
-}
-
-export type ControllerMethod = keyof ControllerMethods
+export type ControllerMethod = ControllerApiMethod
 
 /** Method names the control socket forwards to the controller. */
 export const CONTROLLER_METHODS: readonly ControllerMethod[] = [

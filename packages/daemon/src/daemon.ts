@@ -6,7 +6,7 @@
  * stop(): records saved → node stopped → TUN closed → socket and pid file removed.
  */
 
-import { unlink, writeFile } from 'node:fs/promises'
+import { unlink } from 'node:fs/promises'
 import type { PrivateKey } from '@libp2p/interface'
 import { createLogger, type Logger, MeshNode, NoNetworkError } from '@meshlan/mesh'
 import { type Config, loadConfig } from './config.ts'
@@ -16,7 +16,7 @@ import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './control
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
 import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
 import { MagicDns } from './magic-dns.ts'
-import { StateDir } from './state.ts'
+import { StateDir, writeFileAtomic } from './state.ts'
 
 export interface DaemonInit {
   /** The state directory (absolute or relative to the working directory). */
@@ -125,7 +125,7 @@ class MeshDaemon implements Daemon {
         (m, p) => this.handle(m, p),
         this.log,
       )
-      await writeFile(this.state.path('pid'), `${process.pid}\n`, { mode: 0o600 })
+      await writeFileAtomic(this.state.path('pid'), `${process.pid}\n`, 0o600)
       this.wrotePid = true
     } catch (err) {
       await this.stop()

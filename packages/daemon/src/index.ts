@@ -51,7 +51,6 @@ export {
   type ControllerHooks,
   type ControllerInit,
   type ControllerMethod,
-  type ControllerMethods,
   createController,
   listenPort,
   readAclText,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { peerCredentials, socketFd, socketPeerCredentials } from '../../tun/src/peercred.ts'
+import { peerCredentials, socketFd, socketPeerCredentials } from '@meshlan/tun'
 import { type ControlServer, callControl, listenControl } from '../src/control.ts'
 
 const CLIENT = fileURLToPath(new URL('./fixtures/raw-control-client.ts', import.meta.url))

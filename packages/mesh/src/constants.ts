@@ -29,6 +29,10 @@ export const POLICY_TOPIC = '/meshlan/policy/2'
 
 /** Republish our node record this often even when nothing changed. */
 export const RECORD_REPUBLISH_MS = 30_000
+/** Links we list in our record: enough for a picture of the mesh, far under the format's cap. */
+export const MAX_RECORD_LINKS_SENT = 64
+/** Relay reservations we announce: a peer needs one that works; 8 covers relays going away. */
+export const MAX_RECORD_RELAYS_SENT = 8
 /** Bootstrap addresses are dialled again this often while none of them is connected. */
 export const BOOTSTRAP_RETRY_MS = 15_000
 /** Anti-entropy: pull newer records from one random member this often (digest-based, cheap). */
@@ -81,6 +85,10 @@ export const YAMUX_INITIAL_WINDOW = 256 * 1024
 export const YAMUX_MAX_WINDOW = 256 * 1024
 /** Our own keepalive, since the libp2p connection monitor aborts busy connections. */
 export const KEEPALIVE_MS = 10_000
+/** One overlay ping (`meshlan ping`, RTT keepalive) waits this long: a relayed path under load. */
+export const PING_TIMEOUT_MS = 5_000
+/** Between the pings of one `meshlan ping`: short, yet not a burst. */
+export const PING_INTERVAL_MS = 200
 
 /** Resource caps so a hostile peer can't exhaust a node. */
 export const MAX_CONNECTIONS = 256

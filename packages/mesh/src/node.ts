@@ -11,58 +11,26 @@
  * to the tunnel; it runs, debounced, after every policy, record or expiry change.
  */
 import { EventEmitter } from 'node:events'
-import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { ipToUint32, type Policy, parseCidr, sanitizeName, uint32ToIp } from '@meshlan/wire'
-import { DEFAULT_LISTEN_PORT, KEEPALIVE_MS } from './constants.ts'
+import { type Policy, uint32ToIp } from '@meshlan/wire'
+import { composeNode, type MeshNodeInit, type NodeServices, selfRecord } from './compose.ts'
+import { Coalescer } from './coalesce.ts'
+import { KEEPALIVE_MS, PING_TIMEOUT_MS } from './constants.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { bindMembers } from './membership/binder.ts'
 import { OWNER_KEY_NAME } from './membership/policy-store.ts'
-import { type MembershipService, membership } from './membership/service.ts'
+import type { MembershipService } from './membership/service.ts'
 import type { PolicyChange } from './network.ts'
-import { computePeerTable, type PeerTable } from './peer-table.ts'
-import type { PacketDevice } from './pump.ts'
+import { isUnderlay } from './overlay.ts'
+import { computePeerTable, emptyPeerTable, type PeerTable } from './peer-table.ts'
 import { pingConnection } from './reachability/paths.ts'
-import { createReachability, type Reachability } from './reachability/service.ts'
+import type { Reachability } from './reachability/service.ts'
 import * as view from './status.ts'
-import { type TopologyService, topology } from './topology/service.ts'
-import { createTransport, type MeshLibp2p, type UnderlayTransport } from './transport.ts'
-import { type TunnelService, tunnel } from './tunnel/service.ts'
+import type { RecordFields, TopologyService } from './topology/service.ts'
+import type { MeshLibp2p } from './transport.ts'
 
+export type { MeshNodeInit } from './compose.ts'
 export type { NodeStatus, PeerStatus, PingResult } from './status.ts'
-
-export interface MeshNodeInit {
-  privateKey: PrivateKey
-  networkId: string
-  /** Peer id of the network owner: the only key whose policies we accept. */
-  owner: string
-  /** Wanted node name (the owner binds it, made unique, when it admits us). */
-  name: string
-  /** The newest policy envelope we hold (always, on the owner). */
-  policy?: Uint8Array | null
-  /** Our membership claim (base64 envelope); null on the owner. */
-  claim?: string | null
-  /** Multiaddrs of members to contact first (with /p2p/ ids). */
-  bootstrap?: string[]
-  /** @default [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`] */
-  listen?: string[]
-  announce?: string[]
-  /** The underlay transport instead of TCP (tests: @libp2p/memory). @default TCP */
-  underlay?: UnderlayTransport
-  /** The packet device; omit for a control-plane-only node (tests). */
-  device?: PacketDevice | null
-  /** The device's MTU (every node of a network should use the same). @default DEFAULT_MTU */
-  mtu?: number
-  /** Records seen before a restart, offered again at start (validated like any other). */
-  knownRecords?: Uint8Array[]
-  /** Run a member relay (circuit relay v2 without default limits, members only). @default false */
-  relay?: boolean
-  /** Hold reservations on member relays and announce them. @default true unless this node is a relay */
-  relayClient?: boolean
-  /** Debounce of recompute after a change. @default 50 */
-  recomputeDebounceMs?: number
-  log?: Logger
-}
 
 export interface MeshNodeEvents {
   address: [ip: string, prefix: number]
@@ -70,34 +38,18 @@ export interface MeshNodeEvents {
   records: []
 }
 
-type Services = {
-  membership: MembershipService
-  topology: TopologyService
-  tunnel: TunnelService
-}
-
-const EMPTY_TABLE: PeerTable = {
-  self: null,
-  outbound: null,
-  peers: new Map(),
-  byName: new Map(),
-  invalidAcls: [],
-}
-
 export class MeshNode extends EventEmitter<MeshNodeEvents> {
   readonly peerId: string
   readonly networkId: string
   private readonly init: MeshNodeInit
   private readonly log: Logger
-  private lp: MeshLibp2p<Services> | null = null
+  private lp: MeshLibp2p<NodeServices> | null = null
   private reach: Reachability | null = null
-  private table: PeerTable = EMPTY_TABLE
+  private table: PeerTable = emptyPeerTable()
   private selfReason: string | null = 'no policy yet'
   private selfKey: string | null = null
   private readonly rtts = new Map<string, number>()
-  private recomputeTimer: NodeJS.Timeout | null = null
-  private recomputing: Promise<void> | null = null
-  private again = false
+  private readonly recomputer: Coalescer
   private keepalive: NodeJS.Timeout | null = null
 
   constructor(init: MeshNodeInit) {
@@ -106,14 +58,15 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.networkId = init.networkId
     this.log = init.log ?? createLogger('mesh')
     this.peerId = peerIdFromPrivateKey(init.privateKey).toString()
+    this.recomputer = new Coalescer(() => this.doRecompute(), init.recomputeDebounceMs ?? 50)
   }
 
-  private get s(): Services & { reachability: Reachability } {
+  private get s(): NodeServices & { reachability: Reachability } {
     if (this.lp == null || this.reach == null) throw new Error('the node is not started: call start() first')
     return { ...this.lp.services, reachability: this.reach }
   }
 
-  get libp2pNode(): MeshLibp2p<Services> {
+  get libp2pNode(): MeshLibp2p<NodeServices> {
     if (this.lp == null) throw new Error('the node is not started: call start() first')
     return this.lp
   }
@@ -135,94 +88,33 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   }
 
   async start(): Promise<void> {
-    const { init, log } = this
-    let services: Services | null = null
-    const gate = () => services?.membership.gate
-    this.lp = await createTransport<Services>(
-      {
-        privateKey: init.privateKey,
-        networkId: init.networkId,
-        listen: init.listen ?? [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`],
-        announce: init.announce,
-        underlay: init.underlay,
-        relayServer: init.relay === true,
-        gater: {
-          deny: (peer) => gate()?.denies(peer) ?? false,
-          isMember: (peer) => this.isMember(peer.toString()),
-          underlay: (addr) => this.underlay(addr),
-        },
-      },
-      {
-        membership: membership({
-          networkId: init.networkId,
-          owner: init.owner,
-          claim: init.claim ?? null,
-          policy: init.policy,
-          privateKey: init.privateKey,
-          log: log.child('membership'),
-        }),
-        topology: topology({
-          privateKey: init.privateKey,
-          networkId: init.networkId,
-          bootstrap: init.bootstrap ?? [],
-          knownRecords: init.knownRecords ?? [],
-          describe: () => this.describe(),
-          log: log.child('topology'),
-        }),
-        tunnel: tunnel({
-          device: init.device ?? null,
-          mtu: init.mtu,
-          openStream: (peer) => this.s.reachability.openTunnel(peer),
-          selfName: () => this.name,
-          log: log.child('tunnel'),
-        }),
-      },
-    )
-    services = this.lp.services
-    const { membership: m, topology: t, tunnel: tu } = services
-    const reach = createReachability(
-      {
-        selfId: this.peerId,
-        log: log.child('reachability'),
-        relay: init.relay === true,
-        holdReservations: init.relayClient ?? init.relay !== true,
-      },
-      {
-        libp2p: this.lp,
-        topology: {
-          record: (id) => t.get(id)?.record,
-          relays: () =>
-            t
-              .all()
-              .filter((n) => n.record.relay === true)
-              .map((n) => ({ record: n.record, online: t.isOnline(n) })),
-        },
-        isMember: (id) => this.isMember(id),
-        underlay: (addr) => this.underlay(addr),
-        publishRecord: () => t.publishRecord(),
-        onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
-        activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
-      },
-    )
+    const { lp, reach } = await composeNode(this.init, this.log, {
+      describe: () => this.describe(),
+      isMember: (id) => this.isMember(id),
+      underlay: (addr) => this.underlay(addr),
+      selfName: () => this.name,
+    })
+    this.lp = lp
     this.reach = reach
+    const { membership: m, topology: t } = lp.services
     m.on('policy', (policy, envelope) => {
       this.emit('policy', policy, envelope)
-      this.scheduleRecompute()
+      this.recomputer.schedule()
     })
-    m.on('expiry', () => this.scheduleRecompute())
+    m.on('expiry', () => this.recomputer.schedule())
     t.on('change', () => {
       this.emit('records')
       reach.topologyChanged()
-      this.scheduleRecompute()
+      this.recomputer.schedule()
     })
-    await this.lp.start()
+    await lp.start()
     await reach.start()
     // handlers registered by services after libp2p's afterStart are gated too
     await m.gate.wrapAll()
-    log.info('node started', {
+    this.log.info('node started', {
       peer: this.peerId,
       network: this.networkId,
-      addrs: this.lp.getMultiaddrs().map(String).join(','),
+      addrs: lp.getMultiaddrs().map(String).join(','),
     })
     // the owner binds itself before it answers anyone, so its name and address are final at once
     if (m.isOwner && m.store.policy != null && m.store.binding(this.peerId) == null) {
@@ -237,7 +129,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   async stop(): Promise<void> {
     if (this.lp == null) return
     if (this.keepalive != null) clearInterval(this.keepalive)
-    if (this.recomputeTimer != null) clearTimeout(this.recomputeTimer)
+    this.recomputer.stop()
     await this.reach?.stop()
     await this.lp.stop()
     this.log.info('node stopped')
@@ -248,28 +140,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     return this.s.membership.amend(change)
   }
 
-  private scheduleRecompute(): void {
-    if (this.recomputeTimer != null || this.lp == null) return
-    this.recomputeTimer = setTimeout(() => {
-      this.recomputeTimer = null
-      void this.recompute()
-    }, this.init.recomputeDebounceMs ?? 50)
-  }
-
   /** Derives addresses, names and filters from the policy and the records. Serialised. */
-  async recompute(): Promise<void> {
-    if (this.recomputing != null) {
-      this.again = true
-      return this.recomputing
-    }
-    this.recomputing = this.doRecompute().finally(() => {
-      this.recomputing = null
-    })
-    await this.recomputing
-    if (this.again) {
-      this.again = false
-      await this.recompute()
-    }
+  recompute(): Promise<void> {
+    return this.recomputer.run()
   }
 
   private async doRecompute(): Promise<void> {
@@ -312,33 +185,20 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   }
 
   /** Our record's content (null while we have no address). */
-  private describe() {
-    const self = this.table.self
-    if (self == null || this.lp == null) return null
-    const r = this.s.reachability
-    return {
-      // the name we ask for: the owner binds it (made unique); peers derive the final one
-      name: sanitizeName(this.init.name),
-      ip: uint32ToIp(self.ip),
-      counter: self.counter,
+  private describe(): RecordFields | null {
+    if (this.table.self == null || this.lp == null || this.reach == null) return null
+    return selfRecord({
+      self: this.table.self,
+      wanted: this.init.name,
+      relay: this.init.relay === true,
       addrs: this.lp
         .getMultiaddrs()
         .map(String)
-        .filter((a) => !a.includes('/p2p-circuit') && this.underlay(a))
-        .map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
-        .slice(0, 32),
-      links: [...this.table.peers.keys()]
-        .filter((p) => r.path(p) !== 'none')
-        .slice(0, 64)
-        .map((peer) => ({
-          peer,
-          path: r.path(peer) === 'relay' ? ('relay' as const) : ('direct' as const),
-          rttMs: this.rtts.get(peer) ?? null,
-        })),
-      relays: r.circuitAddrs().slice(0, 8),
-      relay: this.init.relay === true,
-      observed: r.announcedMapping(),
-    }
+        .filter((a) => this.underlay(a)),
+      peers: [...this.table.peers.keys()],
+      reach: this.reach,
+      rtt: (p) => this.rtts.get(p) ?? null,
+    })
   }
 
   /**
@@ -346,11 +206,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
    * the tunnel itself. They are never announced, punched or dialled as an underlay path.
    */
   underlay(addrOrIp: string): boolean {
-    const subnet = this.lp?.services.membership.store.policy?.subnet
-    if (subnet == null) return true
-    const ip = ipToUint32(/^\/ip4\/([\d.]+)/.exec(addrOrIp)?.[1] ?? addrOrIp)
-    const c = parseCidr(subnet)
-    return ip < 0 || !c.ok || (ip & c.mask) >>> 0 !== c.base
+    return isUnderlay(addrOrIp, this.lp?.services.membership.store.policy?.subnet ?? null)
   }
 
   private isMember(peerId: string): boolean {
@@ -363,7 +219,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     for (const peer of this.table.peers.keys()) {
       const conn = this.s.reachability.best(peer)
       if (conn == null) continue
-      await pingConnection(conn, 5000)
+      await pingConnection(conn, PING_TIMEOUT_MS)
         .then((rtt) => this.rtts.set(peer, rtt))
         .catch(() => this.rtts.delete(peer))
     }
@@ -379,40 +235,26 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   }
 
   status(): view.NodeStatus {
-    const { membership: m, reachability: r, topology: t } = this.s
-    const policy = m.store.policy
-    return {
-      self: {
-        name: this.name,
-        ip: this.address,
-        peerId: this.peerId,
-        network: {
-          id: this.networkId,
-          name: policy?.name ?? null,
-          subnet: policy?.subnet ?? null,
-          owner: this.init.owner,
-          policyVersion: m.store.version,
-        },
-        key: this.selfKey,
-        member: this.selfKey != null,
-        bound: this.table.self?.bound ?? false,
-        // before we are a member, a peer's refusal of our hello is the most useful reason
-        reason: this.selfReason == null ? null : (m.gate.refusal ?? this.selfReason),
+    const { membership: m, topology: t, tunnel: tu } = this.s
+    return view.nodeStatus({
+      table: this.table,
+      selfId: this.peerId,
+      owner: this.init.owner,
+      networkId: this.networkId,
+      name: this.name,
+      store: m.store,
+      selfKey: this.selfKey,
+      // before we are a member, a peer's refusal of our hello is the most useful reason
+      reason: this.selfReason == null ? null : (m.gate.refusal ?? this.selfReason),
+      reach: this.s.reachability,
+      rtt: (p) => this.rtts.get(p) ?? null,
+      online: (p) => {
+        const n = t.get(p)
+        return n != null && t.isOnline(n)
       },
-      peers: view.peerStatuses({
-        table: this.table,
-        selfId: this.peerId,
-        path: (p) => r.path(p),
-        pathDetail: (p) => r.pathDetail(p),
-        rtt: (p) => this.rtts.get(p) ?? null,
-        online: (p) => {
-          const n = t.get(p)
-          return n != null && t.isOnline(n)
-        },
-        links: () => this.s.tunnel.pump?.linkStats() ?? [],
-      }),
-      drops: { ...(this.s.tunnel.pump?.dropCounts() ?? {}), ...gateDrops(m) },
-    }
+      links: () => tu.pump?.linkStats() ?? [],
+      drops: { ...(tu.pump?.dropCounts() ?? {}), ...gateDrops(m) },
+    })
   }
 
   /** MagicDNS: a member's (or our own) overlay address by final name. */
@@ -435,37 +277,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   }
 
   /** Overlay-level ping: which path answered, or why there is none. */
-  async ping(target: string, count = 3): Promise<view.PingResult> {
-    const p = view.findPeer(this.table, target)
-    if (p == null) return { ok: false, code: 'NO_ROUTE', reason: `no member named or addressed ${target}` }
-    if (this.selfKey == null) {
-      return { ok: false, code: 'NOT_MEMBER', reason: `this node is not a member: ${this.selfReason}` }
-    }
-    const denied = view.pingDenied(this.table, p, this.selfKey)
-    if (denied != null) return { ok: false, code: 'ACL', peerId: p.peerId, reason: denied }
-    const r = this.s.reachability
-    const rtts: number[] = []
-    let lastErr = ''
-    for (let i = 0; i < count; i++) {
-      try {
-        rtts.push(await pingConnection(r.best(p.peerId) ?? (await r.connect(p.peerId)), 5000))
-      } catch (err) {
-        lastErr = (err as Error).message
-      }
-      if (i < count - 1) await new Promise((res) => setTimeout(res, 200))
-    }
-    if (rtts.length === 0)
-      return { ok: false, code: 'OFFLINE', peerId: p.peerId, reason: `${p.name} is offline: ${lastErr}` }
-    const path = r.path(p.peerId)
-    return {
-      ok: true,
-      peerId: p.peerId,
-      name: p.name,
-      ip: uint32ToIp(p.ip),
-      path: path === 'relay' ? 'relay' : 'direct',
-      rttMs: rtts,
-      ...r.pathDetail(p.peerId),
-    }
+  ping(target: string, count = 3): Promise<view.PingResult> {
+    const member = this.selfKey == null ? null : { key: this.selfKey }
+    return view.pingPeer(this.table, this.s.reachability, target, count, member, this.selfReason)
   }
 }
 

@@ -43,17 +43,15 @@ export interface PeerTable {
   invalidAcls: string[]
 }
 
+/** The table of a node that knows nothing yet. */
+export function emptyPeerTable(): PeerTable {
+  return { self: null, outbound: null, peers: new Map(), byName: new Map(), invalidAcls: [] }
+}
+
 export function computePeerTable(input: PeerTableInput): PeerTable {
   const { policy } = input
   const subnet = parseCidr(policy.subnet)
-  const empty: PeerTable = {
-    self: null,
-    outbound: null,
-    peers: new Map(),
-    byName: new Map(),
-    invalidAcls: [],
-  }
-  if (!subnet.ok) return empty
+  if (!subnet.ok) return emptyPeerTable()
   const ids = assignIdentities(
     input.networkId,
     { base: subnet.base, prefix: subnet.prefix },

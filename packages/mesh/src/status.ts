@@ -2,10 +2,12 @@
  * What the node tells its user: `meshlan status`, `meshlan ping` and the MagicDNS name view, built
  * from the services' state. Read-only; nothing here changes the node.
  */
+import type { Connection } from '@libp2p/interface'
 import { ipToUint32, uint32ToIp } from '@meshlan/wire'
-import type { LinkStats } from './pump.ts'
+import { PING_INTERVAL_MS, PING_TIMEOUT_MS } from './constants.ts'
 import type { PeerEntry, PeerTable } from './peer-table.ts'
-import type { DirectFailure } from './reachability/paths.ts'
+import type { LinkStats } from './pump.ts'
+import { type DirectFailure, pingConnection } from './reachability/paths.ts'
 
 export interface PeerStatus {
   name: string
@@ -120,4 +122,95 @@ export function pingDenied(table: PeerTable, peer: PeerEntry, keyName: string): 
     out?.explainIcmpEcho(peer.ip) ??
     `key ${keyName} may reach nothing on ${peer.name} (${uint32ToIp(peer.ip)})`
   return `denied by key ${keyName}'s ACL: ${why}`
+}
+
+/** What `meshlan status` reads from the node. */
+export interface StatusInput extends Omit<StatusSource, 'path' | 'pathDetail'> {
+  owner: string
+  networkId: string
+  name: string
+  store: { policy: { name: string; subnet: string } | null; version: number }
+  selfKey: string | null
+  reason: string | null
+  reach: {
+    path(p: string): 'direct' | 'relay' | 'none'
+    pathDetail(p: string): { via: string | null; why: DirectFailure }
+  }
+  drops: Record<string, number>
+}
+
+export function nodeStatus(s: StatusInput): NodeStatus {
+  const policy = s.store.policy
+  return {
+    self: {
+      name: s.name,
+      ip: s.table.self == null ? null : uint32ToIp(s.table.self.ip),
+      peerId: s.selfId,
+      network: {
+        id: s.networkId,
+        name: policy?.name ?? null,
+        subnet: policy?.subnet ?? null,
+        owner: s.owner,
+        policyVersion: s.store.version,
+      },
+      key: s.selfKey,
+      member: s.selfKey != null,
+      bound: s.table.self?.bound ?? false,
+      reason: s.reason,
+    },
+    peers: peerStatuses({
+      ...s,
+      path: (p) => s.reach.path(p),
+      pathDetail: (p) => s.reach.pathDetail(p),
+    }),
+    drops: s.drops,
+  }
+}
+
+/** What an overlay ping needs of reachability. */
+export interface PingPaths {
+  best(peerId: string): Connection | undefined
+  connect(peerId: string): Promise<Connection>
+  path(peerId: string): 'direct' | 'relay' | 'none'
+  pathDetail(peerId: string): { via: string | null; why: DirectFailure }
+}
+
+/** `meshlan ping`: which path answered, or why there is none (never a silent timeout). */
+export async function pingPeer(
+  table: PeerTable,
+  paths: PingPaths,
+  target: string,
+  count: number,
+  member: { key: string } | null,
+  notMemberReason: string | null,
+): Promise<PingResult> {
+  const p = findPeer(table, target)
+  if (p == null) return { ok: false, code: 'NO_ROUTE', reason: `no member named or addressed ${target}` }
+  if (member == null)
+    return { ok: false, code: 'NOT_MEMBER', reason: `this node is not a member: ${notMemberReason}` }
+  const denied = pingDenied(table, p, member.key)
+  if (denied != null) return { ok: false, code: 'ACL', peerId: p.peerId, reason: denied }
+  const rtts: number[] = []
+  let lastErr = ''
+  for (let i = 0; i < count; i++) {
+    try {
+      rtts.push(
+        await pingConnection(paths.best(p.peerId) ?? (await paths.connect(p.peerId)), PING_TIMEOUT_MS),
+      )
+    } catch (err) {
+      lastErr = (err as Error).message
+    }
+    if (i < count - 1) await new Promise((res) => setTimeout(res, PING_INTERVAL_MS))
+  }
+  if (rtts.length === 0)
+    return { ok: false, code: 'OFFLINE', peerId: p.peerId, reason: `${p.name} is offline: ${lastErr}` }
+  return {
+    ok: true,
+    peerId: p.peerId,
+    name: p.name,
+    ip: uint32ToIp(p.ip),
+    path: paths.path(p.peerId) === 'relay' ? 'relay' : 'direct',
+    rttMs: rtts,
+    ...paths.pathDetail(p.peerId),
+  }
 }

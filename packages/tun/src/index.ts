@@ -34,6 +34,7 @@ export {
   TunPermissionError,
   TunUnavailableError,
 } from './errors.ts'
+export { type PeerCredentials, peerCredentials, socketFd, socketPeerCredentials } from './peercred.ts'
 export type { SegmentOptions } from './segment.ts'
 export { segment } from './segment.ts'
 export type { DialFromPortInit } from './sock.ts'

@@ -1,0 +1,172 @@
+/**
+ * How a node is put together: libp2p with meshlan's services (membership first, so the others can
+ * declare it as a component), then reachability over the finished libp2p node. node.ts calls this
+ * once and keeps only what it needs to answer; nothing else builds a node.
+ */
+import type { PrivateKey } from '@libp2p/interface'
+import { MAX_RECORD_ADDRS, sanitizeName, uint32ToIp } from '@meshlan/wire'
+import { DEFAULT_LISTEN_PORT, MAX_RECORD_LINKS_SENT, MAX_RECORD_RELAYS_SENT } from './constants.ts'
+import type { Logger } from './logger.ts'
+import { type MembershipService, membership } from './membership/service.ts'
+import type { PacketDevice } from './pump.ts'
+import { createReachability, type Reachability } from './reachability/service.ts'
+import { type RecordFields, type TopologyService, topology } from './topology/service.ts'
+import { createTransport, type MeshLibp2p, type UnderlayTransport } from './transport.ts'
+import { type TunnelService, tunnel } from './tunnel/service.ts'
+
+export interface MeshNodeInit {
+  privateKey: PrivateKey
+  networkId: string
+  /** Peer id of the network owner: the only key whose policies we accept. */
+  owner: string
+  /** Wanted node name (the owner binds it, made unique, when it admits us). */
+  name: string
+  /** The newest policy envelope we hold (always, on the owner). */
+  policy?: Uint8Array | null
+  /** Our membership claim (base64 envelope); null on the owner. */
+  claim?: string | null
+  /** Multiaddrs of members to contact first (with /p2p/ ids). */
+  bootstrap?: string[]
+  /** @default [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`] */
+  listen?: string[]
+  announce?: string[]
+  /** The underlay transport instead of TCP (tests: @libp2p/memory). @default TCP */
+  underlay?: UnderlayTransport
+  /** The packet device; omit for a control-plane-only node (tests). */
+  device?: PacketDevice | null
+  /** The device's MTU (every node of a network should use the same). @default DEFAULT_MTU */
+  mtu?: number
+  /** Records seen before a restart, offered again at start (validated like any other). */
+  knownRecords?: Uint8Array[]
+  /** Run a member relay (circuit relay v2 without default limits, members only). @default false */
+  relay?: boolean
+  /** Hold reservations on member relays and announce them. @default true unless this node is a relay */
+  relayClient?: boolean
+  /** Debounce of recompute after a change. @default 50 */
+  recomputeDebounceMs?: number
+  log?: Logger
+}
+
+/** meshlan's libp2p services, by their name in the services map. */
+export type NodeServices = {
+  membership: MembershipService
+  topology: TopologyService
+  tunnel: TunnelService
+}
+
+/** What the services ask of the node that owns them. */
+export interface NodeHooks {
+  describe(): RecordFields | null
+  isMember(peerId: string): boolean
+  underlay(addr: string): boolean
+  selfName(): string
+}
+
+export async function composeNode(
+  init: MeshNodeInit,
+  log: Logger,
+  hooks: NodeHooks,
+): Promise<{ lp: MeshLibp2p<NodeServices>; reach: Reachability }> {
+  let services: NodeServices | null = null
+  let reach: Reachability | null = null
+  const lp = await createTransport<NodeServices>(
+    {
+      privateKey: init.privateKey,
+      networkId: init.networkId,
+      listen: init.listen ?? [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`],
+      announce: init.announce,
+      underlay: init.underlay,
+      relayServer: init.relay === true,
+      gater: {
+        deny: (peer) => services?.membership.gate.denies(peer) ?? false,
+        isMember: (peer) => hooks.isMember(peer.toString()),
+        underlay: (addr) => hooks.underlay(addr),
+      },
+    },
+    {
+      membership: membership({
+        networkId: init.networkId,
+        owner: init.owner,
+        claim: init.claim ?? null,
+        policy: init.policy,
+        privateKey: init.privateKey,
+        log: log.child('membership'),
+      }),
+      topology: topology({
+        privateKey: init.privateKey,
+        networkId: init.networkId,
+        bootstrap: init.bootstrap ?? [],
+        knownRecords: init.knownRecords ?? [],
+        describe: () => hooks.describe(),
+        log: log.child('topology'),
+      }),
+      tunnel: tunnel({
+        device: init.device ?? null,
+        mtu: init.mtu,
+        openStream: (peer) => {
+          if (reach == null) throw new Error('reachability is not up yet')
+          return reach.openTunnel(peer)
+        },
+        selfName: () => hooks.selfName(),
+        log: log.child('tunnel'),
+      }),
+    },
+  )
+  services = lp.services
+  const { topology: t, tunnel: tu } = services
+  reach = createReachability(
+    {
+      selfId: lp.peerId.toString(),
+      log: log.child('reachability'),
+      relay: init.relay === true,
+      holdReservations: init.relayClient ?? init.relay !== true,
+    },
+    {
+      libp2p: lp,
+      topology: {
+        record: (id) => t.get(id)?.record,
+        relays: () =>
+          t
+            .all()
+            .filter((n) => n.record.relay === true)
+            .map((n) => ({ record: n.record, online: t.isOnline(n) })),
+      },
+      isMember: (id) => hooks.isMember(id),
+      underlay: (addr) => hooks.underlay(addr),
+      publishRecord: () => t.publishRecord(),
+      onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
+      activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
+    },
+  )
+  return { lp, reach }
+}
+
+/** Our record's content: the name we ask for (the owner binds it), addresses, paths, relays. */
+export function selfRecord(s: {
+  self: { ip: number; counter: number }
+  wanted: string
+  relay: boolean
+  /** Our underlay multiaddrs (overlay ones already filtered out). */
+  addrs: string[]
+  peers: string[]
+  reach: Reachability
+  rtt(peerId: string): number | null
+}): RecordFields {
+  const { reach } = s
+  return {
+    name: sanitizeName(s.wanted),
+    ip: uint32ToIp(s.self.ip),
+    counter: s.self.counter,
+    addrs: s.addrs
+      .filter((a) => !a.includes('/p2p-circuit'))
+      .map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
+      .slice(0, MAX_RECORD_ADDRS),
+    links: s.peers
+      .filter((p) => reach.path(p) !== 'none')
+      .slice(0, MAX_RECORD_LINKS_SENT)
+      .map((peer) => ({ peer, path: reach.path(peer) === 'relay' ? 'relay' : 'direct', rttMs: s.rtt(peer) })),
+    relays: reach.circuitAddrs().slice(0, MAX_RECORD_RELAYS_SENT),
+    relay: s.relay,
+    observed: reach.announcedMapping(),
+  }
+}
