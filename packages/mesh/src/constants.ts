@@ -102,5 +102,7 @@ export const PEER_QUEUE_BYTES = 128 * 1024
  * 64 KiB: 128 KiB would hold two, and dropping one throws away ~46 segments at once.
  */
 export const PEER_QUEUE_BYTES_OFFLOAD = 1024 * 1024
+/** At most one warning per this many ms about refused type-3 frames (the rest are counted). */
+export const BAD_VNET_LOG_MS = 1000
 /** Pump: packets per TUN batch. */
 export const TUN_BATCH = 64

@@ -1,4 +1,7 @@
 /**
+ * (Over 500 lines on purpose: both directions of the hot path, with the per-peer link state they
+ * share, read as one numbered sequence of stages; splitting them would scatter one packet's journey.)
+ *
  * The packet pump: TUN ⇄ one long-lived yamux stream per peer and direction.
  *
  * Outbound, per TUN batch (device → peer):
@@ -40,12 +43,13 @@ import {
   IPV4_SHORT,
   PacketHeader,
   rebuildVnetHeader,
+  VNET_HDR_BYTES,
   VNET_MAX_GSO_SIZE,
   type VnetReason,
   writeFrameHeader,
 } from '@meshlan/wire'
 import { ACCEPT, type PacketFilter, VERDICT_NAMES } from './acl/index.ts'
-import { PEER_QUEUE_BYTES, PEER_QUEUE_BYTES_OFFLOAD } from './constants.ts'
+import { BAD_VNET_LOG_MS, PEER_QUEUE_BYTES, PEER_QUEUE_BYTES_OFFLOAD } from './constants.ts'
 import { createLogger, type Logger, RateLimitedLog } from './logger.ts'
 import { RouteTable } from './route-table.ts'
 
@@ -70,9 +74,6 @@ export interface PacketDevice {
   ): number
   close(): void
 }
-
-/** Size of the virtio_net_hdr a TUN with offloads puts before every packet. */
-export const VNET_HDR_BYTES = 10
 
 /** Pump-level drop reasons (ACL verdicts are counted by each link's filter). */
 export const PUMP_DROPS = [
@@ -99,8 +100,6 @@ const D_WRONG_DST = 6
 const D_DEVICE_FULL = 7
 const D_BAD_FRAME = 8
 const D_BAD_VNET = 9
-/** At most one warning per this many ms about refused type-3 frames (the rest are counted). */
-const BAD_VNET_LOG_MS = 1000
 
 export interface PumpInit {
   /** @default PEER_QUEUE_BYTES, or PEER_QUEUE_BYTES_OFFLOAD for a device with offloads */
