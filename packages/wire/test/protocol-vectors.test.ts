@@ -11,14 +11,18 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import {
   checkIpv4,
+  checkVnetFrame,
   createFrameBatch,
   decodeClaim,
   decodeClaimString,
   decodeControl,
+  decodeHelloAnswer,
+  decodeHelloOffer,
   decodeHolePunch,
   decodePolicy,
   decodeRecord,
   deriveMeshKey,
+  encodeFrame,
   FrameDecoder,
   IPV4_OK,
   icmpType,
@@ -26,6 +30,7 @@ import {
   ipv4Dst,
   ipv4Proto,
   ipv4Src,
+  l4DstPort,
   meshKeySeed,
   networkIdFrom,
   parseCidr,
@@ -109,6 +114,18 @@ describe('docs/protocol.md vectors', () => {
       assert.equal(checkIpv4(batch.buf, off + 10, batch.lengths[0] - 10), IPV4_OK)
       assert.equal(uint32ToIp(ipv4Src(batch.buf, off + 10)), v.expect.src)
     })
+
+    for (const name of ['ip_vnet_csum', 'ip_vnet_port_rewrite']) {
+      it(`type 3: the receiver's verdict on the virtio_net_hdr (${name})`, () => {
+        const v = V.frames[name]
+        const { n, batch } = decodeOne(v.hex)
+        assert.equal(n, 1)
+        assert.equal(batch.vnet, true)
+        const off = batch.offsets[0]
+        assert.deepEqual(checkVnetFrame(batch.buf, off, batch.lengths[0]), v.expect.verdict)
+        assert.equal(l4DstPort(batch.buf, off + 10), v.expect.dport)
+      })
+    }
 
     it('frames are independent of chunk boundaries', () => {
       const v = V.frames.two_frames_one_chunk
@@ -195,6 +212,68 @@ describe('docs/protocol.md vectors', () => {
     })
   })
 
+  describe('the membership handshake (/meshlan/hello/1.0.0)', () => {
+    /** Reads one length-prefixed message as a receiver does: uvarint length, then the bytes. */
+    const unprefix = (hexText: string): Uint8Array => {
+      const b = bytes(hexText)
+      let len = 0
+      let shift = 0
+      let i = 0
+      for (; ; i++) {
+        len |= (b[i] & 0x7f) << shift
+        shift += 7
+        if ((b[i] & 0x80) === 0) break
+      }
+      assert.equal(b.length - i - 1, len, 'the prefix is the message length')
+      return b.subarray(i + 1)
+    }
+    const proofOf = (p: { kind: string; claim?: Uint8Array }) =>
+      p.kind === 'claim' ? { kind: 'claim', claimHex: hex(p.claim as Uint8Array) } : { kind: 'owner' }
+
+    for (const name of ['offer_claim', 'offer_owner']) {
+      it(`offer (${name})`, () => {
+        const v = V.hello[name]
+        const msg = unprefix(v.lengthPrefixedHex)
+        assert.equal(hex(msg), v.hex)
+        const r = decodeHelloOffer(msg)
+        assert.ok(r.ok, r.ok ? '' : r.reason)
+        assert.deepEqual(proofOf(r.value), v.expect)
+      })
+    }
+
+    it('the claim an offer carries is the claim envelope vector, signed by the mesh key', async () => {
+      const r = decodeHelloOffer(bytes(V.hello.offer_claim.hex))
+      assert.ok(r.ok && r.value.kind === 'claim')
+      assert.equal(hex(r.value.claim), V.envelopes.claim.hex)
+      const claim = decodeClaim(r.value.claim)
+      assert.ok(claim.ok)
+      const key = publicKeyFromRawBase64(V.envelopes.claim.signer)
+      assert.ok(key.ok)
+      assert.equal(await verifySigned(claim.value, key.value), true)
+    })
+
+    for (const name of ['answer_admitted_owner', 'answer_admitted_claim', 'answer_refused']) {
+      it(`answer (${name})`, () => {
+        const v = V.hello[name]
+        const msg = unprefix(v.lengthPrefixedHex)
+        assert.equal(hex(msg), v.hex)
+        const r = decodeHelloAnswer(msg)
+        assert.ok(r.ok, r.ok ? '' : r.reason)
+        const got = r.value.admitted
+          ? { admitted: true, proof: proofOf(r.value.proof) }
+          : { admitted: false, reason: r.value.reason }
+        assert.deepEqual(got, v.expect)
+      })
+    }
+
+    it('bad offers and answers are refused with the documented reason', () => {
+      for (const b of V.hello.bad_offers)
+        assert.deepEqual(decodeHelloOffer(bytes(b.hex)), { ok: false, reason: b.reason })
+      for (const b of V.hello.bad_answers)
+        assert.deepEqual(decodeHelloAnswer(bytes(b.hex)), { ok: false, reason: b.reason })
+    })
+  })
+
   it('join string', () => {
     const v = V.join
     const r = parseJoinString(`  ${v.text}\n`)
@@ -246,6 +325,34 @@ describe('docs/protocol.md vectors', () => {
       assert.deepEqual({ ip: candidate(id, counter), counter }, v.assignment[id])
     }
     assert.ok(ipToUint32(v.assignment[ids[1]].ip) >= 0)
+  })
+
+  it('policy members: the owner binds names and addresses', () => {
+    const r = decodePolicy(bytes(V.envelopes.policy.hex))
+    assert.ok(r.ok)
+    const names = r.value.body.members.map((m) => m.name)
+    assert.deepEqual(names, ['nas', 'laptop'])
+    const laptop = r.value.body.members[1]
+    assert.equal(laptop.peerId, V.keys.node.peerId)
+    assert.equal(laptop.key, 'laptop')
+    const rec = decodeRecord(bytes(V.envelopes.record.hex))
+    assert.ok(rec.ok)
+    assert.equal(rec.value.body.ip, laptop.ip, "the record's address is the bound one")
+  })
+
+  it("quick checks (the doc's examples without the file)", () => {
+    assert.equal(hex(encodeFrame(2, new TextEncoder().encode('{}'))), '020000027b7d')
+    assert.equal(
+      new TextDecoder().decode(signingBytes('record', new TextEncoder().encode('{}'))),
+      'meshlan/record/v1\n{}',
+    )
+    const secret = new Uint8Array(32).fill(7)
+    assert.equal(
+      hex(meshKeySeed(secret, 'npvnhqbzgqbfpwj2h')),
+      '977bb6ca85c81a6545fa0be829088cb724e46d7fbd51966e1d2d25c5293a870b',
+    )
+    assert.equal(V.meshKey.publicKeyBase64, 'B802qXzD2hWbGh/Ifw1JM79cokdID2eK62ePxSxosFw=')
+    assert.equal(networkIdFrom(V.keys.owner.peerId, 'home', 0), 'npvnhqbzgqbfpwj2h')
   })
 
   it('DCUtR HolePunch message', () => {

@@ -23,6 +23,8 @@ import {
   encodeClaim,
   encodeControl,
   encodeFrame,
+  encodeHelloAnswer,
+  encodeHelloOffer,
   encodeHolePunch,
   encodeJoinString,
   encodePolicy,
@@ -44,6 +46,68 @@ import {
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 const utf8 = (s: string) => new TextEncoder().encode(s)
 const seedKey = (byte: number) => generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(byte))
+
+/** The ones'-complement sum of 16-bit big-endian words, folded, not inverted. */
+function sum16(b: Uint8Array, from: number, to: number, start = 0): number {
+  let s = start
+  for (let i = from; i < to; i += 2) s += (b[i] << 8) | (i + 1 < to ? b[i + 1] : 0)
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16)
+  return s
+}
+
+/**
+ * The type-3 example of docs/protocol.md: UDP 10.144.0.2:40000 → 10.144.0.1:`dport`, payload
+ * `meshlan`, IP id 7, DF, TTL 64, IP checksum filled, the UDP checksum field holding the
+ * pseudo-header sum only (what a kernel with checksum offload hands over with NEEDS_CSUM).
+ */
+function udpPartial(dport: number): Uint8Array {
+  const data = utf8('meshlan')
+  const p = new Uint8Array(20 + 8 + data.length)
+  p.set([0x45, 0x00, 0x00, p.length, 0x00, 0x07, 0x40, 0x00, 64, 17, 0, 0, 10, 144, 0, 2, 10, 144, 0, 1])
+  const hc = ~sum16(p, 0, 20) & 0xffff
+  p[10] = hc >> 8
+  p[11] = hc & 0xff
+  const udpLen = 8 + data.length
+  p.set([40000 >> 8, 40000 & 0xff, dport >> 8, dport & 0xff, 0, udpLen], 20)
+  p.set(data, 28)
+  // pseudo header: source, destination, zero + protocol, UDP length
+  const pseudo = sum16(p, 12, 20, 17 + udpLen)
+  p[26] = pseudo >> 8
+  p[27] = pseudo & 0xff
+  return p
+}
+
+/** A legacy virtio_net_hdr (10 bytes, little-endian u16 fields). */
+function vnetHeader(
+  flags: number,
+  gsoType: number,
+  hdrLen: number,
+  gsoSize: number,
+  csumStart: number,
+  csumOffset: number,
+) {
+  const h = new Uint8Array(10)
+  const dv = new DataView(h.buffer)
+  h[0] = flags
+  h[1] = gsoType
+  dv.setUint16(2, hdrLen, true)
+  dv.setUint16(4, gsoSize, true)
+  dv.setUint16(6, csumStart, true)
+  dv.setUint16(8, csumOffset, true)
+  return h
+}
+
+/** The bytes of a length-prefixed message: unsigned varint length, then the message. */
+function lengthPrefixed(msg: Uint8Array): Uint8Array {
+  const prefix: number[] = []
+  let n = msg.length
+  while (n >= 0x80) {
+    prefix.push((n & 0x7f) | 0x80)
+    n >>>= 7
+  }
+  prefix.push(n)
+  return new Uint8Array([...prefix, ...msg])
+}
 
 /** A 28-byte IPv4 ICMP echo request 10.144.0.2 → 10.144.0.1 (id 0x1234, seq 1), checksums filled. */
 function icmpEcho(): Uint8Array {
@@ -80,7 +144,7 @@ async function main(): Promise<void> {
   // ---- tunnel frames -------------------------------------------------------------------------
   const ip = icmpEcho()
   const refuse = { t: 'refuse' as const, code: 'ACL', reason: 'key guests may reach nothing here' }
-  const hello = { t: 'hello' as const, v: 1 as const, networkId, peerId: nodeId }
+  const controlHello = { t: 'hello' as const, v: 1 as const, networkId, peerId: nodeId }
   // virtio_net_hdr (10 bytes, little-endian fields): no flags, GSO_NONE: a plain packet behind it
   const vnetHdr = new Uint8Array(10)
   const frames = {
@@ -94,13 +158,36 @@ async function main(): Promise<void> {
       expect: { type: 2, message: refuse },
     },
     control_hello: {
-      hex: hex(encodeFrame(FRAME_TYPE_CONTROL, encodeControl(hello))),
-      payloadText: JSON.stringify(hello),
-      expect: { type: 2, message: hello },
+      hex: hex(encodeFrame(FRAME_TYPE_CONTROL, encodeControl(controlHello))),
+      payloadText: JSON.stringify(controlHello),
+      expect: { type: 2, message: controlHello },
     },
     ip_vnet: {
       hex: hex(encodeFrame(FRAME_TYPE_IP_VNET, new Uint8Array([...vnetHdr, ...ip]))),
       expect: { type: 3, length: 10 + ip.length, vnetHeaderHex: hex(vnetHdr), src: '10.144.0.2' },
+    },
+    ip_vnet_csum: {
+      // NEEDS_CSUM at the UDP checksum (csum_start = IHL 20, csum_offset = 6): the docs' valid example
+      hex: hex(
+        encodeFrame(
+          FRAME_TYPE_IP_VNET,
+          new Uint8Array([...vnetHeader(1, 0, 0, 0, 20, 6), ...udpPartial(53)]),
+        ),
+      ),
+      expect: { type: 3, verdict: { ok: true }, dport: 53 },
+    },
+    ip_vnet_port_rewrite: {
+      // issue 8 §1: csum_start 22 = the UDP destination port; the checksum would overwrite port 22
+      hex: hex(
+        encodeFrame(
+          FRAME_TYPE_IP_VNET,
+          new Uint8Array([
+            ...vnetHeader(1, 0, 0, 0, 22, 0),
+            ...udpPartial(22).map((b, i) => (i === 26 || i === 27 ? 0 : b)),
+          ]),
+        ),
+      ),
+      expect: { type: 3, verdict: { ok: false, reason: 'CSUM_START' }, dport: 22 },
     },
     two_frames_one_chunk: {
       hex: hex(new Uint8Array([...encodeFrame(FRAME_TYPE_IP, ip), ...encodeFrame(FRAME_TYPE_IP, ip)])),
@@ -111,6 +198,14 @@ async function main(): Promise<void> {
   }
 
   // ---- signed envelopes ------------------------------------------------------------------------
+  // the owner binds each member to its counter-0 candidate in 10.144.0.0/16 when that one is free
+  const home = parseCidr('10.144.0.0/16')
+  assert.ok(home.ok)
+  const ownerIp = uint32ToIp(
+    candidateAddress(networkId, ownerId, 0, { base: home.base, prefix: home.prefix }),
+  )
+  const nodeIp = uint32ToIp(candidateAddress(networkId, nodeId, 0, { base: home.base, prefix: home.prefix }))
+  assert.notEqual(ownerIp, nodeIp)
   const policy: Policy = {
     type: 'policy',
     v: 1,
@@ -124,10 +219,11 @@ async function main(): Promise<void> {
       {
         name: 'laptop',
         publicKey: meshPub,
-        acl: { rules: [{ to: ['node:server'], ports: ['22/tcp'] }] },
+        acl: { rules: [{ to: ['node:nas'], ports: ['22/tcp'] }] },
         tags: ['admin'],
         createdAt: 1_700_000_000_000,
         expiresAt: null,
+        memberExpiresAt: null,
         reusable: true,
         claimedBy: null,
       },
@@ -135,6 +231,10 @@ async function main(): Promise<void> {
     revokedKeys: [],
     revokedNodes: [],
     bootstrap,
+    members: [
+      { peerId: ownerId, key: 'owner', name: 'nas', ip: ownerIp, boundAt: 1_700_000_000_000 },
+      { peerId: nodeId, key: 'laptop', name: 'laptop', ip: nodeIp, boundAt: 1_700_000_150_000 },
+    ],
   }
   const claim: MembershipClaim = {
     type: 'claim',
@@ -154,7 +254,7 @@ async function main(): Promise<void> {
     seq: 1_700_000_200_000,
     ts: 1_700_000_200_000,
     name: 'laptop',
-    ip: '10.144.0.2',
+    ip: nodeIp,
     counter: 0,
     addrs: ['/ip4/192.0.2.2/tcp/7946'],
     links: [{ peer: ownerId, path: 'direct', rttMs: 1.5 }],
@@ -182,6 +282,40 @@ async function main(): Promise<void> {
     policy: await envelope('policy', policy, await encodePolicy(policy, owner), ownerId),
     claim: await envelope('claim', claim, claimEnv, meshPub),
     record: await envelope('record', record, await encodeRecord(record, node), nodeId),
+  }
+
+  // ---- the membership handshake (/meshlan/hello/1.0.0) -------------------------------------------
+  const helloMsg = (bytes: Uint8Array) => ({ hex: hex(bytes), lengthPrefixedHex: hex(lengthPrefixed(bytes)) })
+  const hello = {
+    offer_claim: {
+      ...helloMsg(encodeHelloOffer({ kind: 'claim', claim: claimEnv })),
+      expect: { kind: 'claim', claimHex: hex(claimEnv) },
+    },
+    offer_owner: { ...helloMsg(encodeHelloOffer({ kind: 'owner' })), expect: { kind: 'owner' } },
+    answer_admitted_owner: {
+      ...helloMsg(encodeHelloAnswer({ admitted: true, proof: { kind: 'owner' } })),
+      expect: { admitted: true, proof: { kind: 'owner' } },
+    },
+    answer_admitted_claim: {
+      ...helloMsg(encodeHelloAnswer({ admitted: true, proof: { kind: 'claim', claim: claimEnv } })),
+      expect: { admitted: true, proof: { kind: 'claim', claimHex: hex(claimEnv) } },
+    },
+    answer_refused: {
+      ...helloMsg(encodeHelloAnswer({ admitted: false, reason: 'key laptop is revoked' })),
+      expect: { admitted: false, reason: 'key laptop is revoked' },
+    },
+    // offers a receiver refuses (with these reasons), and answers a dialler refuses
+    bad_offers: [
+      { hex: '02010000', reason: 'hello: unsupported version 2' },
+      { hex: '0102', reason: 'hello: unknown proof kind 2' },
+      { hex: '0101', reason: 'hello: empty claim' },
+      { hex: '010000', reason: 'hello: owner proof carries bytes' },
+      { hex: '01', reason: 'hello: message too short' },
+    ],
+    bad_answers: [
+      { hex: '0102', reason: 'hello: unknown answer status 2' },
+      { hex: '0101ff', reason: 'hello: refusal reason is not UTF-8' },
+    ],
   }
 
   // ---- join string, mesh key, network id ---------------------------------------------------------
@@ -254,6 +388,7 @@ async function main(): Promise<void> {
     },
     frames,
     envelopes,
+    hello,
     join,
     meshKey,
     networkId: netId,
