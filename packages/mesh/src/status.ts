@@ -117,7 +117,7 @@ export function nameAt(table: PeerTable, ip: string): string | null {
 /** Why our key may not ping `peer` (an ICMP echo request), or null when it may. */
 export function pingDenied(table: PeerTable, peer: PeerEntry, keyName: string): string | null {
   const out = table.outbound
-  if (out != null && out.allowsIcmpEcho(peer.ip)) return null
+  if (out?.allowsIcmpEcho(peer.ip)) return null
   const why =
     out?.explainIcmpEcho(peer.ip) ??
     `key ${keyName} may reach nothing on ${peer.name} (${uint32ToIp(peer.ip)})`

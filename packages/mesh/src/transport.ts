@@ -28,6 +28,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p'
 
 type ServiceMap = Record<string, unknown>
+
 import {
   INBOUND_CONNECTION_RATE,
   MAX_CONNECTIONS,

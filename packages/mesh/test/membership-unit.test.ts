@@ -7,15 +7,15 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { ipToUint32, parseJoinString, type Policy, sanitizeName, uint32ToIp } from '@meshlan/wire'
+import { ipToUint32, type Policy, parseJoinString, sanitizeName, uint32ToIp } from '@meshlan/wire'
 import { assignIdentities, candidateAddress, provisionalName } from '../src/addressing.ts'
 import { StalePolicyError } from '../src/errors.ts'
-import { quiet } from './helpers.ts'
 import { bindMembers } from '../src/membership/binder.ts'
 import { PolicyStore } from '../src/membership/policy-store.ts'
 import { PolicySigner } from '../src/membership/signer.ts'
 import { claimMembership, createKey, createNetwork, DENY_ALL_ACL, nextVersion } from '../src/network.ts'
 import { computePeerTable } from '../src/peer-table.ts'
+import { quiet } from './helpers.ts'
 
 const ids = async (n: number) =>
   Promise.all(

@@ -31,7 +31,7 @@ import {
   RECORDS_TOPIC,
   TUNNEL_PROTOCOL,
 } from '../src/constants.ts'
-import { MemoryDevice } from '../src/memory-device.ts'
+import type { MemoryDevice } from '../src/memory-device.ts'
 import { claimMembership, newKey, removeKey } from '../src/network.ts'
 import { MeshNode } from '../src/node.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'

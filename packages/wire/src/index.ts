@@ -75,10 +75,10 @@ export { deriveMeshKey, meshKeySeed, networkIdFrom, newMeshKeySecret } from './m
 export {
   type Acl,
   aclSchema,
-  type MemberBinding,
-  memberBindingSchema,
   decodePolicy,
   encodePolicy,
+  type MemberBinding,
+  memberBindingSchema,
   POLICY_TYPE,
   type Policy,
   type PolicyKey,

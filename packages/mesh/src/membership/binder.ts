@@ -6,13 +6,13 @@
  */
 import {
   ipToUint32,
+  MAX_POLICY_MEMBERS,
   type MemberBinding,
   type Policy,
   parseCidr,
   sanitizeName,
   uint32ToIp,
 } from '@meshlan/wire'
-import { MAX_POLICY_MEMBERS } from '@meshlan/wire'
 import { chooseBinding } from '../addressing.ts'
 import type { PolicyChange } from '../network.ts'
 import { OWNER_KEY_NAME } from './policy-store.ts'
