@@ -470,12 +470,12 @@ describe('revoked, expired and misbound members', () => {
 
 describe('a newcomer (no policy yet) and its bootstrap peers', () => {
   let mesh: TestMesh
-  const extra: Array<{ stop(): Promise<void> }> = []
+  const extra: Array<{ stop(): unknown }> = []
   before(async () => {
     mesh = await buildMesh({ members: [], keys: { guests: { rules: [{ to: ['*'] }] } } })
   })
   after(async () => {
-    await Promise.allSettled(extra.map((n) => n.stop()))
+    await Promise.allSettled(extra.map(async (n) => n.stop()))
     await mesh?.stop()
   })
 
