@@ -113,3 +113,26 @@ export const RESOLV_CONF_HEADER = '# managed by meshlan; restored on `meshlan do
  * @default 2
  */
 export const DEFAULT_FALLBACK_NAMESERVERS = 2
+
+/** UDP payload size we advertise in our OPT record: the DNS flag day 2020 value, safe from fragmentation. */
+export const OUR_UDP_PAYLOAD = 1232
+
+/**
+ * Binding port 0: times to retry when the free port UDP got is taken for TCP (another program
+ * holds it); each try is a fresh pair of sockets, and a clash twice in a row is already rare.
+ */
+export const PORT_ZERO_BIND_ATTEMPTS = 8
+
+/** Debug lines about events a flood can trigger (rate limited, malformed): at most one a second each. */
+export const NOISY_LOG_INTERVAL_MS = 1000
+
+/**
+ * SOA timers of the `.mesh` zone (seconds). No secondary ever transfers the zone, so only `minimum`
+ * (the negative TTL) matters; these are the customary RFC 1912 values for the rest.
+ */
+export const SOA_REFRESH_S = 3600
+export const SOA_RETRY_S = 600
+export const SOA_EXPIRE_S = 86400
+
+/** A host command (resolvectl) that has not finished after this long is killed: resolved answers in ms, a hung one must not hang `up`. */
+export const COMMAND_TIMEOUT_MS = 10_000

@@ -11,17 +11,14 @@
 export * from './constants.ts'
 export * from './errors.ts'
 export {
-  type CommandResult,
-  type CommandRunner,
   createHostDns,
   type HostDns,
   type HostDnsComponents,
-  type HostDnsFs,
   type HostDnsInit,
   type HostDnsMode,
   type HostDnsStatus,
-  nodeHostFs,
 } from './host.ts'
+export { type CommandResult, type CommandRunner, type HostDnsFs, nodeHostFs } from './host-io.ts'
 export { ipv4ToReverseName, parseIpv4Cidr, reverseZonesFor } from './ipv4.ts'
 export { type DnsLogFields, type DnsLogger, silentLogger } from './log.ts'
 export { RateLimiter } from './rate-limit.ts'

@@ -2,76 +2,29 @@
  * The MagicDNS resolver: answers `.mesh` and overlay PTR questions from a NameSource, forwards the
  * rest to upstream servers, on UDP and TCP, for each listen address.
  *
- * dns2 servers own the sockets and (for TCP) the message framing; dns2's `Packet` parses and builds
- * messages. On UDP our own 'message' listener replaces dns2's so that the rate limit runs before any
- * parsing, malformed datagrams can be answered FORMERR (dns2 would only emit `requestError` without
- * the sender) and forwarded queries go upstream byte-for-byte. Nothing from the network throws out
- * of here: every failure becomes an error response, a drop, and a counter.
+ * This file is the query path (rate limit, checks, the zone, counters); beside it listeners.ts
+ * binds the sockets (dns2's public server factories, adapted in dns2-servers.ts), responses.ts builds
+ * answers and forward.ts asks the upstreams. On UDP our own 'message' listener replaces dns2's so
+ * that the rate limit runs before any parsing, malformed datagrams can be answered FORMERR and
+ * forwarded queries go upstream byte-for-byte. Nothing from the network throws out of here: every
+ * failure becomes an error response, a drop, and a counter.
  */
 import type { RemoteInfo } from 'node:dgram'
-import { isIPv4, isIPv6, type Socket as NetSocket } from 'node:net'
-import dns2, { Packet } from 'dns2'
-import {
-  CLASSIC_UDP_PAYLOAD,
-  DEFAULT_DNS_PORT,
-  DEFAULT_MAX_INFLIGHT,
-  DEFAULT_MAX_TCP_CONNECTIONS,
-  DEFAULT_NEGATIVE_TTL,
-  DEFAULT_RATE_LIMIT_BURST,
-  DEFAULT_RATE_LIMIT_QPS,
-  DEFAULT_RATE_LIMIT_SOURCES,
-  DEFAULT_TTL,
-  DEFAULT_UPSTREAM_TIMEOUT_MS,
-  DNS_HEADER_BYTES,
-  MESH_DOMAIN,
-} from './constants.ts'
-import { InvalidResolverConfigError, ResolverBindError } from './errors.ts'
-import { type Ipv4Cidr, parseIpv4Cidr } from './ipv4.ts'
-import { type DnsLogger, silentLogger } from './log.ts'
+import type { Socket as NetSocket } from 'node:net'
+import type dns2 from 'dns2'
+import { Packet } from 'dns2'
+import { CLASSIC_UDP_PAYLOAD, DNS_HEADER_BYTES } from './constants.ts'
+import { sendUdp } from './dns2-servers.ts'
+import { createForwarder } from './forward.ts'
+import { close, type Listener, listen } from './listeners.ts'
+import { type DnsLogger, noisyLog, silentLogger } from './log.ts'
 import { RateLimiter } from './rate-limit.ts'
-import {
-  formatUpstream,
-  forwardTcp,
-  forwardUdp,
-  parseUpstream,
-  type Result,
-  type Upstream,
-} from './upstream.ts'
-import { answerQuestion, type NameSource, TYPE_A, TYPE_PTR, TYPE_SOA } from './zone.ts'
+import { bareResponse, createResponses, RCODE, TYPE_OPT } from './responses.ts'
+import { checkResolverInit, type ResolverInit } from './settings.ts'
+import { formatUpstream, parseUpstream, type Upstream } from './upstream.ts'
+import { answerQuestion, type NameSource, TYPE_A, TYPE_PTR } from './zone.ts'
 
-export interface ResolverInit {
-  /** Addresses to listen on (the node's overlay IP; tests use 127.0.0.1). */
-  listen: string[]
-  /** UDP and TCP port; 0 picks a free port (the same one for UDP and TCP when possible). @default DEFAULT_DNS_PORT */
-  port?: number
-  /** Serve UDP. @default true */
-  udp?: boolean
-  /** Serve TCP. @default true */
-  tcp?: boolean
-  /** Where non-`.mesh` questions go, each `ip`, `ip:port` or `[ipv6]:port`. Empty: answer REFUSED. @default [] */
-  upstreams?: string[]
-  /**
-   * The overlay CIDR (e.g. `10.144.0.0/16`): PTR questions for addresses in it are answered by meshlan
-   * (NXDOMAIN when unknown) and never forwarded. Without it, only addresses the NameSource knows are
-   * answered. @default null
-   */
-  overlayCidr?: string | null
-  /** TTL of A and PTR answers, seconds. @default DEFAULT_TTL */
-  ttl?: number
-  /** TTL of the SOA sent with negative answers, seconds. @default DEFAULT_NEGATIVE_TTL */
-  negativeTtl?: number
-  /**
-   * Per-source-IP token bucket; `false` disables it.
-   * @default { qps: DEFAULT_RATE_LIMIT_QPS, burst: DEFAULT_RATE_LIMIT_BURST, maxSources: DEFAULT_RATE_LIMIT_SOURCES }
-   */
-  rateLimit?: { qps?: number; burst?: number; maxSources?: number } | false
-  /** Per-upstream timeout before trying the next one, ms. @default DEFAULT_UPSTREAM_TIMEOUT_MS */
-  upstreamTimeoutMs?: number
-  /** Most forwarded queries in flight; more are answered SERVFAIL. @default DEFAULT_MAX_INFLIGHT */
-  maxInflight?: number
-  /** Most open TCP connections per listen address. @default DEFAULT_MAX_TCP_CONNECTIONS */
-  maxTcpConnections?: number
-}
+export type { ResolverInit } from './settings.ts'
 
 export interface ResolverComponents {
   names: NameSource
@@ -131,38 +84,7 @@ export interface Resolver {
   query(raw: Buffer, transport: 'udp' | 'tcp', source: string): Promise<Buffer | null>
 }
 
-const RCODE = Packet.RCODE
-const TYPE_OPT = Packet.TYPE.EDNS
-/** UDP payload size we advertise in our OPT record (the DNS flag day 2020 value). */
-const OUR_UDP_PAYLOAD = 1232
-
-interface Listener {
-  address: string
-  server: dns2.DnsServer
-  udpPort: number | null
-  tcpPort: number | null
-  sockets: Set<NetSocket>
-}
-
 type Transport = 'udp' | 'tcp'
-
-function positiveInt(field: string, v: number | undefined, dflt: number, min = 1): number {
-  if (v === undefined) return dflt
-  if (!Number.isInteger(v) || v < min)
-    throw new InvalidResolverConfigError(field, `${v} is not an integer ≥ ${min}`)
-  return v
-}
-
-/** A 12-byte response header with no sections, for when nothing better can be built. */
-function bareResponse(query: Buffer, rcode: number, ra: boolean): Buffer {
-  const out = Buffer.alloc(DNS_HEADER_BYTES)
-  query.copy(out, 0, 0, 2)
-  const opcode = (query[2] >> 3) & 0x0f
-  const rd = query[2] & 0x01
-  out[2] = 0x80 | (opcode << 3) | rd
-  out[3] = (ra ? 0x80 : 0) | (rcode & 0x0f)
-  return out
-}
 
 function plainSource(address: string | undefined): string {
   if (address == null) return 'unknown'
@@ -176,40 +98,20 @@ function errorCode(err: unknown): string {
 export function createResolver(init: ResolverInit, components: ResolverComponents): Resolver {
   const names = components.names
   const log = components.log ?? silentLogger
-  if (!Array.isArray(init.listen) || init.listen.length === 0) {
-    throw new InvalidResolverConfigError('listen', 'needs at least one address')
-  }
-  for (const a of init.listen) {
-    if (!isIPv4(a) && !isIPv6(a)) throw new InvalidResolverConfigError('listen', `${a} is not an IP address`)
-  }
-  const port = positiveInt('port', init.port, DEFAULT_DNS_PORT, 0)
-  if (port > 65535) throw new InvalidResolverConfigError('port', `${port} is out of range`)
-  const useUdp = init.udp ?? true
-  const useTcp = init.tcp ?? true
-  if (!useUdp && !useTcp) throw new InvalidResolverConfigError('udp/tcp', 'at least one transport must be on')
-  const ttl = positiveInt('ttl', init.ttl, DEFAULT_TTL, 0)
-  const negativeTtl = positiveInt('negativeTtl', init.negativeTtl, DEFAULT_NEGATIVE_TTL, 0)
-  const timeoutMs = positiveInt('upstreamTimeoutMs', init.upstreamTimeoutMs, DEFAULT_UPSTREAM_TIMEOUT_MS)
-  const maxInflight = positiveInt('maxInflight', init.maxInflight, DEFAULT_MAX_INFLIGHT)
-  const maxTcp = positiveInt('maxTcpConnections', init.maxTcpConnections, DEFAULT_MAX_TCP_CONNECTIONS)
-  let overlay: Ipv4Cidr | null = null
-  if (init.overlayCidr != null) {
-    overlay = parseIpv4Cidr(init.overlayCidr)
-    if (overlay == null)
-      throw new InvalidResolverConfigError('overlayCidr', `${init.overlayCidr} is not an IPv4 CIDR`)
-  }
-  const limiter =
-    init.rateLimit === false
-      ? null
-      : new RateLimiter({
-          qps: positiveInt('rateLimit.qps', init.rateLimit?.qps, DEFAULT_RATE_LIMIT_QPS),
-          burst: positiveInt('rateLimit.burst', init.rateLimit?.burst, DEFAULT_RATE_LIMIT_BURST),
-          maxSources: positiveInt(
-            'rateLimit.maxSources',
-            init.rateLimit?.maxSources,
-            DEFAULT_RATE_LIMIT_SOURCES,
-          ),
-        })
+  const {
+    listen: addresses,
+    port,
+    useUdp,
+    useTcp,
+    ttl,
+    negativeTtl,
+    timeoutMs,
+    maxInflight,
+    maxTcp,
+    overlay,
+    rateLimit,
+  } = checkResolverInit(init)
+  const limiter = rateLimit == null ? null : new RateLimiter(rateLimit)
 
   const counters: ResolverCounters = {
     queries: 0,
@@ -226,19 +128,16 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
   let upstreams: Upstream[] = []
   let listeners: Listener[] = []
   let started = false
-  let inflight = 0
-
-  // One debug line per second at most for events a flood can trigger.
-  const lastNoisy = new Map<string, number>()
-  const noisy = (what: string, fields: Record<string, string | number>): void => {
-    const now = Date.now()
-    if (now - (lastNoisy.get(what) ?? 0) < 1000) return
-    lastNoisy.set(what, now)
-    log.debug(what, { ...fields, ...counters })
-  }
+  const noisy = noisyLog(log, () => ({ ...counters }))
+  const ra = (): boolean => upstreams.length > 0
+  const forwarder = createForwarder({ timeoutMs, maxInflight }, { upstreams: () => upstreams, noisy })
+  const { newResponse, soaRecord, encode } = createResponses(
+    { negativeTtl },
+    { recursionAvailable: ra, noisy },
+  )
 
   const loopsBack = (u: Upstream): boolean =>
-    init.listen.includes(u.host) && (u.port === port || listeners.some((l) => l.udpPort === u.port))
+    addresses.includes(u.host) && (u.port === port || listeners.some((l) => l.udpPort === u.port))
 
   const setUpstreams = (list: string[]): void => {
     const next: Upstream[] = []
@@ -259,50 +158,9 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
   }
   setUpstreams(init.upstreams ?? [])
 
-  // ---- building responses ----
-
-  const soaRecord = () => ({
-    name: MESH_DOMAIN,
-    type: TYPE_SOA,
-    class: Packet.CLASS.IN,
-    ttl: negativeTtl,
-    primary: MESH_DOMAIN,
-    admin: `hostmaster.${MESH_DOMAIN}`,
-    serial: 1,
-    refresh: 3600,
-    retry: 600,
-    expiration: 86400,
-    minimum: negativeTtl,
-  })
-
-  const newResponse = (request: dns2.Packet, rcode: number): dns2.Packet => {
-    const response = Packet.createResponseFromRequest(request)
-    response.header.rcode = rcode
-    response.header.ra = upstreams.length > 0 ? 1 : 0
-    response.questions = request.questions.slice(0, 1)
-    if (request.additionals.some((r) => r?.type === TYPE_OPT)) {
-      response.additionals.push(
-        Packet.Resource.EDNS([], { udpPayloadSize: OUR_UDP_PAYLOAD }) as unknown as dns2.Packet.Resource,
-      )
-    }
-    return response
-  }
-
-  /** Serialises `build()`; if dns2 cannot encode it, falls back to a bare header with `fallbackRcode`. */
-  const encode = (raw: Buffer | null, build: () => dns2.Packet, fallbackRcode: number): Buffer | null => {
-    try {
-      return build().toBuffer()
-    } catch (err) {
-      noisy('response not encodable', { reason: errorCode(err) })
-      return raw != null && raw.length >= DNS_HEADER_BYTES
-        ? bareResponse(raw, fallbackRcode, upstreams.length > 0)
-        : null
-    }
-  }
-
   const formErr = (raw: Buffer | null, request: dns2.Packet | null): Buffer | null => {
     counters.malformed++
-    if (request == null) return raw != null ? bareResponse(raw, RCODE.FORMERR, upstreams.length > 0) : null
+    if (request == null) return raw != null ? bareResponse(raw, RCODE.FORMERR, ra()) : null
     return encode(
       raw,
       () => {
@@ -319,10 +177,10 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
     raw: Buffer | null,
     transport: Transport,
   ): Promise<Buffer | null> => {
-    if (inflight >= maxInflight) {
+    if (forwarder.full()) {
       counters.overloaded++
       counters.servfail++
-      noisy('forward overloaded', { inflight })
+      noisy('forward overloaded', { inflight: forwarder.inflight })
       return encode(raw, () => newResponse(request, RCODE.SERVFAIL), RCODE.SERVFAIL)
     }
     let wire: Buffer
@@ -331,35 +189,13 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
     } catch {
       return formErr(raw, request)
     }
-    inflight++
-    try {
-      let fallback: Buffer | null = null
-      for (const up of upstreams.slice()) {
-        let r: Result<Buffer> =
-          transport === 'tcp' ? await forwardTcp(up, wire, timeoutMs) : await forwardUdp(up, wire, timeoutMs)
-        if (!r.ok && transport === 'tcp') r = await forwardUdp(up, wire, timeoutMs)
-        if (!r.ok) {
-          noisy('upstream failed', { upstream: formatUpstream(up), reason: r.reason })
-          continue
-        }
-        const rcode = r.value[3] & 0x0f
-        // Like a stub resolver: SERVFAIL/REFUSED/NOTIMP from one upstream means try the next.
-        if (rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED || rcode === RCODE.NOTIMP) {
-          fallback = r.value
-          continue
-        }
-        counters.forwarded++
-        return r.value
-      }
-      if (fallback != null) {
-        counters.forwarded++
-        return fallback
-      }
-      counters.servfail++
-      return encode(raw, () => newResponse(request, RCODE.SERVFAIL), RCODE.SERVFAIL)
-    } finally {
-      inflight--
+    const answer = await forwarder.forward(wire, transport)
+    if (answer != null) {
+      counters.forwarded++
+      return answer
     }
+    counters.servfail++
+    return encode(raw, () => newResponse(request, RCODE.SERVFAIL), RCODE.SERVFAIL)
   }
 
   /** The query path for a parsed message. Never throws. */
@@ -420,7 +256,7 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
           () => {
             const r = newResponse(request, RCODE.NOERROR)
             r.header.aa = 1
-            r.answers.push({ ...soaRecord(), name: q.name } as dns2.Packet.Resource)
+            r.answers.push({ ...soaRecord(), name: q.name })
             return r
           },
           RCODE.SERVFAIL,
@@ -435,7 +271,7 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
           () => {
             const r = newResponse(request, rcode)
             r.header.aa = 1
-            if (ans.zone === 'mesh') r.authorities.push(soaRecord() as dns2.Packet.Resource)
+            if (ans.zone === 'mesh') r.authorities.push(soaRecord())
             return r
           },
           rcode,
@@ -486,7 +322,7 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
       // A bug or a NameSource surprise: answer SERVFAIL rather than crash.
       log.warn('query handler failed', { reason: errorCode(err) })
       counters.servfail++
-      return { out: bareResponse(raw, RCODE.SERVFAIL, upstreams.length > 0), budget }
+      return { out: bareResponse(raw, RCODE.SERVFAIL, ra()), budget }
     }
   }
 
@@ -497,8 +333,7 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
     handleRaw(data, 'udp', plainSource(rinfo.address)).then(
       ({ out, budget }) => {
         if (out == null || !started) return
-        // dns2's response() fits the reply into the client's UDP budget (TC=1 if it cannot).
-        server.response({ rinfo, maxPayload: budget } as unknown as RemoteInfo, out).catch(() => {})
+        sendUdp(server, rinfo, out, budget).catch(() => {})
       },
       () => {},
     )
@@ -532,56 +367,20 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
     })
   }
 
-  const listenOne = async (address: string): Promise<Listener> => {
-    const family = isIPv6(address) ? 'udp6' : 'udp4'
-    const attempts = port === 0 ? 8 : 1
-    let lastErr: unknown = null
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      const server = dns2.createServer({
-        udp: useUdp ? { type: family } : false,
-        tcp: useTcp,
-        handle: onTcpRequest,
-      })
-      const listener: Listener = { address, server, udpPort: null, tcpPort: null, sockets: new Set() }
-      server.on('error', (err: Error, transport: string) => {
-        log.warn('dns socket error', { transport, address, reason: errorCode(err) })
-      })
-      server.on('requestError', (err: Error) => {
-        // dns2's TCP path: a message that does not parse, or a connection cut mid-message.
-        if ((err as { code?: string }).code == null) {
-          counters.queries++
-          counters.malformed++
-        }
-        noisy('tcp request error', { reason: errorCode(err) })
-      })
-      const { udp, tcp } = serversOf(server)
-      if (udp) {
-        udp.removeAllListeners('message')
-        udp.on('message', (data: Buffer, rinfo: RemoteInfo) => onUdpMessage(udp, data, rinfo))
-      }
-      if (tcp) {
-        tcp.maxConnections = maxTcp
-        tcp.on('connection', (s: NetSocket) => {
-          listener.sockets.add(s)
-          s.on('close', () => listener.sockets.delete(s))
-        })
-      }
-      try {
-        let p = port
-        if (udp) {
-          p = await bindUdp(udp, p, address)
-          listener.udpPort = p
-        }
-        if (tcp) listener.tcpPort = await listenTcp(tcp, p, address)
-        return listener
-      } catch (err) {
-        lastErr = err
-        await closeListener(listener)
-        if (!(err instanceof ResolverBindError) || errorCode(err.cause) !== 'EADDRINUSE') break
-      }
+  const onTcpRequestError = (err: Error): void => {
+    // dns2's TCP path: a message that does not parse, or a connection cut mid-message.
+    if ((err as { code?: string }).code == null) {
+      counters.queries++
+      counters.malformed++
     }
-    throw lastErr
+    noisy('tcp request error', { reason: errorCode(err) })
   }
+
+  const listenOne = (address: string): Promise<Listener> =>
+    listen(
+      { address, port, udp: useUdp, tcp: useTcp, maxTcpConnections: maxTcp },
+      { onUdpMessage, onTcpRequest, onTcpRequestError, log },
+    )
 
   return {
     get started() {
@@ -591,9 +390,9 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
       if (started) return
       const bound: Listener[] = []
       try {
-        for (const a of init.listen) bound.push(await listenOne(a))
+        for (const a of addresses) bound.push(await listenOne(a))
       } catch (err) {
-        await Promise.all(bound.map(closeListener))
+        await Promise.all(bound.map(close))
         throw err
       }
       listeners = bound
@@ -608,7 +407,7 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
       started = false
       const ls = listeners
       listeners = []
-      await Promise.all(ls.map(closeListener))
+      await Promise.all(ls.map(close))
       limiter?.clear()
       log.info('resolver stopped', { ...counters })
     },
@@ -626,69 +425,4 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
       return (await handleRaw(raw, transport, source)).out
     },
   }
-}
-
-/** dns2's DnsServer keeps its transports in `servers` (not in its type declarations). */
-function serversOf(server: dns2.DnsServer): { udp?: dns2.UDPServer; tcp?: dns2.TCPServer } {
-  return (server as unknown as { servers: { udp?: dns2.UDPServer; tcp?: dns2.TCPServer } }).servers
-}
-
-function bindUdp(udp: dns2.UDPServer, port: number, address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      udp.off('listening', onListening)
-      reject(new ResolverBindError(address, port, 'udp', err))
-    }
-    const onListening = (): void => {
-      udp.off('error', onError)
-      resolve(udp.address().port)
-    }
-    udp.once('error', onError)
-    udp.once('listening', onListening)
-    try {
-      udp.bind(port, address)
-    } catch (err) {
-      udp.off('error', onError)
-      udp.off('listening', onListening)
-      reject(new ResolverBindError(address, port, 'udp', err))
-    }
-  })
-}
-
-function listenTcp(tcp: dns2.TCPServer, port: number, address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      tcp.off('listening', onListening)
-      reject(new ResolverBindError(address, port, 'tcp', err))
-    }
-    const onListening = (): void => {
-      tcp.off('error', onError)
-      const a = tcp.address()
-      resolve(typeof a === 'object' && a != null ? a.port : port)
-    }
-    tcp.once('error', onError)
-    tcp.once('listening', onListening)
-    tcp.listen({ port, host: address, exclusive: true })
-  })
-}
-
-async function closeListener(l: Listener): Promise<void> {
-  const { udp, tcp } = serversOf(l.server)
-  const waits: Promise<void>[] = []
-  if (udp) {
-    waits.push(
-      new Promise((resolve) => {
-        try {
-          udp.close(() => resolve())
-        } catch {
-          resolve() // never bound, or already closed
-        }
-      }),
-    )
-  }
-  if (tcp) {
-    for (const s of l.sockets) s.destroy()
-    waits.push(new Promise((resolve) => tcp.close(() => resolve())))
-  }
-  await Promise.all(waits)
 }
