@@ -1,0 +1,60 @@
+/**
+ * Findings of bench/fuzz-all.ts, each as the smallest test that shows it. A test here fails until
+ * the finding is fixed (then it guards the fix).
+ *
+ * 1. PolicyStore.offer (packages/mesh/src/membership/policy-store.ts) runs the full policy schema
+ *    before it checks the owner's signature. The schema calls peerIdFromString for every peer id
+ *    in the document, so a ~228 KB "policy" with ~1,850 revokedNodes costs 100–370 ms of event loop
+ *    (fuzz-all: policy input slow every time). Any admitted member reaches offer() on every node
+ *    by publishing on the policy gossip topic (the validator calls offer) or answering a sync, and
+ *    no signature of the owner is needed to make every node pay. The owner is known before any
+ *    byte arrives, so the signature (one Ed25519 verify, ~0.3 ms) can be checked first; then only
+ *    the owner's own documents ever reach the schema.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { Logger } from '../../mesh/src/logger.ts'
+import { PolicyStore } from '../../mesh/src/membership/policy-store.ts'
+import { fixtures } from '../bench/fuzz-fixtures.ts'
+import { signingBytes, toBase64 } from '../src/index.ts'
+
+const quiet: Logger = {
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+  debugEnabled: false,
+  child: () => quiet,
+}
+
+describe('fuzz findings', () => {
+  it('PolicyStore.offer checks the owner signature before the schema (a member cannot buy schema work)', async (t) => {
+    const fx = await fixtures()
+    const store = new PolicyStore({
+      networkId: fx.networkId,
+      owner: fx.owner.id,
+      self: fx.node.id,
+      log: quiet,
+    })
+    // a member's forgery: the real policy with 1,800 revoked nodes (each a valid peer id the schema
+    // parses) and one bad entry at the end, signed by the member's own key, not the owner's
+    const revokedNodes: unknown[] = Array.from({ length: 1800 }, () => ({
+      peerId: fx.other.id,
+      revokedAt: 1,
+    }))
+    revokedNodes.push(null)
+    const payload = new TextEncoder().encode(JSON.stringify({ ...fx.policy, version: 4, revokedNodes }))
+    const sig = await fx.node.key.sign(signingBytes('policy', payload))
+    const envelope = new TextEncoder().encode(JSON.stringify({ p: toBase64(payload), s: toBase64(sig) }))
+    assert.ok(envelope.length < 256 * 1024, 'within MAX_POLICY_BYTES: the size cap does not stop it')
+
+    const t0 = performance.now()
+    const r = await store.offer(envelope)
+    t.diagnostic(
+      `offer took ${(performance.now() - t0).toFixed(1)} ms for ${envelope.length} bytes: ${JSON.stringify(r).slice(0, 120)}`,
+    )
+    assert.equal(store.version, 0)
+    // refused for the signature, which means the schema never ran on a stranger's document
+    assert.deepEqual(r, { rejected: 'policy signature is not the owner’s' })
+  })
+})
