@@ -10,13 +10,18 @@
  *    no signature of the owner is needed to make every node pay. The owner is known before any
  *    byte arrives, so the signature (one Ed25519 verify, ~0.3 ms) can be checked first; then only
  *    the owner's own documents ever reach the schema.
+ * 2. (low: only the owner can sign a policy) decodePolicy accepts ACL content that is not JSON
+ *    data: `aclSchema` is `{ rules: unknown[] }`, so `1e999` parses to Infinity (re-encoded as
+ *    null) and 20,000-deep nesting parses but overflows the stack on JSON.stringify — the decoded
+ *    policy does not re-encode to itself. Validating `rules` with the ACL schema (or bounding depth
+ *    and requiring finite numbers) at decode would close it.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Logger } from '../../mesh/src/logger.ts'
 import { PolicyStore } from '../../mesh/src/membership/policy-store.ts'
 import { fixtures } from '../bench/fuzz-fixtures.ts'
-import { signingBytes, toBase64 } from '../src/index.ts'
+import { decodePolicy, signingBytes, toBase64 } from '../src/index.ts'
 
 const quiet: Logger = {
   error() {},
@@ -56,5 +61,27 @@ describe('fuzz findings', () => {
     assert.equal(store.version, 0)
     // refused for the signature, which means the schema never ran on a stranger's document
     assert.deepEqual(r, { rejected: 'policy signature is not the owner’s' })
+  })
+
+  it('decodePolicy accepts only ACL content that re-encodes to itself (finite numbers, bounded depth)', async () => {
+    const fx = await fixtures()
+    const key = fx.policy.keys[0]
+    for (const rule of ['{"to":["*"],"ports":[1e999]}', `${'['.repeat(20_000)}${']'.repeat(20_000)}`]) {
+      const json = JSON.stringify({ ...fx.policy, keys: [{ ...key, acl: { rules: ['__RULE__'] } }] })
+      const payload = new TextEncoder().encode(json.replace('"__RULE__"', rule))
+      const sig = await fx.owner.key.sign(signingBytes('policy', payload))
+      const env = new TextEncoder().encode(JSON.stringify({ p: toBase64(payload), s: toBase64(sig) }))
+      const d = decodePolicy(env)
+      if (!d.ok) continue // refused at decode: the finding is fixed for this input
+      let again: string | null = null
+      try {
+        again = JSON.stringify(d.value.body.keys[0].acl.rules)
+      } catch {}
+      assert.equal(
+        again,
+        JSON.stringify(JSON.parse(new TextDecoder().decode(payload)).keys[0].acl.rules),
+        `rule ${rule.slice(0, 40)}`,
+      )
+    }
   })
 })
