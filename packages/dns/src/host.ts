@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
+import { parseCidr } from '@meshlan/wire'
 import {
   DEFAULT_FALLBACK_NAMESERVERS,
   DEFAULT_HOST_MODE,
@@ -29,9 +30,9 @@ import {
 } from './constants.ts'
 import { HostDnsApplyError, HostDnsRestoreError, HostDnsUnavailableError } from './errors.ts'
 import { type CommandResult, type CommandRunner, defaultRun, type HostDnsFs, nodeHostFs } from './host-io.ts'
-import { parseIpv4Cidr, reverseZonesFor } from './ipv4.ts'
 import { type DnsLogger, silentLogger } from './log.ts'
 import { parseResolvConf, renderManagedResolvConf, usesResolvedStub } from './resolv-conf.ts'
+import { reverseZonesFor } from './reverse.ts'
 
 export type HostDnsMode = 'auto' | 'resolved' | 'resolvconf' | 'off'
 
@@ -128,7 +129,8 @@ export function createHostDns(init: HostDnsInit, components: HostDnsComponents =
   const backupPath = join(init.stateDir, RESOLV_CONF_BACKUP)
   const statePath = join(init.stateDir, HOST_DNS_STATE)
   const tmpPath = join(dirname(resolvConfPath), `.${basename(resolvConfPath)}.meshlan-tmp`)
-  const overlay = init.overlayCidr != null ? parseIpv4Cidr(init.overlayCidr) : null
+  const parsedOverlay = init.overlayCidr != null ? parseCidr(init.overlayCidr) : null
+  const overlay = parsedOverlay?.ok === true ? parsedOverlay : null
   const routingDomains = [
     `~${domain}`,
     ...(overlay != null ? reverseZonesFor(overlay).map((z) => `~${z}`) : []),

@@ -19,7 +19,6 @@ export {
   type HostDnsStatus,
 } from './host.ts'
 export { type CommandResult, type CommandRunner, type HostDnsFs, nodeHostFs } from './host-io.ts'
-export { ipv4ToReverseName, parseIpv4Cidr, reverseZonesFor } from './ipv4.ts'
 export { type DnsLogFields, type DnsLogger, silentLogger } from './log.ts'
 export { RateLimiter } from './rate-limit.ts'
 export { parseResolvConf, type ResolvConf, renderManagedResolvConf, usesResolvedStub } from './resolv-conf.ts'
@@ -31,5 +30,6 @@ export {
   type ResolverCounters,
   type ResolverInit,
 } from './resolver.ts'
+export { ipv4ToReverseName, reverseZonesFor } from './reverse.ts'
 export { formatUpstream, parseUpstream, type Upstream } from './upstream.ts'
 export { answerQuestion, type NameSource, normaliseQueryName, type ZoneAnswer } from './zone.ts'

@@ -1,5 +1,6 @@
 /** The resolver's settings: `ResolverInit` and its check (a bad setting is InvalidResolverConfigError). */
 import { isIPv4, isIPv6 } from 'node:net'
+import { type Cidr, parseCidr } from '@meshlan/wire'
 import {
   DEFAULT_DNS_PORT,
   DEFAULT_MAX_INFLIGHT,
@@ -12,7 +13,6 @@ import {
   DEFAULT_UPSTREAM_TIMEOUT_MS,
 } from './constants.ts'
 import { InvalidResolverConfigError } from './errors.ts'
-import { type Ipv4Cidr, parseIpv4Cidr } from './ipv4.ts'
 import type { RateLimitInit } from './rate-limit.ts'
 
 export interface ResolverInit {
@@ -60,7 +60,7 @@ export interface ResolverSettings {
   timeoutMs: number
   maxInflight: number
   maxTcp: number
-  overlay: Ipv4Cidr | null
+  overlay: Cidr | null
   /** null: no rate limit. */
   rateLimit: RateLimitInit | null
 }
@@ -98,11 +98,11 @@ export function checkResolverInit(init: ResolverInit): ResolverSettings {
   const timeoutMs = positiveInt('upstreamTimeoutMs', init.upstreamTimeoutMs, DEFAULT_UPSTREAM_TIMEOUT_MS)
   const maxInflight = positiveInt('maxInflight', init.maxInflight, DEFAULT_MAX_INFLIGHT)
   const maxTcp = positiveInt('maxTcpConnections', init.maxTcpConnections, DEFAULT_MAX_TCP_CONNECTIONS)
-  let overlay: Ipv4Cidr | null = null
+  let overlay: Cidr | null = null
   if (init.overlayCidr != null) {
-    overlay = parseIpv4Cidr(init.overlayCidr)
-    if (overlay == null)
-      throw new InvalidResolverConfigError('overlayCidr', `${init.overlayCidr} is not an IPv4 CIDR`)
+    const c = parseCidr(init.overlayCidr)
+    if (!c.ok) throw new InvalidResolverConfigError('overlayCidr', c.reason)
+    overlay = c
   }
   const rateLimit = init.rateLimit === false ? null : rateLimitOf(init.rateLimit)
   return {

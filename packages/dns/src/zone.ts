@@ -2,9 +2,10 @@
  * The `.mesh` zone and the overlay reverse zone as a pure function of a question and a NameSource:
  * no sockets, no dns2 packets. The resolver turns a `ZoneAnswer` into a response.
  */
-import { isIPv4 } from 'node:net'
+
+import { type Cidr, cidrContains, ipToUint32 } from '@meshlan/wire'
 import { MESH_DOMAIN } from './constants.ts'
-import { cidrHas, type Ipv4Cidr, reverseNameToIpv4 } from './ipv4.ts'
+import { reverseNameToIpv4 } from './reverse.ts'
 
 /** Where the resolver learns names; the daemon wires it to the mesh node's status. */
 export interface NameSource {
@@ -77,7 +78,7 @@ export function answerQuestion(
   type: number,
   cls: number,
   names: NameSource,
-  overlay: Ipv4Cidr | null,
+  overlay: Cidr | null,
 ): ZoneAnswer {
   const name = normaliseQueryName(rawName)
   const classOk = cls === CLASS_IN || cls === CLASS_ANY
@@ -86,7 +87,7 @@ export function answerQuestion(
     if (!classOk) return { kind: 'refused' }
     if (type === TYPE_SOA) return { kind: 'soa' }
     const self = safeCall(() => names.selfIp())
-    if (wantsA(type) && typeof self === 'string' && isIPv4(self))
+    if (wantsA(type) && typeof self === 'string' && ipToUint32(self) >= 0)
       return { kind: 'answer', type: TYPE_A, data: self }
     return { kind: 'nodata', zone: 'mesh' }
   }
@@ -102,7 +103,7 @@ export function answerQuestion(
     else if (labels.length === 2 && net != null && labels[1] === net) host = labels[0]
     else return { kind: 'nxdomain', zone: 'mesh' }
     const ip = safeCall(() => names.lookupName(host))
-    if (typeof ip === 'string' && isIPv4(ip)) {
+    if (typeof ip === 'string' && ipToUint32(ip) >= 0) {
       return wantsA(type) ? { kind: 'answer', type: TYPE_A, data: ip } : { kind: 'nodata', zone: 'mesh' }
     }
     // `<network>.mesh` exists as the parent of `<name>.<network>.mesh` (an empty non-terminal).
@@ -118,7 +119,7 @@ export function answerQuestion(
         ? { kind: 'answer', type: TYPE_PTR, data: ptrTarget(owner) }
         : { kind: 'nodata', zone: 'reverse' }
     }
-    if (overlay != null && cidrHas(overlay, ip)) return { kind: 'nxdomain', zone: 'reverse' }
+    if (overlay != null && cidrContains(overlay, ipToUint32(ip))) return { kind: 'nxdomain', zone: 'reverse' }
   }
   return { kind: 'outside' }
 }

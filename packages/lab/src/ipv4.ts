@@ -1,49 +1,39 @@
+/**
+ * The lab's view of IPv4 segments: usable host ranges and clashes, over @meshlan/wire's parser.
+ * A lab CIDR is stricter than a CIDR: /8../30 (room for hosts and a router) and host bits clear.
+ */
+import { cidrsOverlap as blocksOverlap, ipToUint32, parseCidr as parseBlock, uint32ToIp } from '@meshlan/wire'
 import { LabAddressError } from './errors.ts'
 
-/** A parsed IPv4 CIDR. Addresses are unsigned 32-bit integers. */
+/** A parsed lab segment CIDR. Addresses are unsigned 32-bit integers. */
 export interface Cidr {
   readonly text: string
   readonly network: number
+  readonly mask: number
   readonly bits: number
   readonly size: number
 }
 
 /** Parses a dotted quad; undefined when malformed. */
 export function parseIpv4(text: string): number | undefined {
-  if (typeof text !== 'string') return undefined
-  const parts = text.split('.')
-  if (parts.length !== 4) return undefined
-  let n = 0
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined
-    const v = Number(p)
-    if (v > 255) return undefined
-    n = n * 256 + v
-  }
-  return n
+  const n = ipToUint32(text)
+  return n < 0 ? undefined : n
 }
 
-export function formatIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
-}
+export const formatIpv4: (n: number) => string = uint32ToIp
 
 /** Parses 'a.b.c.d/n' (n 8..30); the host part must be zero. Throws LabAddressError. */
 export function parseCidr(text: string): Cidr {
-  const m = typeof text === 'string' ? /^([\d.]+)\/(\d{1,2})$/.exec(text) : null
-  const addr = m ? parseIpv4(m[1]) : undefined
-  const bits = m ? Number(m[2]) : Number.NaN
-  if (addr === undefined || !(bits >= 8 && bits <= 30)) {
+  const c = parseBlock(text)
+  if (!c.ok || c.prefix < 8 || c.prefix > 30) {
     throw new LabAddressError(
       `cidr ${JSON.stringify(text)} is not an IPv4 a.b.c.d/8..30, e.g. '198.18.1.0/24'`,
     )
   }
-  const size = 2 ** (32 - bits)
-  if (addr % size !== 0) {
-    throw new LabAddressError(
-      `cidr ${text} has host bits set; use ${formatIpv4(addr - (addr % size))}/${bits}`,
-    )
+  if (c.ip !== c.base) {
+    throw new LabAddressError(`cidr ${text} has host bits set; use ${uint32ToIp(c.base)}/${c.prefix}`)
   }
-  return { text, network: addr, bits, size }
+  return { text, network: c.base, mask: c.mask, bits: c.prefix, size: 2 ** (32 - c.prefix) }
 }
 
 /** True when `addr` is a usable host address of `cidr` (not network, not broadcast). */
@@ -52,5 +42,5 @@ export function inCidr(cidr: Cidr, addr: number): boolean {
 }
 
 export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
-  return a.network < b.network + b.size && b.network < a.network + a.size
+  return blocksOverlap({ base: a.network, mask: a.mask }, { base: b.network, mask: b.mask })
 }

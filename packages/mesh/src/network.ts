@@ -8,6 +8,8 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
+  cidrsOverlap,
+  cidrWithin,
   claimToString,
   deriveMeshKey,
   encodeClaim,
@@ -37,11 +39,6 @@ export interface CreateNetworkInit {
   now?: number
 }
 
-function overlaps(a: { base: number; mask: number }, b: { base: number; mask: number }): boolean {
-  const m = (a.mask & b.mask) >>> 0
-  return (a.base & m) >>> 0 === (b.base & m) >>> 0
-}
-
 /** Checks a subnet for use as an overlay: a private /8–/30 that overlaps nothing the host routes. */
 export function checkSubnet(subnet: string, hostRoutes: string[] = [], force = false): void {
   const c = parseCidr(subnet)
@@ -52,7 +49,7 @@ export function checkSubnet(subnet: string, hostRoutes: string[] = [], force = f
   const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']
   const inside = privateRanges.some((r) => {
     const p = parseCidr(r)
-    return p.ok && c.prefix >= p.prefix && (c.base & p.mask) >>> 0 === p.base
+    return p.ok && cidrWithin(c, p)
   })
   if (!inside) {
     throw new InvalidSubnetError(
@@ -63,7 +60,7 @@ export function checkSubnet(subnet: string, hostRoutes: string[] = [], force = f
     )
   }
   const ts = parseCidr(TAILSCALE_RANGE)
-  if (ts.ok && overlaps(c, ts)) {
+  if (ts.ok && cidrsOverlap(c, ts)) {
     throw new InvalidSubnetError(
       subnet,
       `overlaps Tailscale's ${TAILSCALE_RANGE}: pick another, or pass --force`,
@@ -71,7 +68,7 @@ export function checkSubnet(subnet: string, hostRoutes: string[] = [], force = f
   }
   for (const r of hostRoutes) {
     const h = parseCidr(r)
-    if (h.ok && h.prefix > 0 && overlaps(c, h)) {
+    if (h.ok && h.prefix > 0 && cidrsOverlap(c, h)) {
       throw new InvalidSubnetError(subnet, `overlaps the host route ${r}: pick another, or pass --force`)
     }
   }
