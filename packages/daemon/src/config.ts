@@ -9,7 +9,7 @@ import { DEFAULT_MTU, DEFAULT_TUN_NAME, type LogLevel } from '@meshlan/mesh'
 import { sanitizeName } from '@meshlan/wire'
 import { parse, stringify, TomlError } from 'smol-toml'
 import { z } from 'zod'
-import { DEFAULT_LISTEN, STATE_FILES } from './constants.ts'
+import { DEFAULT_LISTEN, MAX_TUN_MTU, MAX_TUN_NAME_LEN, MIN_TUN_MTU, STATE_FILES } from './constants.ts'
 import { ConfigError } from './errors.ts'
 import { writeFileAtomic } from './state.ts'
 
@@ -70,9 +70,12 @@ const schema = z.strictObject({
       enabled: z.boolean().optional(),
       name: z
         .string()
-        .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be 1-15 letters, digits, _ . or -')
+        .regex(
+          new RegExp(`^[A-Za-z0-9_.-]{1,${MAX_TUN_NAME_LEN}}$`),
+          `must be 1-${MAX_TUN_NAME_LEN} letters, digits, _ . or -`,
+        )
         .optional(),
-      mtu: z.number().int('must be an integer').min(576).max(9000).optional(),
+      mtu: z.number().int('must be an integer').min(MIN_TUN_MTU).max(MAX_TUN_MTU).optional(),
       offload: z.boolean().optional(),
     })
     .optional(),

@@ -36,3 +36,13 @@ export const CONTROL_TIMEOUT_MS = 30_000
 export const MAX_CONTROL_LINE_BYTES = 1024 * 1024
 /** Lines of daemon.log shown when a start fails. */
 export const LOG_TAIL_LINES = 20
+
+/**
+ * `[tun] mtu` bounds. 576 is the datagram size every IPv4 host must accept (RFC 791), so nothing
+ * ordinary needs fragmenting below it; 9000 is the usual jumbo frame, the largest underlay an
+ * overlay packet (inside TCP) could ride without being split anyway.
+ */
+export const MIN_TUN_MTU = 576
+export const MAX_TUN_MTU = 9000
+/** `[tun] name`: IFNAMSIZ - 1, the kernel's limit (tun checks it again at open). */
+export const MAX_TUN_NAME_LEN = 15

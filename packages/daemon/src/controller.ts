@@ -11,13 +11,12 @@ import {
   ALLOW_ALL_ACL,
   claimMembership,
   createNetwork,
-  InvalidAclError,
   NoNetworkError,
   NotOwnerError,
   newKey,
   type PolicyChange,
   PolicySigner,
-  parseAcl,
+  readAclText,
   removeKey,
   revokeNodeChange,
   setAcl,
@@ -78,12 +77,8 @@ export const CONTROLLER_METHODS: readonly ControllerMethod[] = [
   'join',
 ]
 
-/** Parses ACL text; throws InvalidAclError whose issues name the rule and field. */
-export function readAclText(text: string): unknown {
-  const r = parseAcl(text)
-  if (!r.ok) throw new InvalidAclError(r.errors.map((e) => e.message))
-  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
-}
+/** ACL text is parsed once, by mesh, into the value newKey/setAcl take (re-exported for the daemon's API). */
+export { readAclText }
 
 function checkName(what: string, name: unknown): string {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {

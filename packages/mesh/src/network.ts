@@ -23,7 +23,7 @@ import {
   parseCidr,
   publicKeyToRawBase64,
 } from '@meshlan/wire'
-import { validateAcl } from './acl/index.ts'
+import { type AclFile, aclToFile, parseAcl, validateAcl } from './acl/index.ts'
 import { DEFAULT_SUBNET, TAILSCALE_RANGE } from './constants.ts'
 import { DuplicateKeyError, InvalidAclError, InvalidSubnetError, UnknownKeyError } from './errors.ts'
 
@@ -134,7 +134,32 @@ export interface CreateKeyInit {
   reusable?: boolean
 }
 
+/** ACLs `readAclText` made (validated, frozen): `checkAcl` passes them without validating again. */
+const checkedAcls = new WeakSet<object>()
+
+/**
+ * Parses ACL text once into the file form a policy carries, for newKey/setAcl to take as it is.
+ * Throws InvalidAclError whose issues name the rule and field.
+ */
+export function readAclText(text: string): AclFile {
+  const r = parseAcl(text)
+  if (!r.ok) throw new InvalidAclError(r.errors.map((e) => e.message))
+  const file = aclToFile(r.acl)
+  // frozen, so what was checked is what gets signed
+  for (const rule of file.rules) {
+    Object.freeze(rule.to)
+    if (rule.ports !== undefined) Object.freeze(rule.ports)
+    Object.freeze(rule)
+  }
+  Object.freeze(file.rules)
+  Object.freeze(file)
+  checkedAcls.add(file)
+  return file
+}
+
+/** Validates an ACL value given to newKey/setAcl (skipped for one from `readAclText`). */
 export function checkAcl(acl: unknown): void {
+  if (typeof acl === 'object' && acl !== null && checkedAcls.has(acl)) return
   const v = validateAcl(acl)
   if (!v.ok) throw new InvalidAclError(v.errors.map((e) => e.message))
 }

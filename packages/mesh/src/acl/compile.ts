@@ -74,7 +74,7 @@ function encodeProto(p: AclPortProto): number {
   }
 }
 
-/** An ACL allowing everything: the owner's implicit key. */
+/** An ACL allowing everything (the owner's implicit key); ALLOW_ALL_ACL is its file form. */
 export function allowAllAcl(): Acl {
   return {
     rules: [{ to: [{ kind: 'any', text: '*' }], ports: [{ proto: 'any', lo: 0, hi: 65535, text: '*' }] }],

@@ -22,12 +22,14 @@ import {
   verifyClaim,
   verifyPolicy,
 } from '@meshlan/wire'
+import { type AclFile, aclToFile, allowAllAcl } from '../acl/index.ts'
 import { MAX_CLAIM_CACHE } from '../constants.ts'
 import type { Logger } from '../logger.ts'
 
 /** The owner's implicit key: everything. */
 export const OWNER_KEY_NAME = 'owner'
-export const ALLOW_ALL_ACL = { rules: [{ to: ['*'] }] }
+/** `allowAllAcl()` in the file form a policy carries: the owner's implicit key, `key create --allow-all`. */
+export const ALLOW_ALL_ACL: AclFile = aclToFile(allowAllAcl())
 
 export interface Membership {
   peerId: string
