@@ -106,3 +106,31 @@ export const PEER_QUEUE_BYTES_OFFLOAD = 1024 * 1024
 export const BAD_VNET_LOG_MS = 1000
 /** Pump: packets per TUN batch. */
 export const TUN_BATCH = 64
+
+/*
+ * Timers that were written inline where they are used; the values are unchanged, the reasons are
+ * what the code around them relied on.
+ */
+/** Opening a tunnel stream on an existing connection (a new path, or the move to a direct one). */
+export const TUNNEL_OPEN_TIMEOUT_MS = 5_000
+/**
+ * Pump: a tunnel stream that failed to open is tried again no sooner than this, so a peer that
+ * cannot be reached costs one attempt a second, not one per packet.
+ */
+export const TUNNEL_RETRY_AFTER_FAILURE_MS = 1_000
+/** Pump: after the peer refused our tunnel stream (with a reason), wait longer before asking again. */
+export const TUNNEL_RETRY_AFTER_REFUSAL_MS = 2_000
+/** Idle conntrack flows age out at sweeps this often: cheap, and well under the shortest flow timeout (ICMP, 30 s). */
+export const CONNTRACK_SWEEP_MS = 10_000
+/** Dialling one bootstrap address: the dial is retried every BOOTSTRAP_RETRY_MS anyway. */
+export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
+/** Expired records are looked for this often: they live RECORD_EXPIRE_MS, so a minute late is nothing. */
+export const RECORD_EXPIRE_SWEEP_MS = 60_000
+/** A circuit relay reservation must complete within this (the relay is a member we already reach). */
+export const RELAY_RESERVATION_TIMEOUT_MS = 5_000
+/** Our member relay: one hop (the CONNECT to the destination) must complete within this. */
+export const RELAY_HOP_TIMEOUT_MS = 10_000
+/** Gossipsub heartbeat: under its 1 s default, so the mesh of a new topic forms (and repairs) sooner. */
+export const GOSSIP_HEARTBEAT_MS = 700
+/** RateLimitedLog: at most one line per this many ms unless the caller says otherwise. */
+export const LOG_RATE_LIMIT_MS = 1_000

@@ -6,6 +6,7 @@
  * and even then only lengths and reason codes). Level comes from MESHLAN_LOG (error, warn, info,
  * debug; default info) and output goes to stderr so stdout stays for command results.
  */
+import { LOG_RATE_LIMIT_MS } from './constants.ts'
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 export type LogFields = Record<string, string | number | boolean | null | undefined>
@@ -73,7 +74,7 @@ export class RateLimitedLog {
   private last = 0
   private suppressed = 0
 
-  constructor(log: Logger, intervalMs = 1000) {
+  constructor(log: Logger, intervalMs = LOG_RATE_LIMIT_MS) {
     this.log = log
     this.intervalMs = intervalMs
   }

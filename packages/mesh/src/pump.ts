@@ -49,7 +49,13 @@ import {
   writeFrameHeader,
 } from '@meshlan/wire'
 import { ACCEPT, type PacketFilter, VERDICT_NAMES } from './acl/index.ts'
-import { BAD_VNET_LOG_MS, PEER_QUEUE_BYTES, PEER_QUEUE_BYTES_OFFLOAD } from './constants.ts'
+import {
+  BAD_VNET_LOG_MS,
+  PEER_QUEUE_BYTES,
+  PEER_QUEUE_BYTES_OFFLOAD,
+  TUNNEL_RETRY_AFTER_FAILURE_MS,
+  TUNNEL_RETRY_AFTER_REFUSAL_MS,
+} from './constants.ts'
 import { createLogger, type Logger, RateLimitedLog } from './logger.ts'
 import { RouteTable } from './route-table.ts'
 
@@ -468,7 +474,7 @@ export class Pump {
       },
       (err: Error) => {
         link.opening = false
-        link.retryAt = Date.now() + 1000
+        link.retryAt = Date.now() + TUNNEL_RETRY_AFTER_FAILURE_MS
         this.log.debug('tunnel stream open failed', { peer: link.peerId, error: err.message })
         this.discardQueue(link)
       },
@@ -507,7 +513,7 @@ export class Pump {
         )
         if (msg.ok && msg.value.t === 'refuse') {
           link.refused = { code: msg.value.code, reason: msg.value.reason }
-          link.retryAt = Date.now() + 2000
+          link.retryAt = Date.now() + TUNNEL_RETRY_AFTER_REFUSAL_MS
           this.log.info('peer refused our tunnel', { peer: link.peerId, code: msg.value.code })
         }
       }

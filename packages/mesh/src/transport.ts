@@ -30,9 +30,12 @@ import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p'
 type ServiceMap = Record<string, unknown>
 
 import {
+  GOSSIP_HEARTBEAT_MS,
   INBOUND_CONNECTION_RATE,
   MAX_CONNECTIONS,
   MAX_INCOMING_PENDING,
+  RELAY_HOP_TIMEOUT_MS,
+  RELAY_RESERVATION_TIMEOUT_MS,
   YAMUX_INITIAL_WINDOW,
   YAMUX_MAX_WINDOW,
 } from './constants.ts'
@@ -118,7 +121,7 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
 ): Promise<MeshLibp2p<S>> {
   const transports =
     init.underlay != null
-      ? [init.underlay, circuitRelayTransport({ reservationCompletionTimeout: 5000 })]
+      ? [init.underlay, circuitRelayTransport({ reservationCompletionTimeout: RELAY_RESERVATION_TIMEOUT_MS })]
       : [
           // a tunnel may sit idle for hours: yamux keepalive, not a socket timeout, decides liveness
           tcp({
@@ -127,7 +130,7 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
             // the listening port is shared with the hole-punch dialer (SO_REUSEPORT)
             listenOpts: REUSE_PORT_LISTEN_OPTS,
           }),
-          circuitRelayTransport({ reservationCompletionTimeout: 5000 }),
+          circuitRelayTransport({ reservationCompletionTimeout: RELAY_RESERVATION_TIMEOUT_MS }),
         ]
   return createLibp2p<BaseServices & S>({
     privateKey: init.privateKey,
@@ -181,7 +184,7 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
               reservations: { applyDefaultLimit: false, maxReservations: 256 },
               maxInboundHopStreams: 256,
               maxOutboundHopStreams: 256,
-              hopTimeout: 10_000,
+              hopTimeout: RELAY_HOP_TIMEOUT_MS,
             }),
           }
         : {}),
@@ -195,7 +198,7 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
         runOnLimitedConnection: true,
         floodPublish: true,
         doPX: false,
-        heartbeatInterval: 700,
+        heartbeatInterval: GOSSIP_HEARTBEAT_MS,
         directConnectTicks: 30,
       }),
       // libp2p's Components is not exported by name; CoreComponents is the part of it our services

@@ -82,8 +82,8 @@ export const DIRECT_ONLY_DIAL_TIMEOUT_MS = 8_000
 export const DIRECT_SAME_NAT_DIAL_TIMEOUT_MS = 2_500
 /** Direct dial before a relayed fallback (public peer). */
 export const DIRECT_DIAL_TIMEOUT_MS = 4_000
-/** Opening a tunnel stream on an existing connection. */
-export const TUNNEL_OPEN_TIMEOUT_MS = 5_000
 /** Rank for an unknown relay in dial order: after connected ones, before dead ones. */
 export const RELAY_SCORE_UNKNOWN = 1e3
 export const RELAY_SCORE_DISCONNECTED = 1e6
+/** Refused DCUtR exchanges (back-off, caps) are logged at most once per this long; the rest are counted. */
+export const PUNCH_REFUSAL_LOG_MS = 5_000

@@ -41,6 +41,7 @@ import {
   OBSERVE_MAX_STREAMS,
   OBSERVE_PROTOCOL,
   OBSERVE_TIMEOUT_MS,
+  PUNCH_REFUSAL_LOG_MS,
   PUNCH_RESPONDER_BACKOFF_MS,
   PUNCH_STAGGER_MS,
   PUNCH_TIMEOUT_MS,
@@ -118,7 +119,7 @@ export class HolePuncher {
   constructor(init: HolePuncherInit) {
     this.init = init
     this.log = init.log
-    this.refusals = new RateLimitedLog(init.log, 5_000)
+    this.refusals = new RateLimitedLog(init.log, PUNCH_REFUSAL_LOG_MS)
     this.dial = init.dial ?? dialFromPort
     this.adapterRef = init.adapter ?? null
   }

@@ -9,7 +9,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { NodeRecord } from '@meshlan/wire'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { TUNNEL_PROTOCOL } from '../constants.ts'
+import { TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL } from '../constants.ts'
 import type { Logger } from '../logger.ts'
 import type { MeshLibp2p } from '../transport.ts'
 import {
@@ -21,7 +21,6 @@ import {
   RELAY_SCORE_DISCONNECTED,
   RELAY_SCORE_UNKNOWN,
   RESERVED_RELAYS,
-  TUNNEL_OPEN_TIMEOUT_MS,
 } from './constants.ts'
 import { NoPathError } from './errors.ts'
 import { adapterOf, type Libp2pAdapter } from './libp2p-adapter.ts'
@@ -282,7 +281,7 @@ function withPeer(addr: string, peerId: string): Multiaddr | null {
 }
 
 /** RTT of one specific connection (libp2p ping protocol on a stream of that connection). */
-export async function pingConnection(conn: Connection, timeoutMs = 3000): Promise<number> {
+export async function pingConnection(conn: Connection, timeoutMs: number): Promise<number> {
   const signal = AbortSignal.timeout(timeoutMs)
   const stream = await conn.newStream('/ipfs/ping/1.0.0', { runOnLimitedConnection: true, signal })
   const data = crypto.getRandomValues(new Uint8Array(32))

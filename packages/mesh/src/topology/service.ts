@@ -16,8 +16,10 @@ import { encodeRecord, type NodeRecord } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   ANTI_ENTROPY_MS,
+  BOOTSTRAP_DIAL_TIMEOUT_MS,
   BOOTSTRAP_RETRY_MS,
   POLICY_TOPIC,
+  RECORD_EXPIRE_SWEEP_MS,
   RECORD_REPUBLISH_MS,
   RECORDS_TOPIC,
   SYNC_PROTOCOL,
@@ -25,7 +27,7 @@ import {
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import { type KnownNode, RecordStore } from './records.ts'
-import { type SyncResponse, syncClient, syncServer } from './sync.ts'
+import { SYNC_TIMEOUT_MS, type SyncResponse, syncClient, syncServer } from './sync.ts'
 
 /** What our record says besides identity and membership: filled in by the node's other parts. */
 export type RecordFields = Pick<
@@ -121,7 +123,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     every(RECORD_REPUBLISH_MS, () => this.publishRecord())
     every(ANTI_ENTROPY_MS, () => this.antiEntropy())
     every(BOOTSTRAP_RETRY_MS, () => this.bootstrap())
-    every(60_000, async () => this.forget(this.records.expire()))
+    every(RECORD_EXPIRE_SWEEP_MS, async () => this.forget(this.records.expire()))
   }
 
   stop(): void {
@@ -214,7 +216,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
       if (id == null || id === m.selfId) continue
       if (this.c.connectionManager.getConnections(peerIdFromString(id)).length > 0) continue
       await this.c.connectionManager
-        .openConnection(ma, { signal: AbortSignal.timeout(5000) })
+        .openConnection(ma, { signal: AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS) })
         .catch((err: Error) => {
           this.init.log.debug('bootstrap dial failed', { addr, error: err.message })
         })
@@ -234,7 +236,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   async syncWith(peer: PeerId): Promise<void> {
     const stream = await this.c.connectionManager.openStream(peer, SYNC_PROTOCOL, {
       runOnLimitedConnection: true,
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(SYNC_TIMEOUT_MS),
     })
     const res = await syncClient(stream, {
       record: this.lastRecord,

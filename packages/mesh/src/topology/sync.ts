@@ -21,7 +21,7 @@ import { z } from 'zod'
 export const MAX_SYNC_MESSAGE = 4 * 1024 * 1024
 /** Largest request: one record (≤ 16 KiB, base64) and a digest of ~1000 `{peerId: seq}` pairs. */
 export const MAX_SYNC_REQUEST = 256 * 1024
-/** One exchange must finish within this time (a relayed newcomer's first sync included). */
+/** Opening the sync stream, then one exchange, must each finish within this (a relayed newcomer's first sync included). */
 export const SYNC_TIMEOUT_MS = 10_000
 
 const requestSchema = z.object({

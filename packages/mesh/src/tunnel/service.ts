@@ -6,7 +6,7 @@
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import { type Conntrack, createConntrack, createPacketFilter, type PacketFilter } from '../acl/index.ts'
-import { TUNNEL_PROTOCOL } from '../constants.ts'
+import { CONNTRACK_SWEEP_MS, TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL } from '../constants.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import type { PeerEntry, PeerTable } from '../peer-table.ts'
@@ -62,8 +62,7 @@ export class TunnelService {
       maxOutboundStreams: 8,
     })
     this.pump?.start()
-    // idle flows age out; 10 s keeps the sweep cheap against the shortest (UDP) timeout
-    this.sweep = setInterval(() => this.conntrack.sweep(Date.now()), 10_000)
+    this.sweep = setInterval(() => this.conntrack.sweep(Date.now()), CONNTRACK_SWEEP_MS)
   }
 
   stop(): void {
@@ -120,7 +119,9 @@ export class TunnelService {
   async moveToDirect(peerId: string, conn: Connection): Promise<void> {
     if (this.pump == null || !this.links.has(peerId) || !this.pump.hasRelayedOutbound(peerId)) return
     try {
-      const stream = await conn.newStream(TUNNEL_PROTOCOL, { signal: AbortSignal.timeout(5000) })
+      const stream = await conn.newStream(TUNNEL_PROTOCOL, {
+        signal: AbortSignal.timeout(TUNNEL_OPEN_TIMEOUT_MS),
+      })
       this.pump.replaceOutbound(peerId, stream, 'direct')
       this.init.log.info('tunnel moved to a direct connection', { peer: peerId })
     } catch (err) {
