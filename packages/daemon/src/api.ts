@@ -18,6 +18,8 @@ export interface KeyInfo {
   /** Members the owner has bound with this key. */
   members: number
   reusable: boolean
+  /** Most nodes the key admits (null: the network's limit). */
+  maxMembers: number | null
   claimedBy: string | null
 }
 
@@ -62,6 +64,8 @@ export interface ControllerApiMethods {
       /** Until when the key can be used to join (ms since the epoch). */
       expiresAt?: number | null
       reusable?: boolean
+      /** Most nodes the key admits. @default 1 (one-use) or DEFAULT_KEY_MAX_MEMBERS (reusable) */
+      maxMembers?: number | null
       tags?: string[] | null
       /** When every membership of the key ends (ms since the epoch; null: never). */
       memberExpiresAt?: number | null
@@ -84,7 +88,8 @@ export interface ControllerApiMethods {
   aclSet: { params: { key: string; aclText: string }; result: { key: string; version: number } }
   nodeRevoke: {
     params: { target: string }
-    result: { peerId: string; name: string | null; version: number }
+    /** `warning`: the node joined with a reusable key, whose join string still admits others. */
+    result: { peerId: string; name: string | null; version: number; warning: string | null }
   }
   join: {
     params: { joinString: string; name?: string | null }

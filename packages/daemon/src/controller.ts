@@ -27,6 +27,7 @@ import {
   decodePolicy,
   decodeRecord,
   isEd25519PeerId,
+  MAX_POLICY_MEMBERS,
   NAME_RE,
   type Policy,
   parseJoinString,
@@ -188,6 +189,8 @@ export class Controller implements ControllerApi {
     /** Every membership of the key ends at this time (ms since epoch). */
     memberExpiresAt?: number | null
     reusable?: boolean
+    /** Most nodes the key admits (default: 1 one-use, DEFAULT_KEY_MAX_MEMBERS reusable). */
+    maxMembers?: number | null
     tags?: string[] | null
   }) {
     return this.serial(async () => {
@@ -205,6 +208,12 @@ export class Controller implements ControllerApi {
           throw new InvalidArgumentError(`${flag} must be in the future: use e.g. ${flag} 24h or 7d`)
         }
       }
+      if (
+        p.maxMembers != null &&
+        (!Number.isInteger(p.maxMembers) || p.maxMembers < 1 || p.maxMembers > MAX_POLICY_MEMBERS)
+      ) {
+        throw new InvalidArgumentError(`--max-members must be a whole number from 1 to ${MAX_POLICY_MEMBERS}`)
+      }
       const tags = p.tags?.filter((t) => t !== '')
       for (const t of tags ?? []) checkName('tag', t)
       const bootstrap = await this.bootstrapAddrs(key)
@@ -217,6 +226,7 @@ export class Controller implements ControllerApi {
           expiresAt: p.expiresAt ?? null,
           memberExpiresAt: p.memberExpiresAt ?? null,
           reusable: p.reusable === true,
+          maxMembers: p.maxMembers ?? null,
         },
         bootstrap,
       )
@@ -246,6 +256,7 @@ export class Controller implements ControllerApi {
         memberExpiresAt: k.memberExpiresAt,
         reusable: k.reusable,
         claimedBy: k.claimedBy,
+        maxMembers: k.maxMembers,
         members: policy.members.filter((m) => m.key === k.name).length,
       })),
       revoked: policy.revokedKeys.map((k) => ({ name: k.name, revokedAt: k.revokedAt })),
@@ -282,7 +293,14 @@ export class Controller implements ControllerApi {
         throw new InvalidArgumentError('the owner cannot revoke itself: create a new network instead')
       }
       const r = await this.amend('revoke nodes', revokeNodeChange(found.peerId))
-      return { peerId: found.peerId, name: found.name, version: r.policy.version }
+      // a node revoke bans one identity: whoever holds a reusable key's join string can mint another
+      const keyName = policy.members.find((m) => m.peerId === found.peerId)?.key
+      const key = policy.keys.find((k) => k.name === keyName)
+      const warning =
+        key?.reusable === true
+          ? `${found.name ?? found.peerId} joined with reusable key ${key.name}: its join string still admits new identities; run \`meshlan key revoke ${key.name}\` to close it`
+          : null
+      return { peerId: found.peerId, name: found.name, version: r.policy.version, warning }
     })
   }
 

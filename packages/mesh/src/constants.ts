@@ -67,13 +67,25 @@ export const MAX_CLAIM_CACHE = 2048
 /**
  * Members a key may have that the owner has not bound yet (per node's view). The owner binds new
  * members within a second when online; the cap stops a leaked join string from filling the subnet
- * (and every node's tables) while the owner is away.
+ * (and every node's tables) while the owner is away, yet lets a fleet of 64 machines boot at once.
  */
-export const MAX_UNBOUND_PER_KEY = 16
+export const MAX_UNBOUND_PER_KEY = 64
+/**
+ * Most nodes a reusable key admits unless `key create --max-members` says otherwise: a key is for a
+ * class of devices (laptops, servers), and a holder of its join string can mint identities, so it
+ * must not be able to fill the subnet (a /24 has 254 addresses).
+ */
+export const DEFAULT_KEY_MAX_MEMBERS = 32
+/** A sync answer is read no further after this many refused records (each costs a signature check). */
+export const MAX_REFUSED_RECORDS_PER_SYNC = 32
 /** Records not refreshed for this long are forgotten (members republish every 30 s). */
 export const RECORD_EXPIRE_MS = 60 * 60_000
-/** The owner batches member bindings that arrive close together into one policy version. */
-export const BIND_DEBOUNCE_MS = 50
+/**
+ * The owner batches member bindings that arrive close together into one policy version: every
+ * version costs each node a revalidation, so a burst of newcomers (a fleet booting) should cost one.
+ * 200 ms is short next to a join and long next to a burst of records.
+ */
+export const BIND_DEBOUNCE_MS = 200
 /** A revoked or expired member is hung up on this long after its tunnel is cut, so the policy
  *  that removed it still reaches it and it can tell its user why. */
 export const REVOKE_HANGUP_DELAY_MS = 500

@@ -24,7 +24,7 @@ import {
   publicKeyToRawBase64,
 } from '@meshlan/wire'
 import { type AclFile, aclToFile, parseAcl, validateAcl } from './acl/index.ts'
-import { DEFAULT_SUBNET, TAILSCALE_RANGE } from './constants.ts'
+import { DEFAULT_KEY_MAX_MEMBERS, DEFAULT_SUBNET, TAILSCALE_RANGE } from './constants.ts'
 import { DuplicateKeyError, InvalidAclError, InvalidSubnetError, UnknownKeyError } from './errors.ts'
 
 export interface CreateNetworkInit {
@@ -132,6 +132,11 @@ export interface CreateKeyInit {
   memberExpiresAt?: number | null
   /** @default false (one-use) */
   reusable?: boolean
+  /**
+   * Most nodes the owner admits with the key.
+   * @default 1 for a one-use key, DEFAULT_KEY_MAX_MEMBERS for a reusable one
+   */
+  maxMembers?: number | null
 }
 
 /** ACLs `readAclText` made (validated, frozen): `checkAcl` passes them without validating again. */
@@ -185,6 +190,7 @@ export async function newKey(
     memberExpiresAt: init.memberExpiresAt ?? null,
     reusable: init.reusable ?? false,
     claimedBy: null,
+    maxMembers: init.maxMembers ?? (init.reusable === true ? DEFAULT_KEY_MAX_MEMBERS : 1),
   }
   const join: JoinInfo = {
     networkId: policy.networkId,

@@ -87,8 +87,11 @@ describe('a forced address collision (crafted identities)', () => {
     assert.equal(mesh.owner.networkId, networkId)
     const [a, b] = mesh.nodes
     assert.notEqual(a.address, b.address)
-    // the smaller peer id keeps the contested address; the larger bumped its counter
-    const small = a.peerId < b.peerId ? a : b
-    assert.equal(small.address, uint32ToIp(wanted))
+    // the owner binds first come: whoever it bound first holds the contested address for good, the
+    // other got the next free candidate (nobody can take a bound address by grinding a smaller id)
+    const members = mesh.owner.membership.store.policy?.members ?? []
+    const first = members.find((m) => m.peerId === a.peerId || m.peerId === b.peerId)
+    const holder = first?.peerId === a.peerId ? a : b
+    assert.equal(holder.address, uint32ToIp(wanted))
   })
 })

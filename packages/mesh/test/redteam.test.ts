@@ -263,9 +263,7 @@ describe('strangers against the hello gate', () => {
     assert.equal(await got, 0)
   })
 
-  it('waiting streams: unproven peers cannot make the node buffer more than a few hellos worth of bytes', {
-    todo: 'finding: each unproven peer id parks up to 32 waiting streams × 256–512 KiB (10–14 MiB measured) unread for 5 s',
-  }, async () => {
+  it('waiting streams: unproven peers cannot make the node buffer more than a few hellos worth of bytes', {}, async () => {
     const ids = 4
     const conns: Connection[] = []
     for (let i = 0; i < ids; i++) {
@@ -567,9 +565,7 @@ describe('a newcomer (no policy yet) and its bootstrap peers', () => {
     )
   })
 
-  it('a bootstrap peer that is no member is hung up on once the policy arrives, and gets no gossip', {
-    todo: 'finding: a pending bootstrap peer that turns out not to be a member is dropped from `pending` but never disconnected (the dialler side has no hello timeout), and our gossipsub told it our subscriptions',
-  }, async () => {
+  it('a bootstrap peer that is no member is hung up on once the policy arrives, and gets no gossip', {}, async () => {
     const p = await stranger()
     extra.push(p)
     const junk = new Uint8Array(120).fill(9)
@@ -658,9 +654,7 @@ describe('one reusable join string against the network size', () => {
   })
   after(async () => mesh?.stop())
 
-  it('a guest cannot fill the subnet with sybil identities and lock out the next real member', {
-    todo: 'finding: no per-key member cap: the owner binds every identity a reusable key claims, so one guest join string fills a /26 (and any subnet up to MAX_POLICY_MEMBERS) and later members stay unbound',
-  }, async () => {
+  it('a guest cannot fill the subnet with sybil identities and lock out the next real member', {}, async () => {
     const attacker = await joinNode(mesh, mesh.joins.guests, 'guest')
     await until(() => mesh.owner.membership.gate.isAdmitted(attacker.peerId), 5000, 'admitted')
     const ids = await sybils(mesh.joins.guests, 70)
@@ -798,9 +792,7 @@ describe("a hostile member's sync answers", () => {
   })
   after(async () => mesh?.stop())
 
-  it('an anti-entropy round with a hostile member costs the node little, however many records it returns', {
-    todo: 'finding: every record of a sync answer (up to 16,384 in 4 MiB) is signature-checked before membership or caps, even when the answer carried a bad policy',
-  }, async () => {
+  it('an anti-entropy round with a hostile member costs the node little, however many records it returns', {}, async () => {
     const hostile = mesh.nodes[0]
     const policy = mesh.owner.membership.store.envelope
     assert.ok(policy)

@@ -130,6 +130,7 @@ export async function fixtures(): Promise<Fixtures> {
         memberExpiresAt: null,
         reusable: true,
         claimedBy: null,
+        maxMembers: 32,
       },
     ],
     revokedKeys: [

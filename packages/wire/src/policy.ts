@@ -40,6 +40,8 @@ export const policyKeySchema = z.object({
   memberExpiresAt: timestampSchema.nullable().default(null),
   reusable: z.boolean(),
   claimedBy: peerIdSchema.nullable(),
+  /** Most members the owner binds with this key; null = only the network's MAX_POLICY_MEMBERS. */
+  maxMembers: z.number().int().min(1).max(MAX_POLICY_MEMBERS).nullable().default(null),
 })
 
 /**

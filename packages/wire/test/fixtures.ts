@@ -70,6 +70,7 @@ export function samplePolicy(w: World): Policy {
         memberExpiresAt: 1_800_000_000_000,
         reusable: false,
         claimedBy: w.nodeId,
+        maxMembers: 1,
       },
     ],
     revokedKeys: [{ name: 'old', publicKey: toBase64(w.other.publicKey.raw), revokedAt: 1_700_000_060_000 }],

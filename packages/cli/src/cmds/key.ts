@@ -12,6 +12,7 @@ interface KeyCreateOptions {
   expires?: string
   memberExpires?: string
   reusable?: boolean
+  maxMembers?: string
   tags?: string
   qr?: boolean
 }
@@ -32,6 +33,7 @@ export function registerKey(program: Command): void {
       'every membership of the key ends e.g. 30d from now, bound or not (default: never)',
     )
     .option('--reusable', 'allow several nodes to join with it (default: one use)')
+    .option('--max-members <n>', 'most nodes the key admits (default: 1, or 32 with --reusable)')
     .option('--tags <tags>', 'comma-separated tags (default: the key name)')
     .option('--qr', 'also print the join string as a QR code on stderr')
     .action(async (name: string, o: KeyCreateOptions, cmd: Command) => {
@@ -60,6 +62,7 @@ export function registerKey(program: Command): void {
         aclText,
         expiresAt,
         reusable: o.reusable === true,
+        maxMembers: o.maxMembers != null ? Number(o.maxMembers) : null,
         tags: o.tags != null ? o.tags.split(',').map((t) => t.trim()) : null,
         memberExpiresAt,
         allowAll: o.allowAll === true,

@@ -1,6 +1,6 @@
 /** `meshlan node revoke` (owner only). */
 import type { Command } from 'commander'
-import { ctx, json, out } from '../io.ts'
+import { ctx, err, json, out } from '../io.ts'
 
 export function registerNode(program: Command): void {
   program
@@ -13,5 +13,6 @@ export function registerNode(program: Command): void {
       const r = await client.control('nodeRevoke', { target })
       if (asJson) json(r)
       else out(`revoked node ${r.name ?? r.peerId} (${r.peerId}, policy v${r.version})`)
+      if (r.warning != null) err(r.warning)
     })
 }

@@ -62,6 +62,11 @@ export function bindMembers(
           skipped(r.peerId, `key ${r.key} no longer admits new nodes`)
           continue
         }
+        const held = members.filter((m) => m.key === r.key).length
+        if (key.maxMembers != null && held >= key.maxMembers) {
+          skipped(r.peerId, `key ${r.key} already has its ${key.maxMembers} members (--max-members)`)
+          continue
+        }
         if (!key.reusable) {
           if (key.claimedBy != null && key.claimedBy !== r.peerId) {
             skipped(r.peerId, `one-use key ${r.key} was already used`)

@@ -69,8 +69,18 @@ export interface GateEvents {
   expelled: [peerId: string, reason: string]
 }
 
-/** Most streams of one unproven peer allowed to wait for its handshake at once. */
-const MAX_WAITING_STREAMS_PER_PEER = 32
+/**
+ * Most streams of one unproven peer allowed to wait for its handshake at once: a member needs a
+ * few (gossipsub, sync, ping racing the hello); a stranger gets no more than that.
+ */
+const MAX_WAITING_STREAMS_PER_PEER = 4
+/** Most waiting streams of all unproven peers together (each holds at most WAITING_STREAM_BYTES). */
+const MAX_WAITING_STREAMS = 256
+/**
+ * What a waiting stream may buffer unread. More aborts it: nothing an unproven peer sends is held
+ * beyond this (libp2p buffers a stream's data until its handler listens).
+ */
+const WAITING_STREAM_BYTES = 4096
 
 export class MembershipGate extends EventEmitter<GateEvents> {
   private readonly init: GateInit
@@ -80,6 +90,7 @@ export class MembershipGate extends EventEmitter<GateEvents> {
   private readonly pending = new Map<string, string | null>()
   private readonly refused = new Map<string, number>()
   private readonly waiters = new Map<string, Array<(ok: boolean) => void>>()
+  private waiting = 0
   private readonly wrapped = new WeakSet<StreamHandler>()
   private readonly proof: HelloProof
   /** Counters for status: streams refused before membership, handshakes refused. */
@@ -139,6 +150,11 @@ export class MembershipGate extends EventEmitter<GateEvents> {
     return this.admitted.has(peerId)
   }
 
+  /** A bootstrap peer a newcomer talks to before it holds a policy (not admitted yet). */
+  isPending(peerId: string): boolean {
+    return this.pending.has(peerId)
+  }
+
   membershipOf(peerId: string): Membership | null {
     return this.admitted.get(peerId)?.membership ?? null
   }
@@ -168,7 +184,17 @@ export class MembershipGate extends EventEmitter<GateEvents> {
     for (const [peerId, claim] of [...this.pending]) {
       this.pending.delete(peerId)
       const m = await this.init.store.membership(peerId, claim, now)
-      if (m.ok) this.admit(peerId, m.value, claim)
+      const conn = this.components.connectionManager
+        .getConnections()
+        .find((c) => c.remotePeer.toString() === peerId)
+      if (m.ok) {
+        this.admit(peerId, m.value, claim, conn)
+        continue
+      }
+      // a bootstrap peer that answered our hello but is no member under the real policy
+      this.init.log.warn('peer is not a member', { peer: peerId, reason: m.reason })
+      this.refuse(peerId)
+      void this.hangUp(peerId)
     }
     for (const [peerId, a] of [...this.admitted]) {
       const m = await this.init.store.membership(peerId, a.claim, now)
@@ -203,10 +229,16 @@ export class MembershipGate extends EventEmitter<GateEvents> {
   private wrap(handler: StreamHandler): StreamHandler {
     const gated: StreamHandler = async (stream, conn) => {
       const peer = conn.remotePeer.toString()
-      if (!this.admitted.has(peer) && !(await this.waitAdmitted(peer))) {
-        this.counters.refusedStreams++
-        stream.abort(new Error('not a member: complete the hello handshake first'))
-        return
+      if (!this.admitted.has(peer)) {
+        const limit = stream.maxReadBufferLength
+        stream.maxReadBufferLength = WAITING_STREAM_BYTES
+        const ok = await this.waitAdmitted(peer)
+        stream.maxReadBufferLength = limit
+        if (!ok) {
+          this.counters.refusedStreams++
+          stream.abort(new Error('not a member: complete the hello handshake first'))
+          return
+        }
       }
       await handler(stream, conn)
     }
@@ -216,11 +248,15 @@ export class MembershipGate extends EventEmitter<GateEvents> {
 
   private waitAdmitted(peer: string): Promise<boolean> {
     const list = this.waiters.get(peer) ?? []
-    if (list.length >= MAX_WAITING_STREAMS_PER_PEER) return Promise.resolve(false)
+    if (list.length >= MAX_WAITING_STREAMS_PER_PEER || this.waiting >= MAX_WAITING_STREAMS) {
+      return Promise.resolve(false)
+    }
+    this.waiting++
     return new Promise((resolve) => {
       const timer = setTimeout(() => done(false), HELLO_TIMEOUT_MS)
       const done = (ok: boolean): void => {
         clearTimeout(timer)
+        this.waiting--
         const l = this.waiters.get(peer)
         if (l != null) {
           const i = l.indexOf(done)
@@ -322,9 +358,10 @@ export class MembershipGate extends EventEmitter<GateEvents> {
         setTimeout(() => conn.abort(new Error('not a member')), REVOKE_HANGUP_DELAY_MS).unref()
         return
       }
+      // admitted before the answer leaves, so the dialler's next streams never wait
+      this.admit(peer, verdict.value, verdict.claim, conn)
       await lp.write(encodeHelloAnswer({ admitted: true, proof: this.proof }), { signal })
       await stream.close().catch(() => {})
-      this.admit(peer, verdict.value, verdict.claim, conn)
     } catch (err) {
       this.init.log.debug('hello stream failed', { peer, error: (err as Error).message })
       stream.abort(err as Error)

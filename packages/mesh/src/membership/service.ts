@@ -48,6 +48,8 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
   private readonly init: MembershipInit
   private readonly signer: PolicySigner | null
   private readonly binds = new Map<string, BindRequest>()
+  /** Peers the binder refused, with the policy version it refused them at (bounded by members). */
+  private readonly unbindable = new Map<string, number>()
   private bindTimer: NodeJS.Timeout | null = null
   private expiryTimer: NodeJS.Timeout | null = null
   private running = false
@@ -134,21 +136,38 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
    */
   requestBind(peerId: string, membership: Membership, wanted: string): void {
     if (!this.isOwner || membership.binding != null || this.binds.has(peerId)) return
+    // refused at this policy version already (key full, expired…): asking again changes nothing
+    if (this.unbindable.get(peerId) === this.store.version) return
     this.binds.set(peerId, { peerId, key: membership.keyName, wanted })
-    this.bindTimer ??= setTimeout(() => {
-      this.bindTimer = null
-      const requests = [...this.binds.values()]
-      this.binds.clear()
-      if (!this.running) return
-      const change = bindMembers(requests, Date.now(), (peer, reason) =>
-        this.init.log.warn('member not bound', { peer, reason }),
-      )
-      this.amend(change).then(
-        (r) =>
-          this.init.log.info('members bound', { count: requests.length, policyVersion: r.policy.version }),
-        (err: Error) => this.init.log.warn('binding members failed', { error: err.message }),
-      )
-    }, BIND_DEBOUNCE_MS)
+    this.bindTimer ??= setTimeout(() => void this.bindNow(), BIND_DEBOUNCE_MS)
+  }
+
+  private async bindNow(): Promise<void> {
+    this.bindTimer = null
+    const requests = [...this.binds.values()]
+    this.binds.clear()
+    const policy = this.store.policy
+    if (!this.running || policy == null) return
+    const refused: string[] = []
+    const change = bindMembers(requests, Date.now(), (peer, reason) => {
+      refused.push(peer)
+      this.init.log.info('member not bound', { peer, reason })
+    })
+    // nothing to bind: no new policy version (every version costs every node a revalidation)
+    if (change(structuredClone(policy)).members.length === policy.members.length) {
+      for (const p of refused) this.unbindable.set(p, this.store.version)
+      return
+    }
+    try {
+      const r = await this.amend(change)
+      for (const p of refused) this.unbindable.set(p, r.policy.version)
+      this.init.log.info('members bound', {
+        count: r.policy.members.length - policy.members.length,
+        policyVersion: r.policy.version,
+      })
+    } catch (err) {
+      this.init.log.warn('binding members failed', { error: (err as Error).message })
+    }
   }
 
   /** Fires at the next key expiry (join-by or membership end), or at least every minute. */

@@ -10,6 +10,7 @@
  */
 import { EventEmitter } from 'node:events'
 import {
+  decodeClaimString,
   decodeRecord,
   MAX_POLICY_MEMBERS,
   type NodeRecord,
@@ -75,6 +76,15 @@ export class RecordStore extends EventEmitter<TopologyEvents> {
       return { rejected: 'record timestamp too far from our clock' }
     const last = this.seqs.get(r.peerId) ?? -1
     if (r.seq <= last) return 'stale'
+    // the cheap refusal first: a new unbound member of a key at its cap costs no signature check
+    if (!this.nodes.has(r.peerId) && this.policy.binding(r.peerId) == null && r.claim != null) {
+      const claimed = decodeClaimString(r.claim)
+      if (claimed.ok && this.unboundOf(claimed.value.body.keyName) >= MAX_UNBOUND_PER_KEY) {
+        return {
+          rejected: `key ${claimed.value.body.keyName} already has ${MAX_UNBOUND_PER_KEY} members the owner has not admitted yet`,
+        }
+      }
+    }
     const key = publicKeyFromPeerId(r.peerId)
     if (!key.ok) return { rejected: key.reason }
     if (!(await verifyRecord(dec.value, key.value))) return { rejected: 'record signature is not the node’s' }
@@ -133,6 +143,13 @@ export class RecordStore extends EventEmitter<TopologyEvents> {
     }
     if (gone.length > 0) this.emit('change')
     return gone
+  }
+
+  private unboundOf(keyName: string): number {
+    let n = 0
+    for (const k of this.nodes.values())
+      if (k.membership.binding == null && k.membership.keyName === keyName) n++
+    return n
   }
 
   /** Null when a new member's record fits; else why not. */

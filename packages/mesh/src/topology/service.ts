@@ -18,6 +18,7 @@ import {
   ANTI_ENTROPY_MS,
   BOOTSTRAP_DIAL_TIMEOUT_MS,
   BOOTSTRAP_RETRY_MS,
+  MAX_REFUSED_RECORDS_PER_SYNC,
   POLICY_TOPIC,
   RECORD_EXPIRE_SWEEP_MS,
   RECORD_REPUBLISH_MS,
@@ -172,13 +173,18 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     })
   }
 
-  /** Gossips a policy we signed and pushes it to every admitted peer, so nobody waits for gossip. */
+  /**
+   * Gossips a policy we signed (flood publish reaches every subscribed peer at once) and pushes it
+   * by sync to admitted peers gossip does not reach yet (just connected, subscription not seen), so
+   * nobody waits for a heartbeat — without a sync round per peer per version when gossip works.
+   */
   private async publishPolicy(envelope: Uint8Array): Promise<void> {
     await this.c.pubsub.publish(POLICY_TOPIC, envelope).catch((err: Error) => {
       this.init.log.debug('policy publish', { error: err.message })
     })
+    const gossiped = new Set(this.c.pubsub.getSubscribers(POLICY_TOPIC).map(String))
     for (const peer of this.c.membership.gate.admittedPeers()) {
-      void this.syncWith(peerIdFromString(peer)).catch(() => {})
+      if (!gossiped.has(peer)) void this.syncWith(peerIdFromString(peer)).catch(() => {})
     }
   }
 
@@ -195,11 +201,13 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
 
   private onReady(peer: string, conn: Connection): void {
     if (conn.direction !== 'outbound') return
-    // the dialler pulls what it missed, and tells gossipsub (via identify) what the peer speaks
+    // the dialler pulls what it missed, and tells gossipsub (via identify) what the peer speaks —
+    // only once the peer is admitted: a newcomer's bootstrap peer is merely pending until the
+    // policy proves it a member (then the gate says 'ready' again)
     void this.syncWith(conn.remotePeer).catch((err: Error) => {
       this.init.log.debug('sync failed', { peer, error: err.message })
     })
-    void this.c.identify.identify(conn).catch(() => {})
+    if (this.c.membership.gate.isAdmitted(peer)) void this.c.identify.identify(conn).catch(() => {})
   }
 
   private async bootstrap(): Promise<void> {
@@ -247,8 +255,22 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
       return
     }
     const p = await this.c.membership.store.offer(res.policy)
-    if (typeof p === 'object') this.init.log.warn('synced policy refused', { reason: p.rejected })
-    for (const r of res.records) await this.records.offer(r)
+    if (typeof p === 'object') {
+      // a peer that hands us a forged policy gets nothing else of its answer read
+      this.init.log.warn('synced policy refused', { peer: peer.toString(), reason: p.rejected })
+      return
+    }
+    let refused = 0
+    for (const r of res.records) {
+      if (typeof (await this.records.offer(r)) !== 'object') continue
+      // honest answers hold few refusals (a record that raced a revocation); a flood costs us no more
+      if (++refused >= MAX_REFUSED_RECORDS_PER_SYNC) {
+        this.init.log.warn('sync answer full of refused records: stopped reading it', {
+          peer: peer.toString(),
+        })
+        break
+      }
+    }
     if (this.lastRecord == null) await this.publishRecord().catch(() => {})
   }
 

@@ -226,6 +226,7 @@ async function main(): Promise<void> {
         memberExpiresAt: null,
         reusable: true,
         claimedBy: null,
+        maxMembers: 32,
       },
     ],
     revokedKeys: [],
