@@ -98,20 +98,9 @@ function errorCode(err: unknown): string {
 export function createResolver(init: ResolverInit, components: ResolverComponents): Resolver {
   const names = components.names
   const log = components.log ?? silentLogger
-  const {
-    listen: addresses,
-    port,
-    useUdp,
-    useTcp,
-    ttl,
-    negativeTtl,
-    timeoutMs,
-    maxInflight,
-    maxTcp,
-    overlay,
-    rateLimit,
-  } = checkResolverInit(init)
-  const limiter = rateLimit == null ? null : new RateLimiter(rateLimit)
+  const cfg = checkResolverInit(init)
+  const { ttl, port } = cfg
+  const limiter = cfg.rateLimit == null ? null : new RateLimiter(cfg.rateLimit)
 
   const counters: ResolverCounters = {
     queries: 0,
@@ -130,14 +119,11 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
   let started = false
   const noisy = noisyLog(log, () => ({ ...counters }))
   const ra = (): boolean => upstreams.length > 0
-  const forwarder = createForwarder({ timeoutMs, maxInflight }, { upstreams: () => upstreams, noisy })
-  const { newResponse, soaRecord, encode } = createResponses(
-    { negativeTtl },
-    { recursionAvailable: ra, noisy },
-  )
+  const forwarder = createForwarder(cfg, { upstreams: () => upstreams, noisy })
+  const { newResponse, soaRecord, encode } = createResponses(cfg, { recursionAvailable: ra, noisy })
 
   const loopsBack = (u: Upstream): boolean =>
-    addresses.includes(u.host) && (u.port === port || listeners.some((l) => l.udpPort === u.port))
+    cfg.listen.includes(u.host) && (u.port === port || listeners.some((l) => l.udpPort === u.port))
 
   const setUpstreams = (list: string[]): void => {
     const next: Upstream[] = []
@@ -225,57 +211,46 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
     if (typeof q.name !== 'string' || typeof q.type !== 'number' || typeof q.class !== 'number') {
       return formErr(raw, request)
     }
-    const ans = answerQuestion(q.name, q.type, q.class, names, overlay)
+    const ans = answerQuestion(q.name, q.type, q.class, names, cfg.overlay)
+    /** An authoritative answer from the mesh zones; `fill` adds its records. */
+    const ours = (rcode: number, fallbackRcode: number, fill: (r: dns2.Packet) => void): Buffer | null =>
+      encode(
+        raw,
+        () => {
+          const r = newResponse(request, rcode)
+          r.header.aa = 1
+          fill(r)
+          return r
+        },
+        fallbackRcode,
+      )
     switch (ans.kind) {
       case 'answer':
         counters.answered++
-        return encode(
-          raw,
-          () => {
-            const r = newResponse(request, RCODE.NOERROR)
-            r.header.aa = 1
-            r.answers.push(
-              (ans.type === TYPE_A
-                ? { name: q.name, type: TYPE_A, class: Packet.CLASS.IN, ttl, address: ans.data }
-                : {
-                    name: q.name,
-                    type: TYPE_PTR,
-                    class: Packet.CLASS.IN,
-                    ttl,
-                    domain: ans.data,
-                  }) as dns2.Packet.Resource,
-            )
-            return r
-          },
-          RCODE.SERVFAIL,
+        return ours(RCODE.NOERROR, RCODE.SERVFAIL, (r) =>
+          r.answers.push(
+            (ans.type === TYPE_A
+              ? { name: q.name, type: TYPE_A, class: Packet.CLASS.IN, ttl, address: ans.data }
+              : {
+                  name: q.name,
+                  type: TYPE_PTR,
+                  class: Packet.CLASS.IN,
+                  ttl,
+                  domain: ans.data,
+                }) as dns2.Packet.Resource,
+          ),
         )
       case 'soa':
         counters.answered++
-        return encode(
-          raw,
-          () => {
-            const r = newResponse(request, RCODE.NOERROR)
-            r.header.aa = 1
-            r.answers.push({ ...soaRecord(), name: q.name })
-            return r
-          },
-          RCODE.SERVFAIL,
-        )
+        return ours(RCODE.NOERROR, RCODE.SERVFAIL, (r) => r.answers.push({ ...soaRecord(), name: q.name }))
       case 'nodata':
       case 'nxdomain': {
         if (ans.kind === 'nodata') counters.answered++
         else counters.nxdomain++
         const rcode = ans.kind === 'nodata' ? RCODE.NOERROR : RCODE.NXDOMAIN
-        return encode(
-          raw,
-          () => {
-            const r = newResponse(request, rcode)
-            r.header.aa = 1
-            if (ans.zone === 'mesh') r.authorities.push(soaRecord())
-            return r
-          },
-          rcode,
-        )
+        return ours(rcode, rcode, (r) => {
+          if (ans.zone === 'mesh') r.authorities.push(soaRecord())
+        })
       }
       case 'refused':
         counters.refused++
@@ -378,7 +353,7 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
 
   const listenOne = (address: string): Promise<Listener> =>
     listen(
-      { address, port, udp: useUdp, tcp: useTcp, maxTcpConnections: maxTcp },
+      { address, port, udp: cfg.udp, tcp: cfg.tcp, maxTcpConnections: cfg.maxTcpConnections },
       { onUdpMessage, onTcpRequest, onTcpRequestError, log },
     )
 
@@ -390,7 +365,7 @@ export function createResolver(init: ResolverInit, components: ResolverComponent
       if (started) return
       const bound: Listener[] = []
       try {
-        for (const a of addresses) bound.push(await listenOne(a))
+        for (const a of cfg.listen) bound.push(await listenOne(a))
       } catch (err) {
         await Promise.all(bound.map(close))
         throw err

@@ -53,13 +53,13 @@ export interface ResolverInit {
 export interface ResolverSettings {
   listen: string[]
   port: number
-  useUdp: boolean
-  useTcp: boolean
+  udp: boolean
+  tcp: boolean
   ttl: number
   negativeTtl: number
   timeoutMs: number
   maxInflight: number
-  maxTcp: number
+  maxTcpConnections: number
   overlay: Cidr | null
   /** null: no rate limit. */
   rateLimit: RateLimitInit | null
@@ -90,32 +90,26 @@ export function checkResolverInit(init: ResolverInit): ResolverSettings {
   }
   const port = positiveInt('port', init.port, DEFAULT_DNS_PORT, 0)
   if (port > 65535) throw new InvalidResolverConfigError('port', `${port} is out of range`)
-  const useUdp = init.udp ?? true
-  const useTcp = init.tcp ?? true
-  if (!useUdp && !useTcp) throw new InvalidResolverConfigError('udp/tcp', 'at least one transport must be on')
-  const ttl = positiveInt('ttl', init.ttl, DEFAULT_TTL, 0)
-  const negativeTtl = positiveInt('negativeTtl', init.negativeTtl, DEFAULT_NEGATIVE_TTL, 0)
-  const timeoutMs = positiveInt('upstreamTimeoutMs', init.upstreamTimeoutMs, DEFAULT_UPSTREAM_TIMEOUT_MS)
-  const maxInflight = positiveInt('maxInflight', init.maxInflight, DEFAULT_MAX_INFLIGHT)
-  const maxTcp = positiveInt('maxTcpConnections', init.maxTcpConnections, DEFAULT_MAX_TCP_CONNECTIONS)
+  const udp = init.udp ?? true
+  const tcp = init.tcp ?? true
+  if (!udp && !tcp) throw new InvalidResolverConfigError('udp/tcp', 'at least one transport must be on')
   let overlay: Cidr | null = null
   if (init.overlayCidr != null) {
     const c = parseCidr(init.overlayCidr)
     if (!c.ok) throw new InvalidResolverConfigError('overlayCidr', c.reason)
     overlay = c
   }
-  const rateLimit = init.rateLimit === false ? null : rateLimitOf(init.rateLimit)
   return {
     listen: init.listen,
     port,
-    useUdp,
-    useTcp,
-    ttl,
-    negativeTtl,
-    timeoutMs,
-    maxInflight,
-    maxTcp,
+    udp,
+    tcp,
+    ttl: positiveInt('ttl', init.ttl, DEFAULT_TTL, 0),
+    negativeTtl: positiveInt('negativeTtl', init.negativeTtl, DEFAULT_NEGATIVE_TTL, 0),
+    timeoutMs: positiveInt('upstreamTimeoutMs', init.upstreamTimeoutMs, DEFAULT_UPSTREAM_TIMEOUT_MS),
+    maxInflight: positiveInt('maxInflight', init.maxInflight, DEFAULT_MAX_INFLIGHT),
+    maxTcpConnections: positiveInt('maxTcpConnections', init.maxTcpConnections, DEFAULT_MAX_TCP_CONNECTIONS),
     overlay,
-    rateLimit,
+    rateLimit: init.rateLimit === false ? null : rateLimitOf(init.rateLimit),
   }
 }
