@@ -203,7 +203,11 @@ function child(name: string, n: number, seed: number): Promise<Summary> {
     p.on('error', reject)
     p.on('close', (code, signal) => {
       const line = out.split('\n').find((l) => l.startsWith('FUZZ-RESULT '))
-      if (line != null) return resolve(JSON.parse(line.slice('FUZZ-RESULT '.length)) as Summary)
+      if (line != null) {
+        try {
+          return resolve(JSON.parse(line.slice('FUZZ-RESULT '.length)) as Summary)
+        } catch {}
+      }
       // the process died: that is a finding of its own (a crash, a hang killed, out of memory)
       resolve({
         name,
@@ -253,8 +257,15 @@ if (import.meta.main) {
   const atArg = arg('at')
   if (childName != null) {
     const s = await runOne(childName, n, seed)
-    console.log(`FUZZ-RESULT ${JSON.stringify(s)}`)
-    process.exit(0)
+    // only the top reasons travel: the full map of zod messages can be large
+    s.reasons = Object.fromEntries(
+      Object.entries(s.reasons)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 20),
+    )
+    // a pipe is written asynchronously: exit only once the line is out
+    process.stdout.write(`FUZZ-RESULT ${JSON.stringify(s)}\n`, () => process.exit(0))
+    await new Promise(() => {})
   }
   if (process.argv.includes('--list')) {
     const t = await targets()
@@ -292,13 +303,14 @@ if (import.meta.main) {
         for (let name = queue.shift(); name != null; name = queue.shift()) {
           const s = await child(name, nOf(name), seed)
           process.stderr.write(`done ${name} in ${(s.ms / 1000).toFixed(1)} s\n`)
+          print(s) // as each target ends: a later failure loses nothing
           results.push(s)
         }
       }),
     )
     results.sort((a, b) => only.indexOf(a.name) - only.indexOf(b.name))
   }
-  for (const s of results) print(s)
+  if (atArg != null) for (const s of results) print(s)
   const total = results.reduce((a, s) => a + s.n, 0)
   const findings = results.reduce((a, s) => a + Object.values(s.findings).reduce((x, y) => x + y, 0), 0)
   console.log(

@@ -445,7 +445,9 @@ export interface Summary {
 
 /** Reasons carry values (lengths, indices, names): fold those so the top-5 counts mean something. */
 export function bucket(reason: string): string {
+  // a schema error lists up to three issues: the first names the rule that refused
   return reason
+    .split('; ')[0]
     .replace(/'[^']*'/g, "'…'")
     .replace(/"[^"]*"/g, '"…"')
     .replace(/\b\d+\b/g, 'N')
