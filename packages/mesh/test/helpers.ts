@@ -108,7 +108,13 @@ export async function buildMesh(opts: {
     const reusable = !(opts.oneUse ?? []).includes(name)
     // over TCP the owner's port is known only once it listens: nodes get it from `ownerAddr` below
     const bootstrap = tcp ? '/ip4/127.0.0.1/tcp/1' : ownerAddr
-    const r = await createKey(policy, ownerKey, { name, acl: acl ?? undefined, reusable }, [bootstrap])
+    // maxMembers: test fleets (the 50-node run) share one key
+    const r = await createKey(
+      policy,
+      ownerKey,
+      { name, acl: acl ?? undefined, reusable, maxMembers: reusable ? 1000 : 1 },
+      [bootstrap],
+    )
     policy = r.policy
     envelope = r.envelope
     joins[name] = r.joinString

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { buildMesh, type TestMesh, until } from './helpers.ts'
+import { buildMesh, type TestMesh, waitConverged } from './helpers.ts'
 
 const N = Number(process.env.MESHLAN_SCALE_NODES ?? 50)
 
@@ -22,11 +22,9 @@ describe(`${N} nodes in one process over the memory transport`, () => {
       entries.push(`${n.peerId}=${s.self.ip}/${s.self.name}`)
       return entries.sort().join(',')
     }
-    const converge = await until(
-      () => all.every((n) => n.status().peers.length === N - 1 && n.address != null),
-      60_000,
-      'every node to know every other node',
-    )
+    // converged: every node knows every other one, and the owner has bound them all (final names
+    // and addresses: a view taken before that could still differ by provisional names)
+    const converge = await waitConverged(all, N - 1, 60_000)
     const views = new Set(all.map(snapshot))
     assert.equal(views.size, 1, 'every node has the same address map and names')
     const ips = new Set(all.map((n) => n.address))

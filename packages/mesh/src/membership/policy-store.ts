@@ -63,6 +63,8 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   private readonly self: string
   private current: Signed<Policy> | null = null
   private bindings = new Map<string, MemberBinding>()
+  /** Bound members per key name, for the per-key cap. */
+  private boundPerKey = new Map<string, number>()
   /** peerId → verified claim → key, for the current policy version (successes only, bounded). */
   private readonly claimCache = new Map<string, { claim: string; key: PolicyKey }>()
   private readonly log: Logger
@@ -106,6 +108,8 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     const previous = this.current?.body ?? null
     this.current = dec.value
     this.bindings = new Map(p.members.map((m) => [m.peerId, m]))
+    this.boundPerKey = new Map()
+    for (const m of p.members) this.boundPerKey.set(m.key, (this.boundPerKey.get(m.key) ?? 0) + 1)
     this.claimCache.clear()
     this.log.info('policy accepted', { version: p.version, keys: p.keys.length, members: p.members.length })
     this.emit('change', p, previous)
@@ -160,7 +164,14 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
         this.claimCache.set(peerId, { claim, key })
       }
     }
-    return decide(key, peerId, binding, policy.owner === this.self && peerId !== this.self, now)
+    return decide(
+      key,
+      peerId,
+      binding,
+      this.boundPerKey.get(key.name) ?? 0,
+      policy.owner === this.self && peerId !== this.self,
+      now,
+    )
   }
 
   private async checkClaim(
@@ -196,6 +207,7 @@ function decide(
   key: PolicyKey,
   peerId: string,
   binding: MemberBinding | null,
+  bound: number,
   selfIsOwner: boolean,
   now: number,
 ): MembershipResult {
@@ -211,6 +223,12 @@ function decide(
   if (binding == null) {
     if (key.expiresAt != null && key.expiresAt <= now) {
       return { ok: false, reason: `key ${key.name} stopped admitting new nodes at ${iso(key.expiresAt)}` }
+    }
+    if (key.maxMembers != null && bound >= key.maxMembers) {
+      return {
+        ok: false,
+        reason: `key ${key.name} already admitted its ${key.maxMembers} nodes: ask the owner for another key`,
+      }
     }
     if (!key.reusable && key.claimedBy !== peerId && !selfIsOwner) {
       return {
