@@ -113,7 +113,11 @@ export async function composeNode(
     },
   )
   services = lp.services
-  const { topology: t, tunnel: tu } = services
+  const {
+    topology: t,
+    tunnel: tu,
+    membership: { gate },
+  } = services
   reach = createReachability(
     {
       selfId: lp.peerId.toString(),
@@ -136,6 +140,7 @@ export async function composeNode(
       publishRecord: () => t.publishRecord(),
       onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
       activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
+      handle: (protocol, handler, options) => gate.handle(protocol, handler, options),
     },
   )
   return { lp, reach }

@@ -23,7 +23,7 @@
  * candidates are counted (`stats()`) and logged rate-limited.
  */
 import type { Socket } from 'node:net'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { dialFromPort } from '@meshlan/tun'
 import { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, MAX_DCUTR_MESSAGE } from '@meshlan/wire'
@@ -60,8 +60,21 @@ export type PunchResult =
 /** The dialer's shape (`@meshlan/tun` dialFromPort); replaceable in tests that count dials. */
 export type PortDialer = typeof dialFromPort
 
+/** How a handler is registered (libp2p's own, or the membership gate's). */
+export type StreamHandle = (
+  protocol: string,
+  handler: StreamHandler,
+  options: StreamHandlerOptions,
+) => Promise<void>
+
 export interface HolePuncherInit {
   libp2p: MeshLibp2p
+  /**
+   * Registers our protocol handlers; the node passes the membership gate's, so DCUtR and observe
+   * are closed to unproven peers from the first moment.
+   * @default libp2p.handle
+   */
+  handle?: StreamHandle
   /** @default the adapter registered by createTransport */
   adapter?: Libp2pAdapter
   log: Logger
@@ -135,12 +148,13 @@ export class HolePuncher {
 
   async start(): Promise<void> {
     const lp = this.init.libp2p
-    await lp.handle(DCUTR_PROTOCOL, (stream, conn) => void this.respond(stream, conn), {
+    const handle: StreamHandle = this.init.handle ?? ((p, h, o) => lp.handle(p, h, o))
+    await handle(DCUTR_PROTOCOL, (stream, conn) => void this.respond(stream, conn), {
       runOnLimitedConnection: true,
       maxInboundStreams: DCUTR_MAX_STREAMS,
       maxOutboundStreams: DCUTR_MAX_STREAMS,
     })
-    await lp.handle(
+    await handle(
       OBSERVE_PROTOCOL,
       async (stream, conn) => {
         const s = lpStream(stream, { maxDataLength: MAX_OBSERVE_ANSWER })

@@ -44,7 +44,13 @@ import {
   REPUNCH_AFTER_FALLBACK_MS,
   TUNNEL_ACTIVE_WINDOW_MS,
 } from './constants.ts'
-import { HolePuncher, type PortDialer, type PunchResult, type PunchStats } from './holepunch.ts'
+import {
+  HolePuncher,
+  type PortDialer,
+  type PunchResult,
+  type PunchStats,
+  type StreamHandle,
+} from './holepunch.ts'
 import { adapterOf, type Libp2pAdapter } from './libp2p-adapter.ts'
 import { mappingIp, type NatMapping, peerIsSymmetric, probeNat, UNKNOWN_MAPPING } from './nat-probe.ts'
 import { ObservedIps } from './observed.ts'
@@ -82,6 +88,8 @@ export interface ReachabilityComponents {
   activePeers(windowMs: number): string[]
   /** @default dialFromPort (tests count dials) */
   dial?: PortDialer
+  /** Registers our protocol handlers (the membership gate's). @default libp2p.handle */
+  handle?: StreamHandle
 }
 
 export interface PathDetail {
@@ -140,6 +148,7 @@ export class Reachability {
     })
     this.puncher = new HolePuncher({
       libp2p: this.libp2p,
+      handle: components.handle,
       adapter: this.adapter,
       log: init.log.child('holepunch'),
       selfId: init.selfId,
