@@ -366,6 +366,7 @@ export class Controller implements ControllerApi {
         keyName: join.keyName,
         bootstrap: join.bootstrap,
         claim,
+        ...(join.minPolicyVersion != null ? { minPolicyVersion: join.minPolicyVersion } : {}),
       })
       await this.hooks.networkChanged?.()
       const config = await loadConfig(this.state.dir)

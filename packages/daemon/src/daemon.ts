@@ -184,6 +184,7 @@ class MeshDaemon implements Daemon {
       name: this.config.name,
       policy: await this.state.readPolicy(),
       claim: network.claim,
+      minPolicyVersion: network.minPolicyVersion,
       bootstrap: network.bootstrap,
       listen: this.config.listen,
       announce: this.config.announce ?? undefined,

@@ -29,6 +29,8 @@ export interface NetworkState {
   bootstrap: string[]
   /** Membership claim (base64 envelope); null on the owner. The mesh key secret is never stored. */
   claim: string | null
+  /** The join string's first policy version: older policies are refused as stale copies. */
+  minPolicyVersion?: number
 }
 
 const networkSchema = z.object({
@@ -38,6 +40,7 @@ const networkSchema = z.object({
   keyName: z.string().nullable(),
   bootstrap: z.array(z.string()),
   claim: z.string().nullable(),
+  minPolicyVersion: z.number().int().min(1).optional(),
 })
 
 /** --state, else $MESHLAN_STATE, else DEFAULT_STATE_DIR; always absolute. */

@@ -25,6 +25,8 @@ export interface MeshNodeInit {
   policy?: Uint8Array | null
   /** Our membership claim (base64 envelope); null on the owner. */
   claim?: string | null
+  /** The join string's first policy version: older policies are stale copies. @default 1 */
+  minPolicyVersion?: number
   /** Multiaddrs of members to contact first (with /p2p/ ids). */
   bootstrap?: string[]
   /** @default [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`] */
@@ -89,6 +91,7 @@ export async function composeNode(
         owner: init.owner,
         claim: init.claim ?? null,
         policy: init.policy,
+        minPolicyVersion: init.minPolicyVersion,
         privateKey: init.privateKey,
         log: log.child('membership'),
       }),

@@ -198,6 +198,8 @@ export async function newKey(
     secret,
     ownerPeerId: policy.owner,
     bootstrap: bootstrap.slice(0, 16),
+    // the key first appears in the next version: a policy older than that is a stale copy
+    minPolicyVersion: policy.version + 1,
   }
   const change: PolicyChange = (p) => {
     if (p.keys.some((k) => k.name === init.name)) throw new DuplicateKeyError(init.name)

@@ -153,6 +153,7 @@ export async function buildMesh(opts: {
         owner: join.value.ownerPeerId,
         name: m.name,
         claim,
+        minPolicyVersion: join.value.minPolicyVersion,
         bootstrap: [`${ownerAddr}/p2p/${policy.owner}`],
         listen: [listenAddr()],
         underlay: tcp ? undefined : memory(),

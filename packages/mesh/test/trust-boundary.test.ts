@@ -64,6 +64,7 @@ async function joinNode(
     owner: join.value.ownerPeerId,
     name,
     claim: await claimMembership(join.value, key),
+    minPolicyVersion: join.value.minPolicyVersion,
     bootstrap: [opts.bootstrap ?? `${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`],
     listen: [memAddr()],
     underlay: memory(),

@@ -42,6 +42,11 @@ export interface JoinInfo {
   ownerPeerId: string
   /** Dialable multiaddrs, each ending in `/p2p/<peer id>`. */
   bootstrap: string[]
+  /**
+   * The first policy version that holds the key: a newcomer refuses any older policy (a stale copy
+   * a revoked member may still hand out). Absent in strings made before it existed.
+   */
+  minPolicyVersion?: number
 }
 
 const secretSchema = z
@@ -54,6 +59,7 @@ const joinJsonSchema = z.object({
   s: secretSchema,
   o: peerIdSchema,
   b: z.array(z.string()).max(MAX_BOOTSTRAP_ADDRS),
+  p: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
 })
 
 type Kind = 'ip4' | 'ip6' | 'host' | 'port' | 'none' | 'token' | 'peer'
@@ -159,6 +165,7 @@ export function encodeJoinString(info: JoinInfo): string {
     s: toBase64Url(info.secret),
     o: info.ownerPeerId,
     b: bootstrap,
+    ...(info.minPolicyVersion != null ? { p: info.minPolicyVersion } : {}),
   }
   const parsed = joinJsonSchema.safeParse(json)
   if (!parsed.success) throw new InvalidMessageError('join string', zodReason('join string', parsed.error))
@@ -227,5 +234,6 @@ export function parseJoinString(text: string): Result<JoinInfo> {
     secret: fromBase64Url(d.s)!,
     ownerPeerId: d.o,
     bootstrap: d.b,
+    ...(d.p != null ? { minPolicyVersion: d.p } : {}),
   })
 }

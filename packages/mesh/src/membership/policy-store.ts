@@ -54,6 +54,8 @@ export interface PolicyStoreInit {
   owner: string
   /** This node's peer id: on the owner, unbound one-use claims are admitted so it can bind them. */
   self: string
+  /** Policies older than this are refused (the join string's `minPolicyVersion`). @default 1 */
+  minVersion?: number
   log: Logger
 }
 
@@ -61,6 +63,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   readonly networkId: string
   readonly owner: string
   private readonly self: string
+  private readonly minVersion: number
   private current: Signed<Policy> | null = null
   private bindings = new Map<string, MemberBinding>()
   /** Bound members per key name, for the per-key cap. */
@@ -74,6 +77,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     this.networkId = init.networkId
     this.owner = init.owner
     this.self = init.self
+    this.minVersion = init.minVersion ?? 1
     this.log = init.log
   }
 
@@ -100,6 +104,11 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     if (p.networkId !== this.networkId) return { rejected: 'policy is for another network' }
     if (p.owner !== this.owner) return { rejected: 'policy names another owner' }
     if (p.version <= this.version) return 'stale'
+    if (p.version < this.minVersion) {
+      return {
+        rejected: `policy version ${p.version} is older than our join string's (${this.minVersion}): a stale copy`,
+      }
+    }
     const ownerKey = publicKeyFromPeerId(this.owner)
     if (!ownerKey.ok) return { rejected: ownerKey.reason }
     if (!(await verifyPolicy(dec.value, ownerKey.value)))

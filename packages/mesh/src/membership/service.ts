@@ -25,6 +25,8 @@ export interface MembershipInit {
   policy?: Uint8Array | null
   /** Our node key: signs policy versions when we are the owner. */
   privateKey: PrivateKey
+  /** Policies older than this are refused (from the join string). @default 1 */
+  minPolicyVersion?: number
   log: Logger
 }
 
@@ -62,6 +64,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
       networkId: init.networkId,
       owner: init.owner,
       self: this.selfId,
+      minVersion: init.minPolicyVersion,
       log: init.log.child('policy'),
     })
     this.gate = new MembershipGate(
