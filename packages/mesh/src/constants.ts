@@ -5,6 +5,10 @@
 
 /** Default overlay subnet of a new network. */
 export const DEFAULT_SUBNET = '10.144.0.0/16'
+/** Private IPv4 ranges: RFC 1918 and RFC 6598 (carrier-grade NAT, also Tailscale's). */
+export const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'] as const
+/** Link-local IPv4 (RFC 3927): a LAN address too, never an overlay subnet. */
+export const LINK_LOCAL_RANGE = '169.254.0.0/16'
 /** Tailscale's CGNAT range: refused as an overlay subnet unless forced. */
 export const TAILSCALE_RANGE = '100.64.0.0/10'
 /** MTU of the TUN device: 1400 leaves room for TCP/IP + noise + yamux + our frame on a 1500 path. */

@@ -23,8 +23,8 @@ import {
   parseCidr,
   publicKeyToRawBase64,
 } from '@meshlan/wire'
-import { type AclFile, aclToFile, parseAcl, validateAcl } from './acl/index.ts'
-import { DEFAULT_KEY_MAX_MEMBERS, DEFAULT_SUBNET, TAILSCALE_RANGE } from './constants.ts'
+import { type AclFile, aclToFile, denyAllAcl, parseAcl, validateAcl } from './acl/index.ts'
+import { DEFAULT_KEY_MAX_MEMBERS, DEFAULT_SUBNET, PRIVATE_RANGES, TAILSCALE_RANGE } from './constants.ts'
 import { DuplicateKeyError, InvalidAclError, InvalidSubnetError, UnknownKeyError } from './errors.ts'
 
 export interface CreateNetworkInit {
@@ -46,8 +46,7 @@ export function checkSubnet(subnet: string, hostRoutes: string[] = [], force = f
   if (c.prefix < 8 || c.prefix > 30) throw new InvalidSubnetError(subnet, 'must be between /8 and /30')
   if (force) return
   // RFC 1918 and RFC 6598 (CGNAT): a public range would hide the real hosts that own it
-  const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']
-  const inside = privateRanges.some((r) => {
+  const inside = PRIVATE_RANGES.some((r) => {
     const p = parseCidr(r)
     return p.ok && cidrWithin(c, p)
   })
@@ -119,7 +118,7 @@ export async function nextVersion(
 }
 
 /** A key without rules reaches nothing: access is granted explicitly (docs/acl.md). */
-export const DENY_ALL_ACL = { rules: [] as unknown[] }
+export const DENY_ALL_ACL = aclToFile(denyAllAcl())
 
 export interface CreateKeyInit {
   name: string

@@ -3,9 +3,9 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
+import { ipToUint32, parseCidr } from './cidr.ts'
 import { ED25519_PUBLIC_KEY_BYTES, MAX_MULTIADDR_CHARS } from './constants.ts'
 import { fromBase64 } from './encoding.ts'
-import { ipToUint32, parseCidr } from './ipv4.ts'
 
 /** DNS-label-like names (mesh keys, nodes): lowercase letters, digits and '-', 1-63 chars. */
 export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/

@@ -13,6 +13,7 @@
  * that do not fit the format (programmer errors). docs/protocol.md specifies the formats.
  */
 
+export * from './cidr.ts'
 export {
   CLAIM_TYPE,
   claimToString,

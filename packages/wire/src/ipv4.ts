@@ -6,10 +6,6 @@
  * past the end of `buf` read as 0. Addresses and CIDR blocks as text are cidr.ts.
  */
 
-// Re-exported so `./ipv4.ts` users and the package index (which exports this file) see the text
-// parsers too; cidr.ts is their one definition.
-export * from './cidr.ts'
-
 /** The packet is a well-formed IPv4 header (reason code 0). */
 export const IPV4_OK = 0
 /** Fewer than 20 bytes, or `off`/`len` outside `buf`. */

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto'
 import { isIPv6 } from 'node:net'
 import { z } from 'zod'
+import { ipToUint32 } from './cidr.ts'
 import {
   JOIN_STRING_PREFIX as JOIN_STRING_PREFIX_V1,
   MAX_BOOTSTRAP_ADDRS,
@@ -22,7 +23,6 @@ import {
 import { fromBase64Url, parseJsonBytes, toBase64Url, utf8 } from './encoding.ts'
 import { InvalidMessageError } from './errors.ts'
 import { isEd25519PeerId, nameSchema, networkIdSchema, peerIdSchema, zodReason } from './fields.ts'
-import { ipToUint32 } from './ipv4.ts'
 import { fail, ok, type Result } from './result.ts'
 
 /** Prefix of a current join string: version 2 carries a checksum. */

@@ -7,6 +7,7 @@
  */
 import { ipToUint32, parseCidr } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
+import { LINK_LOCAL_RANGE, PRIVATE_RANGES } from '../constants.ts'
 import { MAX_PUNCH_DIALS } from './constants.ts'
 
 export interface Candidate {
@@ -18,13 +19,11 @@ export interface Candidate {
  * Ranges a home LAN or a carrier NAT hands out (RFC 1918, RFC 6598 CGNAT, link-local): a member
  * steering our SYNs there reaches our own LAN, so they are dialled only behind a shared NAT.
  */
-const LAN_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16'].map(
-  (c) => {
-    const r = parseCidr(c)
-    if (!r.ok) throw new Error(`bad built-in range ${c}`)
-    return r
-  },
-)
+const LAN_RANGES = [...PRIVATE_RANGES, LINK_LOCAL_RANGE].map((c) => {
+  const r = parseCidr(c)
+  if (!r.ok) throw new Error(`bad built-in range ${c}`)
+  return r
+})
 
 export function isLanIp(ip: string): boolean {
   const n = ipToUint32(ip)
