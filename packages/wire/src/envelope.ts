@@ -71,12 +71,16 @@ export async function sealEnvelope<S extends z.ZodType<{ type: string }>>(
  * Parse envelope bytes, check the payload's `type` and validate it against `schema`.
  * Does NOT verify the signature: call `verifySigned` with the expected key. Never throws.
  */
-export function openEnvelope<S extends z.ZodType<{ type: string }>>(
+/**
+ * The outer layer of an envelope: size cap, `{"p","s"}`, canonical base64, signature length —
+ * everything checkable before the payload is parsed, so a signature can be verified before any
+ * schema work is spent on a document nobody trusted signed. Never throws.
+ */
+export function openOuterEnvelope(
   bytes: Uint8Array,
   type: string,
-  schema: S,
   maxBytes: number,
-): Result<Signed<z.output<S>>> {
+): Result<{ payload: Uint8Array; signature: Uint8Array }> {
   if (!(bytes instanceof Uint8Array)) return fail(`${type} envelope must be bytes`)
   if (bytes.length > maxBytes)
     return fail(`${type} envelope of ${bytes.length} bytes exceeds the ${maxBytes}-byte cap`)
@@ -94,6 +98,18 @@ export function openEnvelope<S extends z.ZodType<{ type: string }>>(
   if (signature === null || signature.length !== ED25519_SIGNATURE_BYTES) {
     return fail(`${type} envelope field s is not base64 of a ${ED25519_SIGNATURE_BYTES}-byte signature`)
   }
+  return ok({ payload, signature })
+}
+
+export function openEnvelope<S extends z.ZodType<{ type: string }>>(
+  bytes: Uint8Array,
+  type: string,
+  schema: S,
+  maxBytes: number,
+): Result<Signed<z.output<S>>> {
+  const outer = openOuterEnvelope(bytes, type, maxBytes)
+  if (!outer.ok) return outer
+  const { payload, signature } = outer.value
   const json = parseJsonBytes(payload)
   if (json === undefined) return fail(`${type} payload is not UTF-8 JSON`)
   if (typeof json !== 'object' || json === null || Array.isArray(json))

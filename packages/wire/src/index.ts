@@ -39,6 +39,7 @@ export { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, type HoleP
 export { fromBase64, fromBase64Url, toBase64, toBase64Url } from './encoding.ts'
 export {
   openEnvelope,
+  openOuterEnvelope,
   publicKeyFromPeerId,
   publicKeyFromRawBase64,
   publicKeyToRawBase64,
@@ -76,6 +77,7 @@ export { deriveMeshKey, meshKeySeed, networkIdFrom, newMeshKeySecret } from './m
 export {
   type Acl,
   aclSchema,
+  decodeOwnerPolicy,
   decodePolicy,
   encodePolicy,
   type MemberBinding,

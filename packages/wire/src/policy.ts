@@ -10,7 +10,7 @@ import {
   MAX_POLICY_KEYS,
   MAX_POLICY_MEMBERS,
 } from './constants.ts'
-import { openEnvelope, type Signed, sealEnvelope, verifySigned } from './envelope.ts'
+import { openEnvelope, openOuterEnvelope, type Signed, sealEnvelope, verifySigned } from './envelope.ts'
 import {
   ipv4Schema,
   multiaddrSchema,
@@ -25,8 +25,34 @@ import type { Result } from './result.ts'
 
 export const POLICY_TYPE = 'policy'
 
-/** ACL attached to a key. Only `rules` is required here; the ACL itself is validated elsewhere. */
-export const aclSchema = z.looseObject({ rules: z.array(z.unknown()).max(4096) })
+/** Deepest nesting an ACL may use: the format needs 4 (acl → rules → rule → ports). */
+const MAX_ACL_DEPTH = 16
+
+/** Finite numbers, strings, booleans, null, arrays and plain objects, at most MAX_ACL_DEPTH deep. */
+function isPlainBoundedJson(value: unknown): boolean {
+  // iterative, so a hostile depth cannot overflow our own stack
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number]
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return false
+      continue
+    }
+    if (typeof v !== 'object' || depth >= MAX_ACL_DEPTH) return false
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1])
+  }
+  return true
+}
+
+/**
+ * ACL attached to a key. Only `rules` is required here (the ACL itself is validated elsewhere), but
+ * it must be plain JSON data that re-encodes to itself: finite numbers, nesting at most
+ * MAX_ACL_DEPTH deep (a 20,000-deep array would overflow the stack of whoever re-encodes it).
+ */
+export const aclSchema = z
+  .looseObject({ rules: z.array(z.unknown()).max(4096) })
+  .refine(isPlainBoundedJson, `ACL must be plain JSON: finite numbers, at most ${MAX_ACL_DEPTH} levels deep`)
 
 export const policyKeySchema = z.object({
   name: nameSchema,
@@ -117,6 +143,22 @@ export function encodePolicy(policy: Policy, ownerKey: PrivateKey): Promise<Uint
 /** Parse and schema-check a policy envelope (signature not checked). Never throws. */
 export function decodePolicy(bytes: Uint8Array): Result<Signed<Policy>> {
   return openEnvelope(bytes, POLICY_TYPE, policySchema, MAX_POLICY_BYTES)
+}
+
+/**
+ * The owner's signature first, then the schema: what a receiver does with a policy from the
+ * network, so a document the owner did not sign costs one Ed25519 verify and no schema work.
+ * `ok: false` with reason `'signature'` when the signature is not the owner's. Never throws.
+ */
+export async function decodeOwnerPolicy(
+  bytes: Uint8Array,
+  ownerPublicKey: PublicKey,
+): Promise<Result<Signed<Policy>> | { ok: false; reason: 'signature' }> {
+  const outer = openOuterEnvelope(bytes, POLICY_TYPE, MAX_POLICY_BYTES)
+  if (!outer.ok) return outer
+  const signed = { type: POLICY_TYPE, ...outer.value }
+  if (!(await verifySigned(signed, ownerPublicKey))) return { ok: false, reason: 'signature' }
+  return decodePolicy(bytes)
 }
 
 /** Check the policy signature against the owner's public key (e.g. `publicKeyFromPeerId(owner)`). */

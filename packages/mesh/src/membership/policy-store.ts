@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events'
 import {
   decodeClaimString,
-  decodePolicy,
+  decodeOwnerPolicy,
   type MemberBinding,
   type Policy,
   type PolicyKey,
@@ -20,7 +20,6 @@ import {
   publicKeyFromRawBase64,
   type Signed,
   verifyClaim,
-  verifyPolicy,
 } from '@meshlan/wire'
 import { type AclFile, aclToFile, allowAllAcl } from '../acl/index.ts'
 import { MAX_CLAIM_CACHE } from '../constants.ts'
@@ -98,8 +97,12 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
    * (bad signature, other network, …: the sender is misbehaving).
    */
   async offer(bytes: Uint8Array): Promise<'accepted' | 'stale' | { rejected: string }> {
-    const dec = decodePolicy(bytes)
-    if (!dec.ok) return { rejected: dec.reason }
+    const ownerKey = publicKeyFromPeerId(this.owner)
+    if (!ownerKey.ok) return { rejected: ownerKey.reason }
+    // the owner's signature before any schema work: a member cannot make us parse its documents
+    const dec = await decodeOwnerPolicy(bytes, ownerKey.value)
+    if (!dec.ok)
+      return { rejected: dec.reason === 'signature' ? 'policy signature is not the owner’s' : dec.reason }
     const p = dec.value.body
     if (p.networkId !== this.networkId) return { rejected: 'policy is for another network' }
     if (p.owner !== this.owner) return { rejected: 'policy names another owner' }
@@ -109,11 +112,6 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
         rejected: `policy version ${p.version} is older than our join string's (${this.minVersion}): a stale copy`,
       }
     }
-    const ownerKey = publicKeyFromPeerId(this.owner)
-    if (!ownerKey.ok) return { rejected: ownerKey.reason }
-    if (!(await verifyPolicy(dec.value, ownerKey.value)))
-      return { rejected: 'policy signature is not the owner’s' }
-    if (p.version <= this.version) return 'stale' // raced with another offer while verifying
     const previous = this.current?.body ?? null
     this.current = dec.value
     this.bindings = new Map(p.members.map((m) => [m.peerId, m]))
