@@ -1,11 +1,12 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PrivateKey, Stream } from '@libp2p/interface'
 import { memory } from '@libp2p/memory'
-import { parseJoinString } from '@meshlan/wire'
+import { createFrameBatch, decodeControl, FrameDecoder, parseJoinString } from '@meshlan/wire'
 import { createLogger } from '../src/logger.ts'
 import { MemoryDevice } from '../src/memory-device.ts'
-import { claimMembership, createKey, createNetwork } from '../src/network.ts'
+import { type CreateKeyInit, claimMembership, createKey, createNetwork, newKey } from '../src/network.ts'
 import { MeshNode } from '../src/node.ts'
+import { createTransport, type MeshLibp2p } from '../src/transport.ts'
 
 export const quiet = createLogger('test', { level: (process.env.MESHLAN_LOG as 'debug') ?? 'error' })
 
@@ -89,6 +90,8 @@ export async function buildMesh(opts: {
   ownerRelay?: boolean
   /** Keys created one-use (the rest are reusable). */
   oneUse?: string[]
+  /** Most members of each reusable key (a fleet test shares one key). @default DEFAULT_KEY_MAX_MEMBERS */
+  maxMembers?: number
   /** 'tcp' listens on 127.0.0.1 with real sockets. @default 'memory' */
   transport?: 'memory' | 'tcp'
 }): Promise<TestMesh> {
@@ -108,11 +111,10 @@ export async function buildMesh(opts: {
     const reusable = !(opts.oneUse ?? []).includes(name)
     // over TCP the owner's port is known only once it listens: nodes get it from `ownerAddr` below
     const bootstrap = tcp ? '/ip4/127.0.0.1/tcp/1' : ownerAddr
-    // maxMembers: test fleets (the 50-node run) share one key
     const r = await createKey(
       policy,
       ownerKey,
-      { name, acl: acl ?? undefined, reusable, maxMembers: reusable ? 1000 : 1 },
+      { name, acl: acl ?? undefined, reusable, maxMembers: reusable ? opts.maxMembers : 1 },
       [bootstrap],
     )
     policy = r.policy
@@ -199,4 +201,105 @@ export function waitConverged(all: MeshNode[], peers: number, timeoutMs = 10_000
     timeoutMs,
     'convergence',
   )
+}
+
+/** A bare libp2p node with no membership at all (no gate: its own handlers answer anyone). */
+export async function stranger(key?: PrivateKey): Promise<MeshLibp2p> {
+  const s = await createTransport({
+    privateKey: key ?? (await generateKeyPair('Ed25519')),
+    networkId: 'stranger',
+    listen: [memAddr()],
+    underlay: memory(),
+  })
+  await s.start()
+  return s
+}
+
+/** Joins a new node to `mesh` with a join string the owner made (as `meshlan join` + `up`). */
+export async function joinNode(
+  mesh: TestMesh,
+  joinString: string,
+  name: string,
+  opts: {
+    key?: PrivateKey
+    bootstrap?: string | string[]
+    policy?: Uint8Array
+    relay?: boolean
+    device?: MemoryDevice
+  } = {},
+): Promise<MeshNode> {
+  const key = opts.key ?? (await generateKeyPair('Ed25519'))
+  const join = parseJoinString(joinString)
+  if (!join.ok) throw new Error(join.reason)
+  const bootstrap = opts.bootstrap ?? `${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`
+  const node = new MeshNode({
+    privateKey: key,
+    networkId: join.value.networkId,
+    owner: join.value.ownerPeerId,
+    name,
+    claim: await claimMembership(join.value, key),
+    minPolicyVersion: join.value.minPolicyVersion,
+    bootstrap: Array.isArray(bootstrap) ? bootstrap : [bootstrap],
+    policy: opts.policy,
+    relay: opts.relay,
+    listen: [memAddr()],
+    underlay: memory(),
+    device: opts.device ?? null,
+    log: quiet,
+  })
+  await node.start()
+  mesh.nodes.push(node)
+  return node
+}
+
+/**
+ * A key made on the running owner through its signer (reusable and allow-all unless `init` says
+ * otherwise); returns the join string.
+ */
+export async function ownerKey(
+  mesh: TestMesh,
+  name: string,
+  init: Partial<CreateKeyInit> = {},
+): Promise<string> {
+  const policy = mesh.owner.membership.store.policy
+  if (policy == null) throw new Error('the owner holds no policy')
+  const { change, joinString } = await newKey(
+    policy,
+    { acl: { rules: [{ to: ['*'] }] }, ...init, name, reusable: init.reusable ?? true },
+    [`${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`],
+  )
+  await mesh.owner.amendPolicy(change)
+  return joinString
+}
+
+/** Resolves with every byte a stream receives until it ends (closed or reset). */
+export function drain(stream: Stream): Promise<number> {
+  return new Promise((resolve) => {
+    let n = 0
+    stream.addEventListener('message', (evt) => {
+      n += evt.data.byteLength
+    })
+    stream.addEventListener('close', () => resolve(n))
+  })
+}
+
+/** The refusal (code, reason) a peer writes on a tunnel stream it will not take. */
+export async function readRefusal(stream: Stream): Promise<{ code: string; reason: string }> {
+  const dec = new FrameDecoder()
+  const batch = createFrameBatch(1)
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no refusal')), 5000)
+    stream.addEventListener('message', (evt) => {
+      dec.push(evt.data)
+      if (dec.decode(batch) !== 0 && batch.controlOffset >= 0) {
+        const m = decodeControl(
+          batch.buf.subarray(batch.controlOffset, batch.controlOffset + batch.controlLength),
+        )
+        if (m.ok && m.value.t === 'refuse') {
+          clearTimeout(t)
+          resolve({ code: m.value.code, reason: m.value.reason })
+        }
+      }
+    })
+  })
 }

@@ -13,6 +13,7 @@ describe(`${N} nodes in one process over the memory transport`, () => {
     mesh = await buildMesh({
       members: Array.from({ length: N - 1 }, (_, i) => ({ name: `node-${i}`, key: 'admin' })),
       keys: { admin: { rules: [{ to: ['*'] }] } },
+      maxMembers: N,
     })
     const started = Date.now() - t0
     const all = [mesh.owner, ...mesh.nodes]

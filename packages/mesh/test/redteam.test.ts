@@ -37,82 +37,24 @@ import { MeshNode } from '../src/node.ts'
 import { adapterOf } from '../src/reachability/libp2p-adapter.ts'
 import { syncClient } from '../src/topology/sync.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
-import { buildMesh, memAddr, quiet, type TestMesh, until, waitConverged } from './helpers.ts'
+import {
+  buildMesh,
+  drain,
+  joinNode,
+  memAddr,
+  ownerKey,
+  quiet,
+  stranger,
+  type TestMesh,
+  until,
+  waitConverged,
+} from './helpers.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** A bare libp2p node with no membership at all (no gate: its own handlers answer anyone). */
-async function stranger(key?: PrivateKey): Promise<MeshLibp2p> {
-  const s = await createTransport({
-    privateKey: key ?? (await generateKeyPair('Ed25519')),
-    networkId: 'stranger',
-    listen: [memAddr()],
-    underlay: memory(),
-  })
-  await s.start()
-  return s
-}
 
 function addrOf(n: MeshNode | MeshLibp2p): string {
   const lp = n instanceof MeshNode ? n.libp2pNode : n
   return lp.getMultiaddrs()[0].toString()
-}
-
-/** Joins a new node with a join string (as `meshlan join` + `up`). */
-async function joinNode(
-  mesh: TestMesh,
-  joinString: string,
-  name: string,
-  opts: { key?: PrivateKey; bootstrap?: string[]; policy?: Uint8Array; relay?: boolean } = {},
-): Promise<MeshNode> {
-  const key = opts.key ?? (await generateKeyPair('Ed25519'))
-  const join = parseJoinString(joinString)
-  if (!join.ok) throw new Error(join.reason)
-  const node = new MeshNode({
-    privateKey: key,
-    networkId: join.value.networkId,
-    owner: join.value.ownerPeerId,
-    name,
-    claim: await claimMembership(join.value, key),
-    minPolicyVersion: join.value.minPolicyVersion,
-    bootstrap: opts.bootstrap ?? [`${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`],
-    policy: opts.policy,
-    relay: opts.relay,
-    listen: [memAddr()],
-    underlay: memory(),
-    log: quiet,
-  })
-  await node.start()
-  mesh.nodes.push(node)
-  return node
-}
-
-/** A key made on the running owner through its signer; returns the join string. */
-async function ownerKey(
-  mesh: TestMesh,
-  name: string,
-  init: Partial<Parameters<typeof newKey>[1]> = {},
-): Promise<string> {
-  const policy = mesh.owner.membership.store.policy
-  assert.ok(policy)
-  const { change, joinString } = await newKey(
-    policy,
-    { acl: { rules: [{ to: ['*'] }] }, ...init, name, reusable: init.reusable ?? true },
-    [`${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`],
-  )
-  await mesh.owner.amendPolicy(change)
-  return joinString
-}
-
-/** Resolves with every byte a stream receives until it ends (closed or reset). */
-function drain(stream: Stream): Promise<number> {
-  return new Promise((resolve) => {
-    let n = 0
-    stream.addEventListener('message', (evt) => {
-      n += evt.data.byteLength
-    })
-    stream.addEventListener('close', () => resolve(n))
-  })
 }
 
 /** Bytes the receiver holds, unread, on the streams of its connections from `peer`. */

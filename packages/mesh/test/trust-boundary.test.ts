@@ -35,92 +35,18 @@ import type { MemoryDevice } from '../src/memory-device.ts'
 import { claimMembership, newKey, removeKey } from '../src/network.ts'
 import { MeshNode } from '../src/node.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
-import { buildMesh, ipv4Packet, memAddr, quiet, type TestMesh, until, waitConverged } from './helpers.ts'
-
-async function stranger(): Promise<MeshLibp2p> {
-  const s = await createTransport({
-    privateKey: await generateKeyPair('Ed25519'),
-    networkId: 'stranger',
-    listen: [memAddr()],
-    underlay: memory(),
-  })
-  await s.start()
-  return s
-}
-
-/** Joins a new node to `mesh` with a join string the owner made (as `meshlan join` + `up`). */
-async function joinNode(
-  mesh: TestMesh,
-  joinString: string,
-  name: string,
-  opts: { key?: PrivateKey; bootstrap?: string; device?: MemoryDevice } = {},
-): Promise<MeshNode> {
-  const key = opts.key ?? (await generateKeyPair('Ed25519'))
-  const join = parseJoinString(joinString)
-  if (!join.ok) throw new Error(join.reason)
-  const node = new MeshNode({
-    privateKey: key,
-    networkId: join.value.networkId,
-    owner: join.value.ownerPeerId,
-    name,
-    claim: await claimMembership(join.value, key),
-    minPolicyVersion: join.value.minPolicyVersion,
-    bootstrap: [opts.bootstrap ?? `${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`],
-    listen: [memAddr()],
-    underlay: memory(),
-    device: opts.device ?? null,
-    log: quiet,
-  })
-  await node.start()
-  mesh.nodes.push(node)
-  return node
-}
-
-/** A key made on the running owner through its signer; returns the join string. */
-async function ownerKey(
-  mesh: TestMesh,
-  name: string,
-  init: Parameters<typeof newKey>[1] = { name },
-): Promise<string> {
-  const policy = mesh.owner.membership.store.policy
-  assert.ok(policy)
-  const { change, joinString } = await newKey(policy, { ...init, name, reusable: init.reusable ?? true }, [
-    `${mesh.ownerAddr}/p2p/${mesh.owner.peerId}`,
-  ])
-  await mesh.owner.amendPolicy(change)
-  return joinString
-}
-
-/** Resolves with every byte a stream receives until it ends (closed or reset). */
-function drain(stream: Stream): Promise<number> {
-  return new Promise((resolve) => {
-    let n = 0
-    stream.addEventListener('message', (evt) => {
-      n += evt.data.byteLength
-    })
-    stream.addEventListener('close', () => resolve(n))
-  })
-}
-
-async function readRefusal(stream: Stream): Promise<{ code: string; reason: string }> {
-  const dec = new FrameDecoder()
-  const batch = createFrameBatch(1)
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no refusal')), 5000)
-    stream.addEventListener('message', (evt) => {
-      dec.push(evt.data)
-      if (dec.decode(batch) !== 0 && batch.controlOffset >= 0) {
-        const m = decodeControl(
-          batch.buf.subarray(batch.controlOffset, batch.controlOffset + batch.controlLength),
-        )
-        if (m.ok && m.value.t === 'refuse') {
-          clearTimeout(t)
-          resolve({ code: m.value.code, reason: m.value.reason })
-        }
-      }
-    })
-  })
-}
+import {
+  buildMesh,
+  drain,
+  ipv4Packet,
+  joinNode,
+  ownerKey,
+  readRefusal,
+  stranger,
+  type TestMesh,
+  until,
+  waitConverged,
+} from './helpers.ts'
 
 describe('a stranger learns nothing', () => {
   let mesh: TestMesh
