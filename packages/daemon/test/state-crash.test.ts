@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { prng } from '@meshlan/testkit'
 import { parseConfig } from '../src/config.ts'
 import { StateDir, writeFileAtomic } from '../src/state.ts'
 import { ATOMIC_SIZE, CONFIG_NAMES } from './fixtures/state-writer.ts'
@@ -19,18 +20,6 @@ const SEED = Number(process.env.MESHLAN_SEED ?? Math.floor(Math.random() * 2 ** 
 const ITERATIONS = Number(process.env.MESHLAN_KILL_ITERATIONS ?? 16)
 /** Kill within this long after the writer is ready: covers many whole write cycles. */
 const MAX_KILL_DELAY_MS = 120
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Starts the writer, kills it with SIGKILL `delayMs` after it said "ready", waits for its exit. */
 function killWriterAfter(mode: string, dir: string, delayMs: number): Promise<void> {

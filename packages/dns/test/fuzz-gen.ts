@@ -4,19 +4,11 @@
  */
 import { buildQuery } from './helpers.ts'
 
-export type Rng = () => number
+export { prng as rng } from '@meshlan/testkit'
 
-/** mulberry32: small, fast, seedable. */
-export function rng(seed: number): Rng {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng as rng } from '@meshlan/testkit'
+
+export type Rng = () => number
 
 const int = (r: Rng, n: number): number => Math.floor(r() * n)
 

@@ -24,6 +24,7 @@
  * Prints counts per verdict, the seed and the findings (first 20 with the frame's first bytes).
  */
 import { closeSync, openSync, writeSync } from 'node:fs'
+import { prng } from '@meshlan/testkit'
 import { native } from '../src/native.ts'
 
 export type VnetCheck = (buf: Uint8Array, off: number, len: number, maxGsoSize: number) => number
@@ -44,18 +45,6 @@ export interface FuzzReport {
 const MAX_IP = 65535
 const ARENA = 256 * 1024
 const CANARY = 512
-
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function sum16(b: Uint8Array, from: number, to: number, sum = 0): number {
   let i = from

@@ -5,19 +5,11 @@
  */
 import { isDeepStrictEqual } from 'node:util'
 
-export type Rand = () => number
+export { prng } from '@meshlan/testkit'
 
-/** mulberry32: small, fast, seeded. */
-export function prng(seed: number): Rand {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '@meshlan/testkit'
+
+export type Rand = () => number
 
 /** A 32-bit hash of (seed, i): input i of a run depends on nothing else. */
 export function mix(seed: number, i: number): number {

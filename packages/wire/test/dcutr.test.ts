@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
+import { prng as mulberry32 } from '@meshlan/testkit'
 import {
   DCUTR_CONNECT,
   DCUTR_SYNC,
@@ -97,15 +98,3 @@ describe('DCUtR HolePunch codec', () => {
     assert.ok(accepted > 0, 'some mutated messages are still valid')
   })
 })
-
-/** A small seeded PRNG (mulberry32): the fuzz run is reproducible from its printed seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}

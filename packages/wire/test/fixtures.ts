@@ -12,6 +12,10 @@ import {
   toBase64,
 } from '../src/index.ts'
 
+export { prng } from '@meshlan/testkit'
+
+import { prng } from '@meshlan/testkit'
+
 export async function keyFromByte(b: number): Promise<Ed25519PrivateKey> {
   return generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(b))
 }
@@ -114,18 +118,6 @@ export function sampleRecord(w: World, claim: string | null): NodeRecord {
     relays: ['/ip4/192.0.2.1/tcp/4001/p2p/' + w.ownerId],
     claim,
     policyVersion: 3,
-  }
-}
-
-/** mulberry32: small, fast, seeded. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
