@@ -303,3 +303,16 @@ export async function readRefusal(stream: Stream): Promise<{ code: string; reaso
     })
   })
 }
+
+/** A bare libp2p node over real loopback TCP whose gater lets everyone in (reachability tests). */
+export async function loopbackNode(relayServer = false): Promise<MeshLibp2p> {
+  const lp = await createTransport({
+    privateKey: await generateKeyPair('Ed25519'),
+    networkId: 'loopback',
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    gater: { deny: () => false, isMember: () => true },
+    relayServer,
+  })
+  await lp.start()
+  return lp
+}

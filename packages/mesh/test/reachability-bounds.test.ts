@@ -23,29 +23,8 @@ import { DCUTR_PROTOCOL, MAX_OBSERVED_IPS, MAX_PUNCH_DIALS } from '../src/reacha
 import { HolePuncher, type PortDialer, type PunchResult } from '../src/reachability/holepunch.ts'
 import { adapterOf } from '../src/reachability/libp2p-adapter.ts'
 import { ObservedIps } from '../src/reachability/observed.ts'
-import { createTransport, type MeshLibp2p } from '../src/transport.ts'
-
-const everyone = { deny: () => false, isMember: () => true }
-
-async function loopbackNode(relayServer = false): Promise<MeshLibp2p> {
-  const lp = await createTransport({
-    privateKey: await generateKeyPair('Ed25519'),
-    networkId: 'reachbounds',
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    gater: everyone,
-    relayServer,
-  })
-  await lp.start()
-  return lp
-}
-
-async function until(f: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+import type { MeshLibp2p } from '../src/transport.ts'
+import { loopbackNode, until } from './helpers.ts'
 
 /** B's side of one exchange, as a hostile member writes it: CONNECT with `addrs`, then SYNC. */
 async function connectExchange(conn: Connection, addrs: string[]): Promise<void> {

@@ -9,26 +9,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection } from '@libp2p/interface'
 import { createLogger } from '../src/logger.ts'
 import { createReachability, type Reachability } from '../src/reachability/service.ts'
-import { createTransport, type MeshLibp2p } from '../src/transport.ts'
-
-async function loopbackNode(): Promise<MeshLibp2p> {
-  const lp = await createTransport({
-    privateKey: await generateKeyPair('Ed25519'),
-    networkId: 'reachsvc',
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    gater: { deny: () => false, isMember: () => true },
-  })
-  await lp.start()
-  return lp
-}
-
-async function until(f: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+import type { MeshLibp2p } from '../src/transport.ts'
+import { loopbackNode, until } from './helpers.ts'
 
 describe('Reachability service (loopback TCP)', () => {
   let a: MeshLibp2p
