@@ -185,7 +185,9 @@ export async function formMesh(
     async () => {
       for (const name of all) {
         const s = await ml.node(name).status()
-        if (s.self.ip == null || s.peers.length < all.length - 1) return false
+        // bound: the owner fixed every name and address (a provisional one could still change)
+        if (s.self.ip == null || !s.self.bound || s.peers.length < all.length - 1) return false
+        if (s.peers.some((p) => !p.bound)) return false
       }
       return true
     },
