@@ -1,3 +1,6 @@
+// (Over 500 lines on purpose: the device's read loop, write path and offload helpers share one
+// N-API module state; the type-3 rules live apart in vnet.c.)
+//
 // meshlan TUN addon: a Linux TUN fd polled on the libuv loop, batched reads, per-packet writes,
 // and the virtio-net offload helpers (checksum completion, TSO segmentation).
 //
