@@ -3,7 +3,7 @@
  * result, in one place. The daemon's handler and the Controller implement it; the CLI calls it
  * through `callApi` (typed) and never re-declares a result. Everything is plain JSON data.
  */
-import type { NodeStatus, PingResult } from '@meshlan/mesh'
+import type { Netcheck, NodeStatus, PingResult } from '@meshlan/mesh'
 import type { DnsStatus } from './magic-dns.ts'
 
 /** A mesh key as `key list` shows it. */
@@ -28,16 +28,8 @@ export interface RevokedKeyInfo {
   revokedAt: number
 }
 
-/** `meshlan netcheck`: this node's reachability. */
-export interface NetcheckResult {
-  listen: string[]
-  observed: string[]
-  natMapping: string | null
-  natPreservesPort: boolean | null
-  behindNat: boolean | null
-  relay: boolean
-  relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
-}
+/** `meshlan netcheck`: this node's reachability (the node's own type). */
+export type NetcheckResult = Netcheck
 
 /** `info`: the daemon process and, when it runs one, its node. */
 export interface DaemonInfo {
