@@ -95,6 +95,8 @@ export function recordFor(
     policyVersion: 3,
     relay: n % 2 === 0,
     observed: ['/ip4/198.51.100.7/tcp/4001'],
+    routes: n % 2 === 0 ? ['192.168.1.0/24'] : [],
+    exitNode: n % 3 === 0,
   }
 }
 
@@ -131,6 +133,7 @@ export async function fixtures(): Promise<Fixtures> {
         reusable: true,
         claimedBy: null,
         maxMembers: 32,
+        autoApprove: { routes: ['192.168.1.0/24'], exit: false },
       },
     ],
     revokedKeys: [
@@ -141,6 +144,7 @@ export async function fixtures(): Promise<Fixtures> {
     members: [
       { peerId: node.id, key: 'laptop', name: 'laptop', ip: '10.144.0.2', boundAt: 1_700_000_080_000 },
     ],
+    routes: [{ peerId: node.id, route: '192.168.1.0/24', approvedAt: 1_700_000_090_000 }],
   }
   const fx = { networkId, now }
   const claimBody = claimFor(fx, node.id, 'laptop', mesh)

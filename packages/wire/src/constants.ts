@@ -100,3 +100,22 @@ export const MAX_HELLO_BYTES = MAX_CLAIM_BYTES + 64
 export const HELLO_VERSION = 1
 /** Longest refusal reason a hello answer carries (UTF-8 bytes). */
 export const MAX_HELLO_REASON_BYTES = 256
+
+/** Most routes (CIDRs) a node record advertises: a subnet router serves a few LANs, not a table. */
+export const MAX_RECORD_ROUTES = 32
+/** Most route approvals (prefix or exit, per node) in a policy: 32 routes for each of 32 routers. */
+export const MAX_POLICY_ROUTES = 1024
+/** Most prefixes one key's autoApprove names (the same cap as a record's routes). */
+export const MAX_AUTO_APPROVE_ROUTES = MAX_RECORD_ROUTES
+/**
+ * Shortest routed prefix: a /8 is the widest LAN anyone routes; anything wider (a default route) is
+ * what an exit node is for, approved as `'exit'`.
+ */
+export const MIN_ROUTE_PREFIX = 8
+/**
+ * Blocks no route may overlap: "this network" (0/8), loopback (127/8) and multicast (224/4) are
+ * host-local or not unicast, so routing them through a peer would break the host itself.
+ */
+export const RESERVED_ROUTE_RANGES: readonly string[] = ['0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4']
+/** The route value of an exit-node approval in a policy (instead of a CIDR). */
+export const EXIT_ROUTE = 'exit'

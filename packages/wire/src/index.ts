@@ -89,9 +89,12 @@ export {
   policySchema,
   type RevokedKey,
   type RevokedNode,
+  type RouteApproval,
+  routeApprovalSchema,
   verifyPolicy,
 } from './policy.ts'
 export {
+  checkRoutePrefix,
   decodeRecord,
   encodeRecord,
   type Link,
@@ -99,6 +102,8 @@ export {
   type NodeRecord,
   nodeRecordSchema,
   RECORD_TYPE,
+  type RoutePrefixResult,
+  routePrefixSchema,
   verifyRecord,
 } from './record.ts'
 export type { Result } from './result.ts'

@@ -4,11 +4,14 @@
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { z } from 'zod'
 import {
+  EXIT_ROUTE,
   FORMAT_VERSION,
+  MAX_AUTO_APPROVE_ROUTES,
   MAX_BOOTSTRAP_ADDRS,
   MAX_POLICY_BYTES,
   MAX_POLICY_KEYS,
   MAX_POLICY_MEMBERS,
+  MAX_POLICY_ROUTES,
 } from './constants.ts'
 import { openEnvelope, openOuterEnvelope, type Signed, sealEnvelope, verifySigned } from './envelope.ts'
 import {
@@ -21,6 +24,7 @@ import {
   subnetSchema,
   timestampSchema,
 } from './fields.ts'
+import { routePrefixSchema } from './record.ts'
 import type { Result } from './result.ts'
 
 export const POLICY_TYPE = 'policy'
@@ -54,6 +58,15 @@ export const aclSchema = z
   .looseObject({ rules: z.array(z.unknown()).max(4096) })
   .refine(isPlainBoundedJson, `ACL must be plain JSON: finite numbers, at most ${MAX_ACL_DEPTH} levels deep`)
 
+/**
+ * What the owner approves on sight for members of a key: their advertisement of these prefixes (or
+ * any prefix inside one of them) and, with `exit`, their exit-node offer.
+ */
+export const autoApproveSchema = z.object({
+  routes: z.array(routePrefixSchema).max(MAX_AUTO_APPROVE_ROUTES),
+  exit: z.boolean(),
+})
+
 export const policyKeySchema = z.object({
   name: nameSchema,
   publicKey: publicKeySchema,
@@ -68,6 +81,18 @@ export const policyKeySchema = z.object({
   claimedBy: peerIdSchema.nullable(),
   /** Most members the owner binds with this key; null = only the network's MAX_POLICY_MEMBERS. */
   maxMembers: z.number().int().min(1).max(MAX_POLICY_MEMBERS).nullable().default(null),
+  /** Routes and exit offers of this key's members the owner approves without being asked. */
+  autoApprove: autoApproveSchema.default({ routes: [], exit: false }),
+})
+
+/**
+ * The owner's approval of one node's offer: a prefix it advertises (canonical CIDR) or `'exit'`.
+ * Only approved ∩ advertised is ever routed.
+ */
+export const routeApprovalSchema = z.object({
+  peerId: peerIdSchema,
+  route: z.union([z.literal(EXIT_ROUTE), routePrefixSchema]),
+  approvedAt: timestampSchema,
 })
 
 /**
@@ -104,6 +129,7 @@ export const policySchema = z
     revokedNodes: z.array(revokedNodeSchema).max(MAX_POLICY_KEYS),
     bootstrap: z.array(multiaddrSchema).max(MAX_BOOTSTRAP_ADDRS),
     members: z.array(memberBindingSchema).max(MAX_POLICY_MEMBERS).default([]),
+    routes: z.array(routeApprovalSchema).max(MAX_POLICY_ROUTES).default([]),
   })
   .superRefine((p, ctx) => {
     for (const field of ['peerId', 'name', 'ip'] as const) {
@@ -119,6 +145,14 @@ export const policySchema = z
         taken.add(m[field])
       })
     }
+    const approved = new Set<string>()
+    p.routes.forEach((r, i) => {
+      const k = `${r.peerId} ${r.route}`
+      if (approved.has(k)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i], message: `duplicate approval '${r.route}'` })
+      }
+      approved.add(k)
+    })
     const seen = new Set<string>()
     p.keys.forEach((k, i) => {
       if (seen.has(k.name)) {
@@ -131,6 +165,8 @@ export const policySchema = z
 export type Acl = z.infer<typeof aclSchema>
 export type PolicyKey = z.infer<typeof policyKeySchema>
 export type MemberBinding = z.infer<typeof memberBindingSchema>
+export type AutoApprove = z.infer<typeof autoApproveSchema>
+export type RouteApproval = z.infer<typeof routeApprovalSchema>
 export type RevokedKey = z.infer<typeof revokedKeySchema>
 export type RevokedNode = z.infer<typeof revokedNodeSchema>
 export type Policy = z.infer<typeof policySchema>

@@ -3,6 +3,7 @@
  */
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { z } from 'zod'
+import { cidrsOverlap, parseCidr } from './cidr.ts'
 import {
   FORMAT_VERSION,
   MAX_CLAIM_BYTES,
@@ -11,6 +12,9 @@ import {
   MAX_RECORD_BYTES,
   MAX_RECORD_LINKS,
   MAX_RECORD_RELAYS,
+  MAX_RECORD_ROUTES,
+  MIN_ROUTE_PREFIX,
+  RESERVED_ROUTE_RANGES,
 } from './constants.ts'
 import { openEnvelope, type Signed, sealEnvelope, verifySigned } from './envelope.ts'
 import {
@@ -24,6 +28,54 @@ import {
 import type { Result } from './result.ts'
 
 export const RECORD_TYPE = 'record'
+
+/** Result of `checkRoutePrefix`. */
+export type RoutePrefixResult =
+  | { ok: true; base: number; prefix: number; mask: number }
+  | { ok: false; reason: string }
+
+const RESERVED = RESERVED_ROUTE_RANGES.map((r) => {
+  const c = parseCidr(r)
+  if (!c.ok) throw new Error(`bad reserved range ${r}`)
+  return { cidr: r, ...c }
+})
+
+/**
+ * A routable prefix (record `routes`, policy approvals, autoApprove): canonical IPv4 CIDR (host
+ * bits clear), prefix MIN_ROUTE_PREFIX-32, overlapping none of RESERVED_ROUTE_RANGES. Never throws.
+ */
+export function checkRoutePrefix(text: string): RoutePrefixResult {
+  const c = parseCidr(text)
+  if (!c.ok) return c
+  if (c.ip !== c.base) {
+    return { ok: false, reason: `'${text}' has host bits set: use the network address (e.g. ${baseText(c)})` }
+  }
+  if (c.prefix < MIN_ROUTE_PREFIX) {
+    return {
+      ok: false,
+      reason: `'${text}' is wider than /${MIN_ROUTE_PREFIX}: advertise an exit node for a default route`,
+    }
+  }
+  const bad = RESERVED.find((r) => cidrsOverlap(r, c))
+  if (bad != null) return { ok: false, reason: `'${text}' overlaps the host-local block ${bad.cidr}` }
+  return { ok: true, base: c.base, prefix: c.prefix, mask: c.mask }
+}
+
+function baseText(c: { base: number; prefix: number }): string {
+  const b = c.base
+  return `${b >>> 24}.${(b >>> 16) & 0xff}.${(b >>> 8) & 0xff}.${b & 0xff}/${c.prefix}`
+}
+
+/** A routable prefix as text (see checkRoutePrefix). */
+export const routePrefixSchema = z.string().superRefine((s, ctx) => {
+  const r = checkRoutePrefix(s)
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: r.reason })
+})
+
+/** No prefix twice in one list. */
+function uniqueStrings(list: string[]): boolean {
+  return new Set(list).size === list.length
+}
 
 export const linkSchema = z.object({
   peer: peerIdSchema,
@@ -55,10 +107,22 @@ export const nodeRecordSchema = z.object({
   relay: z.boolean().optional(),
   /** Public addresses peers have observed for this node (candidates for hole punching). */
   observed: z.array(multiaddrSchema).max(MAX_RECORD_ADDRS).optional(),
+  /** Prefixes this node offers to route (a subnet router); nothing is routed until the owner approves. */
+  routes: z
+    .array(routePrefixSchema)
+    .max(MAX_RECORD_ROUTES)
+    .refine(uniqueStrings, 'a route is listed twice')
+    .default([]),
+  /** The node offers to be an exit node (until the owner approves, nobody uses it). */
+  exitNode: z.boolean().default(false),
 })
 
 export type Link = z.infer<typeof linkSchema>
-export type NodeRecord = z.infer<typeof nodeRecordSchema>
+/**
+ * A node record as built (`routes`/`exitNode` may be left out: they default); decoded records
+ * always carry them.
+ */
+export type NodeRecord = z.input<typeof nodeRecordSchema>
 
 /** Sign a record with the node's libp2p key. Throws InvalidMessageError on a bad record or > 16 KiB. */
 export function encodeRecord(record: NodeRecord, nodeKey: PrivateKey): Promise<Uint8Array> {

@@ -75,6 +75,7 @@ export function samplePolicy(w: World): Policy {
         reusable: false,
         claimedBy: w.nodeId,
         maxMembers: 1,
+        autoApprove: { routes: ['192.168.1.0/24'], exit: false },
       },
     ],
     revokedKeys: [{ name: 'old', publicKey: toBase64(w.other.publicKey.raw), revokedAt: 1_700_000_060_000 }],
@@ -84,6 +85,7 @@ export function samplePolicy(w: World): Policy {
       { peerId: w.ownerId, key: 'owner', name: 'nas', ip: '10.144.0.1', boundAt: 1_700_000_010_000 },
       { peerId: w.nodeId, key: 'laptop', name: 'laptop', ip: '10.144.0.2', boundAt: 1_700_000_080_000 },
     ],
+    routes: [{ peerId: w.nodeId, route: '192.168.1.0/24', approvedAt: 1_700_000_090_000 }],
   }
 }
 
@@ -118,6 +120,8 @@ export function sampleRecord(w: World, claim: string | null): NodeRecord {
     relays: ['/ip4/192.0.2.1/tcp/4001/p2p/' + w.ownerId],
     claim,
     policyVersion: 3,
+    routes: ['192.168.1.0/24', '10.0.0.0/8'],
+    exitNode: true,
   }
 }
 

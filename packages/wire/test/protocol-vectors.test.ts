@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import {
   checkIpv4,
+  checkRoutePrefix,
   checkVnetFrame,
   createFrameBatch,
   decodeClaim,
@@ -33,8 +34,10 @@ import {
   l4DstPort,
   meshKeySeed,
   networkIdFrom,
+  nodeRecordSchema,
   parseCidr,
   parseJoinString,
+  policySchema,
   publicKeyFromPeerId,
   publicKeyFromRawBase64,
   type Result,
@@ -361,5 +364,98 @@ describe('docs/protocol.md vectors', () => {
     assert.ok(r.ok, r.ok ? '' : r.reason)
     assert.equal(r.value.type, v.expect.type)
     assert.deepEqual(r.value.obsAddrs.map(hex), v.expect.obsAddrsHex)
+  })
+})
+
+describe('routes and exit nodes (record routes/exitNode, policy routes, key autoApprove)', () => {
+  it('the vectors carry them, and documents without them still decode with the defaults', () => {
+    const p = decodePolicy(bytes(V.envelopes.policy.hex))
+    assert.ok(p.ok)
+    assert.deepEqual(
+      p.value.body.routes.map((r) => r.route),
+      ['192.168.1.0/24', 'exit'],
+    )
+    assert.deepEqual(p.value.body.keys[0].autoApprove, { routes: ['192.168.1.0/24'], exit: false })
+    const rec = decodeRecord(bytes(V.envelopes.record.hex))
+    assert.ok(rec.ok)
+    assert.deepEqual(rec.value.body.routes, ['192.168.1.0/24'])
+    assert.equal(rec.value.body.exitNode, false)
+
+    // a document from before the fields existed
+    const { routes: _r, exitNode: _e, ...oldRecord } = V.envelopes.record.expect
+    const r = nodeRecordSchema.safeParse(oldRecord)
+    assert.ok(r.success)
+    assert.deepEqual([r.data.routes, r.data.exitNode], [[], false])
+    const { routes: _pr, ...oldPolicy } = V.envelopes.policy.expect
+    oldPolicy.keys = oldPolicy.keys.map(({ autoApprove: _a, ...k }: Record<string, unknown>) => k)
+    const q = policySchema.safeParse(oldPolicy)
+    assert.ok(q.success)
+    assert.deepEqual(q.data.routes, [])
+    assert.deepEqual(q.data.keys[0].autoApprove, { routes: [], exit: false })
+  })
+
+  it('only canonical, routable IPv4 prefixes pass, with a reason', () => {
+    for (const good of ['192.168.1.0/24', '10.0.0.0/8', '172.16.5.4/32', '100.64.0.0/10']) {
+      assert.ok(checkRoutePrefix(good).ok, good)
+    }
+    const bad: Array<[string, RegExp]> = [
+      ['192.168.1.1/24', /host bits/],
+      ['10.0.0.0/7', /wider than \/8/],
+      ['0.0.0.0/0', /wider than/],
+      ['127.0.0.0/8', /127\.0\.0\.0\/8/],
+      ['127.0.0.1/32', /host-local/],
+      ['0.1.0.0/16', /0\.0\.0\.0\/8/],
+      ['224.0.0.0/4', /224\.0\.0\.0\/4/],
+      ['239.1.0.0/16', /host-local/],
+      ['fd00::/8', /CIDR|IPv4/],
+      ['192.168.1.0/33', /prefix/],
+      ['exit', /CIDR/],
+    ]
+    for (const [text, why] of bad) {
+      const r = checkRoutePrefix(text)
+      assert.ok(!r.ok, text)
+      assert.match(r.reason, why, text)
+    }
+  })
+
+  it('schema limits: bad, duplicate and too many routes are refused', () => {
+    const rec = V.envelopes.record.expect
+    const refused = (routes: unknown) => !nodeRecordSchema.safeParse({ ...rec, routes }).success
+    assert.ok(refused(['192.168.1.5/24']))
+    assert.ok(refused(['192.168.1.0/24', '192.168.1.0/24']))
+    assert.ok(refused(['exit']), "'exit' is a policy approval, not an advertised route")
+    assert.ok(refused(Array.from({ length: 33 }, (_, i) => `10.${i}.0.0/16`)))
+    assert.ok(!refused(Array.from({ length: 32 }, (_, i) => `10.${i}.0.0/16`)))
+    assert.ok(!nodeRecordSchema.safeParse({ ...rec, exitNode: 'yes' }).success)
+
+    const pol = V.envelopes.policy.expect
+    const polRefused = (routes: unknown) => !policySchema.safeParse({ ...pol, routes }).success
+    const peerId = V.keys.node.peerId
+    assert.ok(!polRefused([{ peerId, route: 'exit', approvedAt: 1 }]))
+    assert.ok(polRefused([{ peerId, route: 'EXIT', approvedAt: 1 }]))
+    assert.ok(polRefused([{ peerId, route: '10.1.2.3/8', approvedAt: 1 }]))
+    assert.ok(polRefused([{ peerId: 'nobody', route: '10.0.0.0/8', approvedAt: 1 }]))
+    assert.ok(
+      polRefused([
+        { peerId, route: '10.0.0.0/8', approvedAt: 1 },
+        { peerId, route: '10.0.0.0/8', approvedAt: 2 },
+      ]),
+      'one approval per node and route',
+    )
+    assert.ok(
+      polRefused(
+        Array.from({ length: 1025 }, (_, i) => ({
+          peerId,
+          route: `10.${i >> 8}.${i & 255}.0/24`,
+          approvedAt: 1,
+        })),
+      ),
+    )
+    const key = pol.keys[0]
+    const keyRefused = (autoApprove: unknown) =>
+      !policySchema.safeParse({ ...pol, keys: [{ ...key, autoApprove }] }).success
+    assert.ok(!keyRefused({ routes: ['10.0.0.0/8'], exit: true }))
+    assert.ok(keyRefused({ routes: ['10.0.0.1/8'], exit: false }))
+    assert.ok(keyRefused({ routes: [], exit: 'yes' }))
   })
 })

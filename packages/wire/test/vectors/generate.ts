@@ -227,6 +227,7 @@ async function main(): Promise<void> {
         reusable: true,
         claimedBy: null,
         maxMembers: 32,
+        autoApprove: { routes: ['192.168.1.0/24'], exit: false },
       },
     ],
     revokedKeys: [],
@@ -235,6 +236,10 @@ async function main(): Promise<void> {
     members: [
       { peerId: ownerId, key: 'owner', name: 'nas', ip: ownerIp, boundAt: 1_700_000_000_000 },
       { peerId: nodeId, key: 'laptop', name: 'laptop', ip: nodeIp, boundAt: 1_700_000_150_000 },
+    ],
+    routes: [
+      { peerId: nodeId, route: '192.168.1.0/24', approvedAt: 1_700_000_160_000 },
+      { peerId: ownerId, route: 'exit', approvedAt: 1_700_000_170_000 },
     ],
   }
   const claim: MembershipClaim = {
@@ -264,6 +269,8 @@ async function main(): Promise<void> {
     policyVersion: 2,
     relay: false,
     observed: [],
+    routes: ['192.168.1.0/24'],
+    exitNode: false,
   }
   const envelope = async (type: string, body: object, encoded: Uint8Array, signerPublicKey: string) => {
     const payload = utf8(JSON.stringify(body))
