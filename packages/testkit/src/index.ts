@@ -1,8 +1,10 @@
 /**
  * @meshlan/testkit — helpers shared by the tests, fuzzers and benchmarks of several packages (never
- * imported by product code). Today: the one seeded PRNG, so every randomised run can be replayed
- * from the seed it prints.
+ * imported by product code): the one seeded PRNG, so every randomised run can be replayed from the
+ * seed it prints, and minimal IPv4 packet builders.
  */
+
+export { echoPacket, ipPacket, tcpPacket, udpPacket } from './packets.ts'
 
 /** A random number in [0, 1), like Math.random, but reproducible from its seed. */
 export type Rand = () => number

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { echoPacket, ipPacket, tcpPacket, udpPacket } from '@meshlan/testkit'
 import {
   checkIpv4,
   HEADER_BAD_ICMP_ERROR,
@@ -22,30 +23,10 @@ import {
 const A = 0x0a900001
 const B = 0x0a900002
 
-function ip(proto: number, src: number, dst: number, l4: ArrayLike<number>): Uint8Array {
-  const b = new Uint8Array(20 + l4.length)
-  b[0] = 0x45
-  b[2] = b.length >> 8
-  b[3] = b.length & 0xff
-  b[8] = 64
-  b[9] = proto
-  const v = new DataView(b.buffer)
-  v.setUint32(12, src)
-  v.setUint32(16, dst)
-  b.set(l4, 20)
-  return b
-}
-const ports = (s: number, d: number, pad: number) => [
-  s >> 8,
-  s & 255,
-  d >> 8,
-  d & 255,
-  ...new Array(pad).fill(0),
-]
-const udp = (src: number, dst: number, s: number, d: number) => ip(17, src, dst, ports(s, d, 4))
-const tcp = (src: number, dst: number, s: number, d: number) => ip(6, src, dst, ports(s, d, 16))
-const echo = (src: number, dst: number, type: number, id: number) =>
-  ip(1, src, dst, [type, 0, 0, 0, id >> 8, id & 255, 0, 1])
+const ip = ipPacket
+const udp = udpPacket
+const tcp = tcpPacket
+const echo = echoPacket
 /** An ICMP error from `src` to `dst` quoting the first `quote` bytes of `about` (RFC 792: header + 8). */
 function icmpError(src: number, dst: number, type: number, about: Uint8Array, quote = 28): Uint8Array {
   return ip(1, src, dst, [type, 3, 0, 0, 0, 0, 0, 0, ...about.subarray(0, quote)])
