@@ -7,7 +7,8 @@
  * Outbound, per TUN batch (device → peer):
  *   1. the device hands a batch: one slab, packets laid out [headroom][pkt][headroom][pkt]…
  *   2. validate: IPv4 only, sane header and length (bad → counted, dropped)
- *   3. route: destination → peer link by longest-prefix match (none → NO_ROUTE)
+ *   3. route: destination → peer link by longest-prefix match over overlay /32s, approved routes
+ *      (their primary router) and 0.0.0.0/0 (the exit node we use); none → NO_ROUTE
  *   4. filter: the link's compiled ACL, egress direction (stateful; drop → counted with its verdict)
  *   5. frame: the 4-byte frame header is written into the packet's headroom, in place
  *   6. coalesce: runs of consecutive packets to one peer are already a valid frame sequence in the
@@ -17,8 +18,10 @@
  *   1. the stream's 'message' event hands a chunk to that stream's FrameDecoder
  *      (a malformed frame closes that stream only)
  *   2. validate each IP frame
- *   3. anti-spoofing: the source must be the sending peer's overlay address
- *   4. the destination must be this node
+ *   3. anti-spoofing: the source must be the sending peer's overlay address, inside one of its
+ *      approved routes, or — when it is the exit node we use — any address our routes send to it
+ *   4. the destination must be this node, inside one of our approved routes (the kernel forwards
+ *      it into the LAN), or — when we are an approved exit node — any address outside the overlay
  *   5. filter: the link's compiled ACL, ingress direction
  *   6. write the accepted packets to the device in one batch call
  *
@@ -94,6 +97,9 @@ export const PUMP_DROPS = [
   'BAD_FRAME',
   // a type-3 frame whose virtio_net_hdr is not what its own packet implies (issue 8 §1)
   'BAD_VNET',
+  // a destination outside the overlay that we do not serve: in none of our approved routes and we
+  // are no approved exit node (an unapproved or revoked route, or a peer using us without approval)
+  'NOT_OUR_ROUTE',
 ] as const
 export type PumpDrop = (typeof PUMP_DROPS)[number]
 const D_BAD_PACKET = 0
@@ -106,6 +112,46 @@ const D_WRONG_DST = 6
 const D_DEVICE_FULL = 7
 const D_BAD_FRAME = 8
 const D_BAD_VNET = 9
+const D_NOT_OUR_ROUTE = 10
+
+/** An IPv4 prefix: `base` a uint32 (host bits are cleared where stored). */
+export interface Prefix {
+  base: number
+  prefix: number
+}
+
+/** What a peer serves beyond its overlay address. */
+export interface PeerRouting {
+  /** Approved routes this peer is the primary router for: the pump routes them to it. */
+  routes: readonly Prefix[]
+  /** Every approved route of the peer, primary or not: sources it may send from. */
+  sources: readonly Prefix[]
+}
+
+/** What this node serves: where peers' packets may be headed besides our overlay address. */
+export interface SelfRouting {
+  /** Our approved routes. */
+  routes: readonly Prefix[]
+  /** We are an approved exit node. */
+  exitNode: boolean
+  /** The overlay subnet (never forwarded to the kernel as internet traffic); null when unknown. */
+  overlay: Prefix | null
+}
+
+const EMPTY_U32 = new Uint32Array(0)
+
+/** Flattens prefixes into (base, mask) arrays scanned without allocation on the hot path. */
+function flatten(list: readonly Prefix[]): { base: Uint32Array; mask: Uint32Array } {
+  if (list.length === 0) return { base: EMPTY_U32, mask: EMPTY_U32 }
+  const mask = Uint32Array.from(list, (p) => RouteTable.mask(p.prefix))
+  const base = Uint32Array.from(list, (p, i) => (p.base & mask[i]) >>> 0)
+  return { base, mask }
+}
+
+function inPrefixes(ip: number, base: Uint32Array, mask: Uint32Array): boolean {
+  for (let i = 0; i < base.length; i++) if ((ip & mask[i]) >>> 0 === base[i]) return true
+  return false
+}
 
 export interface PumpInit {
   /** @default PEER_QUEUE_BYTES, or PEER_QUEUE_BYTES_OFFLOAD for a device with offloads */
@@ -148,6 +194,13 @@ class PeerLink {
   readonly peerId: string
   ip: number
   filter: PacketFilter | null
+  /** Routes installed in the pump's table for this peer (it is their primary router). */
+  routes: readonly Prefix[] = []
+  /** Its approved routes flattened: sources it may send from. */
+  srcBase: Uint32Array = EMPTY_U32
+  srcMask: Uint32Array = EMPTY_U32
+  /** The exit node we use: 0.0.0.0/0 points at it and its packets may come from any internet source. */
+  exit = false
   out: Stream | null = null
   outPath: 'direct' | 'relay' = 'direct'
   lastTx = 0
@@ -193,6 +246,13 @@ export class Pump {
   private badVnetLoggedAt = 0
   private badVnetSuppressed = 0
   private selfIp = 0
+  private selfRouteBase: Uint32Array = EMPTY_U32
+  private selfRouteMask: Uint32Array = EMPTY_U32
+  private selfExit = false
+  private overlayBase = 0
+  private overlayMask = 0
+  private overlayKnown = false
+  private exitLink: PeerLink | null = null
   private running = false
   private batchTime = 0
   /** Our device's packets carry a virtio_net_hdr: skip it to parse, send it along (frame type 3). */
@@ -239,29 +299,75 @@ export class Pump {
     this.selfIp = ip
   }
 
-  /** Adds or updates a peer: its overlay address and compiled filter (null = nothing allowed). */
-  upsertPeer(peerId: string, ip: number, filter: PacketFilter | null): void {
+  /** What we serve: our approved routes, whether we are an approved exit node, the overlay subnet. */
+  setSelfRouting(r: SelfRouting): void {
+    const f = flatten(r.routes)
+    this.selfRouteBase = f.base
+    this.selfRouteMask = f.mask
+    this.selfExit = r.exitNode
+    this.overlayKnown = r.overlay != null
+    this.overlayMask = r.overlay == null ? 0 : RouteTable.mask(r.overlay.prefix)
+    this.overlayBase = r.overlay == null ? 0 : (r.overlay.base & this.overlayMask) >>> 0
+  }
+
+  /** The exit node we use (null: none): 0.0.0.0/0 routes to it. The peer must be upserted first. */
+  setExitPeer(peerId: string | null): void {
+    const link = peerId == null ? null : (this.links.get(peerId) ?? null)
+    if (this.exitLink === link) return
+    if (this.exitLink != null) {
+      this.exitLink.exit = false
+      this.routes.delete(0, 0)
+    }
+    this.exitLink = link
+    if (link != null) {
+      link.exit = true
+      this.routes.set(0, 0, link)
+    }
+  }
+
+  /**
+   * Adds or updates a peer: its overlay address, compiled filter (null = nothing allowed) and what
+   * it routes (its primary routes go into the route table, all its approved routes become sources
+   * it may send from).
+   */
+  upsertPeer(peerId: string, ip: number, filter: PacketFilter | null, routing?: PeerRouting): void {
     let link = this.links.get(peerId)
     if (link == null) {
       link = new PeerLink(peerId, ip, filter)
       this.links.set(peerId, link)
     } else {
-      if (link.ip !== ip) this.routes.delete(link.ip, 32)
+      if (link.ip !== ip) this.unroute(link, link.ip, 32)
       link.ip = ip
       link.filter = filter
       link.refused = null
       link.retryAt = 0
     }
     this.routes.set(ip, 32, link)
+    const next = routing?.routes ?? []
+    for (const r of link.routes) {
+      if (!next.some((n) => n.prefix === r.prefix && n.base === r.base)) this.unroute(link, r.base, r.prefix)
+    }
+    for (const r of next) this.routes.set(r.base, r.prefix, link)
+    link.routes = next
+    const src = flatten(routing?.sources ?? [])
+    link.srcBase = src.base
+    link.srcMask = src.mask
     if (filter == null) this.closeLink(link, 'not allowed by policy')
   }
 
   removePeer(peerId: string, why = 'peer removed'): void {
     const link = this.links.get(peerId)
     if (link == null) return
-    this.routes.delete(link.ip, 32)
+    this.unroute(link, link.ip, 32)
+    for (const r of link.routes) this.unroute(link, r.base, r.prefix)
+    if (this.exitLink === link) this.setExitPeer(null)
     this.links.delete(peerId)
     this.closeLink(link, why)
+  }
+
+  /** Removes a route only while it still points at `link` (another peer may have taken it over). */
+  private unroute(link: PeerLink, base: number, prefix: number): void {
+    if (this.routes.get(base, prefix) === link) this.routes.delete(base, prefix)
   }
 
   /** Closes a peer's tunnel streams (e.g. its connection moved) without forgetting the peer. */
@@ -604,12 +710,13 @@ export class Pump {
       }
       const src = h.src
       const dst = h.dst
-      if (src !== link.ip) {
+      if (!this.sourceOk(link, src)) {
         this.drop(D_SPOOFED, link)
         continue
       }
-      if (dst !== this.selfIp) {
-        this.drop(D_WRONG_DST, link)
+      const dv = this.destination(dst)
+      if (dv !== 0) {
+        this.drop(dv, link)
         continue
       }
       const v = filter.checkIngress(h, now)
@@ -627,6 +734,32 @@ export class Pump {
       const written = this.device.writeBatch(buf, outOff, outLen, n, vnetFrames)
       if (written < n) this.drops[D_DEVICE_FULL] += n - written
     }
+  }
+
+  /**
+   * Anti-spoofing: the peer's overlay address, one of its approved routes, or — from the exit node
+   * we use — an address outside the overlay that our own table routes to it (reverse-path check:
+   * never another peer's address or route).
+   */
+  private sourceOk(link: PeerLink, src: number): boolean {
+    if (src === link.ip) return true
+    if (inPrefixes(src, link.srcBase, link.srcMask)) return true
+    if (!link.exit) return false
+    if (this.overlayKnown && (src & this.overlayMask) >>> 0 === this.overlayBase) return false
+    return this.routes.lookup(src) === link
+  }
+
+  /** 0 when a packet from a peer may go to our device, else the drop reason. */
+  private destination(dst: number): number {
+    if (dst === this.selfIp) return 0
+    if (this.overlayKnown && (dst & this.overlayMask) >>> 0 === this.overlayBase) return D_WRONG_DST
+    // ours even when another router is primary for the same prefix (high availability: a client
+    // may still send here while the switch-over spreads)
+    if (inPrefixes(dst, this.selfRouteBase, this.selfRouteMask)) return 0
+    const to = this.routes.lookup(dst)
+    // another peer's overlay address or a route it serves: the kernel would hand it back to us
+    if (to != null && to !== this.exitLink) return to.ip === dst ? D_WRONG_DST : D_NOT_OUR_ROUTE
+    return this.selfExit ? 0 : D_NOT_OUR_ROUTE
   }
 
   /** Counts a refused type-3 frame and warns, naming the peer, at most once per BAD_VNET_LOG_MS. */

@@ -1,7 +1,8 @@
 /**
- * Longest-prefix-match IPv4 route table. Lookups are allocation-free: one Map per prefix length
- * in use, probed from the longest prefix to the shortest (at most 33 probes, usually 1: overlay
- * peers are /32 and are checked first).
+ * Longest-prefix-match IPv4 route table: overlay /32s, routed prefixes and 0.0.0.0/0 (the exit
+ * node). Lookups are allocation-free: one Map per prefix length in use, probed from the longest
+ * prefix to the shortest, so a lookup costs one probe per distinct length in use (a mesh with
+ * /32s, a few /24 routes and an exit node: at most 3), not one per route.
  */
 
 export class RouteTable<T> {
@@ -31,6 +32,11 @@ export class RouteTable<T> {
       this.prefixes = this.prefixes.filter((p) => p !== prefix)
     }
     return ok
+  }
+
+  /** The value stored for exactly this prefix (no longest-prefix match). */
+  get(base: number, prefix: number): T | undefined {
+    return this.byPrefix[prefix]?.get((base & RouteTable.mask(prefix)) >>> 0)
   }
 
   lookup(ip: number): T | undefined {

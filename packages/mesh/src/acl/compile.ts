@@ -19,6 +19,13 @@ export interface AclContext {
    * @default 'unnamed'
    */
   keyName?: string
+  /**
+   * The overlay subnet. The `internet` target excludes it; without it `internet` resolves to
+   * nothing (listed in `unresolved`), so an unknown subnet never lets `internet` reach members.
+   */
+  overlay?: { base: number; prefix: number }
+  /** Every approved route of the network (any router): the `internet` target excludes them too. */
+  routes?: ReadonlyArray<{ base: number; prefix: number }>
 }
 
 /** An ACL ready for enforcement. Every method except the `explain*()` ones is allocation-free. */
@@ -47,6 +54,16 @@ export interface CompiledAcl {
   allows(h: PacketHeader): boolean
   /** Whether some rule allows anything at all to `dstIp` (the stream-open check). */
   reachesAnything(dstIp: number): boolean
+  /**
+   * Whether some rule allows anything inside `base/prefix` (the stream-open check for a router's
+   * approved routes). `internet` entries never count: they exclude every approved route.
+   */
+  reachesPrefix(base: number, prefix: number): boolean
+  /**
+   * Whether some rule allows anything on the internet (`*`, `internet`, or a CIDR reaching outside
+   * the overlay and the approved routes): the stream-open check for an exit node.
+   */
+  readonly reachesInternet: boolean
   /** Says which rule allows the packet, or that none does. Allocates: for logs. */
   explain(h: PacketHeader): string
   /** Whether some rule allows an ICMP echo request to `dstIp` (`meshlan ping`, which has no packet). */
@@ -98,6 +115,21 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
   const bases: number[] = []
   const masks: number[] = []
   const netRules: number[] = []
+  const netInternets: number[] = []
+  // what `internet` excludes: the overlay subnet first, then every approved route
+  const exclBases: number[] = []
+  const exclMasks: number[] = []
+  if (ctx.overlay != null) {
+    const m = prefixMask(ctx.overlay.prefix)
+    exclBases.push((ctx.overlay.base & m) >>> 0)
+    exclMasks.push(m)
+    for (const r of ctx.routes ?? []) {
+      const rm = prefixMask(r.prefix)
+      exclBases.push((r.base & rm) >>> 0)
+      exclMasks.push(rm)
+    }
+  }
+  let reachesInternet = false
   const portStart = new Int32Array(ruleCount + 1)
   const protos: number[] = []
   const los: number[] = []
@@ -119,20 +151,32 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
       los.push(proto === PROTO_ICMP && p.lo === 0 && p.hi === 255 ? -1 : p.lo)
       his.push(p.hi)
     }
-    const addNet = (base: number, mask: number) => {
+    const addNet = (base: number, mask: number, internet = 0) => {
       bases.push(base)
       masks.push(mask)
       netRules.push(r)
+      netInternets.push(internet)
     }
     for (const t of rule.to) {
       switch (t.kind) {
         case 'any':
           addNet(0, 0)
+          reachesInternet = true
           if (anyPort) allowsAll = true
+          break
+        case 'internet':
+          if (exclBases.length === 0) {
+            unresolved.push(t.text)
+          } else {
+            addNet(0, 0, 1)
+            reachesInternet = true
+          }
           break
         case 'cidr': {
           const mask = prefixMask(t.prefix)
-          addNet((t.base & mask) >>> 0, mask)
+          const base = (t.base & mask) >>> 0
+          addNet(base, mask)
+          if (!coveredBy(base, mask, exclBases, exclMasks)) reachesInternet = true
           if (anyPort && t.prefix === 0) allowsAll = true
           break
         }
@@ -165,6 +209,16 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
   const netBase = Uint32Array.from(bases)
   const netMask = Uint32Array.from(masks)
   const netRule = Int32Array.from(netRules)
+  const netInternet = Uint8Array.from(netInternets)
+  const exclBase = Uint32Array.from(exclBases)
+  const exclMask = Uint32Array.from(exclMasks)
+  const exclCount = exclBase.length
+
+  /** Whether `dst` is inside the overlay or an approved route (where `internet` does not reach). */
+  function excluded(dst: number): boolean {
+    for (let i = 0; i < exclCount; i++) if ((dst & exclMask[i]) >>> 0 === exclBase[i]) return true
+    return false
+  }
   const portProto = Int32Array.from(protos)
   const portLo = Int32Array.from(los)
   const portHi = Int32Array.from(his)
@@ -176,6 +230,7 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
       const r = netRule[i]
       if (r === failed) continue
       if ((dst & netMask[i]) >>> 0 !== netBase[i]) continue
+      if (netInternet[i] === 1 && excluded(dst)) continue
       const end = portStart[r + 1]
       for (let p = portStart[r]; p < end; p++) {
         const pp = portProto[p]
@@ -207,7 +262,20 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
     if (allowsAll) return true
     const dst = dstIp >>> 0
     for (let i = 0; i < n; i++) {
-      if ((dst & netMask[i]) >>> 0 === netBase[i]) return true
+      if ((dst & netMask[i]) >>> 0 === netBase[i] && !(netInternet[i] === 1 && excluded(dst))) return true
+    }
+    return false
+  }
+
+  function reachesPrefix(base: number, prefix: number): boolean {
+    if (allowsAll) return true
+    const mask = prefixMask(prefix)
+    const b = (base & mask) >>> 0
+    for (let i = 0; i < n; i++) {
+      if (netInternet[i] === 1) continue
+      // two prefixes overlap when they agree on the shorter one's mask
+      const m = (netMask[i] & mask) >>> 0
+      if ((b & m) >>> 0 === (netBase[i] & m) >>> 0) return true
     }
     return false
   }
@@ -239,6 +307,8 @@ export function compileAcl(acl: Acl, ctx: AclContext): CompiledAcl {
     match,
     allows,
     reachesAnything,
+    reachesPrefix,
+    reachesInternet,
     explain: (h) => explainFields(h.dst, h.proto, h.dport, h.icmpType),
     allowsIcmpEcho: (dstIp) => allowsAll || matchFields(dstIp, PROTO_ICMP, 0, ICMP_ECHO_REQUEST) >= 0,
     explainIcmpEcho: (dstIp) => explainFields(dstIp, PROTO_ICMP, 0, ICMP_ECHO_REQUEST),
@@ -262,4 +332,13 @@ function describeFields(dstIp: number, proto: number, dstPort: number, icmpType:
     default:
       return `protocol ${proto} to ${ip}`
   }
+}
+
+/** Whether the prefix (base, mask) lies wholly inside one of the given prefixes. */
+function coveredBy(base: number, mask: number, bases: readonly number[], masks: readonly number[]): boolean {
+  for (let i = 0; i < bases.length; i++) {
+    // inside when it is at least as long and agrees on the outer prefix's mask
+    if ((mask & masks[i]) >>> 0 === masks[i] && (base & masks[i]) >>> 0 === bases[i]) return true
+  }
+  return false
 }

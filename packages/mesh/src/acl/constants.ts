@@ -62,7 +62,7 @@ export const DEFAULT_CONNTRACK_UDP_TTL_MS = 3 * 60 * 1000
 export const DEFAULT_CONNTRACK_ICMP_TTL_MS = 30 * 1000
 /**
  * Whether `checkIngress()` drops packets whose source is not the peer's address (DROP_SPOOF).
- * Turn it off for peers that route whole subnets.
+ * Sources inside the peer's approved routes (and any source from the exit node we use) pass.
  * @default true
  */
 export const DEFAULT_ANTI_SPOOF = true

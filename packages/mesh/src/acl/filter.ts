@@ -15,6 +15,7 @@ import type { PacketHeader } from '@meshlan/wire'
 import type { CompiledAcl } from './compile.ts'
 import type { Conntrack } from './conntrack.ts'
 import { DEFAULT_ANTI_SPOOF, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, PROTO_ICMP } from './constants.ts'
+import { prefixMask } from './ip.ts'
 
 /** The packet may pass. */
 export const ACCEPT = 0
@@ -51,7 +52,7 @@ export const VERDICT_NAMES: readonly string[] = Object.freeze([
 export const VERDICT_REASONS: readonly string[] = Object.freeze([
   'accepted',
   'no rule of the key allows it and it answers no tracked flow',
-  'its source is not the peer’s overlay address',
+  'its source is neither the peer’s overlay address nor inside its approved routes (nor is the peer the exit node we use)',
   'the key is not in the policy',
   'no route to its destination',
   'not a well-formed IPv4 packet',
@@ -74,6 +75,39 @@ export interface PacketFilterInit {
    * @default true
    */
   antiSpoof?: boolean
+  /**
+   * Every approved route the peer serves (primary or not): sources it may send from, and what a
+   * stream to it may be for.
+   * @default []
+   */
+  peerRoutes?: ReadonlyArray<{ base: number; prefix: number }>
+  /**
+   * The peer is the exit node we use: replies from the internet come from any source.
+   * @default false
+   */
+  peerExit?: boolean
+  /**
+   * Our own approved routes: what the peer's key may want to reach through us.
+   * @default []
+   */
+  selfRoutes?: ReadonlyArray<{ base: number; prefix: number }>
+  /**
+   * We are an approved exit node: the peer's key may want the internet through us.
+   * @default false
+   */
+  selfExit?: boolean
+}
+
+/** What a stream between us and a peer may carry besides the two overlay addresses. */
+export interface StreamRouting {
+  /** Our approved routes. */
+  selfRoutes?: ReadonlyArray<{ base: number; prefix: number }>
+  /** We are an approved exit node. */
+  selfExit?: boolean
+  /** The peer's approved routes. */
+  peerRoutes?: ReadonlyArray<{ base: number; prefix: number }>
+  /** The peer is the exit node we use. */
+  peerExit?: boolean
 }
 
 /**
@@ -88,8 +122,8 @@ export interface PacketFilter {
   /** Verdict for a packet we are about to send to the peer. */
   checkEgress(h: PacketHeader, nowMs: number): number
   /**
-   * Stream-open check: may the peer reach anything on us, or may we reach anything on the peer?
-   * (Addresses behind us or the peer, e.g. routed subnets, are not considered.)
+   * Stream-open check: may the peer reach anything on us (or behind us: our approved routes, the
+   * internet when we are an exit node), or we anything on or behind the peer?
    */
   streamAllowed(): boolean
   /** Swaps in recompiled ACLs; takes effect from the next packet. Tracked flows keep their replies. */
@@ -106,14 +140,35 @@ export interface PacketFilter {
   readonly outbound: CompiledAcl | null
 }
 
-/** Whether a stream between us and a peer has any purpose under the given ACLs. */
+/**
+ * Whether a stream between us and a peer has any purpose under the given ACLs: either side reaches
+ * the other's overlay address, a route the other serves, or the internet through the other as exit
+ * node. Default deny: routes and exit count only when `routing` names them.
+ */
 export function mayOpenStream(
   selfIp: number,
   peerIp: number,
   inbound: CompiledAcl | null,
   outbound: CompiledAcl | null,
+  routing: StreamRouting = {},
 ): boolean {
-  return inbound?.reachesAnything(selfIp) === true || outbound?.reachesAnything(peerIp) === true
+  return (
+    reaches(inbound, selfIp, routing.selfRoutes, routing.selfExit === true) ||
+    reaches(outbound, peerIp, routing.peerRoutes, routing.peerExit === true)
+  )
+}
+
+function reaches(
+  acl: CompiledAcl | null,
+  ip: number,
+  routes: ReadonlyArray<{ base: number; prefix: number }> | undefined,
+  exit: boolean,
+): boolean {
+  if (acl == null) return false
+  if (acl.reachesAnything(ip)) return true
+  if (exit && acl.reachesInternet) return true
+  for (const r of routes ?? []) if (acl.reachesPrefix(r.base, r.prefix)) return true
+  return false
 }
 
 export function createPacketFilter(init: PacketFilterInit): PacketFilter {
@@ -121,6 +176,22 @@ export function createPacketFilter(init: PacketFilterInit): PacketFilter {
   const peerIp = init.peerIp >>> 0
   const ct = init.conntrack
   const antiSpoof = init.antiSpoof ?? DEFAULT_ANTI_SPOOF
+  const routing: StreamRouting = {
+    selfRoutes: init.selfRoutes ?? [],
+    selfExit: init.selfExit ?? false,
+    peerRoutes: init.peerRoutes ?? [],
+    peerExit: init.peerExit ?? false,
+  }
+  const peerExit = routing.peerExit === true
+  // sources the peer may send from besides its overlay address: its approved routes, flat for the hot path
+  const srcBase = Uint32Array.from(routing.peerRoutes ?? [], (r) => (r.base & prefixMask(r.prefix)) >>> 0)
+  const srcMask = Uint32Array.from(routing.peerRoutes ?? [], (r) => prefixMask(r.prefix))
+
+  function sourceOk(src: number): boolean {
+    if (src === peerIp || peerExit) return true
+    for (let i = 0; i < srcBase.length; i++) if ((src & srcMask[i]) >>> 0 === srcBase[i]) return true
+    return false
+  }
   let inbound = init.inbound
   let outbound = init.outbound
   const ingressCounters = new Float64Array(VERDICT_COUNT)
@@ -152,7 +223,7 @@ export function createPacketFilter(init: PacketFilterInit): PacketFilter {
   function checkIngress(h: PacketHeader, nowMs: number): number {
     let v: number
     if (inbound === null) v = DROP_NOT_MEMBER
-    else if (antiSpoof && h.src >>> 0 !== peerIp) v = DROP_SPOOF
+    else if (antiSpoof && !sourceOk(h.src >>> 0)) v = DROP_SPOOF
     else v = check(inbound, h, nowMs)
     ingressCounters[v]++
     return v
@@ -169,7 +240,7 @@ export function createPacketFilter(init: PacketFilterInit): PacketFilter {
     peerIp,
     checkIngress,
     checkEgress,
-    streamAllowed: () => mayOpenStream(selfIp, peerIp, inbound, outbound),
+    streamAllowed: () => mayOpenStream(selfIp, peerIp, inbound, outbound, routing),
     replace(nextInbound, nextOutbound) {
       inbound = nextInbound
       outbound = nextOutbound

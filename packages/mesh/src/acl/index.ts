@@ -14,7 +14,7 @@ export type { Conntrack, ConntrackInit, ConntrackTtls } from './conntrack.ts'
 export { createConntrack } from './conntrack.ts'
 export * from './constants.ts'
 export { InvalidConntrackOptionError } from './errors.ts'
-export type { PacketFilter, PacketFilterInit } from './filter.ts'
+export type { PacketFilter, PacketFilterInit, StreamRouting } from './filter.ts'
 export {
   ACCEPT,
   createPacketFilter,

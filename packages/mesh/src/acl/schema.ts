@@ -31,6 +31,8 @@ export interface AclFile {
 /** A validated `to` entry. `text` is the entry as written. */
 export type AclTarget =
   | { kind: 'any'; text: string }
+  /** Any address outside the overlay subnet and every approved route: reached through an exit node. */
+  | { kind: 'internet'; text: string }
   | { kind: 'node'; name: string; text: string }
   | { kind: 'tag'; name: string; text: string }
   /** An IPv4 address is a CIDR with prefix 32. `base` is a uint32 with no host bits set. */
@@ -86,7 +88,7 @@ const ICMP_TYPE_RE = /^icmp\/(\d{1,4})$/
 const IDENT_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 const QUOTE_MAX = 64
 
-const TARGET_HELP = 'use *, node:NAME, tag:NAME, an IPv4 address or a CIDR like 10.144.0.0/16'
+const TARGET_HELP = 'use *, node:NAME, tag:NAME, internet, an IPv4 address or a CIDR like 10.144.0.0/16'
 const PORT_HELP = 'use N/tcp, N-M/udp, icmp or *'
 
 /** Parses ACL JSON text. Never throws. */
@@ -146,6 +148,7 @@ export function formatAclIssues(issues: readonly AclIssue[]): string {
 /** Parses one `to` entry; returns the target or a problem text. Exposed for CLI completion and tests. */
 export function parseAclTarget(text: string): AclTarget | string {
   if (text === '*') return { kind: 'any', text }
+  if (text === 'internet') return { kind: 'internet', text }
   const colon = text.indexOf(':')
   if (colon >= 0) {
     const prefix = text.slice(0, colon)
