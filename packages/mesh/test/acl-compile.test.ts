@@ -204,3 +204,40 @@ describe('compileAcl', () => {
     assert.equal(acl.keyName, 'unnamed')
   })
 })
+
+describe('compileAcl: the internet target (issue 9)', () => {
+  const ip = (s: string) => parseIpv4(s) as number
+  const overlay = { base: ip('10.144.0.0'), prefix: 16 }
+  const routes = [{ base: ip('192.168.1.0'), prefix: 24 }]
+  const compile = (text: string, withOverlay = true) => {
+    const p = parseAcl(text)
+    assert.ok(p.ok)
+    return compileAcl(p.acl, {
+      nodeIp: () => undefined,
+      tagIps: () => [],
+      ...(withOverlay ? { overlay, routes } : {}),
+    })
+  }
+  it('matches internet addresses only: not the overlay, not an approved route', () => {
+    const c = compile('{"rules":[{"to":["internet"]}]}')
+    assert.equal(c.reachesAnything(ip('8.8.8.8')), true)
+    assert.equal(c.reachesAnything(ip('10.144.0.5')), false)
+    assert.equal(c.reachesAnything(ip('192.168.1.7')), false)
+    assert.equal(c.reachesAnything(ip('192.168.2.7')), true)
+    assert.equal(c.reachesInternet, true)
+    assert.equal(c.reachesPrefix(ip('192.168.1.0'), 24), false)
+  })
+  it('without the overlay subnet it resolves to nothing (never reaches members by accident)', () => {
+    const c = compile('{"rules":[{"to":["internet"]}]}', false)
+    assert.deepEqual(c.unresolved, ['internet'])
+    assert.equal(c.reachesAnything(ip('8.8.8.8')), false)
+    assert.equal(c.reachesInternet, false)
+  })
+  it('reachesPrefix sees overlapping CIDRs; overlay-only keys do not reach the internet', () => {
+    const c = compile('{"rules":[{"to":["192.168.1.128/25","10.144.0.1"]}]}')
+    assert.equal(c.reachesPrefix(ip('192.168.1.0'), 24), true)
+    assert.equal(c.reachesPrefix(ip('192.168.2.0'), 24), false)
+    assert.equal(c.reachesInternet, false)
+    assert.equal(compile('{"rules":[{"to":["*"]}]}').reachesInternet, true)
+  })
+})
