@@ -1,15 +1,16 @@
 /**
- * How a node is put together: libp2p with meshlan's services (membership first, so the others can
- * declare it as a component), then reachability over the finished libp2p node. node.ts calls this
- * once and keeps only what it needs to answer; nothing else builds a node.
+ * How a node is put together: libp2p with meshlan's services in dependency order — membership,
+ * topology, tunnel, reachability — each declaring the others it reads as components. node.ts calls
+ * this once and keeps only what it needs to answer; nothing else builds a node.
  */
 import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_RECORD_ADDRS, sanitizeName, uint32ToIp } from '@meshlan/wire'
 import { DEFAULT_LISTEN_PORT, MAX_RECORD_LINKS_SENT, MAX_RECORD_RELAYS_SENT } from './constants.ts'
 import type { Logger } from './logger.ts'
 import { type MembershipService, membership } from './membership/service.ts'
 import type { PacketDevice } from './pump.ts'
-import { createReachability, type Reachability } from './reachability/service.ts'
+import { type Reachability, reachability } from './reachability/service.ts'
 import { type RecordFields, type TopologyService, topology } from './topology/service.ts'
 import { createTransport, type MeshLibp2p, type UnderlayTransport } from './transport.ts'
 import { type TunnelService, tunnel } from './tunnel/service.ts'
@@ -54,6 +55,7 @@ export type NodeServices = {
   membership: MembershipService
   topology: TopologyService
   tunnel: TunnelService
+  reachability: Reachability
 }
 
 /** What the services ask of the node that owns them. */
@@ -68,9 +70,8 @@ export async function composeNode(
   init: MeshNodeInit,
   log: Logger,
   hooks: NodeHooks,
-): Promise<{ lp: MeshLibp2p<NodeServices>; reach: Reachability }> {
+): Promise<{ lp: MeshLibp2p<NodeServices> }> {
   let services: NodeServices | null = null
-  let reach: Reachability | null = null
   const lp = await createTransport<NodeServices>(
     {
       privateKey: init.privateKey,
@@ -107,46 +108,22 @@ export async function composeNode(
         device: init.device ?? null,
         mtu: init.mtu,
         openStream: (peer) => {
-          if (reach == null) throw new Error('reachability is not up yet')
-          return reach.openTunnel(peer)
+          if (services == null) throw new Error('reachability is not up yet')
+          return services.reachability.openTunnel(peer)
         },
         selfName: () => hooks.selfName(),
         log: log.child('tunnel'),
       }),
+      reachability: reachability({
+        selfId: peerIdFromPrivateKey(init.privateKey).toString(),
+        log: log.child('reachability'),
+        relay: init.relay === true,
+        holdReservations: init.relayClient ?? init.relay !== true,
+      }),
     },
   )
   services = lp.services
-  const {
-    topology: t,
-    tunnel: tu,
-    membership: { gate },
-  } = services
-  reach = createReachability(
-    {
-      selfId: lp.peerId.toString(),
-      log: log.child('reachability'),
-      relay: init.relay === true,
-      holdReservations: init.relayClient ?? init.relay !== true,
-    },
-    {
-      libp2p: lp,
-      topology: {
-        record: (id) => t.get(id)?.record,
-        relays: () =>
-          t
-            .all()
-            .filter((n) => n.record.relay === true)
-            .map((n) => ({ record: n.record, online: t.isOnline(n) })),
-      },
-      isMember: (id) => hooks.isMember(id),
-      underlay: (addr) => hooks.underlay(addr),
-      publishRecord: () => t.publishRecord(),
-      onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
-      activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
-      handle: (protocol, handler, options) => gate.handle(protocol, handler, options),
-    },
-  )
-  return { lp, reach }
+  return { lp }
 }
 
 /** Our record's content: the name we ask for (the owner binds it), addresses, paths, relays. */

@@ -24,7 +24,6 @@ import type { PolicyChange } from './network.ts'
 import { isUnderlay } from './overlay.ts'
 import { computePeerTable, emptyPeerTable, type PeerTable } from './peer-table.ts'
 import { pingConnection } from './reachability/paths.ts'
-import type { Reachability } from './reachability/service.ts'
 import * as view from './status.ts'
 import type { RecordFields, TopologyService } from './topology/service.ts'
 import type { MeshLibp2p } from './transport.ts'
@@ -44,7 +43,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private readonly init: MeshNodeInit
   private readonly log: Logger
   private lp: MeshLibp2p<NodeServices> | null = null
-  private reach: Reachability | null = null
   private table: PeerTable = emptyPeerTable()
   private selfReason: string | null = 'no policy yet'
   private selfKey: string | null = null
@@ -61,9 +59,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.recomputer = new Coalescer(() => this.doRecompute(), init.recomputeDebounceMs ?? 50)
   }
 
-  private get s(): NodeServices & { reachability: Reachability } {
-    if (this.lp == null || this.reach == null) throw new Error('the node is not started: call start() first')
-    return { ...this.lp.services, reachability: this.reach }
+  private get s(): NodeServices {
+    if (this.lp == null) throw new Error('the node is not started: call start() first')
+    return this.lp.services
   }
 
   get libp2pNode(): MeshLibp2p<NodeServices> {
@@ -88,14 +86,13 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   }
 
   async start(): Promise<void> {
-    const { lp, reach } = await composeNode(this.init, this.log, {
+    const { lp } = await composeNode(this.init, this.log, {
       describe: () => this.describe(),
       isMember: (id) => this.isMember(id),
       underlay: (addr) => this.underlay(addr),
       selfName: () => this.name,
     })
     this.lp = lp
-    this.reach = reach
     const { membership: m, topology: t } = lp.services
     m.on('policy', (policy, envelope) => {
       this.emit('policy', policy, envelope)
@@ -104,11 +101,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     m.on('expiry', () => this.recomputer.schedule())
     t.on('change', () => {
       this.emit('records')
-      reach.topologyChanged()
       this.recomputer.schedule()
     })
     await lp.start()
-    await reach.start()
     // handlers registered by services after libp2p's afterStart are gated too
     await m.gate.wrapAll()
     this.log.info('node started', {
@@ -130,7 +125,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     if (this.lp == null) return
     if (this.keepalive != null) clearInterval(this.keepalive)
     this.recomputer.stop()
-    await this.reach?.stop()
     await this.lp.stop()
     this.log.info('node stopped')
   }
@@ -186,7 +180,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
 
   /** Our record's content (null while we have no address). */
   private describe(): RecordFields | null {
-    if (this.table.self == null || this.lp == null || this.reach == null) return null
+    if (this.table.self == null || this.lp == null) return null
     return selfRecord({
       self: this.table.self,
       wanted: this.init.name,
@@ -196,7 +190,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         .map(String)
         .filter((a) => this.underlay(a)),
       peers: [...this.table.peers.keys()],
-      reach: this.reach,
+      reach: this.lp.services.reachability,
       rtt: (p) => this.rtts.get(p) ?? null,
     })
   }

@@ -20,7 +20,12 @@ import type {
   Transport,
   TypedEventTarget,
 } from '@libp2p/interface'
-import type { ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
+import type {
+  AddressManager,
+  ConnectionManager,
+  Registrar,
+  TransportManager,
+} from '@libp2p/interface-internal'
 import { noise } from '@libp2p/noise'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -98,6 +103,7 @@ export type BaseServices = {
 /** The libp2p components meshlan's services may declare (a subset of libp2p's Components). */
 export interface CoreComponents {
   peerId: PeerId
+  addressManager: AddressManager
   registrar: Registrar
   connectionManager: ConnectionManager
   transportManager: TransportManager

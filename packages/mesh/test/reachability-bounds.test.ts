@@ -21,6 +21,7 @@ import { createLogger } from '../src/logger.ts'
 import { candidateAddrs, isLanIp, selectCandidates } from '../src/reachability/candidates.ts'
 import { DCUTR_PROTOCOL, MAX_OBSERVED_IPS, MAX_PUNCH_DIALS } from '../src/reachability/constants.ts'
 import { HolePuncher, type PortDialer, type PunchResult } from '../src/reachability/holepunch.ts'
+import { hostOfNode } from '../src/reachability/host.ts'
 import { adapterOf } from '../src/reachability/libp2p-adapter.ts'
 import { ObservedIps } from '../src/reachability/observed.ts'
 import type { MeshLibp2p } from '../src/transport.ts'
@@ -61,7 +62,7 @@ describe('DCUtR responder bounds (in-process, loopback TCP through a member rela
     await a.dial(relay.getMultiaddrs()[0])
     await adapterOf(a).reserveOn(relay.peerId.toString())
     puncher = new HolePuncher({
-      libp2p: a,
+      host: hostOfNode(a),
       log: createLogger('rb-a', { level: 'error' }),
       selfId: a.peerId.toString(),
       listenPort: () => 7946,

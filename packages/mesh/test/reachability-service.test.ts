@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection } from '@libp2p/interface'
 import { createLogger } from '../src/logger.ts'
+import { hostOfNode } from '../src/reachability/host.ts'
 import { createReachability, type Reachability } from '../src/reachability/service.ts'
 import type { MeshLibp2p } from '../src/transport.ts'
 import { loopbackNode, until } from './helpers.ts'
@@ -30,7 +31,7 @@ describe('Reachability service (loopback TCP)', () => {
       const s = createReachability(
         { selfId: lp.peerId.toString(), log: createLogger('rs', { level: 'error' }) },
         {
-          libp2p: lp,
+          host: hostOfNode(lp),
           topology: { record: () => undefined, relays: () => [] },
           isMember: (id) => members.has(id),
           underlay: () => true,

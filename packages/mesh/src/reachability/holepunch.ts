@@ -29,7 +29,6 @@ import { dialFromPort } from '@meshlan/tun'
 import { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, MAX_DCUTR_MESSAGE } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import { type Logger, RateLimitedLog } from '../logger.ts'
-import type { MeshLibp2p } from '../transport.ts'
 import { PeerWindow } from './backoff.ts'
 import { type Candidate, selectCandidates, toCandidates } from './candidates.ts'
 import {
@@ -47,7 +46,8 @@ import {
   PUNCH_TIMEOUT_MS,
   UPGRADE_TIMEOUT_MS,
 } from './constants.ts'
-import { adapterOf, type Libp2pAdapter } from './libp2p-adapter.ts'
+import type { ReachabilityHost } from './host.ts'
+import type { Libp2pAdapter } from './libp2p-adapter.ts'
 import { isRelayed } from './paths.ts'
 
 export { candidateAddrs } from './candidates.ts'
@@ -68,15 +68,14 @@ export type StreamHandle = (
 ) => Promise<void>
 
 export interface HolePuncherInit {
-  libp2p: MeshLibp2p
+  /** The libp2p node's connections, handlers and adapter. */
+  host: ReachabilityHost
   /**
    * Registers our protocol handlers; the node passes the membership gate's, so DCUtR and observe
    * are closed to unproven peers from the first moment.
    * @default libp2p.handle
    */
   handle?: StreamHandle
-  /** @default the adapter registered by createTransport */
-  adapter?: Libp2pAdapter
   log: Logger
   selfId: string
   /** Our TCP listen port (the one the dialer binds), or null when we have none. */
@@ -118,7 +117,6 @@ export class HolePuncher {
   private readonly inFlight = new Set<string>()
   private readonly window = new PeerWindow(PUNCH_RESPONDER_BACKOFF_MS)
   private readonly dial: PortDialer
-  private adapterRef: Libp2pAdapter | null
   private readonly counters: PunchStats = {
     refusedNotMember: 0,
     refusedBackoff: 0,
@@ -134,12 +132,10 @@ export class HolePuncher {
     this.log = init.log
     this.refusals = new RateLimitedLog(init.log, PUNCH_REFUSAL_LOG_MS)
     this.dial = init.dial ?? dialFromPort
-    this.adapterRef = init.adapter ?? null
   }
 
   private get adapter(): Libp2pAdapter {
-    this.adapterRef ??= adapterOf(this.init.libp2p)
-    return this.adapterRef
+    return this.init.host.adapter
   }
 
   stats(): PunchStats {
@@ -147,8 +143,8 @@ export class HolePuncher {
   }
 
   async start(): Promise<void> {
-    const lp = this.init.libp2p
-    const handle: StreamHandle = this.init.handle ?? ((p, h, o) => lp.handle(p, h, o))
+    const host = this.init.host
+    const handle: StreamHandle = this.init.handle ?? ((p, h, o) => host.handle(p, h, o))
     await handle(DCUTR_PROTOCOL, (stream, conn) => void this.respond(stream, conn), {
       runOnLimitedConnection: true,
       maxInboundStreams: DCUTR_MAX_STREAMS,
@@ -170,7 +166,7 @@ export class HolePuncher {
   }
 
   async stop(): Promise<void> {
-    await this.init.libp2p.unhandle([DCUTR_PROTOCOL, OBSERVE_PROTOCOL]).catch(() => {})
+    await this.init.host.unhandle([DCUTR_PROTOCOL, OBSERVE_PROTOCOL]).catch(() => {})
   }
 
   /** Asks a peer which address it sees us at on this connection. */

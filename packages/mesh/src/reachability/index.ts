@@ -6,6 +6,12 @@
 export { AdapterMissingError, Libp2pAssumptionError, NoPathError } from './errors.ts'
 export type { PunchStats } from './holepunch.ts'
 export {
+  hostOfComponents,
+  hostOfNode,
+  type ReachabilityHost,
+  type ReachabilityHostComponents,
+} from './host.ts'
+export {
   adapterOf,
   checkComponents,
   LIBP2P_ADAPTER_SERVICE,
@@ -24,5 +30,7 @@ export {
   Reachability,
   type ReachabilityComponents,
   type ReachabilityInit,
+  type ReachabilityServiceComponents,
+  reachability,
   type TopologyView,
 } from './service.ts'

@@ -11,7 +11,6 @@ import type { NodeRecord } from '@meshlan/wire'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL } from '../constants.ts'
 import type { Logger } from '../logger.ts'
-import type { MeshLibp2p } from '../transport.ts'
 import {
   DIRECT_DIAL_TIMEOUT_MS,
   DIRECT_ONLY_DIAL_TIMEOUT_MS,
@@ -23,7 +22,8 @@ import {
   RESERVED_RELAYS,
 } from './constants.ts'
 import { NoPathError } from './errors.ts'
-import { adapterOf, type Libp2pAdapter } from './libp2p-adapter.ts'
+import type { ReachabilityHost } from './host.ts'
+import type { Libp2pAdapter } from './libp2p-adapter.ts'
 
 export type PathKind = 'direct' | 'relay'
 
@@ -44,9 +44,8 @@ export function rankConnections(conns: Connection[]): Connection[] {
 }
 
 export interface PathsInit {
-  libp2p: MeshLibp2p
-  /** @default the adapter registered by createTransport */
-  adapter?: Libp2pAdapter
+  /** The libp2p node's connections, dialling and adapter. */
+  host: ReachabilityHost
   log: Logger
   /** The member records we know (for addresses and relays). */
   record(peerId: string): NodeRecord | undefined
@@ -64,7 +63,7 @@ export interface PathsInit {
 export type DirectFailure = 'symmetric-nat' | 'punch-failed' | 'no-relay' | 'not-tried' | null
 
 export class Paths {
-  private readonly libp2p: MeshLibp2p
+  private readonly host: ReachabilityHost
   private readonly log: Logger
   private readonly init: PathsInit
   /** relay peer id → RTT ms */
@@ -72,7 +71,6 @@ export class Paths {
   readonly directFailures = new Map<string, DirectFailure>()
   private readonly dialing = new Map<string, Promise<Connection>>()
   private readonly dialErrors = new Map<string, string>()
-  private adapterRef: Libp2pAdapter | null
 
   /** The last failed dial to a peer (cleared by a success). */
   lastDialError(peerId: string): string | undefined {
@@ -81,18 +79,16 @@ export class Paths {
 
   constructor(init: PathsInit) {
     this.init = init
-    this.libp2p = init.libp2p
+    this.host = init.host
     this.log = init.log
-    this.adapterRef = init.adapter ?? null
   }
 
   private get adapter(): Libp2pAdapter {
-    this.adapterRef ??= adapterOf(this.libp2p)
-    return this.adapterRef
+    return this.host.adapter
   }
 
   best(peerId: string): Connection | undefined {
-    return rankConnections(this.libp2p.getConnections(peerIdFromString(peerId)))[0]
+    return rankConnections(this.host.getConnections(peerIdFromString(peerId)))[0]
   }
 
   path(peerId: string): PathKind | 'none' {
@@ -194,13 +190,13 @@ export class Paths {
     for (const g of groups) {
       if (g.addrs.length === 0) continue
       try {
-        return await this.libp2p.dial(g.addrs, { signal: AbortSignal.timeout(g.timeoutMs) })
+        return await this.host.dial(g.addrs, { signal: AbortSignal.timeout(g.timeoutMs) })
       } catch (err) {
         errors.push(`${g.kind}: ${(err as Error).message}`)
       }
     }
     if (errors.length === 0)
-      return this.libp2p.dial(id, { signal: AbortSignal.timeout(DIRECT_ONLY_DIAL_TIMEOUT_MS) })
+      return this.host.dial(id, { signal: AbortSignal.timeout(DIRECT_ONLY_DIAL_TIMEOUT_MS) })
     throw new NoPathError(peerId, errors.join('; '))
   }
 
@@ -215,7 +211,7 @@ export class Paths {
 
   /** Relay circuit addresses we currently hold reservations on (ours, announced in our record). */
   circuitAddrs(): string[] {
-    return this.libp2p
+    return this.host
       .getMultiaddrs()
       .map((a) => a.toString())
       .filter((a) => a.includes('/p2p-circuit') && this.init.underlay(a))

@@ -33,7 +33,10 @@ import { dialFromPort } from '@meshlan/tun'
 import type { NodeRecord } from '@meshlan/wire'
 import { DIRECT_WATCH_MS, DIRECT_WATCH_TIMEOUT_MS, NAT_PROBE_MS, RELAY_MAINTAIN_MS } from '../constants.ts'
 import type { Logger } from '../logger.ts'
-import type { MeshLibp2p } from '../transport.ts'
+import type { MembershipService } from '../membership/service.ts'
+import { isUnderlay } from '../overlay.ts'
+import type { TopologyService } from '../topology/service.ts'
+import type { TunnelService } from '../tunnel/service.ts'
 import { RetryBackoff } from './backoff.ts'
 import { candidateAddrs } from './candidates.ts'
 import {
@@ -51,7 +54,8 @@ import {
   type PunchStats,
   type StreamHandle,
 } from './holepunch.ts'
-import { adapterOf, type Libp2pAdapter } from './libp2p-adapter.ts'
+import { hostOfComponents, type ReachabilityHost, type ReachabilityHostComponents } from './host.ts'
+import type { Libp2pAdapter } from './libp2p-adapter.ts'
 import { mappingIp, type NatMapping, peerIsSymmetric, probeNat, UNKNOWN_MAPPING } from './nat-probe.ts'
 import { ObservedIps } from './observed.ts'
 import { type DirectFailure, isRelayed, type PathKind, Paths, pingConnection } from './paths.ts'
@@ -73,9 +77,8 @@ export interface TopologyView {
 }
 
 export interface ReachabilityComponents {
-  libp2p: MeshLibp2p
-  /** @default the adapter registered by createTransport */
-  adapter?: Libp2pAdapter
+  /** The libp2p node as reachability sees it (from declared components, or a finished node). */
+  host: ReachabilityHost
   topology: TopologyView
   isMember(peerId: string): boolean
   /** False for addresses (multiaddr or IP) inside the overlay subnet. */
@@ -88,7 +91,7 @@ export interface ReachabilityComponents {
   activePeers(windowMs: number): string[]
   /** @default dialFromPort (tests count dials) */
   dial?: PortDialer
-  /** Registers our protocol handlers (the membership gate's). @default libp2p.handle */
+  /** Registers our protocol handlers (the membership gate's). @default host.handle */
   handle?: StreamHandle
 }
 
@@ -111,8 +114,9 @@ export class Reachability {
   private readonly init: ReachabilityInit
   private readonly c: ReachabilityComponents
   private readonly log: Logger
-  private readonly libp2p: MeshLibp2p
+  private readonly host: ReachabilityHost
   private readonly adapter: Libp2pAdapter
+  private offOpen: (() => void) | null = null
   private readonly paths: Paths
   private readonly puncher: HolePuncher
   private readonly observed = new ObservedIps()
@@ -123,18 +127,16 @@ export class Reachability {
   private readonly timers: NodeJS.Timeout[] = []
   private relaySoon: NodeJS.Timeout | null = null
   private running = false
-  private readonly onOpen = (evt: CustomEvent<Connection>): void => this.onConnectionOpen(evt.detail)
 
   constructor(init: ReachabilityInit, components: ReachabilityComponents) {
     this.init = init
     this.c = components
     this.log = init.log
-    this.libp2p = components.libp2p
-    this.adapter = components.adapter ?? adapterOf(components.libp2p)
+    this.host = components.host
+    this.adapter = components.host.adapter
     this.dial = components.dial ?? dialFromPort
     this.paths = new Paths({
-      libp2p: this.libp2p,
-      adapter: this.adapter,
+      host: this.host,
       log: init.log.child('paths'),
       record: (id) => components.topology.record(id),
       relayCandidates: () =>
@@ -147,9 +149,8 @@ export class Reachability {
       sharesNat: (id) => this.sharesNat(id),
     })
     this.puncher = new HolePuncher({
-      libp2p: this.libp2p,
+      host: this.host,
       handle: components.handle,
-      adapter: this.adapter,
       log: init.log.child('holepunch'),
       selfId: init.selfId,
       listenPort: () => this.listenPort(),
@@ -170,7 +171,7 @@ export class Reachability {
   async start(): Promise<void> {
     if (this.running) return
     await this.puncher.start()
-    this.libp2p.addEventListener('connection:open', this.onOpen)
+    this.offOpen = this.host.onConnectionOpen((conn) => this.onConnectionOpen(conn))
     this.running = true
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
     this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
@@ -185,7 +186,8 @@ export class Reachability {
     this.timers.length = 0
     if (this.relaySoon != null) clearTimeout(this.relaySoon)
     this.relaySoon = null
-    this.libp2p.removeEventListener('connection:open', this.onOpen)
+    this.offOpen?.()
+    this.offOpen = null
     await this.puncher.stop()
   }
 
@@ -252,7 +254,7 @@ export class Reachability {
   /** Our own non-loopback IPv4 addresses outside the overlay (LAN candidates). */
   lanIps(): string[] {
     const out = new Set<string>()
-    for (const a of this.libp2p.getMultiaddrs()) {
+    for (const a of this.host.getMultiaddrs()) {
       const t = a.toString()
       const m = /^\/ip4\/([\d.]+)\/tcp\//.exec(t)
       if (m != null && !m[1].startsWith('127.') && !t.includes('/p2p-circuit') && this.c.underlay(m[1]))
@@ -285,7 +287,7 @@ export class Reachability {
     const observed = this.observed.list()
     const lan = this.lanIps()
     return {
-      listen: this.libp2p
+      listen: this.host
         .getMultiaddrs()
         .map((a) => a.toString())
         .filter((a) => !a.includes('/p2p-circuit')),
@@ -403,7 +405,7 @@ export class Reachability {
   /** B's side again, on the relayed connection the peer opened to us, if it is still there. */
   private punchAgain(peer: string): void {
     if (!this.running) return
-    const conn = this.libp2p
+    const conn = this.host
       .getConnections(peerIdFromString(peer))
       .find((c) => isRelayed(c) && c.direction === 'inbound')
     if (conn != null) void this.maybePunch(conn)
@@ -452,4 +454,43 @@ export class Reachability {
 
 export function createReachability(init: ReachabilityInit, components: ReachabilityComponents): Reachability {
   return new Reachability(init, components)
+}
+
+/** What the reachability service declares of the other meshlan services (all earlier in the map). */
+export interface ReachabilityServiceComponents extends ReachabilityHostComponents {
+  membership: MembershipService
+  topology: TopologyService
+  tunnel: TunnelService
+}
+
+/**
+ * The libp2p service factory: `services: { …, reachability: reachability(init) }`, after membership,
+ * topology and tunnel, whose parts it reads (records and relays, who is admitted, the tunnel's
+ * active peers) instead of reaching into the node.
+ */
+export function reachability(
+  init: ReachabilityInit,
+): (components: ReachabilityServiceComponents) => Reachability {
+  return (c) => {
+    const { membership: m, topology: t, tunnel: tu } = c
+    const reach = new Reachability(init, {
+      host: hostOfComponents(c),
+      topology: {
+        record: (id) => t.get(id)?.record,
+        relays: () =>
+          t
+            .all()
+            .filter((n) => n.record.relay === true)
+            .map((n) => ({ record: n.record, online: t.isOnline(n) })),
+      },
+      isMember: (id) => id === init.selfId || m.gate.isAdmitted(id) || t.get(id) != null,
+      underlay: (addr) => isUnderlay(addr, m.store.policy?.subnet ?? null),
+      publishRecord: () => t.publishRecord(),
+      onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
+      activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
+      handle: (protocol, handler, options) => m.gate.handle(protocol, handler, options),
+    })
+    t.on('change', () => reach.topologyChanged())
+    return reach
+  }
 }
