@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { echoPacket, ipPacket, tcpPacket, udpPacket } from '@meshlan/testkit'
 import { HEADER_OK, PacketHeader } from '@meshlan/wire'
 import {
   ACCEPT,
@@ -26,30 +27,10 @@ const ATTACKER = parseIpv4('10.144.0.2') as number
 const GUEST = parseIpv4('10.144.0.3') as number
 const OTHER = parseIpv4('10.144.0.4') as number
 
-function ip(proto: number, src: number, dst: number, l4: ArrayLike<number>): Uint8Array {
-  const b = new Uint8Array(20 + l4.length)
-  b[0] = 0x45
-  b[2] = b.length >> 8
-  b[3] = b.length & 0xff
-  b[8] = 64
-  b[9] = proto
-  const v = new DataView(b.buffer)
-  v.setUint32(12, src)
-  v.setUint32(16, dst)
-  b.set(l4, 20)
-  return b
-}
-const ports = (s: number, d: number, pad: number) => [
-  s >> 8,
-  s & 255,
-  d >> 8,
-  d & 255,
-  ...new Array(pad).fill(0),
-]
-const tcp = (src: number, dst: number, s: number, d: number) => ip(6, src, dst, ports(s, d, 16))
-const udp = (src: number, dst: number, s: number, d: number) => ip(17, src, dst, ports(s, d, 4))
-const echo = (src: number, dst: number, type: number, id: number) =>
-  ip(1, src, dst, [type, 0, 0, 0, id >> 8, id & 255, 0, 1])
+const ip = ipPacket
+const tcp = tcpPacket
+const udp = udpPacket
+const echo = echoPacket
 /** An ICMP error (default: port unreachable) from `src` to `dst` about `about`. */
 const icmpError = (src: number, dst: number, about: Uint8Array, type = 3, code = 3) =>
   ip(1, src, dst, [type, code, 0, 0, 0, 0, 0, 0, ...about.subarray(0, 28)])
