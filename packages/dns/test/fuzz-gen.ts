@@ -6,8 +6,6 @@ import { buildQuery } from './helpers.ts'
 
 export { prng as rng } from '@meshlan/testkit'
 
-import { prng as rng } from '@meshlan/testkit'
-
 export type Rng = () => number
 
 const int = (r: Rng, n: number): number => Math.floor(r() * n)
