@@ -32,11 +32,11 @@ import {
   RECORDS_TOPIC,
   SYNC_PROTOCOL,
 } from '../src/constants.ts'
-import { claimMembership, newKey, removeKey, revokeNodeChange } from '../src/network.ts'
+import { claimMembership, removeKey, revokeNodeChange } from '../src/network.ts'
 import { MeshNode } from '../src/node.ts'
 import { adapterOf } from '../src/reachability/libp2p-adapter.ts'
 import { syncClient } from '../src/topology/sync.ts'
-import { createTransport, type MeshLibp2p } from '../src/transport.ts'
+import type { MeshLibp2p } from '../src/transport.ts'
 import {
   buildMesh,
   drain,

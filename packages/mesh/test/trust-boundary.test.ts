@@ -7,21 +7,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PrivateKey, Stream } from '@libp2p/interface'
-import { memory } from '@libp2p/memory'
+import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import {
-  createFrameBatch,
-  decodeControl,
-  decodeHelloAnswer,
-  encodeFrame,
-  encodeHelloOffer,
-  FRAME_TYPE_IP,
-  FrameDecoder,
-  ipToUint32,
-  parseJoinString,
-} from '@meshlan/wire'
+import { decodeHelloAnswer, encodeFrame, encodeHelloOffer, FRAME_TYPE_IP, ipToUint32 } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import { candidateAddress } from '../src/addressing.ts'
 import {
@@ -31,10 +20,8 @@ import {
   RECORDS_TOPIC,
   TUNNEL_PROTOCOL,
 } from '../src/constants.ts'
-import type { MemoryDevice } from '../src/memory-device.ts'
-import { claimMembership, newKey, removeKey } from '../src/network.ts'
-import { MeshNode } from '../src/node.ts'
-import { createTransport, type MeshLibp2p } from '../src/transport.ts'
+import { removeKey } from '../src/network.ts'
+import type { MeshLibp2p } from '../src/transport.ts'
 import {
   buildMesh,
   drain,
