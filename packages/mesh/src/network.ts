@@ -8,14 +8,17 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
+  checkRoutePrefix,
   cidrsOverlap,
   cidrWithin,
   claimToString,
   deriveMeshKey,
+  EXIT_ROUTE,
   encodeClaim,
   encodeJoinString,
   encodePolicy,
   type JoinInfo,
+  MAX_POLICY_ROUTES,
   networkIdFrom,
   newMeshKeySecret,
   type Policy,
@@ -25,7 +28,19 @@ import {
 } from '@meshlan/wire'
 import { type AclFile, aclToFile, denyAllAcl, parseAcl, validateAcl } from './acl/index.ts'
 import { DEFAULT_KEY_MAX_MEMBERS, DEFAULT_SUBNET, PRIVATE_RANGES, TAILSCALE_RANGE } from './constants.ts'
-import { DuplicateKeyError, InvalidAclError, InvalidSubnetError, UnknownKeyError } from './errors.ts'
+import {
+  DuplicateKeyError,
+  InvalidAclError,
+  InvalidSubnetError,
+  UnknownKeyError,
+  UnknownNodeError,
+} from './errors.ts'
+import {
+  InvalidRouteError,
+  RouteNotApprovedError,
+  RouteOverlapsOverlayError,
+  TooManyRoutesError,
+} from './routing/errors.ts'
 
 export interface CreateNetworkInit {
   name: string
@@ -95,6 +110,7 @@ export async function createNetwork(
     revokedNodes: [],
     bootstrap: init.bootstrap ?? [],
     members: [],
+    routes: [],
   }
   return { policy, envelope: await encodePolicy(policy, ownerKey) }
 }
@@ -136,6 +152,8 @@ export interface CreateKeyInit {
    * @default 1 for a one-use key, DEFAULT_KEY_MAX_MEMBERS for a reusable one
    */
   maxMembers?: number | null
+  /** Routes / exit offers of the key's members the owner approves on sight. @default none */
+  autoApprove?: { routes: string[]; exit: boolean }
 }
 
 /** ACLs `readAclText` made (validated, frozen): `checkAcl` passes them without validating again. */
@@ -190,6 +208,7 @@ export async function newKey(
     reusable: init.reusable ?? false,
     claimedBy: null,
     maxMembers: init.maxMembers ?? (init.reusable === true ? DEFAULT_KEY_MAX_MEMBERS : 1),
+    autoApprove: init.autoApprove ?? { routes: [], exit: false },
   }
   const join: JoinInfo = {
     networkId: policy.networkId,
@@ -223,10 +242,13 @@ export function removeKey(name: string): PolicyChange {
   return (p) => {
     const key = p.keys.find((k) => k.name === name)
     if (key == null) throw new UnknownKeyError(name)
+    const gone = new Set(p.members.filter((m) => m.key === name).map((m) => m.peerId))
     return {
       ...p,
       keys: p.keys.filter((k) => k.name !== name),
       members: p.members.filter((m) => m.key !== name),
+      // a revoked member's routes and exit approval go with it
+      routes: p.routes.filter((r) => !gone.has(r.peerId)),
       revokedKeys: [...p.revokedKeys, { name, publicKey: key.publicKey, revokedAt: Date.now() }],
     }
   }
@@ -244,8 +266,48 @@ export function revokeNodeChange(peerId: string): PolicyChange {
   return (p) => ({
     ...p,
     members: p.members.filter((m) => m.peerId !== peerId),
+    routes: p.routes.filter((r) => r.peerId !== peerId),
     revokedNodes: [...p.revokedNodes.filter((n) => n.peerId !== peerId), { peerId, revokedAt: Date.now() }],
   })
+}
+
+/**
+ * Checks a route given to approveRoute/revokeRoute: `'exit'` or a routable prefix (wire's
+ * checkRoutePrefix) outside the overlay `subnet`. Throws InvalidRouteError / RouteOverlapsOverlayError.
+ */
+export function checkRoute(route: string, subnet: string | null): void {
+  if (route === EXIT_ROUTE) return
+  const r = checkRoutePrefix(route)
+  if (!r.ok) throw new InvalidRouteError(route, r.reason)
+  const overlay = subnet == null ? null : parseCidr(subnet)
+  if (overlay?.ok === true && cidrsOverlap(r, overlay))
+    throw new RouteOverlapsOverlayError(route, subnet as string)
+}
+
+/**
+ * The owner approves `route` (a prefix or `'exit'`) of the bound member `peerId`. Whether the node
+ * advertises it is the caller's check (it has the records: RouteNotAdvertisedError); an approval of
+ * something not advertised routes nothing. Approving twice changes nothing.
+ */
+export function approveRoute(peerId: string, route: string, now = Date.now()): PolicyChange {
+  checkRoute(route, null)
+  return (p) => {
+    checkRoute(route, p.subnet)
+    if (!p.members.some((m) => m.peerId === peerId)) throw new UnknownNodeError(peerId)
+    if (p.routes.some((r) => r.peerId === peerId && r.route === route)) return p
+    if (p.routes.length >= MAX_POLICY_ROUTES) throw new TooManyRoutesError(MAX_POLICY_ROUTES)
+    return { ...p, routes: [...p.routes, { peerId, route, approvedAt: now }] }
+  }
+}
+
+/** The owner withdraws an approval; RouteNotApprovedError when there is none. */
+export function revokeRoute(peerId: string, route: string, nodeName = peerId): PolicyChange {
+  return (p) => {
+    if (!p.routes.some((r) => r.peerId === peerId && r.route === route)) {
+      throw new RouteNotApprovedError(nodeName, route)
+    }
+    return { ...p, routes: p.routes.filter((r) => !(r.peerId === peerId && r.route === route)) }
+  }
 }
 
 export async function revokeKey(prev: Policy, ownerKey: PrivateKey, name: string) {
@@ -281,3 +343,11 @@ export async function claimMembership(join: JoinInfo, nodeKey: PrivateKey): Prom
   )
   return claimToString(envelope)
 }
+
+export {
+  InvalidRouteError,
+  RouteNotAdvertisedError,
+  RouteNotApprovedError,
+  RouteOverlapsOverlayError,
+  TooManyRoutesError,
+} from './routing/errors.ts'

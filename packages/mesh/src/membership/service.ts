@@ -10,6 +10,12 @@ import { BIND_DEBOUNCE_MS, EXPIRY_CHECK_MAX_MS } from '../constants.ts'
 import { NotOwnerError, StalePolicyError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { PolicyChange } from '../network.ts'
+import {
+  type Advertised,
+  type AutoApproveRequest,
+  autoApprovable,
+  autoApprovals,
+} from '../routing/auto-approve.ts'
 import { type BindRequest, bindMembers } from './binder.ts'
 import { type GateComponents, MembershipGate } from './gate.ts'
 import { type Membership, type MembershipResult, PolicyStore } from './policy-store.ts'
@@ -50,6 +56,8 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
   private readonly init: MembershipInit
   private readonly signer: PolicySigner | null
   private readonly binds = new Map<string, BindRequest>()
+  /** Route/exit offers its key auto-approves, waiting for the next batch (one per member). */
+  private readonly approvals = new Map<string, AutoApproveRequest>()
   /** Peers the binder refused, with the policy version it refused them at (bounded by members). */
   private readonly unbindable = new Map<string, number>()
   private bindTimer: NodeJS.Timeout | null = null
@@ -145,12 +153,47 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     this.bindTimer ??= setTimeout(() => void this.bindNow(), BIND_DEBOUNCE_MS)
   }
 
+  /**
+   * On the owner: approve what a bound member's record advertises and its key's autoApprove covers.
+   * Batched with the binds (same debounce; the binds are signed first, then the approvals).
+   */
+  requestAutoApprove(peerId: string, offer: Advertised): void {
+    const policy = this.store.policy
+    if (!this.isOwner || policy == null || autoApprovable(policy, peerId, offer).length === 0) return
+    this.approvals.set(peerId, { peerId, routes: [...offer.routes], exitNode: offer.exitNode })
+    this.bindTimer ??= setTimeout(() => void this.bindNow(), BIND_DEBOUNCE_MS)
+  }
+
+  private async approveNow(): Promise<void> {
+    const requests = [...this.approvals.values()]
+    this.approvals.clear()
+    const policy = this.store.policy
+    if (requests.length === 0 || !this.running || policy == null) return
+    const change = autoApprovals(requests, Date.now())
+    if (change(structuredClone(policy)).routes.length === policy.routes.length) return
+    try {
+      const r = await this.amend(change)
+      this.init.log.info('routes auto-approved', {
+        count: r.policy.routes.length - policy.routes.length,
+        policyVersion: r.policy.version,
+      })
+    } catch (err) {
+      this.init.log.warn('auto-approving routes failed', { error: (err as Error).message })
+    }
+  }
+
   private async bindNow(): Promise<void> {
     this.bindTimer = null
+    await this.bindMembersNow()
+    // after the binds: approvals are for bound members only
+    await this.approveNow()
+  }
+
+  private async bindMembersNow(): Promise<void> {
     const requests = [...this.binds.values()]
     this.binds.clear()
     const policy = this.store.policy
-    if (!this.running || policy == null) return
+    if (requests.length === 0 || !this.running || policy == null) return
     const refused: string[] = []
     const change = bindMembers(requests, Date.now(), (peer, reason) => {
       refused.push(peer)
