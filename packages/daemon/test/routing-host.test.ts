@@ -1,0 +1,107 @@
+/**
+ * The host side of subnet routing against the real kernel, inside a network namespace this test
+ * creates (nothing touches the machine's own namespace): forwarding, source NAT and the MSS clamp
+ * appear as rules the kernel reports, accepted routes as kernel routes, and clear() — also from a
+ * fresh instance after a "crash" — leaves nothing behind and restores ip_forward.
+ */
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { after, before, describe, it } from 'node:test'
+import { MANGLE_CHAIN, NAT_CHAIN, RoutingHost, runCommand } from '../src/routing-host.ts'
+
+const NS = `mlrh${process.pid}`
+const root = process.getuid?.() === 0
+let tools = false
+try {
+  execFileSync('iptables', ['--version'], { stdio: 'ignore' })
+  execFileSync('ip', ['-V'], { stdio: 'ignore' })
+  tools = true
+} catch {}
+const why = !root ? 'needs root (network namespaces)' : !tools ? 'needs ip and iptables' : null
+if (why != null && process.env.MESHLAN_REQUIRE_LABS === '1') {
+  throw new Error(`routing host tests must run here (MESHLAN_REQUIRE_LABS=1) but cannot: ${why}`)
+}
+
+const inNs = (cmd: string, args: string[]) => runCommand('ip', ['netns', 'exec', NS, cmd, ...args])
+const sh = async (cmd: string, args: string[]) => (await inNs(cmd, args)).stdout
+
+describe('routing host (kernel, in a namespace)', () => {
+  before(async () => {
+    if (why != null) return
+    execFileSync('ip', ['netns', 'add', NS])
+    // a persistent TUN stands in for the daemon's (the dummy driver may not be loaded)
+    for (const args of [
+      ['tuntap', 'add', 'dev', 'meshlan0', 'mode', 'tun'],
+      ['addr', 'add', '10.144.0.9/16', 'dev', 'meshlan0'],
+      ['link', 'set', 'meshlan0', 'up'],
+    ]) {
+      const r = await inNs('ip', args)
+      assert.equal(r.code, 0, `ip ${args.join(' ')}: ${r.stderr}`)
+    }
+    await inNs('sysctl', ['-qw', 'net.ipv4.ip_forward=0'])
+  })
+  after(() => {
+    if (why != null) return
+    try {
+      execFileSync('ip', ['netns', 'del', NS])
+    } catch {}
+  })
+
+  it('serves advertised prefixes: forwarding, SNAT per prefix, MSS clamp both ways; clear undoes all', async (t) => {
+    if (why != null) return t.skip(why)
+    const host = new RoutingHost({ ifname: 'meshlan0', overlay: '10.144.0.0/16', run: inNs })
+    await host.setRouter({ advertised: ['192.168.1.0/24', '192.168.2.0/24'], snat: true })
+    assert.equal((await sh('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(), '1')
+    const nat = await sh('iptables', ['-t', 'nat', '-S', NAT_CHAIN])
+    assert.match(nat, /-s 10\.144\.0\.0\/16 -d 192\.168\.1\.0\/24 -j MASQUERADE/)
+    assert.match(nat, /-s 10\.144\.0\.0\/16 -d 192\.168\.2\.0\/24 -j MASQUERADE/)
+    assert.match(await sh('iptables', ['-t', 'nat', '-S', 'POSTROUTING']), new RegExp(`-j ${NAT_CHAIN}`))
+    const mangle = await sh('iptables', ['-t', 'mangle', '-S', MANGLE_CHAIN])
+    assert.match(mangle, /-i meshlan0 -p tcp .*TCPMSS --clamp-mss-to-pmtu/)
+    assert.match(mangle, /-o meshlan0 -p tcp .*TCPMSS --clamp-mss-to-pmtu/)
+    // the same settings again change nothing; without SNAT the MASQUERADE rules go
+    await host.setRouter({ advertised: ['192.168.2.0/24', '192.168.1.0/24'], snat: true })
+    await host.setRouter({ advertised: ['192.168.1.0/24'], snat: false })
+    assert.doesNotMatch(await sh('iptables', ['-t', 'nat', '-S', NAT_CHAIN]), /MASQUERADE/)
+    await host.clear()
+    assert.equal((await sh('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(), '0', 'ip_forward restored')
+    assert.doesNotMatch(await sh('iptables', ['-t', 'nat', '-S']), /MESHLAN/)
+    assert.doesNotMatch(await sh('iptables', ['-t', 'mangle', '-S']), /MESHLAN/)
+  })
+
+  it('installs exactly the accepted routes through the TUN, and a fresh instance clears a crashed one', async (t) => {
+    if (why != null) return t.skip(why)
+    const host = new RoutingHost({ ifname: 'meshlan0', overlay: '10.144.0.0/16', run: inNs })
+    await host.setRoutes(['192.168.7.0/24', '10.20.0.0/16'])
+    let routes = await sh('ip', ['route', 'show', 'dev', 'meshlan0'])
+    assert.match(routes, /192\.168\.7\.0\/24/)
+    assert.match(routes, /10\.20\.0\.0\/16/)
+    await host.setRoutes(['10.20.0.0/16'])
+    routes = await sh('ip', ['route', 'show', 'dev', 'meshlan0'])
+    assert.doesNotMatch(routes, /192\.168\.7\.0/)
+    await host.setRouter({ advertised: ['192.168.9.0/24'], snat: true })
+    // "crash": host is abandoned; a new daemon's instance clears at start
+    const fresh = new RoutingHost({ ifname: 'meshlan0', overlay: '10.144.0.0/16', run: inNs })
+    await fresh.clear()
+    assert.equal((await sh('ip', ['route', 'show', 'dev', 'meshlan0', 'proto', '90'])).trim(), '')
+    assert.match(
+      await sh('ip', ['route', 'show', 'dev', 'meshlan0']),
+      /10\.144\.0\.0\/16 proto kernel/,
+      'not ours: kept',
+    )
+    assert.doesNotMatch(await sh('iptables', ['-t', 'nat', '-S']), /MESHLAN/)
+    assert.doesNotMatch(await sh('iptables', ['-t', 'mangle', '-S']), /MESHLAN/)
+  })
+
+  it('says what failed and what to check when the kernel refuses', async () => {
+    const failing = new RoutingHost({
+      ifname: 'meshlan0',
+      overlay: '10.144.0.0/16',
+      run: async () => ({ code: 1, stdout: '', stderr: 'iptables: Permission denied' }),
+    })
+    await assert.rejects(
+      failing.setRoutes(['192.168.1.0/24']),
+      /ip route replace 192\.168\.1\.0\/24 failed: .*Permission denied/,
+    )
+  })
+})
