@@ -5,17 +5,19 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { MAX_RECORD_ADDRS, sanitizeName, uint32ToIp } from '@meshlan/wire'
+import { MAX_RECORD_ADDRS, type NodeRecord, sanitizeName, uint32ToIp } from '@meshlan/wire'
 import { DEFAULT_LISTEN_PORT, MAX_RECORD_LINKS_SENT, MAX_RECORD_RELAYS_SENT } from './constants.ts'
 import type { Logger } from './logger.ts'
 import { type MembershipService, membership } from './membership/service.ts'
+import type { Advertised } from './peer-table.ts'
 import type { PacketDevice } from './pump.ts'
 import { type Reachability, reachability } from './reachability/service.ts'
+import type { RoutingOptions } from './routing/settings.ts'
 import { type RecordFields, type TopologyService, topology } from './topology/service.ts'
 import { createTransport, type MeshLibp2p, type UnderlayTransport } from './transport.ts'
 import { type TunnelService, tunnel } from './tunnel/service.ts'
 
-export interface MeshNodeInit {
+export interface MeshNodeInit extends RoutingOptions {
   privateKey: PrivateKey
   networkId: string
   /** Peer id of the network owner: the only key whose policies we accept. */
@@ -136,7 +138,9 @@ export function selfRecord(s: {
   peers: string[]
   reach: Reachability
   rtt(peerId: string): number | null
-}): RecordFields {
+  /** Our route and exit-node offer. */
+  offer: Advertised
+}): RecordFields & Pick<NodeRecord, 'routes' | 'exitNode'> {
   const { reach } = s
   return {
     name: sanitizeName(s.wanted),
@@ -153,5 +157,7 @@ export function selfRecord(s: {
     relays: reach.circuitAddrs().slice(0, MAX_RECORD_RELAYS_SENT),
     relay: s.relay,
     observed: reach.announcedMapping(),
+    routes: [...s.offer.routes],
+    exitNode: s.offer.exitNode,
   }
 }

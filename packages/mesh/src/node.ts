@@ -24,6 +24,7 @@ import type { PolicyChange } from './network.ts'
 import { isUnderlay } from './overlay.ts'
 import { computePeerTable, emptyPeerTable, type PeerTable } from './peer-table.ts'
 import { pingConnection } from './reachability/paths.ts'
+import * as routing from './routing/settings.ts'
 import * as view from './status.ts'
 import type { RecordFields, TopologyService } from './topology/service.ts'
 import type { MeshLibp2p } from './transport.ts'
@@ -49,6 +50,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private readonly rtts = new Map<string, number>()
   private readonly recomputer: Coalescer
   private keepalive: NodeJS.Timeout | null = null
+  private routing: routing.RoutingState
 
   constructor(init: MeshNodeInit) {
     super()
@@ -57,6 +59,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.log = init.log ?? createLogger('mesh')
     this.peerId = peerIdFromPrivateKey(init.privateKey).toString()
     this.recomputer = new Coalescer(() => this.doRecompute(), init.recomputeDebounceMs ?? 50)
+    this.routing = routing.routingState(init, null, null)
   }
 
   private get s(): NodeServices {
@@ -103,6 +106,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       this.emit('records')
       this.recomputer.schedule()
     })
+    // a router's connection opening or closing may move a route's primary (HA takeover)
+    routing.watchRouters(lp, () => this.table, this.recomputer)
     await lp.start()
     // handlers registered by services after libp2p's afterStart are gated too
     await m.gate.wrapAll()
@@ -134,6 +139,14 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     return this.s.membership.amend(change)
   }
 
+  /** Changes routes/exit settings live (unset fields stay; bad input throws first); republishes. */
+  async setRouting(opts: routing.RoutingOptions): Promise<void> {
+    this.routing = routing.routingState(opts, this.routing, this.subnet)
+    if (this.lp == null) return
+    await this.recompute()
+    await this.s.topology.publishRecord().catch(() => {})
+  }
+
   /** Derives addresses, names and filters from the policy and the records. Serialised. */
   recompute(): Promise<void> {
     return this.recomputer.run()
@@ -158,10 +171,13 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         peerId: n.record.peerId,
         wanted: n.record.name,
         membership: n.membership,
+        advertised: routing.offerOf(n.record),
       })),
+      ...routing.tableInput(this.routing, nodes, this.s.reachability, (ip) => this.underlay(ip)),
     })
     for (const k of this.table.invalidAcls) this.log.warn('key has an invalid ACL: denying all', { key: k })
     tu.apply(this.table)
+    routing.keepRoutersConnected(this.table, this.routing, this.s.reachability)
     const now = this.table.self
     if (now != null && (now.ip !== before?.ip || now.name !== before?.name)) {
       this.log.info('overlay address', { ip: uint32ToIp(now.ip), name: now.name, bound: now.bound })
@@ -174,6 +190,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     if (self.ok) m.requestBind(this.peerId, self.value, this.init.name)
     for (const n of nodes) {
       m.requestBind(n.record.peerId, n.membership, n.record.name)
+      m.requestAutoApprove(n.record.peerId, routing.offerOf(n.record))
       await t.rememberAddrs(n.record)
     }
   }
@@ -192,6 +209,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       peers: [...this.table.peers.keys()],
       reach: this.lp.services.reachability,
       rtt: (p) => this.rtts.get(p) ?? null,
+      offer: routing.advertised(this.routing),
     })
   }
 
@@ -200,7 +218,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
    * the tunnel itself. They are never announced, punched or dialled as an underlay path.
    */
   underlay(addrOrIp: string): boolean {
-    return isUnderlay(addrOrIp, this.lp?.services.membership.store.policy?.subnet ?? null)
+    return isUnderlay(addrOrIp, this.subnet)
+  }
+
+  private get subnet(): string | null {
+    return this.lp?.services.membership.store.policy?.subnet ?? null
   }
 
   private isMember(peerId: string): boolean {
@@ -247,17 +269,13 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         return n != null && t.isOnline(n)
       },
       links: () => tu.pump?.linkStats() ?? [],
-      drops: { ...(tu.pump?.dropCounts() ?? {}), ...gateDrops(m) },
+      drops: { ...(tu.pump?.dropCounts() ?? {}), ...view.gateDrops(m.gate.counters) },
     })
   }
 
   /** MagicDNS: a member's (or our own) overlay address by final name. */
   nameToIp(name: string): string | null {
-    const id = this.table.byName.get(name)
-    if (id == null) return null
-    if (id === this.peerId) return this.address
-    const p = this.table.peers.get(id)
-    return p == null ? null : uint32ToIp(p.ip)
+    return view.ipOfName(this.table, name)
   }
 
   /** MagicDNS: the final name of the member (or us) at an overlay address. */
@@ -275,11 +293,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     const member = this.selfKey == null ? null : { key: this.selfKey }
     return view.pingPeer(this.table, this.s.reachability, target, count, member, this.selfReason)
   }
-}
-
-function gateDrops(m: MembershipService): Record<string, number> {
-  const c = m.gate.counters
-  return { NOT_MEMBER_STREAM: c.refusedStreams, HELLO_REFUSED: c.refusedHellos, EXPELLED: c.expelled }
 }
 
 export function createMeshNode(init: MeshNodeInit): MeshNode {

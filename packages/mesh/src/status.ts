@@ -25,6 +25,10 @@ export interface PeerStatus {
   via: string | null
   /** When not direct: why (symmetric-nat, punch-failed, no-relay, not-tried). */
   why: DirectFailure
+  /** Approved prefixes this peer serves as the primary router. */
+  routes: string[]
+  /** The peer is an approved exit node. */
+  exitNode: boolean
 }
 
 export interface NodeStatus {
@@ -37,6 +41,12 @@ export interface NodeStatus {
     member: boolean
     bound: boolean
     reason: string | null
+    /** What we advertise, and what of it the owner approved. */
+    routes: { advertised: string[]; approved: string[] }
+    /** The exit node we use (its name), or null. */
+    exitNode: string | null
+    /** Why the configured exit node is not used, or null. */
+    exitNodeError: string | null
   }
   peers: PeerStatus[]
   drops: Record<string, number>
@@ -83,6 +93,8 @@ export function peerStatuses(src: StatusSource): PeerStatus[] {
         bound: p.bound,
         online: src.online(p.peerId),
         ...src.pathDetail(p.peerId),
+        routes: p.routes.map((r) => r.cidr),
+        exitNode: p.exitNode,
       }
     })
     .sort((a, b) => a.name.localeCompare(b.name))
@@ -106,6 +118,24 @@ export function nameList(table: PeerTable): Array<{ name: string; ip: string }> 
 }
 
 /** The final name of the member (or us) at an overlay address. */
+/** MagicDNS: a member's (or our own) overlay address by final name. */
+export function ipOfName(table: PeerTable, name: string): string | null {
+  const id = table.byName.get(name)
+  if (id == null) return null
+  // names are unique: our own final name is us
+  const ip = name === table.self?.name ? table.self.ip : table.peers.get(id)?.ip
+  return ip == null ? null : uint32ToIp(ip)
+}
+
+/** The membership gate's refusals, as drop counters. */
+export function gateDrops(c: {
+  refusedStreams: number
+  refusedHellos: number
+  expelled: number
+}): Record<string, number> {
+  return { NOT_MEMBER_STREAM: c.refusedStreams, HELLO_REFUSED: c.refusedHellos, EXPELLED: c.expelled }
+}
+
 export function nameAt(table: PeerTable, ip: string): string | null {
   const n = ipToUint32(ip)
   if (n < 0) return null
@@ -157,6 +187,9 @@ export function nodeStatus(s: StatusInput): NodeStatus {
       member: s.selfKey != null,
       bound: s.table.self?.bound ?? false,
       reason: s.reason,
+      routes: s.table.self?.routes ?? { advertised: [], approved: [] },
+      exitNode: s.table.exit == null ? null : (s.table.peers.get(s.table.exit.peerId)?.name ?? null),
+      exitNodeError: s.table.exitError,
     },
     peers: peerStatuses({
       ...s,
