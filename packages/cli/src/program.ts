@@ -14,6 +14,7 @@ import { registerNetcheck } from './cmds/netcheck.ts'
 import { registerNetwork } from './cmds/network.ts'
 import { registerNode } from './cmds/node.ts'
 import { registerPing } from './cmds/ping.ts'
+import { registerRoute } from './cmds/route.ts'
 import { registerStatus } from './cmds/status.ts'
 import { registerVersion, VERSION } from './cmds/version.ts'
 import { err, UsageError } from './io.ts'
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerNetwork(program)
   registerKey(program)
   registerNode(program)
+  registerRoute(program)
   registerAcl(program)
   registerJoin(program)
   registerLifecycle(program)

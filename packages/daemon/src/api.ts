@@ -3,7 +3,7 @@
  * result, in one place. The daemon's handler and the Controller implement it; the CLI calls it
  * through `callApi` (typed) and never re-declares a result. Everything is plain JSON data.
  */
-import type { Netcheck, NodeStatus, PingResult } from '@meshlan/mesh'
+import type { Netcheck, NodeStatus, PingResult, RouteOverviewNode } from '@meshlan/mesh'
 import type { DnsStatus } from './magic-dns.ts'
 
 /** A mesh key as `key list` shows it. */
@@ -43,6 +43,14 @@ export interface DaemonInfo {
 type NoParams = Record<string, never>
 
 /** Operations on the network state: run by the daemon, or offline by the CLI on the state files. */
+/** What `route approve` / `route revoke` did. */
+export interface RouteChangeResult {
+  peerId: string
+  name: string | null
+  route: string
+  version: number
+}
+
 export interface ControllerApiMethods {
   init: { params: { name?: string | null }; result: { peerId: string; name: string; created: boolean } }
   networkCreate: {
@@ -83,6 +91,12 @@ export interface ControllerApiMethods {
     /** `warning`: the node joined with a reusable key, whose join string still admits others. */
     result: { peerId: string; name: string | null; version: number; warning: string | null }
   }
+  /** Owner: per node, advertised routes / exit offer, approvals, primaries. */
+  routeList: { params: NoParams; result: { nodes: RouteOverviewNode[] } }
+  /** Owner: approve a node's advertised prefix, or `'exit'`. */
+  routeApprove: { params: { node: string; route: string }; result: RouteChangeResult }
+  /** Owner: withdraw an approval. */
+  routeRevoke: { params: { node: string; route: string }; result: RouteChangeResult }
   join: {
     params: { joinString: string; name?: string | null }
     result: { networkId: string; owner: string; keyName: string; peerId: string; name: string }

@@ -9,16 +9,22 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   ALLOW_ALL_ACL,
+  approveRoute,
+  checkAdvertised,
+  checkRoute,
   claimMembership,
   createNetwork,
   NoNetworkError,
   NotOwnerError,
+  newestRecords,
   newKey,
   type PolicyChange,
   PolicySigner,
   readAclText,
   removeKey,
   revokeNodeChange,
+  revokeRoute,
+  routeOverview,
   setAcl,
   UnknownKeyError,
   UnknownNodeError,
@@ -29,6 +35,7 @@ import {
   isEd25519PeerId,
   MAX_POLICY_MEMBERS,
   NAME_RE,
+  type NodeRecord,
   type Policy,
   parseJoinString,
 } from '@meshlan/wire'
@@ -75,6 +82,9 @@ export const CONTROLLER_METHODS: readonly ControllerMethod[] = [
   'aclShow',
   'aclSet',
   'nodeRevoke',
+  'routeList',
+  'routeApprove',
+  'routeRevoke',
   'join',
 ]
 
@@ -302,6 +312,47 @@ export class Controller implements ControllerApi {
           : null
       return { peerId: found.peerId, name: found.name, version: r.policy.version, warning }
     })
+  }
+
+  async routeList(_p: Record<string, never> = {}) {
+    const { policy } = await this.owner('list routes')
+    return { nodes: routeOverview(policy, await this.recordBodies()) }
+  }
+
+  /**
+   * Approves what the node advertises (its newest record says). The owner's own node has no
+   * record of itself here: its approval is taken as given (it routes nothing unless advertised).
+   */
+  async routeApprove(p: { node: string; route: string }) {
+    return this.serial(async () => {
+      const { policy } = await this.owner('approve routes')
+      const found = await this.findNode(p.node, policy)
+      checkRoute(p.route, policy.subnet)
+      if (!policy.members.some((m) => m.peerId === found.peerId)) throw new UnknownNodeError(p.node)
+      const record = newestRecords(await this.recordBodies()).get(found.peerId)
+      if (record != null || found.peerId !== policy.owner)
+        checkAdvertised(found.name ?? p.node, p.route, record)
+      const r = await this.amend('approve routes', approveRoute(found.peerId, p.route))
+      return { peerId: found.peerId, name: found.name, route: p.route, version: r.policy.version }
+    })
+  }
+
+  async routeRevoke(p: { node: string; route: string }) {
+    return this.serial(async () => {
+      const { policy } = await this.owner('revoke routes')
+      const found = await this.findNode(p.node, policy)
+      const r = await this.amend('revoke routes', revokeRoute(found.peerId, p.route, found.name ?? p.node))
+      return { peerId: found.peerId, name: found.name, route: p.route, version: r.policy.version }
+    })
+  }
+
+  private async recordBodies(): Promise<NodeRecord[]> {
+    const out: NodeRecord[] = []
+    for (const bytes of this.hooks.records?.() ?? (await this.state.readRecords())) {
+      const d = decodeRecord(bytes)
+      if (d.ok) out.push(d.value.body)
+    }
+    return out
   }
 
   /** A node by name or peer id: the owner's bindings first, then the records the node knows. */

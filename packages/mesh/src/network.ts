@@ -351,3 +351,4 @@ export {
   RouteOverlapsOverlayError,
   TooManyRoutesError,
 } from './routing/errors.ts'
+export { checkAdvertised, newestRecords, type RouteOverviewNode, routeOverview } from './routing/overview.ts'
