@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, type LogLevel } from '@meshlan/mesh'
-import { sanitizeName } from '@meshlan/wire'
+import { MAX_RECORD_ROUTES, parseCidr, sanitizeName } from '@meshlan/wire'
 import { parse, stringify, TomlError } from 'smol-toml'
 import { z } from 'zod'
 import { DEFAULT_LISTEN, MAX_TUN_MTU, MAX_TUN_NAME_LEN, MIN_TUN_MTU, STATE_FILES } from './constants.ts'
@@ -52,6 +52,14 @@ export interface Config {
      */
     host_integration: 'auto' | 'resolved' | 'resolvconf' | 'off'
   }
+  routes: {
+    /** Prefixes this node offers to route into its LAN (a subnet router); the owner approves. @default [] */
+    advertise: string[]
+    /** Install the approved routes other nodes serve (kernel routes via the TUN). @default false */
+    accept: boolean
+    /** Source-NAT traffic forwarded into advertised prefixes, so LAN hosts need no route back. @default true */
+    snat: boolean
+  }
 }
 
 const multiaddr = z
@@ -87,7 +95,22 @@ const schema = z.strictObject({
       host_integration: z.enum(['auto', 'resolved', 'resolvconf', 'off']).optional(),
     })
     .optional(),
+  routes: z
+    .strictObject({
+      advertise: z
+        .array(z.string().refine((c) => isCanonicalCidr(c), 'must be an IPv4 CIDR with host bits clear, e.g. 192.168.1.0/24'))
+        .max(MAX_RECORD_ROUTES)
+        .optional(),
+      accept: z.boolean().optional(),
+      snat: z.boolean().optional(),
+    })
+    .optional(),
 })
+
+function isCanonicalCidr(text: string): boolean {
+  const c = parseCidr(text)
+  return c.ok && c.ip === c.base && c.prefix >= 8
+}
 
 export type ConfigResult = { ok: true; value: Config } | { ok: false; field: string; reason: string }
 
@@ -131,6 +154,11 @@ export function parseConfig(text: string): ConfigResult {
       dns: {
         enabled: c.dns?.enabled ?? true,
         host_integration: c.dns?.host_integration ?? 'auto',
+      },
+      routes: {
+        advertise: c.routes?.advertise ?? [],
+        accept: c.routes?.accept ?? false,
+        snat: c.routes?.snat ?? true,
       },
     },
   }
