@@ -27,6 +27,8 @@ export interface AutoApproveRequest extends Advertised {
 
 /** The routes (prefixes or `'exit'`) of `peerId`'s offer its key auto-approves and `policy` lacks. */
 export function autoApprovable(policy: Policy, peerId: string, offer: Advertised): string[] {
+  // most nodes offer nothing: the owner asks this for every record on every recompute
+  if (offer.routes.length === 0 && !offer.exitNode) return []
   const binding = policy.members.find((m) => m.peerId === peerId)
   if (binding == null) return [] // approvals are for bound members only
   const key = policy.keys.find((k) => k.name === binding.key)
