@@ -98,7 +98,14 @@ const schema = z.strictObject({
   routes: z
     .strictObject({
       advertise: z
-        .array(z.string().refine((c) => isCanonicalCidr(c), 'must be an IPv4 CIDR with host bits clear, e.g. 192.168.1.0/24'))
+        .array(
+          z
+            .string()
+            .refine(
+              (c) => isCanonicalCidr(c),
+              'must be an IPv4 CIDR with host bits clear, e.g. 192.168.1.0/24',
+            ),
+        )
         .max(MAX_RECORD_ROUTES)
         .optional(),
       accept: z.boolean().optional(),

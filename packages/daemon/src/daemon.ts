@@ -16,6 +16,7 @@ import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './control
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
 import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
 import { MagicDns } from './magic-dns.ts'
+import { RoutingHost } from './routing-host.ts'
 import { StateDir, writeFileAtomic } from './state.ts'
 
 export interface DaemonInit {
@@ -55,6 +56,9 @@ class MeshDaemon implements Daemon {
   private dns: MagicDns | null = null
   /** DNS (re)starts in order, after each address change. */
   private dnsWork: Promise<void> = Promise.resolve()
+  private routingHost: RoutingHost | null = null
+  private routingWork: Promise<void> = Promise.resolve()
+  private routingKey = ''
   private server: ControlServer | null = null
   private recordsTimer: NodeJS.Timeout | null = null
   private lifecycle: Promise<unknown> = Promise.resolve()
@@ -192,9 +196,20 @@ class MeshDaemon implements Daemon {
       mtu: this.config.tun.mtu,
       knownRecords: await this.state.readRecords(),
       relay: this.config.relay,
+      advertiseRoutes: this.config.routes.advertise,
+      acceptRoutes: this.config.routes.accept,
       log: meshLog,
     })
     const device = this.device
+    if (device != null) {
+      // routes and router rules follow the node; leftovers of a crashed run go first
+      const host = new RoutingHost({ ifname: device.name, overlay: '0.0.0.0/0' })
+      await host
+        .clear()
+        .catch((err: Error) => this.log.warn('clearing routing state failed', { error: err.message }))
+      node.on('routing', (served, accepted) => this.applyRouting(node, served, accepted))
+      this.routingHost = host
+    }
     node.on('address', (ip, prefix) => {
       if (device == null) return
       try {
@@ -222,9 +237,31 @@ class MeshDaemon implements Daemon {
     this.node = node
   }
 
+  /** Makes the kernel serve and use exactly the routes the node's newest peer table says. */
+  private applyRouting(node: MeshNode, served: string[], accepted: string[]): void {
+    const key = JSON.stringify([served, accepted])
+    if (key === this.routingKey) return
+    this.routingKey = key
+    const subnet = node.status().self.network.subnet
+    this.routingWork = this.routingWork
+      .then(async () => {
+        const host = this.routingHost
+        if (host == null || subnet == null) return
+        host.setOverlay(subnet)
+        await host.setRouter({ advertised: served, snat: this.config.routes.snat })
+        await host.setRoutes(accepted)
+        this.log.info('routing', { served: served.join(',') || null, accepted: accepted.join(',') || null })
+      })
+      .catch((err: Error) => this.log.warn('applying routes failed', { error: err.message }))
+  }
+
   private async stopNode(): Promise<void> {
     const node = this.node
     if (node == null) return
+    await this.routingWork
+    await this.routingHost?.clear().catch(() => {})
+    this.routingHost = null
+    this.routingKey = ''
     await this.saveRecords()
     await this.dnsWork
     await this.dns?.stop()

@@ -70,6 +70,7 @@ export interface RoutingHostInit {
 export class RoutingHost {
   private readonly init: RoutingHostInit
   private readonly run: CommandRunner
+  private overlay: string
   private routes = new Set<string>()
   private router: string | null = null
   private forwardingWas: string | null = null
@@ -77,6 +78,12 @@ export class RoutingHost {
   constructor(init: RoutingHostInit) {
     this.init = init
     this.run = init.run ?? runCommand
+    this.overlay = init.overlay
+  }
+
+  /** The overlay subnet (the sources we NAT) once the policy names it; takes effect at the next setRouter. */
+  setOverlay(cidr: string): void {
+    this.overlay = cidr
   }
 
   /** Routes and router state as applied now (for status and tests). */
@@ -102,7 +109,7 @@ export class RoutingHost {
 
   /** Serves `advertised` as a router (or stops, with an empty list). Idempotent. */
   async setRouter(s: RouterSettings): Promise<void> {
-    const key = JSON.stringify({ a: [...s.advertised].sort(), n: s.snat })
+    const key = JSON.stringify({ a: [...s.advertised].sort(), n: s.snat, o: this.overlay })
     if (key === this.router) return
     await this.clearRouter()
     if (s.advertised.length === 0) return

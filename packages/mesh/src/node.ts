@@ -15,7 +15,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { type Policy, uint32ToIp } from '@meshlan/wire'
 import { Coalescer } from './coalesce.ts'
 import { composeNode, type MeshNodeInit, type NodeServices, selfRecord } from './compose.ts'
-import { KEEPALIVE_MS, PING_TIMEOUT_MS } from './constants.ts'
+import { KEEPALIVE_MS } from './constants.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { bindMembers } from './membership/binder.ts'
 import { OWNER_KEY_NAME } from './membership/policy-store.ts'
@@ -23,7 +23,6 @@ import type { MembershipService } from './membership/service.ts'
 import type { PolicyChange } from './network.ts'
 import { isUnderlay } from './overlay.ts'
 import { computePeerTable, emptyPeerTable, type PeerTable } from './peer-table.ts'
-import { pingConnection } from './reachability/paths.ts'
 import * as routing from './routing/settings.ts'
 import * as view from './status.ts'
 import type { RecordFields, TopologyService } from './topology/service.ts'
@@ -36,6 +35,8 @@ export interface MeshNodeEvents {
   address: [ip: string, prefix: number]
   policy: [policy: Policy, envelope: Uint8Array]
   records: []
+  /** After every recompute: routes we serve (approved) and accept, for the host's kernel state. */
+  routing: [served: string[], accepted: string[]]
 }
 
 export class MeshNode extends EventEmitter<MeshNodeEvents> {
@@ -123,7 +124,10 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       )
     }
     await this.recompute()
-    this.keepalive = setInterval(() => void this.measureRtts(), KEEPALIVE_MS)
+    this.keepalive = setInterval(
+      () => void view.measureRtts(this.table.peers.keys(), this.s.reachability, this.rtts),
+      KEEPALIVE_MS,
+    )
   }
 
   async stop(): Promise<void> {
@@ -178,6 +182,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     for (const k of this.table.invalidAcls) this.log.warn('key has an invalid ACL: denying all', { key: k })
     tu.apply(this.table)
     routing.keepRoutersConnected(this.table, this.routing, this.s.reachability)
+    this.emit(
+      'routing',
+      this.table.self?.routes.approved ?? [],
+      this.table.acceptedRoutes.map((r) => r.cidr),
+    )
     const now = this.table.self
     if (now != null && (now.ip !== before?.ip || now.name !== before?.name)) {
       this.log.info('overlay address', { ip: uint32ToIp(now.ip), name: now.name, bound: now.bound })
@@ -229,16 +238,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     if (peerId === this.peerId) return true
     const m = this.lp?.services.membership
     return m != null && (m.gate.isAdmitted(peerId) || this.lp?.services.topology.get(peerId) != null)
-  }
-
-  private async measureRtts(): Promise<void> {
-    for (const peer of this.table.peers.keys()) {
-      const conn = this.s.reachability.best(peer)
-      if (conn == null) continue
-      await pingConnection(conn, PING_TIMEOUT_MS)
-        .then((rtt) => this.rtts.set(peer, rtt))
-        .catch(() => this.rtts.delete(peer))
-    }
   }
 
   /** Records worth keeping across a restart (every member we know). */
