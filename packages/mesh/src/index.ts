@@ -31,10 +31,18 @@ export { PolicySigner } from './membership/signer.ts'
 export { MemoryDevice } from './memory-device.ts'
 export * from './network.ts'
 export { createMeshNode, MeshNode, type MeshNodeInit } from './node.ts'
-export { computePeerTable, type PeerEntry, type PeerTable, type PeerTableInput } from './peer-table.ts'
+export {
+  type Advertised,
+  computePeerTable,
+  type PeerEntry,
+  type PeerTable,
+  type PeerTableInput,
+  type RoutePrefix,
+} from './peer-table.ts'
 export { createPump, type PacketDevice, PUMP_DROPS, Pump, refuseStream } from './pump.ts'
 export * from './reachability/index.ts'
 export { RouteTable } from './route-table.ts'
+export type { RoutingOptions, RoutingState } from './routing/settings.ts'
 export type { NodeStatus, PeerStatus, PingResult } from './status.ts'
 export { RecordStore } from './topology/records.ts'
 export { TopologyService, topology } from './topology/service.ts'

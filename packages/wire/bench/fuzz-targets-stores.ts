@@ -171,7 +171,9 @@ export function recordStoreTarget(fx: Fixtures): Target {
       const store = await loadedStore(fx, fx.other.id)
       const records = new RecordStore(fx.other.id, store, quiet)
       // more would-be members than the unbound cap, each with a valid claim of the reusable key
-      const pool: Identity[] = await Promise.all(Array.from({ length: MAX_UNBOUND_PER_KEY + 8 }, (_, k) => identity(10 + k)))
+      const pool: Identity[] = await Promise.all(
+        Array.from({ length: MAX_UNBOUND_PER_KEY + 8 }, (_, k) => identity(10 + k)),
+      )
       const everyone = [...pool, fx.node, fx.owner, fx.revokedNode]
       const claims = new Map<string, string>()
       for (const p of [...pool, fx.revokedNode])

@@ -14,8 +14,6 @@ import {
 
 export { prng } from '@meshlan/testkit'
 
-import { prng } from '@meshlan/testkit'
-
 export async function keyFromByte(b: number): Promise<Ed25519PrivateKey> {
   return generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(b))
 }
