@@ -66,6 +66,8 @@ export interface ControllerApiMethods {
       reusable?: boolean
       /** Most nodes the key admits. @default 1 (one-use) or DEFAULT_KEY_MAX_MEMBERS (reusable) */
       maxMembers?: number | null
+      /** Members' route / exit-node offers the owner approves on sight. @default none */
+      autoApprove?: { routes: string[]; exit: boolean } | null
       tags?: string[] | null
       /** When every membership of the key ends (ms since the epoch; null: never). */
       memberExpiresAt?: number | null

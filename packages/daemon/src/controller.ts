@@ -201,6 +201,8 @@ export class Controller implements ControllerApi {
     reusable?: boolean
     /** Most nodes the key admits (default: 1 one-use, DEFAULT_KEY_MAX_MEMBERS reusable). */
     maxMembers?: number | null
+    /** Members' route / exit-node offers the owner approves on sight. */
+    autoApprove?: { routes: string[]; exit: boolean } | null
     tags?: string[] | null
   }) {
     return this.serial(async () => {
@@ -237,6 +239,7 @@ export class Controller implements ControllerApi {
           memberExpiresAt: p.memberExpiresAt ?? null,
           reusable: p.reusable === true,
           maxMembers: p.maxMembers ?? null,
+          autoApprove: p.autoApprove ?? undefined,
         },
         bootstrap,
       )

@@ -114,4 +114,22 @@ describe('route approvals through the controller', () => {
     assert.deepEqual((await owner.routeList({})).nodes[0].approved, [])
     await assert.rejects(owner.routeRevoke({ node: 'router', route: LAN }), RouteNotApprovedError)
   })
+
+  it('key create --auto-approve-routes / --auto-approve-exit land in the signed policy', async () => {
+    await owner.keyCreate({
+      name: 'routers',
+      reusable: true,
+      autoApprove: { routes: ['192.168.0.0/16'], exit: true },
+    })
+    const p = decodePolicy((await owner.state.readPolicy()) as Uint8Array)
+    assert.ok(p.ok)
+    assert.deepEqual(p.value.body.keys.find((k) => k.name === 'routers')?.autoApprove, {
+      routes: ['192.168.0.0/16'],
+      exit: true,
+    })
+    await assert.rejects(
+      owner.keyCreate({ name: 'bad', autoApprove: { routes: ['8.8.8.8/33'], exit: false } }),
+      /8\.8\.8\.8\/33/,
+    )
+  })
 })

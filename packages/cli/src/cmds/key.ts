@@ -13,6 +13,8 @@ interface KeyCreateOptions {
   memberExpires?: string
   reusable?: boolean
   maxMembers?: string
+  autoApproveRoutes?: string
+  autoApproveExit?: boolean
   tags?: string
   qr?: boolean
 }
@@ -34,6 +36,11 @@ export function registerKey(program: Command): void {
     )
     .option('--reusable', 'allow several nodes to join with it (default: one use)')
     .option('--max-members <n>', 'most nodes the key admits (default: 1, or 32 with --reusable)')
+    .option(
+      '--auto-approve-routes <cidrs>',
+      "approve members' offers of these prefixes (or inside them) on sight",
+    )
+    .option('--auto-approve-exit', "approve members' offers to be an exit node on sight")
     .option('--tags <tags>', 'comma-separated tags (default: the key name)')
     .option('--qr', 'also print the join string as a QR code on stderr')
     .action(async (name: string, o: KeyCreateOptions, cmd: Command) => {
@@ -63,6 +70,16 @@ export function registerKey(program: Command): void {
         expiresAt,
         reusable: o.reusable === true,
         maxMembers: o.maxMembers != null ? Number(o.maxMembers) : null,
+        autoApprove:
+          o.autoApproveRoutes != null || o.autoApproveExit === true
+            ? {
+                routes: (o.autoApproveRoutes ?? '')
+                  .split(',')
+                  .map((c) => c.trim())
+                  .filter((c) => c !== ''),
+                exit: o.autoApproveExit === true,
+              }
+            : null,
         tags: o.tags != null ? o.tags.split(',').map((t) => t.trim()) : null,
         memberExpiresAt,
         allowAll: o.allowAll === true,

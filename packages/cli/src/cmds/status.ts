@@ -19,12 +19,21 @@ function humanStatus(s: NodeStatus): string {
       (s.self.key != null ? ` key ${s.self.key}` : ''),
   ]
   if (!s.self.member) lines.push(`not a member: ${s.self.reason ?? 'waiting for the policy'}`)
+  const r = s.self.routes
+  if (r.advertised.length > 0) {
+    const pending = r.advertised.filter((c) => !r.approved.includes(c))
+    lines.push(
+      `routes: serving ${r.approved.join(', ') || 'none yet'}${pending.length > 0 ? ` (waiting for approval: ${pending.join(', ')})` : ''}`,
+    )
+  }
+  if (s.self.exitNode != null) lines.push(`exit node: ${s.self.exitNode}`)
+  else if (s.self.exitNodeError != null) lines.push(`exit node not in use: ${s.self.exitNodeError}`)
   lines.push('')
   if (s.peers.length === 0) lines.push('no peers yet')
   else {
     lines.push(
       table(
-        ['NAME', 'IP', 'PATH', 'RTT', 'RX', 'TX', 'KEY'],
+        ['NAME', 'IP', 'PATH', 'RTT', 'RX', 'TX', 'KEY', 'ROUTES'],
         s.peers.map((p) => [
           p.name,
           p.ip,
@@ -33,6 +42,7 @@ function humanStatus(s: NodeStatus): string {
           bytes(p.rxBytes),
           bytes(p.txBytes),
           p.key,
+          [...p.routes, ...(p.exitNode ? ['exit'] : [])].join(',') || '-',
         ]),
       ),
     )
