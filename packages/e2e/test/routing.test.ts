@@ -5,6 +5,8 @@
  * host; after revocation it cannot, within 2 s.
  */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { canRunLabs, type Host, type LabProcess, waitFor } from '@meshlan/lab'
 import { createMeshLab, formMesh, ipOf, type MeshLab } from '../src/index.ts'
@@ -101,5 +103,66 @@ describe('subnet router: a plain LAN host reached through a member', () => {
     const gone = Date.now() - t0
     console.log(`# route revoked: unreachable after ${gone} ms`)
     assert.ok(gone < 2000 + 1000, `revocation took ${gone} ms (ping timeout 1 s included)`)
+  })
+})
+
+describe('two subnet routers for one prefix (high availability)', () => {
+  let ml: MeshLab
+  let hostIp = ''
+  before(async () => {
+    if (!can.ok) return
+    ml = await createMeshLab({
+      prefix: 'mlha',
+      build: async (lab) => {
+        await lab.addSegment('lan', { cidr: '198.18.31.0/24' })
+        await lab.addSegment('office', { cidr: OFFICE })
+        const owner = await lab.addHost('owner', { segment: 'lan' })
+        const r1 = await lab.addHost('r1', { segment: 'lan' })
+        await r1.attach('office')
+        const r2 = await lab.addHost('r2', { segment: 'lan' })
+        await r2.attach('office')
+        const client = await lab.addHost('client', { segment: 'lan' })
+        hostIp = (await lab.addHost('nas', { segment: 'office' })).address('office')
+        return [owner, r1, r2, client]
+      },
+    })
+    const advertise = `[routes]\nadvertise = ["${OFFICE}"]\n`
+    await formMesh(ml, {
+      owner: 'owner',
+      keys: { admin: null },
+      members: { r1: 'admin', r2: 'admin', client: 'admin' },
+      config: { r1: advertise, r2: advertise, client: '[routes]\naccept = true\n' },
+    })
+    for (const r of ['r1', 'r2']) await ml.node('owner').cli(['route', 'approve', r, OFFICE])
+  })
+  after(async () => ml?.teardown())
+
+  it('kill the primary: traffic resumes through the other within 3 s', { skip }, async () => {
+    const client = ml.node('client')
+    const reach = async () => (await client.exec('ping', ['-c', '1', '-W', '1', hostIp])).code === 0
+    await waitFor(reach, { timeoutMs: 15_000, intervalMs: 200, what: 'the LAN host through a router' })
+    const s = await client.status()
+    const primary = s.peers.find((p) => p.routes.includes(OFFICE))?.name
+    assert.ok(primary === 'r1' || primary === 'r2', `a primary serves ${OFFICE}: ${JSON.stringify(s.peers)}`)
+    // a crash, not a goodbye: SIGKILL the primary's daemon (its pid file is in its state directory)
+    const pid = readFileSync(join(ml.node(primary).state, 'daemon.pid'), 'utf8').trim()
+    const killed = await ml.node(primary).exec('kill', ['-9', pid])
+    assert.equal(killed.code, 0, killed.stderr)
+    const stopped = Date.now()
+    await waitFor(reach, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      what: 'the LAN host through the other router',
+    })
+    const gap = Date.now() - stopped
+    const after = await client.status()
+    console.log(
+      `# HA: ${primary}'s daemon killed (SIGKILL); the LAN host answered through the other router ${gap} ms later`,
+    )
+    assert.ok(
+      after.peers.some((p) => p.name !== primary && p.routes.includes(OFFICE)),
+      'the other router is primary',
+    )
+    assert.ok(gap < 3000, `takeover took ${gap} ms`)
   })
 })
