@@ -23,7 +23,7 @@ import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { rebuildVnetHeader, vnetFrameCode } from '../src/index.ts'
 import { fixtures } from './fuzz-fixtures.ts'
-import { hashName, hex, mix, runTarget, type Summary, type Target } from './fuzz-kit.ts'
+import { emptySummary, hashName, hex, mix, runTarget, type Summary, type Target } from './fuzz-kit.ts'
 import {
   controlTarget,
   dcutrTarget,
@@ -88,22 +88,7 @@ async function targets(): Promise<Map<string, Target<unknown>>> {
 
 /** Frame type 3 through the native path: the tun package's fuzzer, with the wire side's rebuild checked too. */
 async function runVnet(n: number, seed: number): Promise<Summary> {
-  const s: Summary = {
-    name: 'vnet',
-    seed,
-    n,
-    accepted: 0,
-    rejected: 0,
-    reasons: {},
-    modes: {},
-    slowest: { ms: 0, index: -1, mode: '', len: 0, confirmedMs: 0, head: '' },
-    findings: {},
-    examples: [],
-    ms: 0,
-    heapPeakMB: 0,
-    rssPeakMB: 0,
-    extra: {},
-  }
+  const s = emptySummary('vnet', seed, n)
   let mod: typeof import('../../tun/bench/fuzz-vnet.ts')
   try {
     mod = await import('../../tun/bench/fuzz-vnet.ts')

@@ -472,22 +472,7 @@ export async function runTarget<I>(
   const tr = await target.setup()
   const factor = tr.sizeFactor ?? 32
   const slack = tr.sizeSlack ?? 64 * 1024
-  const s: Summary = {
-    name: target.name,
-    seed: opts.seed,
-    n: 0,
-    accepted: 0,
-    rejected: 0,
-    reasons: {},
-    modes: {},
-    slowest: { ms: 0, index: -1, mode: '', len: 0, confirmedMs: 0, head: '' },
-    findings: {},
-    examples: [],
-    ms: 0,
-    heapPeakMB: 0,
-    rssPeakMB: 0,
-    extra: {},
-  }
+  const s = emptySummary(target.name, opts.seed, 0)
   const finding = (kind: string, i: number, c: Case<I>, detail: string): void => {
     s.findings[kind] = (s.findings[kind] ?? 0) + 1
     if (s.examples.length < MAX_EXAMPLES) {
@@ -597,4 +582,24 @@ export async function runTarget<I>(
   s.ms = Math.round(performance.now() - t0)
   s.extra = { ...(tr.extra?.() ?? {}), maxResultBytesPerInputByte: Math.round(maxRatio * 10) / 10 }
   return s
+}
+
+/** A summary with nothing counted yet. */
+export function emptySummary(name: string, seed: number, n: number): Summary {
+  return {
+    name,
+    seed,
+    n,
+    accepted: 0,
+    rejected: 0,
+    reasons: {},
+    modes: {},
+    slowest: { ms: 0, index: -1, mode: '', len: 0, confirmedMs: 0, head: '' },
+    findings: {},
+    examples: [],
+    ms: 0,
+    heapPeakMB: 0,
+    rssPeakMB: 0,
+    extra: {},
+  }
 }
