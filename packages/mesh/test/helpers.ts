@@ -316,3 +316,13 @@ export async function loopbackNode(relayServer = false): Promise<MeshLibp2p> {
   await lp.start()
   return lp
 }
+
+/** The owner and one admin member, `server`, converged: the stage of most adversary tests. */
+export async function serverMesh(): Promise<TestMesh> {
+  const mesh = await buildMesh({
+    members: [{ name: 'server', key: 'admin' }],
+    keys: { admin: { rules: [{ to: ['*'] }] } },
+  })
+  await waitConverged([mesh.owner, ...mesh.nodes], 1)
+  return mesh
+}

@@ -44,6 +44,7 @@ import {
   memAddr,
   ownerKey,
   quiet,
+  serverMesh,
   stranger,
   type TestMesh,
   until,
@@ -132,11 +133,7 @@ describe('strangers against the hello gate', () => {
   let mesh: TestMesh
   const strangers: MeshLibp2p[] = []
   before(async () => {
-    mesh = await buildMesh({
-      members: [{ name: 'server', key: 'admin' }],
-      keys: { admin: { rules: [{ to: ['*'] }] } },
-    })
-    await waitConverged([mesh.owner, ...mesh.nodes], 1)
+    mesh = await serverMesh()
   })
   after(async () => {
     await Promise.allSettled(strangers.map((s) => s.stop()))
@@ -277,11 +274,7 @@ describe('strangers against the hello gate', () => {
 describe('revoked, expired and misbound members', () => {
   let mesh: TestMesh
   before(async () => {
-    mesh = await buildMesh({
-      members: [{ name: 'server', key: 'admin' }],
-      keys: { admin: { rules: [{ to: ['*'] }] } },
-    })
-    await waitConverged([mesh.owner, ...mesh.nodes], 1)
+    mesh = await serverMesh()
   })
   after(async () => mesh?.stop())
 

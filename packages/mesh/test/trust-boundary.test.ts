@@ -29,6 +29,7 @@ import {
   joinNode,
   ownerKey,
   readRefusal,
+  serverMesh,
   stranger,
   type TestMesh,
   until,
@@ -39,11 +40,7 @@ describe('a stranger learns nothing', () => {
   let mesh: TestMesh
   const strangers: MeshLibp2p[] = []
   before(async () => {
-    mesh = await buildMesh({
-      members: [{ name: 'server', key: 'admin' }],
-      keys: { admin: { rules: [{ to: ['*'] }] } },
-    })
-    await waitConverged([mesh.owner, ...mesh.nodes], 1)
+    mesh = await serverMesh()
   })
   after(async () => {
     await Promise.allSettled(strangers.map((s) => s.stop()))
