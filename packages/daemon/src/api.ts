@@ -89,9 +89,19 @@ export interface ControllerApiMethods {
   aclShow: { params: { key?: string | null }; result: { keys: Array<{ name: string; acl: unknown }> } }
   aclSet: { params: { key: string; aclText: string }; result: { key: string; version: number } }
   nodeRevoke: {
-    params: { target: string }
-    /** `warning`: the node joined with a reusable key, whose join string still admits others. */
-    result: { peerId: string; name: string | null; version: number; warning: string | null }
+    /** `withKey`: also revoke the key the node joined with (in the same policy version). */
+    params: { target: string; withKey?: boolean }
+    /**
+     * `warning`: the node joined with a reusable key whose join string still admits others, or
+     * (withKey) the key's other members that are cut off too. `keyRevoked`: the key revoked with it.
+     */
+    result: {
+      peerId: string
+      name: string | null
+      version: number
+      keyRevoked: string | null
+      warning: string | null
+    }
   }
   /** Owner: per node, advertised routes / exit offer, approvals, primaries. */
   routeList: { params: NoParams; result: { nodes: RouteOverviewNode[] } }

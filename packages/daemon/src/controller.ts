@@ -298,22 +298,36 @@ export class Controller implements ControllerApi {
     })
   }
 
-  async nodeRevoke(p: { target: string }) {
+  async nodeRevoke(p: { target: string; withKey?: boolean }) {
     return this.serial(async () => {
       const { policy } = await this.owner('revoke nodes')
       const found = await this.findNode(p.target, policy)
       if (found.peerId === policy.owner) {
         throw new InvalidArgumentError('the owner cannot revoke itself: create a new network instead')
       }
-      const r = await this.amend('revoke nodes', revokeNodeChange(found.peerId))
-      // a node revoke bans one identity: whoever holds a reusable key's join string can mint another
-      const keyName = policy.members.find((m) => m.peerId === found.peerId)?.key
+      const keyName = policy.members.find((m) => m.peerId === found.peerId)?.key ?? null
       const key = policy.keys.find((k) => k.name === keyName)
+      const withKey = p.withKey === true && key != null
+      // one policy version for both, so no node ever sees the node revoked and its key still open
+      const node = revokeNodeChange(found.peerId)
+      const r = await this.amend('revoke nodes', withKey ? (cur) => removeKey(key.name)(node(cur)) : node)
+      const others = withKey
+        ? policy.members.filter((m) => m.key === key.name && m.peerId !== found.peerId).map((m) => m.name)
+        : []
+      // a node revoke bans one identity: whoever holds a reusable key's join string can mint another
       const warning =
-        key?.reusable === true
-          ? `${found.name ?? found.peerId} joined with reusable key ${key.name}: its join string still admits new identities; run \`meshlan key revoke ${key.name}\` to close it`
-          : null
-      return { peerId: found.peerId, name: found.name, version: r.policy.version, warning }
+        !withKey && key?.reusable === true
+          ? `${found.name ?? found.peerId} joined with reusable key ${key.name}: its join string still admits new identities; run \`meshlan node revoke ${found.name ?? found.peerId} --with-key\` or \`meshlan key revoke ${key.name}\` to close it`
+          : others.length > 0
+            ? `key ${keyName} is revoked too: its other members (${others.join(', ')}) are cut off as well`
+            : null
+      return {
+        peerId: found.peerId,
+        name: found.name,
+        version: r.policy.version,
+        keyRevoked: withKey ? key.name : null,
+        warning,
+      }
     })
   }
 

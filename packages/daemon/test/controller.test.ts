@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { InvalidAclError, NotOwnerError, UnknownKeyError } from '@meshlan/mesh'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { bindMembers, InvalidAclError, NotOwnerError, nextVersion, UnknownKeyError } from '@meshlan/mesh'
 import { decodePolicy, parseJoinString } from '@meshlan/wire'
 import { Controller } from '../src/controller.ts'
 import { AlreadyInNetworkError, InvalidJoinStringError } from '../src/errors.ts'
@@ -128,5 +130,44 @@ describe('controller, offline on a state directory', () => {
     const r = await owner.nodeRevoke({ target: peerId })
     assert.equal(r.peerId, peerId)
     await assert.rejects(owner.nodeRevoke({ target: 'nobody' }), /no node "nobody"/)
+  })
+
+  it('node revoke --with-key revokes the node and the key it joined with in one policy version', async () => {
+    const ownerKey = await owner.state.requireIdentity()
+    await owner.keyCreate({ name: 'laptops', reusable: true, allowAll: true })
+    const afterKey = decodePolicy((await owner.state.readPolicy()) as Uint8Array)
+    assert.ok(afterKey.ok)
+    const ids = await Promise.all(
+      [1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()),
+    )
+    const bound = await nextVersion(
+      afterKey.value.body,
+      ownerKey,
+      bindMembers(
+        ids.map((peerId, i) => ({ peerId, key: 'laptops', wanted: `laptop${i}` })),
+        Date.now(),
+      ),
+    )
+    await owner.state.writePolicy(bound.envelope)
+    const plain = await owner.nodeRevoke({ target: 'laptop0' })
+    assert.equal(plain.keyRevoked, null)
+    assert.match(
+      plain.warning ?? '',
+      /still admits new identities; run `meshlan node revoke laptop0 --with-key`/,
+    )
+    const r = await owner.nodeRevoke({ target: 'laptop1', withKey: true })
+    assert.equal(r.keyRevoked, 'laptops')
+    assert.equal(r.version, bound.policy.version + 2, 'node and key in one version')
+    const p = decodePolicy((await owner.state.readPolicy()) as Uint8Array)
+    assert.ok(p.ok)
+    assert.ok(!p.value.body.keys.some((k) => k.name === 'laptops'), 'the key is gone')
+    assert.ok(
+      p.value.body.revokedNodes.some((x) => x.peerId === ids[1]),
+      'the node is revoked',
+    )
+    assert.ok(
+      p.value.body.revokedKeys.some((k) => k.name === 'laptops'),
+      'the key is revoked',
+    )
   })
 })

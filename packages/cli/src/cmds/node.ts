@@ -8,11 +8,15 @@ export function registerNode(program: Command): void {
     .description('nodes (owner only)')
     .command('revoke <target>')
     .description('revoke a node by name or peer id')
-    .action(async (target: string, _o, cmd: Command) => {
+    .option('--with-key', 'also revoke the key it joined with (its join string admits nobody again)')
+    .action(async (target: string, o: { withKey?: boolean }, cmd: Command) => {
       const { client, json: asJson } = ctx(cmd)
-      const r = await client.control('nodeRevoke', { target })
+      const r = await client.control('nodeRevoke', { target, withKey: o.withKey === true })
       if (asJson) json(r)
-      else out(`revoked node ${r.name ?? r.peerId} (${r.peerId}, policy v${r.version})`)
+      else
+        out(
+          `revoked node ${r.name ?? r.peerId} (${r.peerId}${r.keyRevoked == null ? '' : `, key ${r.keyRevoked}`}, policy v${r.version})`,
+        )
       if (r.warning != null) err(r.warning)
     })
 }
