@@ -161,6 +161,13 @@ export interface PortForward {
   toPort: number
 }
 
+/**
+ * What a router does with unsolicited inbound from the WAN: 'drop' it silently (a firewall with a
+ * DROP policy), or 'reject' it as a router without INPUT rules or OpenWRT's `wan` zone does (a TCP
+ * RST for TCP, ICMP port unreachable for the rest).
+ */
+export type NatFilter = 'drop' | 'reject'
+
 /** A NAT router: WAN on one segment, LAN on another, MASQUERADE out, nothing unsolicited in. */
 export class NatRouter extends Host {
   override readonly kind: 'host' | 'router' = 'router'
@@ -168,6 +175,8 @@ export class NatRouter extends Host {
   readonly lan: string
   /** MASQUERADE --random-fully: a new random source port per flow (endpoint-dependent mapping). */
   readonly symmetric: boolean
+  /** Unsolicited inbound: dropped, or answered with a RST / ICMP port unreachable. */
+  readonly filter: NatFilter
   readonly forwards: PortForward[] = []
 
   constructor(
@@ -177,11 +186,13 @@ export class NatRouter extends Host {
     wan: string,
     lan: string,
     symmetric: boolean,
+    filter: NatFilter = 'drop',
   ) {
     super(ctx, name, namespace)
     this.wan = wan
     this.lan = lan
     this.symmetric = symmetric
+    this.filter = filter
   }
 
   get wanAddress(): string {
@@ -197,6 +208,17 @@ export class NatRouter extends Host {
     const wanIf = this.iface(this.wan).ifname
     const lanIf = this.iface(this.lan).ifname
     await must('ip', ['netns', 'exec', this.namespace, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+    // the last word on unsolicited inbound, to the router itself (INPUT) or through it (FORWARD):
+    // a rejecting router answers a SYN with a RST, as the kernel does for a closed port
+    const refuse = (chain: string, match: string): string[] =>
+      this.filter === 'reject'
+        ? [
+            `-A ${chain} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
+            `-A ${chain} ${match} -j REJECT --reject-with icmp-port-unreachable`,
+          ]
+        : chain === 'INPUT'
+          ? [`-A ${chain} ${match} -j DROP`]
+          : [] // FORWARD's policy drops
     const rules = [
       '*nat',
       ':PREROUTING ACCEPT [0:0]',
@@ -210,9 +232,10 @@ export class NatRouter extends Host {
       ':FORWARD DROP [0:0]',
       ':OUTPUT ACCEPT [0:0]',
       `-A INPUT -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
-      `-A INPUT -i ${wanIf} -j DROP`,
+      ...refuse('INPUT', `-i ${wanIf}`),
       `-A FORWARD -i ${lanIf} -o ${wanIf} -j ACCEPT`,
       `-A FORWARD -i ${wanIf} -o ${lanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+      ...refuse('FORWARD', `-i ${wanIf} -o ${lanIf}`),
       'COMMIT',
       '',
     ].join('\n')
@@ -233,8 +256,9 @@ export class NatRouter extends Host {
         `${to}:${toPort}`,
       ]),
     )
+    // inserted first: a rejecting router's last FORWARD rules refuse everything else
     await ipt([
-      '-A',
+      '-I',
       'FORWARD',
       '-i',
       wanIf,

@@ -20,6 +20,7 @@ export {
 export {
   Host,
   type HostInterface,
+  type NatFilter,
   NatRouter,
   type PingOptions,
   type PortForward,

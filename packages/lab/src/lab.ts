@@ -23,6 +23,7 @@ import {
   Host,
   type HostContext,
   type HostInterface,
+  type NatFilter,
   NatRouter,
   type SpawnOptions,
   writeResolvConf,
@@ -65,6 +66,11 @@ export interface NatRouterInit {
   lanAddress?: string
   /** MASQUERADE --random-fully (endpoint-dependent mapping, "symmetric NAT"). @default false */
   symmetric?: boolean
+  /**
+   * Unsolicited inbound from the WAN: 'drop' silently, or 'reject' (TCP RST, ICMP port
+   * unreachable for the rest), as a router without INPUT rules or OpenWRT's wan zone. @default 'drop'
+   */
+  filter?: NatFilter
 }
 
 /** A segment: one Linux bridge in the switch namespace. */
@@ -90,6 +96,7 @@ export interface LabDescription {
     wan?: string
     lan?: string
     symmetric?: boolean
+    filter?: NatFilter
     interfaces: Array<{ segment: string; ifname: string; address: string; up: boolean }>
   }>
 }
@@ -233,7 +240,15 @@ export class Lab implements HostContext {
     if (wan === lan) throw new LabNameError(`router ${name}: wan and lan must be different segments`)
     if (lan.router) throw new LabNameError(`segment ${lan.name} already has NAT router ${lan.router.name}`)
     const ns = this.claimName(name)
-    const router = new NatRouter(this, name, ns, wan.name, lan.name, init.symmetric ?? false)
+    const router = new NatRouter(
+      this,
+      name,
+      ns,
+      wan.name,
+      lan.name,
+      init.symmetric ?? false,
+      init.filter ?? 'drop',
+    )
     this.#hosts.set(name, router)
     const lanAddress = init.lanAddress ?? formatIpv4(lan.cidr.network + ROUTER_LAN_OFFSET)
     this.reserve(lan, lanAddress)
@@ -333,7 +348,9 @@ export class Lab implements HostContext {
         kind: h.kind,
         namespace: h.namespace,
         ...(h.gateway ? { gateway: h.gateway.address } : {}),
-        ...(h instanceof NatRouter ? { wan: h.wan, lan: h.lan, symmetric: h.symmetric } : {}),
+        ...(h instanceof NatRouter
+          ? { wan: h.wan, lan: h.lan, symmetric: h.symmetric, filter: h.filter }
+          : {}),
         interfaces: h.interfaces.map((i) => ({
           segment: i.segment,
           ifname: i.ifname,
@@ -460,7 +477,10 @@ export function formatLab(d: LabDescription): string {
     lines.push(`  segment ${s.name} ${s.cidr} bridge ${s.bridge}${s.router ? ` (LAN of ${s.router})` : ''}`)
   }
   for (const h of d.hosts) {
-    const extra = h.kind === 'router' ? ` NAT ${h.lan} -> ${h.wan}${h.symmetric ? ' symmetric' : ''}` : ''
+    const extra =
+      h.kind === 'router'
+        ? ` NAT ${h.lan} -> ${h.wan}${h.symmetric ? ' symmetric' : ''}${h.filter === 'reject' ? ' reject' : ''}`
+        : ''
     lines.push(`  ${h.kind} ${h.name} netns ${h.namespace}${h.gateway ? ` via ${h.gateway}` : ''}${extra}`)
     for (const i of h.interfaces) {
       lines.push(`    ${i.ifname} ${i.address} on ${i.segment}${i.up ? '' : ' (down)'}`)

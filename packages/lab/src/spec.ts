@@ -3,7 +3,7 @@ import { createLab, type Lab, type LabInit } from './lab.ts'
 /**
  * A lab as JSON (for the CLI and the demo):
  * { "segments": [{ "name": "public", "cidr": "198.18.0.0/24" }],
- *   "routers": [{ "name": "r1", "wan": "public", "lan": "lan1", "symmetric": false }],
+ *   "routers": [{ "name": "r1", "wan": "public", "lan": "lan1", "symmetric": false, "filter": "drop" }],
  *   "hosts": [{ "name": "a", "segment": "lan1", "address": "198.18.1.10", "attach": [{ "segment": "x" }] }] }
  * Segments are built first, then routers, then hosts.
  */
@@ -16,6 +16,8 @@ export interface LabSpec {
     wanAddress?: string
     lanAddress?: string
     symmetric?: boolean
+    /** Unsolicited inbound: 'drop' (default) or 'reject' (RST / ICMP port unreachable). */
+    filter?: 'drop' | 'reject'
   }>
   hosts?: Array<{
     name: string
@@ -50,11 +52,12 @@ export function parseLabSpec(value: unknown): SpecResult {
     if (
       !optStr(r.wanAddress) ||
       !optStr(r.lanAddress) ||
-      !(r.symmetric === undefined || typeof r.symmetric === 'boolean')
+      !(r.symmetric === undefined || typeof r.symmetric === 'boolean') ||
+      !(r.filter === undefined || r.filter === 'drop' || r.filter === 'reject')
     ) {
       return {
         ok: false,
-        error: `spec.routers[${i}]: wanAddress/lanAddress are strings, symmetric a boolean`,
+        error: `spec.routers[${i}]: wanAddress/lanAddress are strings, symmetric a boolean, filter 'drop' or 'reject'`,
       }
     }
   }

@@ -39,14 +39,14 @@ interface TwoNats {
 }
 
 /** public 198.18.0.0/24 with host pub; lan1 198.18.1.0/24 (host a) behind r1; lan2 198.18.2.0/24 (host b) behind r2. */
-async function twoNats(prefix: string, symmetric2: boolean): Promise<TwoNats> {
+async function twoNats(prefix: string, symmetric2: boolean, filter?: 'drop' | 'reject'): Promise<TwoNats> {
   const lab = await createLab({ prefix })
   try {
     await lab.addSegment('public', { cidr: '198.18.0.0/24' })
     await lab.addSegment('lan1', { cidr: '198.18.1.0/24' })
     await lab.addSegment('lan2', { cidr: '198.18.2.0/24' })
-    const r1 = await lab.addNatRouter('r1', { wan: 'public', lan: 'lan1' })
-    const r2 = await lab.addNatRouter('r2', { wan: 'public', lan: 'lan2', symmetric: symmetric2 })
+    const r1 = await lab.addNatRouter('r1', { wan: 'public', lan: 'lan1', filter })
+    const r2 = await lab.addNatRouter('r2', { wan: 'public', lan: 'lan2', symmetric: symmetric2, filter })
     const pub = await lab.addHost('pub', { segment: 'public', address: '198.18.0.100' })
     const a = await lab.addHost('a', { segment: 'lan1' })
     const b = await lab.addHost('b', { segment: 'lan2' })
@@ -141,6 +141,38 @@ describe('lab (needs root)', { timeout: 60_000 }, () => {
       const viaR2 = await udpMappings(b, pub.address(), ports, 40000)
       assert.ok(viaR2.every((m) => m.startsWith(`${r2.wanAddress}:`)))
       assert.ok(new Set(viaR2).size > 1, `expected different mappings, got ${viaR2.join(' ')}`)
+    } finally {
+      await lab.teardown()
+    }
+    assertClean(prefix)
+  })
+
+  it('rejecting router: unsolicited TCP gets a RST at once, the rest ICMP port unreachable', {
+    skip,
+  }, async () => {
+    const prefix = 'lt7'
+    const { lab, pub, a, b, r1, r2 } = await twoNats(prefix, false, 'reject')
+    try {
+      assert.equal(r2.filter, 'reject')
+      assert.match(formatLab(lab.describe()), /router r2 netns lt7-r2 NAT lan2 -> public reject/)
+      assert.equal(lab.describe().hosts.find((h) => h.name === 'r1')?.filter, 'reject')
+      assert.match(await r2.rules(), /-A INPUT -i lt7e0 -p tcp -j REJECT --reject-with tcp-reset/)
+      // outbound still works, and its replies come back
+      assert.equal(await a.ping(pub.address()), true)
+      await startTcpWho(pub, 7001)
+      assert.ok((await tcpConnect(a, pub.address(), 7001)).ok)
+      // unsolicited: to the router itself or through it, refused (not a timeout)
+      await startTcpWho(b, 7002)
+      const t0 = Date.now()
+      const wan = await tcpConnect(a, r2.wanAddress, 7002, 3000)
+      assert.equal(wan.error, 'ECONNREFUSED')
+      assert.ok(Date.now() - t0 < 2500, 'refused at once, not after a timeout')
+      assert.equal((await tcpConnect(pub, r1.wanAddress, 7002, 3000)).error, 'ECONNREFUSED')
+      assert.equal(await pub.ping(r1.wanAddress), false)
+      // a static port mapping still opens exactly that port (inserted before the REJECTs)
+      await r2.forwardPort('tcp', 8002, b.address(), 7002)
+      const mapped = await tcpConnect(a, r2.wanAddress, 8002)
+      assert.ok(mapped.ok, mapped.error)
     } finally {
       await lab.teardown()
     }

@@ -59,6 +59,15 @@ describe('spec', () => {
       routers: [{ name: 'r', wan: 'a', lan: 'b', symmetric: 'yes' }],
     })
     assert.equal(badRouter.ok, false)
+    const badFilter = parseLabSpec({
+      segments: [],
+      routers: [{ name: 'r', wan: 'a', lan: 'b', filter: 'rst' }],
+    })
+    assert.equal(badFilter.ok, false)
+    assert.equal(
+      parseLabSpec({ segments: [], routers: [{ name: 'r', wan: 'a', lan: 'b', filter: 'reject' }] }).ok,
+      true,
+    )
   })
 })
 
