@@ -1,12 +1,13 @@
 /**
  * The NAT-traversal lab: a public segment with member relays, and two home LANs behind Linux
- * MASQUERADE routers that drop unsolicited inbound (optionally symmetric: --random-fully).
+ * MASQUERADE routers that drop unsolicited inbound, or reject it (a RST: `filter: 'reject'`),
+ * optionally symmetric (--random-fully).
  *
  *   public 198.18.60.0/24 : relay1 (owner, relay), relay2 (relay), natA wan, natB wan
  *   lanA   198.18.61.0/24 : a, a2      (behind natA)
  *   lanB   198.18.62.0/24 : b          (behind natB)
  */
-import type { Host } from '@meshlan/lab'
+import type { Host, NatFilter } from '@meshlan/lab'
 import { createMeshLab, formMesh, type MeshLab } from './mesh-lab.ts'
 
 export interface NatLabInit {
@@ -14,6 +15,8 @@ export interface NatLabInit {
   symmetricB?: boolean
   /** Put a second host on LAN A. @default false */
   withA2?: boolean
+  /** What both NATs do with unsolicited inbound. @default 'drop' */
+  filter?: NatFilter
 }
 
 const RELAY_CONFIG = 'relay = true\nlisten = ["/ip4/0.0.0.0/tcp/7946"]\n'
@@ -26,8 +29,13 @@ export async function createNatLab(init: NatLabInit): Promise<MeshLab> {
       await lab.addSegment('pub', { cidr: '198.18.60.0/24' })
       await lab.addSegment('lana', { cidr: '198.18.61.0/24' })
       await lab.addSegment('lanb', { cidr: '198.18.62.0/24' })
-      await lab.addNatRouter('nata', { wan: 'pub', lan: 'lana' })
-      await lab.addNatRouter('natb', { wan: 'pub', lan: 'lanb', symmetric: init.symmetricB === true })
+      await lab.addNatRouter('nata', { wan: 'pub', lan: 'lana', filter: init.filter })
+      await lab.addNatRouter('natb', {
+        wan: 'pub',
+        lan: 'lanb',
+        symmetric: init.symmetricB === true,
+        filter: init.filter,
+      })
       const hosts: Host[] = [
         await lab.addHost('relay1', { segment: 'pub' }),
         await lab.addHost('relay2', { segment: 'pub' }),

@@ -45,6 +45,41 @@ function longestGap(output: string): number {
   return gap
 }
 
+/** Replies counted in `ping` output (the summary line), 0 when there is none. */
+function replies(output: string): number {
+  return Number(/(\d+) (?:packets )?received/.exec(output)?.[1] ?? 0)
+}
+
+/**
+ * Proves a path is direct: every relay's namespace drops all traffic (both ways) while `from`
+ * pings `toIp` for `seconds` at 10/s; returns the replies and the longest gap. The rules go
+ * again afterwards, whatever happened.
+ */
+async function pingWithRelaysBlocked(
+  ml: MeshLab,
+  from: MeshHost,
+  toIp: string,
+  seconds = 3,
+): Promise<{ sent: number; received: number; gap: number }> {
+  const relays = ['relay1', 'relay2'].map((n) => ml.node(n).host)
+  const rules = [
+    ['INPUT', '-j', 'DROP'],
+    ['OUTPUT', '-j', 'DROP'],
+  ]
+  for (const h of relays)
+    for (const r of rules) {
+      const res = await h.exec('iptables', ['-I', ...r])
+      assert.equal(res.code, 0, res.stderr)
+    }
+  try {
+    const sent = seconds * 10
+    const p = await from.exec('ping', ['-D', '-i', '0.1', '-c', String(sent), '-W', '1', toIp], 60_000)
+    return { sent, received: replies(p.stdout), gap: longestGap(p.stdout) }
+  } finally {
+    for (const h of relays) for (const r of rules) await h.exec('iptables', ['-D', ...r])
+  }
+}
+
 function daemonPid(n: MeshHost): number {
   return Number(readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim())
 }
@@ -137,6 +172,44 @@ describe('NAT traversal: two home LANs behind port-preserving NATs', () => {
     const gap = longestGap(out)
     console.log(`# direct path while relay2 was killed: longest gap ${gap.toFixed(0)} ms`)
     assert.ok(gap < 1000, `direct traffic was disturbed: ${gap} ms gap`)
+  })
+})
+
+describe('NAT traversal: two home LANs behind NATs that answer unsolicited SYNs with a RST', () => {
+  let ml: MeshLab
+  before(async () => {
+    if (skip) return
+    ml = await createNatLab({ prefix: 'mlrst', filter: 'reject' })
+  })
+  after(async () => ml?.teardown())
+
+  it('hole punching survives the resets: the tunnel goes direct, and stays up with every relay blocked', {
+    skip,
+  }, async () => {
+    const a = ml.node('a')
+    const b = ml.node('b')
+    await waitFor(() => reserved(b), { timeoutMs: 15_000, what: 'b to hold a relay reservation' })
+    const bIp = await ipOf(b)
+    const t0 = Date.now()
+    await waitFor(async () => (await a.exec('ping', ['-c', '1', '-W', '1', bIp])).code === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'first ping a → b (relayed)',
+    })
+    const t1 = Date.now()
+    const direct = await waitFor(
+      async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - t1 : false),
+      { timeoutMs: 30_000, intervalMs: 100, what: 'a direct path a ↔ b through the rejecting NATs' },
+    )
+    console.log(`# reset routers: first reply a → b after ${t1 - t0} ms; direct ${direct} ms after it`)
+    assert.equal((await peerPath(b, 'a'))?.path, 'direct')
+    // "direct" is what the nodes say; the proof is traffic with no relay to carry it
+    const r = await pingWithRelaysBlocked(ml, a, bIp)
+    console.log(
+      `# reset routers, every relay blocked: ${r.received}/${r.sent} replies, longest gap ${r.gap.toFixed(0)} ms`,
+    )
+    assert.ok(r.received >= r.sent - 2, `only ${r.received}/${r.sent} replies with the relays blocked`)
+    assert.ok(r.gap < 1000, `a ${r.gap} ms gap with the relays blocked`)
   })
 })
 
