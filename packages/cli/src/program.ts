@@ -15,6 +15,7 @@ import { registerNetwork } from './cmds/network.ts'
 import { registerNode } from './cmds/node.ts'
 import { registerPing } from './cmds/ping.ts'
 import { registerRoute } from './cmds/route.ts'
+import { registerSet } from './cmds/set.ts'
 import { registerStatus } from './cmds/status.ts'
 import { registerVersion, VERSION } from './cmds/version.ts'
 import { err, UsageError } from './io.ts'
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerAcl(program)
   registerJoin(program)
   registerLifecycle(program)
+  registerSet(program)
   registerStatus(program)
   registerDns(program)
   registerNetcheck(program)

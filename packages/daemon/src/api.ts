@@ -115,6 +115,25 @@ export interface ControllerApiMethods {
   }
 }
 
+/** Route and exit-node settings (`[routes]` in config.toml; `meshlan set` / `meshlan up` flags). */
+export interface RouteSettings {
+  /** Prefixes this node offers to route. */
+  advertiseRoutes: string[]
+  /** Offer to be an exit node. */
+  advertiseExitNode: boolean
+  /** Install approved routes other nodes serve. */
+  acceptRoutes: boolean
+  /** The exit node used (name or overlay IP); null: none. */
+  exitNode: string | null
+  /** With an exit node, the host's own LAN stays reachable directly. */
+  exitNodeAllowLanAccess: boolean
+  /** Source-NAT traffic forwarded into advertised prefixes. */
+  snatSubnetRoutes: boolean
+}
+
+/** A change: unset fields stay; `exitNode: null` or `''` clears the exit node. */
+export type RouteSettingsChange = Partial<RouteSettings>
+
 /** Questions only a running daemon can answer. */
 export interface DaemonApiMethods {
   info: { params: NoParams; result: DaemonInfo }
@@ -123,6 +142,8 @@ export interface DaemonApiMethods {
   'dns-status': { params: NoParams; result: DnsStatus }
   ping: { params: { target: string; count?: number }; result: PingResult }
   shutdown: { params: NoParams; result: { pid: number } }
+  /** Changes route / exit-node settings live and persists them in config.toml. */
+  set: { params: RouteSettingsChange; result: RouteSettings }
 }
 
 export type ApiMethods = ControllerApiMethods & DaemonApiMethods

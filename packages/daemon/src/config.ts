@@ -59,6 +59,12 @@ export interface Config {
     accept: boolean
     /** Source-NAT traffic forwarded into advertised prefixes, so LAN hosts need no route back. @default true */
     snat: boolean
+    /** Offer to be an exit node (the owner approves). @default false */
+    advertise_exit_node: boolean
+    /** Send all non-local traffic through this node (final name or overlay IP); null = none. @default null */
+    exit_node: string | null
+    /** With an exit node, keep this host's own LAN reachable directly. @default false */
+    exit_node_allow_lan_access: boolean
   }
 }
 
@@ -110,6 +116,15 @@ const schema = z.strictObject({
         .optional(),
       accept: z.boolean().optional(),
       snat: z.boolean().optional(),
+      advertise_exit_node: z.boolean().optional(),
+      exit_node: z
+        .string()
+        .regex(
+          /^$|^[a-z0-9][a-z0-9-]{0,62}$|^\d{1,3}(\.\d{1,3}){3}$/,
+          'must be a node name, an overlay IP, or "" for none',
+        )
+        .optional(),
+      exit_node_allow_lan_access: z.boolean().optional(),
     })
     .optional(),
 })
@@ -166,6 +181,9 @@ export function parseConfig(text: string): ConfigResult {
         advertise: c.routes?.advertise ?? [],
         accept: c.routes?.accept ?? false,
         snat: c.routes?.snat ?? true,
+        advertise_exit_node: c.routes?.advertise_exit_node ?? false,
+        exit_node: c.routes?.exit_node == null || c.routes.exit_node === '' ? null : c.routes.exit_node,
+        exit_node_allow_lan_access: c.routes?.exit_node_allow_lan_access ?? false,
       },
     },
   }
@@ -183,12 +201,21 @@ export async function loadConfig(stateDir: string): Promise<Config> {
   return r.value
 }
 
-/** Sets top-level settings in config.toml, keeping the others. */
+/**
+ * Sets settings in config.toml, keeping the others: a top-level value replaces, a table (object)
+ * is merged key by key. Comments in the file are not kept. Throws ConfigError (nothing written).
+ */
 export async function updateConfig(stateDir: string, values: Record<string, unknown>): Promise<void> {
   const path = join(stateDir, STATE_FILES.config)
   const text = await readFile(path, 'utf8').catch(() => '')
   const raw = text === '' ? {} : (parse(text) as Record<string, unknown>)
-  const next = { ...raw, ...values }
+  const next: Record<string, unknown> = { ...raw }
+  for (const [k, v] of Object.entries(values)) {
+    const was = raw[k]
+    const table = (x: unknown): x is Record<string, unknown> =>
+      x != null && typeof x === 'object' && !Array.isArray(x)
+    next[k] = table(v) && table(was) ? { ...was, ...v } : v
+  }
   const r = parseConfig(stringify(next))
   if (!r.ok) throw new ConfigError(path, r.field, r.reason)
   await writeFileAtomic(path, stringify(next) + '\n', 0o600)

@@ -16,7 +16,14 @@ import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './control
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
 import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
 import { MagicDns } from './magic-dns.ts'
+import {
+  checkRouteSettingsChange,
+  persistRouteSettings,
+  routeSettingsOf,
+  setRouteSettings,
+} from './route-settings.ts'
 import { RoutingHost } from './routing-host.ts'
+import { RoutingSync } from './routing-sync.ts'
 import { StateDir, writeFileAtomic } from './state.ts'
 
 export interface DaemonInit {
@@ -56,9 +63,7 @@ class MeshDaemon implements Daemon {
   private dns: MagicDns | null = null
   /** DNS (re)starts in order, after each address change. */
   private dnsWork: Promise<void> = Promise.resolve()
-  private routingHost: RoutingHost | null = null
-  private routingWork: Promise<void> = Promise.resolve()
-  private routingKey = ''
+  private routing: RoutingSync | null = null
   private server: ControlServer | null = null
   private recordsTimer: NodeJS.Timeout | null = null
   private lifecycle: Promise<unknown> = Promise.resolve()
@@ -197,7 +202,9 @@ class MeshDaemon implements Daemon {
       knownRecords: await this.state.readRecords(),
       relay: this.config.relay,
       advertiseRoutes: this.config.routes.advertise,
+      advertiseExitNode: this.config.routes.advertise_exit_node,
       acceptRoutes: this.config.routes.accept,
+      exitNode: this.config.routes.exit_node,
       log: meshLog,
     })
     const device = this.device
@@ -207,8 +214,14 @@ class MeshDaemon implements Daemon {
       await host
         .clear()
         .catch((err: Error) => this.log.warn('clearing routing state failed', { error: err.message }))
-      node.on('routing', (served, accepted) => this.applyRouting(node, served, accepted))
-      this.routingHost = host
+      const sync = new RoutingSync(
+        host,
+        this.log,
+        this.routingSettings(),
+        () => this.dns?.status().upstreams ?? [],
+      )
+      node.on('routing', (r) => sync.apply(r, node.status().self.network.subnet))
+      this.routing = sync
     }
     node.on('address', (ip, prefix) => {
       if (device == null) return
@@ -237,31 +250,15 @@ class MeshDaemon implements Daemon {
     this.node = node
   }
 
-  /** Makes the kernel serve and use exactly the routes the node's newest peer table says. */
-  private applyRouting(node: MeshNode, served: string[], accepted: string[]): void {
-    const key = JSON.stringify([served, accepted])
-    if (key === this.routingKey) return
-    this.routingKey = key
-    const subnet = node.status().self.network.subnet
-    this.routingWork = this.routingWork
-      .then(async () => {
-        const host = this.routingHost
-        if (host == null || subnet == null) return
-        host.setOverlay(subnet)
-        await host.setRouter({ advertised: served, snat: this.config.routes.snat })
-        await host.setRoutes(accepted)
-        this.log.info('routing', { served: served.join(',') || null, accepted: accepted.join(',') || null })
-      })
-      .catch((err: Error) => this.log.warn('applying routes failed', { error: err.message }))
+  private routingSettings(): { snat: boolean; allowLan: boolean } {
+    return { snat: this.config.routes.snat, allowLan: this.config.routes.exit_node_allow_lan_access }
   }
 
   private async stopNode(): Promise<void> {
     const node = this.node
     if (node == null) return
-    await this.routingWork
-    await this.routingHost?.clear().catch(() => {})
-    this.routingHost = null
-    this.routingKey = ''
+    await this.routing?.clear()
+    this.routing = null
     await this.saveRecords()
     await this.dnsWork
     await this.dns?.stop()
@@ -332,6 +329,17 @@ class MeshDaemon implements Daemon {
           throw new InvalidArgumentError('--count must be a whole number from 1 to 100')
         }
         return this.requireNode().ping(target, count)
+      }
+      case 'set': {
+        const ch = checkRouteSettingsChange(params)
+        this.config =
+          this.node == null
+            ? await persistRouteSettings(this.state.dir, ch, null)
+            : await setRouteSettings(this.node, this.state.dir, ch)
+        this.routing?.setSettings(this.routingSettings())
+        // `set` returns once the kernel has the new state, so a script can use it at once
+        await this.routing?.settled()
+        return routeSettingsOf(this.config)
       }
       case 'shutdown':
         setImmediate(() => void this.stop())

@@ -99,3 +99,10 @@ export class RemoteError extends DaemonError {
     this.name = 'RemoteError'
   }
 }
+
+export class ExitNodeUnusableError extends DaemonError {
+  constructor(why: string) {
+    super('ERR_EXIT_NODE_UNUSABLE', `${why} (nothing was changed)`)
+    this.name = 'ExitNodeUnusableError'
+  }
+}

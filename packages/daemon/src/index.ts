@@ -22,6 +22,8 @@ export type {
   KeyInfo,
   NetcheckResult,
   RevokedKeyInfo,
+  RouteSettings,
+  RouteSettingsChange,
 } from './api.ts'
 export {
   type Config,
@@ -61,6 +63,7 @@ export { parseDuration } from './duration.ts'
 export * from './errors.ts'
 export { hostIPv4Addresses, hostRoutes, parseIpRoutes } from './host.ts'
 export type { DnsStatus } from './magic-dns.ts'
+export { routeSettingsOf, saveRouteSettingsOffline } from './route-settings.ts'
 export {
   type NetworkState,
   resolveStateDir,

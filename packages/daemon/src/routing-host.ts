@@ -2,10 +2,15 @@
  * The host side of subnet routing (issue 9): what the kernel must do so a node can serve as a subnet
  * router and use the routes it accepted.
  *
- * Router: IPv4 forwarding on; source NAT from the overlay subnet into each advertised prefix (so LAN
+ * Router: IPv4 forwarding on; source NAT of traffic out of the tunnel into each advertised prefix (so LAN
  * hosts need no route back), unless `snat` is off; the TCP MSS clamped to the path MTU on traffic
  * forwarded through the TUN (so a 1500-byte LAN and the tunnel's smaller MTU never stall a transfer).
  * Client: a kernel route per accepted prefix through the TUN.
+ * Exit node: forwarding on and the overlay's traffic to anywhere but the overlay source-NATed.
+ * Exit client: a default route through the TUN in a table of our own, looked up by a rule before
+ * `main`, with `throw` routes for every underlay address of members (the tunnel never carries
+ * itself); with LAN access, a rule before it keeps every non-default route of `main` (the host's
+ * own LAN) as it was (`suppress_prefixlength 0`, as Tailscale and wg-quick do).
  *
  * Everything lives in chains of our own (`MESHLAN-POSTROUTING` in nat, `MESHLAN-FORWARD` in mangle)
  * reached by one jump each, so `clear()` — on `down`, and at start after a crash — removes exactly
@@ -43,6 +48,20 @@ export const NAT_CHAIN = 'MESHLAN-POSTROUTING'
 export const MANGLE_CHAIN = 'MESHLAN-FORWARD'
 /** Routes we add are tagged with this `proto` (an unused number in rt_protos) so they are ours to remove. */
 export const ROUTE_PROTO = '90'
+/**
+ * The firewall mark of forwarded packets that came out of the tunnel (value/mask for MARK
+ * --set-xmark and -m mark): NAT matches it. The top byte, 'M': Tailscale marks in 0xff0000 and
+ * wg-quick uses none, so neither collides.
+ */
+export const FORWARD_MARK = '0x4d000000/0xff000000'
+/** The exit client's routing table: our default port number, an id nothing else on a host uses. */
+export const EXIT_TABLE = '7946'
+/**
+ * Rule priorities: after `local` (0), before `main` (32766); the LAN-access rule first. Distinct
+ * from Tailscale's 5210–5270 so both can coexist on one host.
+ */
+export const EXIT_RULE_LAN_PRIORITY = '7900'
+export const EXIT_RULE_PRIORITY = '7910'
 
 export class RoutingHostError extends Error {
   readonly code = 'ERR_ROUTING_HOST'
@@ -57,6 +76,15 @@ export interface RouterSettings {
   advertised: string[]
   /** Source-NAT forwarded traffic into the LAN. @default true */
   snat: boolean
+  /** We are an approved exit node: forward and source-NAT the overlay's traffic to anywhere. */
+  exit: boolean
+}
+
+export interface ExitClientSettings {
+  /** Keep the host's own LAN (every non-default route of `main`) off the exit node. */
+  allowLan: boolean
+  /** Underlay addresses of members: always routed by `main`, never into the tunnel. */
+  bypass: readonly string[]
 }
 
 export interface RoutingHostInit {
@@ -74,6 +102,8 @@ export class RoutingHost {
   private routes = new Set<string>()
   private router: string | null = null
   private forwardingWas: string | null = null
+  private exitClient: { allowLan: boolean } | null = null
+  private bypass = new Set<string>()
 
   constructor(init: RoutingHostInit) {
     this.init = init
@@ -87,8 +117,12 @@ export class RoutingHost {
   }
 
   /** Routes and router state as applied now (for status and tests). */
-  get state(): { routes: string[]; router: boolean } {
-    return { routes: [...this.routes].sort(), router: this.router != null }
+  get state(): { routes: string[]; router: boolean; exitClient: boolean } {
+    return {
+      routes: [...this.routes].sort(),
+      router: this.router != null,
+      exitClient: this.exitClient != null,
+    }
   }
 
   /** Makes the kernel routes through the TUN exactly `cidrs` (accepted routes); others we added go. */
@@ -109,58 +143,99 @@ export class RoutingHost {
 
   /** Serves `advertised` as a router (or stops, with an empty list). Idempotent. */
   async setRouter(s: RouterSettings): Promise<void> {
-    const key = JSON.stringify({ a: [...s.advertised].sort(), n: s.snat, o: this.overlay })
+    const key = JSON.stringify({ a: [...s.advertised].sort(), n: s.snat, e: s.exit, o: this.overlay })
     if (key === this.router) return
     await this.clearRouter()
-    if (s.advertised.length === 0) return
+    if (s.advertised.length === 0 && !s.exit) return
     const fwd = await this.run('sysctl', ['-n', 'net.ipv4.ip_forward'])
     this.forwardingWas = fwd.code === 0 ? fwd.stdout.trim() : null
     if (this.forwardingWas !== '1') await this.must('sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
-    await this.must('iptables', ['-w', '-t', 'nat', '-N', NAT_CHAIN])
-    await this.must('iptables', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-j', NAT_CHAIN])
-    if (s.snat) {
-      for (const c of s.advertised) {
-        await this.must('iptables', [
-          '-w',
-          '-t',
-          'nat',
-          '-A',
-          NAT_CHAIN,
-          '-s',
-          this.init.overlay,
-          '-d',
-          c,
-          '-j',
-          'MASQUERADE',
-        ])
-      }
-    }
+    // Forwarded packets that came out of the tunnel are marked in mangle FORWARD and NATed by the
+    // mark, not by source: a member's packet may come from the overlay or from a LAN behind
+    // another router (site to site), and either must look local to the LAN here.
     await this.must('iptables', ['-w', '-t', 'mangle', '-N', MANGLE_CHAIN])
     await this.must('iptables', ['-w', '-t', 'mangle', '-A', 'FORWARD', '-j', MANGLE_CHAIN])
+    const ipt = (table: string, ...args: string[]) =>
+      this.must('iptables', ['-w', '-t', table, '-A', ...args])
+    await ipt('mangle', MANGLE_CHAIN, '-i', this.init.ifname, '-j', 'MARK', '--set-xmark', FORWARD_MARK)
     for (const dir of ['-i', '-o']) {
-      await this.must('iptables', [
-        '-w',
-        '-t',
-        'mangle',
-        '-A',
-        MANGLE_CHAIN,
-        dir,
-        this.init.ifname,
-        '-p',
-        'tcp',
-        '--tcp-flags',
-        'SYN,RST',
-        'SYN',
-        '-j',
-        'TCPMSS',
-        '--clamp-mss-to-pmtu',
-      ])
+      const syn = ['-p', 'tcp', '--tcp-flags', 'SYN,RST', 'SYN']
+      await ipt('mangle', MANGLE_CHAIN, dir, this.init.ifname, ...syn, '-j', 'TCPMSS', '--clamp-mss-to-pmtu')
     }
+    await this.must('iptables', ['-w', '-t', 'nat', '-N', NAT_CHAIN])
+    await this.must('iptables', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-j', NAT_CHAIN])
+    const fromTunnel = ['-m', 'mark', '--mark', FORWARD_MARK]
+    if (s.snat) {
+      for (const c of s.advertised) await ipt('nat', NAT_CHAIN, ...fromTunnel, '-d', c, '-j', 'MASQUERADE')
+    }
+    // the internet through us: everything from the tunnel that is not for the overlay
+    if (s.exit) await ipt('nat', NAT_CHAIN, ...fromTunnel, '!', '-d', this.overlay, '-j', 'MASQUERADE')
     this.router = key
+  }
+
+  /**
+   * Sends everything non-local through the TUN to the exit node (null: stop). The default route and
+   * the throw routes live in EXIT_TABLE; bypass changes are applied route by route, so the default
+   * route is never missing while the exit node stays the same.
+   */
+  async setExitClient(e: ExitClientSettings | null): Promise<void> {
+    if (e == null) return this.clearExitClient()
+    if (this.exitClient == null) {
+      await this.must('ip', [
+        'route',
+        'replace',
+        'default',
+        'dev',
+        this.init.ifname,
+        'table',
+        EXIT_TABLE,
+        'proto',
+        ROUTE_PROTO,
+      ])
+      await this.must('ip', ['rule', 'add', 'priority', EXIT_RULE_PRIORITY, 'table', EXIT_TABLE])
+      this.exitClient = { allowLan: false }
+    }
+    // LAN access on or off: one rule, the default route and the bypass stay as they are
+    if (e.allowLan && !this.exitClient.allowLan) {
+      await this.must('ip', [
+        'rule',
+        'add',
+        'priority',
+        EXIT_RULE_LAN_PRIORITY,
+        'table',
+        'main',
+        'suppress_prefixlength',
+        '0',
+      ])
+    } else if (!e.allowLan && this.exitClient.allowLan) {
+      await this.must('ip', ['rule', 'del', 'priority', EXIT_RULE_LAN_PRIORITY])
+    }
+    this.exitClient.allowLan = e.allowLan
+    const want = new Set(e.bypass)
+    for (const ip of [...this.bypass]) {
+      if (want.has(ip)) continue
+      await this.run('ip', ['route', 'del', 'throw', `${ip}/32`, 'table', EXIT_TABLE])
+      this.bypass.delete(ip)
+    }
+    for (const ip of want) {
+      if (this.bypass.has(ip)) continue
+      await this.must('ip', [
+        'route',
+        'replace',
+        'throw',
+        `${ip}/32`,
+        'table',
+        EXIT_TABLE,
+        'proto',
+        ROUTE_PROTO,
+      ])
+      this.bypass.add(ip)
+    }
   }
 
   /** Removes everything we added (also leftovers of a crashed run): routes, chains, forwarding. */
   async clear(): Promise<void> {
+    await this.clearExitClient(true)
     await this.clearRouter(true)
     for (const c of [...this.routes])
       await this.run('ip', ['route', 'del', c, 'dev', this.init.ifname, 'proto', ROUTE_PROTO])
@@ -186,6 +261,19 @@ export class RoutingHost {
     }
     this.router = null
     this.forwardingWas = null
+  }
+
+  private async clearExitClient(always = false): Promise<void> {
+    if (this.exitClient == null && !always) return
+    for (const prio of [EXIT_RULE_PRIORITY, EXIT_RULE_LAN_PRIORITY]) {
+      // after a crash a rule may be there more than once: remove until it is gone
+      for (let i = 0; i < 8; i++) {
+        if ((await this.run('ip', ['rule', 'del', 'priority', prio])).code !== 0) break
+      }
+    }
+    await this.run('ip', ['route', 'flush', 'table', EXIT_TABLE])
+    this.exitClient = null
+    this.bypass.clear()
   }
 
   private async must(cmd: string, args: string[]): Promise<void> {

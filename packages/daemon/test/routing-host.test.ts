@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { after, before, describe, it } from 'node:test'
-import { MANGLE_CHAIN, NAT_CHAIN, RoutingHost, runCommand } from '../src/routing-host.ts'
+import { EXIT_TABLE, MANGLE_CHAIN, NAT_CHAIN, RoutingHost, runCommand } from '../src/routing-host.ts'
 
 const NS = `mlrh${process.pid}`
 const root = process.getuid?.() === 0
@@ -50,18 +50,20 @@ describe('routing host (kernel, in a namespace)', () => {
   it('serves advertised prefixes: forwarding, SNAT per prefix, MSS clamp both ways; clear undoes all', async (t) => {
     if (why != null) return t.skip(why)
     const host = new RoutingHost({ ifname: 'meshlan0', overlay: '10.144.0.0/16', run: inNs })
-    await host.setRouter({ advertised: ['192.168.1.0/24', '192.168.2.0/24'], snat: true })
+    await host.setRouter({ advertised: ['192.168.1.0/24', '192.168.2.0/24'], snat: true, exit: false })
     assert.equal((await sh('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(), '1')
     const nat = await sh('iptables', ['-t', 'nat', '-S', NAT_CHAIN])
-    assert.match(nat, /-s 10\.144\.0\.0\/16 -d 192\.168\.1\.0\/24 -j MASQUERADE/)
-    assert.match(nat, /-s 10\.144\.0\.0\/16 -d 192\.168\.2\.0\/24 -j MASQUERADE/)
+    // by the mark of packets out of the tunnel, not by source (site-to-site sources are LANs)
+    assert.match(nat, /-d 192\.168\.1\.0\/24 -m mark --mark 0x4d000000\/0xff000000 -j MASQUERADE/)
+    assert.match(nat, /-d 192\.168\.2\.0\/24 -m mark --mark 0x4d000000\/0xff000000 -j MASQUERADE/)
     assert.match(await sh('iptables', ['-t', 'nat', '-S', 'POSTROUTING']), new RegExp(`-j ${NAT_CHAIN}`))
     const mangle = await sh('iptables', ['-t', 'mangle', '-S', MANGLE_CHAIN])
     assert.match(mangle, /-i meshlan0 -p tcp .*TCPMSS --clamp-mss-to-pmtu/)
     assert.match(mangle, /-o meshlan0 -p tcp .*TCPMSS --clamp-mss-to-pmtu/)
+    assert.match(mangle, /-i meshlan0 -j MARK --set-xmark 0x4d000000\/0xff000000/)
     // the same settings again change nothing; without SNAT the MASQUERADE rules go
-    await host.setRouter({ advertised: ['192.168.2.0/24', '192.168.1.0/24'], snat: true })
-    await host.setRouter({ advertised: ['192.168.1.0/24'], snat: false })
+    await host.setRouter({ advertised: ['192.168.2.0/24', '192.168.1.0/24'], snat: true, exit: false })
+    await host.setRouter({ advertised: ['192.168.1.0/24'], snat: false, exit: false })
     assert.doesNotMatch(await sh('iptables', ['-t', 'nat', '-S', NAT_CHAIN]), /MASQUERADE/)
     await host.clear()
     assert.equal((await sh('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(), '0', 'ip_forward restored')
@@ -79,7 +81,7 @@ describe('routing host (kernel, in a namespace)', () => {
     await host.setRoutes(['10.20.0.0/16'])
     routes = await sh('ip', ['route', 'show', 'dev', 'meshlan0'])
     assert.doesNotMatch(routes, /192\.168\.7\.0/)
-    await host.setRouter({ advertised: ['192.168.9.0/24'], snat: true })
+    await host.setRouter({ advertised: ['192.168.9.0/24'], snat: true, exit: false })
     // "crash": host is abandoned; a new daemon's instance clears at start
     const fresh = new RoutingHost({ ifname: 'meshlan0', overlay: '10.144.0.0/16', run: inNs })
     await fresh.clear()
@@ -91,6 +93,59 @@ describe('routing host (kernel, in a namespace)', () => {
     )
     assert.doesNotMatch(await sh('iptables', ['-t', 'nat', '-S']), /MESHLAN/)
     assert.doesNotMatch(await sh('iptables', ['-t', 'mangle', '-S']), /MESHLAN/)
+  })
+
+  it('an exit node forwards and NATs everything from the overlay that is not for the overlay', async (t) => {
+    if (why != null) return t.skip(why)
+    await inNs('sysctl', ['-qw', 'net.ipv4.ip_forward=0'])
+    const host = new RoutingHost({ ifname: 'meshlan0', overlay: '10.144.0.0/16', run: inNs })
+    await host.setRouter({ advertised: [], snat: true, exit: true })
+    assert.equal((await sh('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(), '1')
+    assert.match(
+      await sh('iptables', ['-t', 'nat', '-S', NAT_CHAIN]),
+      /! -d 10\.144\.0\.0\/16 -m mark --mark 0x4d000000\/0xff000000 -j MASQUERADE/,
+    )
+    await host.clear()
+    assert.equal((await sh('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(), '0')
+    assert.doesNotMatch(await sh('iptables', ['-t', 'nat', '-S']), /MESHLAN/)
+  })
+
+  it('an exit client: default via the TUN in its own table, underlay bypassed, LAN kept on request; clear restores the tables exactly', async (t) => {
+    if (why != null) return t.skip(why)
+    // a LAN and a default route of the host's own, as on a real machine
+    await inNs('ip', ['link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan0p'])
+    await inNs('ip', ['addr', 'add', '192.168.50.7/24', 'dev', 'lan0'])
+    await inNs('ip', ['link', 'set', 'lan0p', 'up'])
+    await inNs('ip', ['link', 'set', 'lan0', 'up'])
+    await inNs('ip', ['route', 'add', 'default', 'via', '192.168.50.1'])
+    const snapshot = async () =>
+      `${await sh('ip', ['rule', 'show'])}\n${await sh('ip', ['route', 'show', 'table', 'all'])}`
+    const before = await snapshot()
+    const routeGet = async (ip: string) => sh('ip', ['route', 'get', ip])
+    const host = new RoutingHost({ ifname: 'meshlan0', overlay: '10.144.0.0/16', run: inNs })
+
+    await host.setExitClient({ allowLan: false, bypass: ['192.0.2.10', '198.51.100.7'] })
+    assert.match(await routeGet('8.8.8.8'), /dev meshlan0/, 'internet goes to the exit node')
+    assert.match(await routeGet('192.168.50.20'), /dev meshlan0/, 'without LAN access the LAN goes too')
+    assert.match(await routeGet('192.0.2.10'), /via 192\.168\.50\.1 dev lan0/, 'a member underlay stays')
+    assert.match(await sh('ip', ['route', 'show', 'table', EXIT_TABLE]), /throw 198\.51\.100\.7/)
+
+    await host.setExitClient({ allowLan: true, bypass: ['192.0.2.10'] })
+    assert.match(await routeGet('192.168.50.20'), /dev lan0/, 'LAN access: the LAN stays direct')
+    assert.match(await routeGet('8.8.8.8'), /dev meshlan0/, 'the internet still goes to the exit node')
+    assert.doesNotMatch(
+      await sh('ip', ['route', 'show', 'table', EXIT_TABLE]),
+      /198\.51\.100\.7/,
+      'bypass follows',
+    )
+    assert.match(await routeGet('198.51.100.7'), /dev meshlan0/)
+
+    await host.setExitClient(null)
+    assert.equal(await snapshot(), before, 'clearing the exit node restores rules and routes exactly')
+    await host.setExitClient({ allowLan: true, bypass: [] })
+    // "crash": a fresh instance clears what the abandoned one left
+    await new RoutingHost({ ifname: 'meshlan0', overlay: '10.144.0.0/16', run: inNs }).clear()
+    assert.equal(await snapshot(), before, 'a fresh instance clears a crashed exit client')
   })
 
   it('says what failed and what to check when the kernel refuses', async () => {

@@ -37,18 +37,21 @@ describe('subnet router: a plain LAN host reached through a member', () => {
         const router = await lab.addHost('router', { segment: 'lan' })
         await router.attach('office')
         const client = await lab.addHost('client', { segment: 'lan' })
+        const guest = await lab.addHost('guest', { segment: 'lan' })
         printer = await lab.addHost('printer', { segment: 'office' })
-        return [owner, router, client]
+        return [owner, router, client, guest]
       },
     })
     printerIp = printer.address('office')
     await formMesh(ml, {
       owner: 'owner',
-      keys: { admin: null },
-      members: { router: 'admin', client: 'admin' },
+      // the guest's key reaches the router itself, not the prefix behind it
+      keys: { admin: null, guest: { rules: [{ to: ['node:router'] }] } },
+      members: { router: 'admin', client: 'admin', guest: 'guest' },
       config: {
         router: `[routes]\nadvertise = ["${OFFICE}"]\n`,
         client: '[routes]\naccept = true\n',
+        guest: '[routes]\naccept = true\n',
       },
     })
     iperf = printer.spawn('iperf3', ['-s', '-p', '5201'])
@@ -97,12 +100,127 @@ describe('subnet router: a plain LAN host reached through a member', () => {
     )
     assert.ok(routed > 0)
 
+    // a key without the prefix: the route is there for it too, its packets are not
+    const guest = ml.node('guest')
+    const g = await guest.exec('ping', ['-c', '2', '-W', '1', printerIp])
+    assert.notEqual(g.code, 0, 'a key without the prefix reached the plain host')
+    const drops = (await guest.status()).drops
+    assert.ok((drops.ACL ?? 0) >= 2, `the guest's own filter refused it: ${JSON.stringify(drops)}`)
+
     const t0 = Date.now()
     await ml.node('owner').cli(['route', 'revoke', 'router', OFFICE])
     await waitFor(async () => !(await reach()), { timeoutMs: 5000, intervalMs: 100, what: 'the route to go' })
     const gone = Date.now() - t0
     console.log(`# route revoked: unreachable after ${gone} ms`)
     assert.ok(gone < 2000 + 1000, `revocation took ${gone} ms (ping timeout 1 s included)`)
+  })
+})
+
+const BRANCH = '192.168.51.0/24'
+
+// Site to site: two plain hosts on 1500-byte LANs, each behind a member that routes its LAN, the
+// tunnel 1400 bytes between them. Neither end's MSS fits the tunnel; with ICMP "fragmentation
+// needed" dropped (routers that drop), only the routers' MSS clamp keeps a transfer from stalling.
+describe('subnet routers site to site: the MSS clamp', () => {
+  let ml: MeshLab
+  let printer: Host
+  let laptop: Host
+  let iperf: LabProcess | null = null
+  before(async () => {
+    if (!can.ok) return
+    ml = await createMeshLab({
+      prefix: 'mlss',
+      build: async (lab) => {
+        await lab.addSegment('lan', { cidr: '198.18.33.0/24' })
+        await lab.addSegment('office', { cidr: OFFICE })
+        await lab.addSegment('branch', { cidr: BRANCH })
+        const owner = await lab.addHost('owner', { segment: 'lan' })
+        const hq = await lab.addHost('hq', { segment: 'lan' })
+        await hq.attach('office')
+        const br = await lab.addHost('br', { segment: 'lan' })
+        await br.attach('branch')
+        printer = await lab.addHost('printer', { segment: 'office' })
+        laptop = await lab.addHost('laptop', { segment: 'branch' })
+        return [owner, hq, br]
+      },
+    })
+    await formMesh(ml, {
+      owner: 'owner',
+      keys: { admin: null },
+      members: { hq: 'admin', br: 'admin' },
+      config: {
+        hq: `[routes]\nadvertise = ["${OFFICE}"]\naccept = true\n`,
+        br: `[routes]\nadvertise = ["${BRANCH}"]\naccept = true\n`,
+      },
+    })
+    await ml.node('owner').cli(['route', 'approve', 'hq', OFFICE])
+    await ml.node('owner').cli(['route', 'approve', 'br', BRANCH])
+    // the laptop reaches the office through its branch router
+    const via = ml.node('br').host.address('branch')
+    assert.equal((await laptop.exec('ip', ['route', 'replace', OFFICE, 'via', via])).code, 0)
+    const blackhole = ['-p', 'icmp', '--icmp-type', 'fragmentation-needed', '-j', 'DROP']
+    for (const h of [printer, laptop])
+      assert.equal((await h.exec('iptables', ['-A', 'INPUT', ...blackhole])).code, 0)
+    iperf = printer.spawn('iperf3', ['-s', '-p', '5201'])
+  })
+  after(async () => {
+    iperf?.kill()
+    await ml?.teardown()
+  })
+
+  const bulk = (timeoutS: number) =>
+    laptop.exec(
+      'timeout',
+      [String(timeoutS), 'iperf3', '-c', printer.address('office'), '-p', '5201', '-R', '-n', '40M', '-J'],
+      {
+        timeoutMs: (timeoutS + 5) * 1000,
+      },
+    )
+
+  it('a 40 MB transfer between the two 1500-byte LANs completes; without the clamp it stalls', {
+    skip,
+  }, async () => {
+    await waitFor(
+      async () => (await laptop.exec('ping', ['-c', '1', '-W', '1', printer.address('office')])).code === 0,
+      {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+        what: 'the office from the branch laptop',
+      },
+    )
+    for (const h of [laptop, printer]) assert.match((await h.exec('ip', ['link', 'show'])).stdout, /mtu 1500/)
+    const r = await bulk(30)
+    assert.equal(r.code, 0, `the transfer stalled with the clamp: ${r.stderr}`)
+    const got = JSON.parse(r.stdout).end.sum_received
+    console.log(
+      `# MSS clamp: 40 MB office → branch laptop (both LANs 1500, tunnel 1400, ICMP frag-needed dropped): ${got.seconds.toFixed(1)} s`,
+    )
+    assert.ok(got.bytes >= 40e6, `received ${got.bytes} bytes`)
+    // the negative control: the same transfer with both routers' clamp rules (only those) removed
+    for (const n of ['hq', 'br']) {
+      for (const dir of ['-i', '-o']) {
+        const rule = [
+          dir,
+          'meshlan0',
+          '-p',
+          'tcp',
+          '--tcp-flags',
+          'SYN,RST',
+          'SYN',
+          '-j',
+          'TCPMSS',
+          '--clamp-mss-to-pmtu',
+        ]
+        const r = await ml.node(n).exec('iptables', ['-t', 'mangle', '-D', 'MESHLAN-FORWARD', ...rule])
+        assert.equal(r.code, 0, r.stderr)
+      }
+    }
+    const ping = await laptop.exec('ping', ['-c', '1', '-W', '2', printer.address('office')])
+    assert.equal(ping.code, 0, 'the office still answers small packets without the clamp')
+    const stalled = await bulk(8)
+    const bytes = stalled.code === 0 ? JSON.parse(stalled.stdout).end.sum_received.bytes : 0
+    console.log(`# without the clamp: exit ${stalled.code}, ${Math.round(bytes / 1e6)} MB in 8 s`)
+    assert.ok(bytes < 40e6, 'the transfer completed without the clamp: this test does not test the clamp')
   })
 })
 
@@ -164,5 +282,130 @@ describe('two subnet routers for one prefix (high availability)', () => {
       'the other router is primary',
     )
     assert.ok(gap < 3000, `takeover took ${gap} ms`)
+  })
+})
+
+const SITE = '203.0.113.0/24' // a segment only the exit node is on: "the internet"
+const HOME = '192.168.60.0/24' // the client's own LAN
+
+describe('exit node: all non-local traffic through one member', () => {
+  let ml: MeshLab
+  let siteIp = ''
+  let homeIp = ''
+  let web: Host
+  let iperfWeb: LabProcess | null = null
+  before(async () => {
+    if (!can.ok) return
+    ml = await createMeshLab({
+      prefix: 'mlex',
+      build: async (lab) => {
+        await lab.addSegment('lan', { cidr: '198.18.32.0/24' })
+        await lab.addSegment('site', { cidr: SITE })
+        await lab.addSegment('home', { cidr: HOME })
+        const owner = await lab.addHost('owner', { segment: 'lan' })
+        const exit = await lab.addHost('exit', { segment: 'lan' })
+        await exit.attach('site')
+        const client = await lab.addHost('client', { segment: 'lan' })
+        await client.attach('home')
+        const guest = await lab.addHost('guest', { segment: 'lan' })
+        web = await lab.addHost('web', { segment: 'site' })
+        siteIp = web.address('site')
+        homeIp = (await lab.addHost('printer', { segment: 'home' })).address('home')
+        return [owner, exit, client, guest]
+      },
+    })
+    await formMesh(ml, {
+      owner: 'owner',
+      keys: { admin: null, guest: { rules: [{ to: ['node:exit'] }] } },
+      members: { exit: 'admin', client: 'admin', guest: 'guest' },
+      config: { exit: '[routes]\nadvertise_exit_node = true\n' },
+    })
+    iperfWeb = web.spawn('iperf3', ['-s', '-p', '5201'])
+  })
+  after(async () => {
+    iperfWeb?.kill()
+    await ml?.teardown()
+  })
+
+  const pings = async (node: string, ip: string): Promise<boolean> =>
+    (await ml.node(node).exec('ping', ['-c', '1', '-W', '1', ip])).code === 0
+  const tables = async (node: string): Promise<string> => {
+    const n = ml.node(node)
+    return `${(await n.exec('ip', ['rule', 'show'])).stdout}${(await n.exec('ip', ['route', 'show', 'table', 'all'])).stdout}`
+  }
+
+  it('an unapproved exit node is refused with the reason; nothing changes', { skip }, async () => {
+    const before = await tables('client')
+    const r = await ml.node('client').run(['set', '--exit-node', 'exit'])
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /not an approved exit node: the owner runs `meshlan route approve exit exit`/)
+    assert.equal(await tables('client'), before)
+  })
+
+  it('the client reaches a host only the exit node is on, keeps its LAN on request, and clearing restores its tables exactly', {
+    skip,
+  }, async () => {
+    await ml.node('owner').cli(['route', 'approve', 'exit', 'exit'])
+    const before = await tables('client')
+    assert.equal(await pings('client', siteIp), false, 'the site answered without the exit node')
+    assert.equal(await pings('client', homeIp), true, 'the home LAN answers before')
+
+    // without LAN access: everything non-local goes to the exit node, the home LAN too
+    const t0 = Date.now()
+    const set = JSON.parse(await ml.node('client').cli(['--json', 'set', '--exit-node', 'exit']))
+    assert.equal(set.exitNode, 'exit')
+    assert.equal(set.live, true)
+    await waitFor(() => pings('client', siteIp), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      what: 'the site via the exit node',
+    })
+    console.log(`# exit node: the site answered ${Date.now() - t0} ms after \`meshlan set --exit-node\``)
+    assert.equal((await ml.node('client').status()).self.exitNode, 'exit')
+    assert.equal(await pings('client', homeIp), false, 'without LAN access the home LAN is off')
+    // the mesh itself keeps working (the underlay never loops into the tunnel), and so does .mesh
+    const ownerIp = await ipOf(ml.node('owner'))
+    assert.equal(await pings('client', ownerIp), true)
+    const clientIp = await ipOf(ml.node('client'))
+    const dig = await ml
+      .node('client')
+      .exec('dig', ['+short', '+time=2', '+tries=1', `@${clientIp}`, 'owner.mesh'])
+    assert.equal(
+      dig.stdout.trim(),
+      ownerIp,
+      `owner.mesh while using the exit node: ${dig.stdout}${dig.stderr}`,
+    )
+    const r = await ml.node('client').exec('iperf3', ['-c', siteIp, '-p', '5201', '-t', '2', '-J'])
+    assert.equal(r.code, 0, r.stderr)
+    console.log(
+      `# exit node: iperf3 client → site ${Math.round(JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e6)} Mbit/s`,
+    )
+
+    await ml.node('client').cli(['set', '--exit-node-allow-lan-access'])
+    await waitFor(() => pings('client', homeIp), {
+      timeoutMs: 5000,
+      intervalMs: 100,
+      what: 'the home LAN back',
+    })
+    assert.equal(await pings('client', siteIp), true, 'the site still through the exit node')
+    assert.match(readFileSync(join(ml.node('client').state, 'config.toml'), 'utf8'), /exit_node = "exit"/)
+
+    await ml.node('client').cli(['set', '--exit-node', ''])
+    await waitFor(async () => !(await pings('client', siteIp)), {
+      timeoutMs: 5000,
+      intervalMs: 100,
+      what: 'the exit route to go',
+    })
+    assert.equal(await pings('client', homeIp), true)
+    assert.equal(await tables('client'), before, 'clearing the exit node restores rules and routes exactly')
+  })
+
+  it('a key without `internet` cannot use the exit node', { skip }, async () => {
+    const guest = ml.node('guest')
+    await guest.cli(['set', '--exit-node', 'exit'])
+    assert.equal(await pings('guest', siteIp), false, 'a key without internet reached the site')
+    const drops = (await guest.status()).drops
+    assert.ok((drops.ACL ?? 0) >= 1, `the guest's own filter refused it: ${JSON.stringify(drops)}`)
+    await guest.cli(['set', '--exit-node', ''])
   })
 })

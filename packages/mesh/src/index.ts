@@ -42,7 +42,7 @@ export {
 export { createPump, type PacketDevice, PUMP_DROPS, Pump, refuseStream } from './pump.ts'
 export * from './reachability/index.ts'
 export { RouteTable } from './route-table.ts'
-export type { RoutingOptions, RoutingState } from './routing/settings.ts'
+export { type HostRouting, type RoutingOptions, type RoutingState, routingState } from './routing/settings.ts'
 export type { NodeStatus, PeerStatus, PingResult } from './status.ts'
 export { RecordStore } from './topology/records.ts'
 export { TopologyService, topology } from './topology/service.ts'

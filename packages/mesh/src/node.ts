@@ -35,8 +35,8 @@ export interface MeshNodeEvents {
   address: [ip: string, prefix: number]
   policy: [policy: Policy, envelope: Uint8Array]
   records: []
-  /** After every recompute: routes we serve (approved) and accept, for the host's kernel state. */
-  routing: [served: string[], accepted: string[]]
+  /** After every recompute: what the host's kernel must do for routes and the exit node. */
+  routing: [routing.HostRouting]
 }
 
 export class MeshNode extends EventEmitter<MeshNodeEvents> {
@@ -182,11 +182,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     for (const k of this.table.invalidAcls) this.log.warn('key has an invalid ACL: denying all', { key: k })
     tu.apply(this.table)
     routing.keepRoutersConnected(this.table, this.routing, this.s.reachability)
-    this.emit(
-      'routing',
-      this.table.self?.routes.approved ?? [],
-      this.table.acceptedRoutes.map((r) => r.cidr),
-    )
+    const bypass = routing.underlayBypass(nodes, this.init.bootstrap, this.lp, (ip) => this.underlay(ip))
+    this.emit('routing', routing.hostRouting(this.table, bypass))
     const now = this.table.self
     if (now != null && (now.ip !== before?.ip || now.name !== before?.name)) {
       this.log.info('overlay address', { ip: uint32ToIp(now.ip), name: now.name, bound: now.bound })

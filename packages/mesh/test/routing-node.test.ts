@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { approveRoute, InvalidRouteError, RouteOverlapsOverlayError, revokeRoute } from '../src/network.ts'
 import type { MeshNode } from '../src/node.ts'
+import type { HostRouting } from '../src/routing/settings.ts'
 import { buildMesh, joinNode, ownerKey, type TestMesh, until } from './helpers.ts'
 
 const LAN = '192.168.1.0/24'
@@ -63,6 +64,10 @@ describe('routes on running nodes', { timeout: 60_000 }, () => {
     await assert.rejects(client.setRouting({ advertiseRoutes: ['10.144.5.0/24'] }), RouteOverlapsOverlayError)
     await assert.rejects(client.setRouting({ advertiseRoutes: ['192.168.1.1/24'] }), InvalidRouteError)
     await assert.rejects(client.setRouting({ advertiseRoutes: ['127.0.0.0/8'] }), InvalidRouteError)
+    await assert.rejects(
+      client.setRouting({ advertiseRoutes: ['192.168.0.0/16', '192.168.4.0/24'] }),
+      /overlaps 192\.168\.0\.0\/16: advertise one of them/,
+    )
     assert.deepEqual(client.status().self.routes.advertised, [])
   })
 
@@ -83,8 +88,17 @@ describe('routes on running nodes', { timeout: 60_000 }, () => {
     const approved = mesh.owner.membership.store.policy?.routes.filter((r) => r.peerId === box.peerId)
     assert.deepEqual(approved?.map((r) => r.route).sort(), [LAN, 'exit'], '172.16.0.0/24 is not covered')
     const client = mesh.nodes[2]
+    const events: HostRouting[] = []
+    client.on('routing', (r) => events.push(r))
     await client.setRouting({ exitNode: box.name })
     await until(() => client.status().self.exitNode === box.name, 10_000, 'the exit node in use')
+    // the host is told which exit node to route to (its overlay address), and the box that it serves
+    await until(() => events.at(-1)?.exit?.name === box.name, 5_000, 'the routing event names the exit')
+    assert.equal(events.at(-1)?.exit?.ip, box.address)
+    const served: HostRouting[] = []
+    box.on('routing', (r) => served.push(r))
+    await box.recompute()
+    assert.equal(served.at(-1)?.exitServed, true)
     assert.equal(client.status().self.exitNodeError, null)
     assert.equal(client.status().peers.find((p) => p.peerId === box.peerId)?.exitNode, true)
     await client.setRouting({ exitNode: mesh.nodes[1].name })

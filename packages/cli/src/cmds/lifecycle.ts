@@ -2,47 +2,52 @@
 import { createDaemon, loadConfig } from '@meshlan/daemon'
 import type { Command } from 'commander'
 import { ctx, err, json, out } from '../io.ts'
+import { applyRouteChange, routeChange, withRouteFlags } from './set.ts'
 import { statusLine } from './status.ts'
 
 export function registerLifecycle(program: Command): void {
-  program
-    .command('up')
-    .description('start the node (spawns the daemon unless --foreground)')
-    .option('--foreground', 'run the daemon in this process, logging to stderr')
-    .action(async (o: { foreground?: boolean }, cmd: Command) => {
-      const { client, json: asJson } = ctx(cmd)
-      await client.state.ensure()
-      await loadConfig(client.state.dir) // config errors surface here, not in the log
-      if (await client.daemonRunning()) {
-        err('the meshlan daemon is already running')
-      } else if (o.foreground) {
-        const daemon = createDaemon({ stateDir: client.state.dir })
-        const stop = (): void => void daemon.stop()
-        process.once('SIGTERM', stop)
-        process.once('SIGINT', stop)
-        await daemon.start()
-        await daemon.stopped
-        return
-      } else {
-        try {
-          await client.spawnDaemon()
-        } catch (e) {
-          const tail = await client.logTail()
-          if (tail !== '') err(`--- last lines of ${client.state.path('log')} ---\n${tail}\n---`)
-          throw e
-        }
+  withRouteFlags(
+    program
+      .command('up')
+      .description('start the node (spawns the daemon unless --foreground); route flags are saved')
+      .option('--foreground', 'run the daemon in this process, logging to stderr'),
+  ).action(async (o: Parameters<typeof routeChange>[0] & { foreground?: boolean }, cmd: Command) => {
+    const { client, json: asJson } = ctx(cmd)
+    await client.state.ensure()
+    await loadConfig(client.state.dir) // config errors surface here, not in the log
+    const change = routeChange(o)
+    // saved first (or, on a running daemon, applied live): `up` with flags is `set` + start
+    if (Object.keys(change).length > 0) await applyRouteChange(client, change)
+    if (await client.daemonRunning()) {
+      err('the meshlan daemon is already running')
+    } else if (o.foreground) {
+      const daemon = createDaemon({ stateDir: client.state.dir })
+      const stop = (): void => void daemon.stop()
+      process.once('SIGTERM', stop)
+      process.once('SIGINT', stop)
+      await daemon.start()
+      await daemon.stopped
+      return
+    } else {
+      try {
+        await client.spawnDaemon()
+      } catch (e) {
+        const tail = await client.logTail()
+        if (tail !== '') err(`--- last lines of ${client.state.path('log')} ---\n${tail}\n---`)
+        throw e
       }
-      const info = await client.call('info', {})
-      if (info.node == null) {
-        if (asJson) return json({ pid: info.pid, status: null })
-        out(`meshlan is up (pid ${info.pid}); this node is in no network yet`)
-        err('next: `meshlan network create NAME` or `meshlan join -` (paste the join string)')
-        return
-      }
-      const s = await client.call('status', {})
-      if (asJson) json({ pid: info.pid, status: s })
-      else out(`meshlan is up (pid ${info.pid}): ${statusLine(s)}`)
-    })
+    }
+    const info = await client.call('info', {})
+    if (info.node == null) {
+      if (asJson) return json({ pid: info.pid, status: null })
+      out(`meshlan is up (pid ${info.pid}); this node is in no network yet`)
+      err('next: `meshlan network create NAME` or `meshlan join -` (paste the join string)')
+      return
+    }
+    const s = await client.call('status', {})
+    if (asJson) json({ pid: info.pid, status: s })
+    else out(`meshlan is up (pid ${info.pid}): ${statusLine(s)}`)
+  })
 
   program
     .command('down')

@@ -5,7 +5,7 @@
  */
 import { networkInterfaces } from 'node:os'
 import type { Connection } from '@libp2p/interface'
-import { ipToUint32, MAX_RECORD_ROUTES } from '@meshlan/wire'
+import { type Cidr, cidrsOverlap, ipToUint32, MAX_RECORD_ROUTES, parseCidr, uint32ToIp } from '@meshlan/wire'
 import { checkRoute } from '../network.ts'
 import type { Advertised, PeerTable, PeerTableInput } from '../peer-table.ts'
 import { InvalidRouteError } from './errors.ts'
@@ -37,9 +37,11 @@ export function routingState(
   if (routes.length > MAX_RECORD_ROUTES) {
     throw new InvalidRouteError(routes.join(','), `a node advertises at most ${MAX_RECORD_ROUTES} routes`)
   }
-  for (const r of routes) {
+  for (const [i, r] of routes.entries()) {
     if (r === 'exit') throw new InvalidRouteError(r, 'use advertiseExitNode to offer an exit node')
     checkRoute(r, subnet)
+    const other = routes.slice(0, i).find((o) => cidrsOverlap(parseCidr(o) as Cidr, parseCidr(r) as Cidr))
+    if (other != null) throw new InvalidRouteError(r, `overlaps ${other}: advertise one of them`)
   }
   const exitNode = opts.exitNode === undefined ? (prev?.exitNode ?? null) : opts.exitNode
   return {
@@ -128,9 +130,64 @@ export function watchRouters(
   recompute: { schedule(): void },
 ): void {
   const on = (evt: CustomEvent<Connection>) => {
-    const p = table().peers.get(evt.detail.remotePeer.toString())
+    const t = table()
+    // with an exit node in use, every new underlay address must be bypassed at once
+    if (t.exit != null) return recompute.schedule()
+    const p = t.peers.get(evt.detail.remotePeer.toString())
     if (p != null && (p.allRoutes.length > 0 || p.exitNode)) recompute.schedule()
   }
   events.addEventListener('connection:open', on)
   events.addEventListener('connection:close', on)
+}
+
+/** What the host's kernel must do for routing after a recompute (the node's `routing` event). */
+export interface HostRouting {
+  /** Approved prefixes we serve as a subnet router. */
+  served: string[]
+  /** We are an approved exit node: forward and NAT members' internet traffic. */
+  exitServed: boolean
+  /** Prefixes we route through the TUN (we accept routes; primaries chosen). */
+  accepted: string[]
+  /** The exit node we send non-local traffic to; null when none is configured or usable. */
+  exit: { name: string; ip: string } | null
+  /**
+   * Underlay IPv4 addresses of peers, relays and bootstrap nodes: with an exit node in use they stay
+   * on the host's own routes, so the tunnel never carries itself. Sorted, unique.
+   */
+  bypass: string[]
+}
+
+const IP4_IN_ADDR = /\/ip4\/(\d{1,3}(?:\.\d{1,3}){3})\//g
+
+/**
+ * Every /ip4/ underlay address we may use to reach members (relay circuits included): in their
+ * records, the bootstrap list, our open connections. Sorted and unique.
+ */
+export function underlayBypass(
+  nodes: ReadonlyArray<{ record: { addrs: string[] } }>,
+  bootstrap: readonly string[] | undefined,
+  lp: { getConnections(): Array<{ remoteAddr: { toString(): string } }> } | null,
+  isUnderlay: (ip: string) => boolean,
+): string[] {
+  const out = new Set<string>()
+  const conns = lp?.getConnections().map((c) => c.remoteAddr.toString()) ?? []
+  for (const a of [...nodes.flatMap((n) => n.record.addrs), ...(bootstrap ?? []), ...conns]) {
+    for (const m of `${a}/`.matchAll(IP4_IN_ADDR)) {
+      const ip = m[1]
+      if (ipToUint32(ip) >= 0 && isUnderlay(ip) && !ip.startsWith('127.')) out.add(ip)
+    }
+  }
+  return [...out].sort()
+}
+
+/** The routing event's content from a peer table (exit: its name and overlay address). */
+export function hostRouting(table: PeerTable, bypass: string[]): HostRouting {
+  const exitPeer = table.exit == null ? undefined : table.peers.get(table.exit.peerId)
+  return {
+    served: table.self?.routes.approved.filter((r) => r !== 'exit') ?? [],
+    exitServed: table.self?.exitNode === true,
+    accepted: table.acceptedRoutes.map((r) => r.cidr),
+    exit: exitPeer == null ? null : { name: exitPeer.name, ip: uint32ToIp(exitPeer.ip) },
+    bypass: exitPeer == null ? [] : bypass,
+  }
 }
