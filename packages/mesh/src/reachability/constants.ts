@@ -20,8 +20,48 @@ export const OBSERVE_MAX_STREAMS = 8
 export const DCUTR_OPEN_TIMEOUT_MS = 5_000
 /** The whole CONNECT/CONNECT/SYNC exchange: three messages over the relay. */
 export const DCUTR_EXCHANGE_TIMEOUT_MS = 10_000
-/** One simultaneous-open attempt: the SYNs must cross within a few RTTs or the NAT won't let them. */
+/**
+ * The punch window: every dial of one exchange (refusals retried) ends within this. Behind routers
+ * that drop, the first SYNs cross at once (the kernel retransmits meanwhile); behind routers that
+ * reset, the lab's worst case was 3.7 s of retries at a 5 ms pace (median 136 ms at 2 ms).
+ */
 export const PUNCH_TIMEOUT_MS = 5_000
+/**
+ * A dial refused by a RST (the far NAT had no mapping yet, or rejects) is tried again after this
+ * fraction of the relay RTT (jittered ×0.5–1.5). Each try opens our NAT's mapping from the SYN
+ * until the far NAT's RST comes back — about one direct RTT, and the relay RTT is at least that —
+ * so waiting 1/8 of it keeps our mapping open ≥ ~80% of the time and the peer's SYN, sent at
+ * about the same moment, finds it open (a simultaneous open). The jitter keeps two equal paces
+ * from locking into a phase where the mappings never overlap.
+ */
+export const PUNCH_REDIAL_RTT_FRACTION = 1 / 8
+/**
+ * The pace's floor. In the lab the NATs are ~30 µs apart, so the overlap is luck and the pace is
+ * all that matters; 15 runs per value through two rejecting NATs (before the listener case was
+ * handled, so it counts as a failure there): 1 ms → 14/15 direct (median
+ * 144 ms), 2 ms → 15/15 (136 ms), 3 ms → 15/15 (195 ms), 5 ms → 13/15 (552 ms, two ran out of
+ * the window). 2 ms also caps one candidate at 500 SYNs/s.
+ */
+export const PUNCH_REDIAL_MIN_MS = 2
+/** The pace's ceiling: a 400 ms relay RTT still tries 20 times a second. */
+export const PUNCH_REDIAL_MAX_MS = 50
+/**
+ * All dials of one exchange, every candidate together. The lab's rejecting NATs needed up to ~700
+ * tries per side at a 5 ms pace (median 70 at 2 ms); a real path (RTT ≥ 1 ms) needs a handful.
+ * Bounded because a hostile member chooses where our SYNs go: at most this many per peer per
+ * PUNCH_RESPONDER_BACKOFF_MS, and only to addresses that answer with a RST.
+ */
+export const MAX_PUNCH_ATTEMPTS = 1_000
+/**
+ * After a simultaneous open the smaller peer id speaks first. But the peer's SYN can arrive in
+ * the instant between one of our refused tries and the next: then the peer's listener accepted
+ * it (its side upgrades as responder, always) and our next try finds the address pair taken.
+ * The responder by id therefore waits this long for the initiator's first bytes, and takes the
+ * initiator's part when none come: a real initiator writes as soon as its connect completes,
+ * within an RTT of ours, and even a loaded event loop is far below this; only that rare case
+ * pays the wait.
+ */
+export const PUNCH_FIRST_BYTES_MS = 1_000
 /** Between the candidate dials: the preferred candidate gets its SYN out first. */
 export const PUNCH_STAGGER_MS = 20
 /** Noise + Yamux over a punched or probe socket: two round trips, generous for a loaded link. */

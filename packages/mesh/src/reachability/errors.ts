@@ -40,3 +40,19 @@ export class NoPathError extends MeshError {
     this.peerId = peerId
   }
 }
+
+/** Every try of a hole-punch dial was refused (a RST) for the whole punch window or attempt cap. */
+export class PunchRefusedError extends MeshError {
+  readonly remote: string
+  readonly attempts: number
+  constructor(remote: string, attempts: number, ms: number) {
+    super(
+      'ERR_PUNCH_REFUSED',
+      `dial -> ${remote} refused ${attempts} times in ${Math.round(ms)} ms: the peer's NAT never ` +
+        'let our SYN through (it did not dial us back in time, or it maps another port); the relay stays the path',
+    )
+    this.name = 'PunchRefusedError'
+    this.remote = remote
+    this.attempts = attempts
+  }
+}

@@ -7,10 +7,15 @@
  *   2. B → A  CONNECT(B's candidates); A → B CONNECT(A's candidates); B measures the RTT
  *   3. B → A  SYNC; A dials at once, B after RTT/2: both dial from their listening port
  *      (SO_REUSEPORT, native dialer), so a port-preserving NAT maps the dial to the port the other
- *      side aims at and the SYNs cross: TCP simultaneous open
+ *      side aims at and the SYNs cross: TCP simultaneous open. A NAT that answers an early SYN
+ *      with a RST refuses the dial: it is tried again from the same port, RTT-paced, for the whole
+ *      window (punch-dial.ts), until the two SYNs meet open mappings
  *   4. the one socket both ends now hold is upgraded with roles agreed explicitly: the smaller peer
  *      id is the Noise initiator and the Yamux client (the socket's "direction" says nothing
- *      after a simultaneous open)
+ *      after a simultaneous open). When the peer's SYN slipped in between two of our tries, our
+ *      listener accepted it (our next try finds the address pair taken: we wait for that inbound
+ *      connection) and the peer, hearing nothing from a listener that only answers, takes the
+ *      initiator's part (PUNCH_FIRST_BYTES_MS)
  *   5. the pump moves the tunnel onto the new direct connection; the relayed one stays as the
  *      fallback
  *
@@ -25,7 +30,7 @@
 import type { Socket } from 'node:net'
 import type { Connection, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
-import { dialFromPort } from '@meshlan/tun'
+import { AddressInUseError, dialFromPort } from '@meshlan/tun'
 import { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, MAX_DCUTR_MESSAGE } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import { type Logger, RateLimitedLog } from '../logger.ts'
@@ -37,9 +42,11 @@ import {
   DCUTR_OPEN_TIMEOUT_MS,
   DCUTR_PROTOCOL,
   MAX_OBSERVE_ANSWER,
+  MAX_PUNCH_ATTEMPTS,
   OBSERVE_MAX_STREAMS,
   OBSERVE_PROTOCOL,
   OBSERVE_TIMEOUT_MS,
+  PUNCH_FIRST_BYTES_MS,
   PUNCH_REFUSAL_LOG_MS,
   PUNCH_RESPONDER_BACKOFF_MS,
   PUNCH_STAGGER_MS,
@@ -47,15 +54,21 @@ import {
   UPGRADE_TIMEOUT_MS,
 } from './constants.ts'
 import type { ReachabilityHost } from './host.ts'
-import type { Libp2pAdapter } from './libp2p-adapter.ts'
+import type { Libp2pAdapter, UpgradeRole } from './libp2p-adapter.ts'
 import { isRelayed } from './paths.ts'
+import { AttemptBudget, dialThroughRefusals, peerSpeaksWithin, retryPaceMs } from './punch-dial.ts'
 
 export { candidateAddrs } from './candidates.ts'
 export { DCUTR_PROTOCOL, OBSERVE_PROTOCOL } from './constants.ts'
 
 export type PunchResult =
   | { ok: true; conn: Connection; ms: number; addr: string }
-  | { ok: false; reason: 'symmetric-nat' | 'punch-failed' | 'no-candidates'; detail: string }
+  | {
+      ok: false
+      reason: 'symmetric-nat' | 'punch-failed' | 'no-candidates'
+      detail: string
+      attempts?: number
+    }
 
 /** The dialer's shape (`@meshlan/tun` dialFromPort); replaceable in tests that count dials. */
 export type PortDialer = typeof dialFromPort
@@ -106,8 +119,10 @@ export interface PunchStats {
   droppedOverlay: number
   droppedLan: number
   droppedCapped: number
-  /** dials we started (both roles) */
+  /** dials we started (both roles), every retry after a refusal included */
   dials: number
+  /** punches won by the peer's SYN reaching our listener between two of our tries */
+  viaListener: number
 }
 
 export class HolePuncher {
@@ -125,6 +140,7 @@ export class HolePuncher {
     droppedLan: 0,
     droppedCapped: 0,
     dials: 0,
+    viaListener: 0,
   }
 
   constructor(init: HolePuncherInit) {
@@ -207,7 +223,7 @@ export class HolePuncher {
       await lp.write(encodeHolePunch({ type: DCUTR_SYNC, obsAddrs: [] }), { signal })
       await stream.close().catch(() => {})
       await new Promise((r) => setTimeout(r, rtt / 2))
-      const result = await this.punch(peer, toCandidates(reply.value.obsAddrs))
+      const result = await this.punch(peer, toCandidates(reply.value.obsAddrs), rtt)
       this.init.onResult(peer, result)
       return result
     } catch (err) {
@@ -255,8 +271,11 @@ export class HolePuncher {
         )
         return
       }
+      const t0 = performance.now()
       await lp.write(encodeHolePunch({ type: DCUTR_CONNECT, obsAddrs: this.ourAddrs() }), { signal })
       const sync = decodeHolePunch((await lp.read({ signal })).subarray())
+      // our CONNECT out, the SYNC back: one relay round trip, the pace of our retries
+      const rtt = performance.now() - t0
       if (!sync.ok || sync.value.type !== DCUTR_SYNC) {
         this.refuse(
           stream,
@@ -267,7 +286,7 @@ export class HolePuncher {
         return
       }
       await stream.close().catch(() => {})
-      const result = await this.punch(peer, toCandidates(connect.value.obsAddrs))
+      const result = await this.punch(peer, toCandidates(connect.value.obsAddrs), rtt)
       this.init.onResult(peer, result)
     } catch (err) {
       this.log.debug('dcutr responder failed', { peer, error: (err as Error).message })
@@ -287,8 +306,12 @@ export class HolePuncher {
     return out
   }
 
-  /** Dials the selected candidates from our listening port at once; the first socket wins. */
-  private async punch(peerId: string, remote: Candidate[]): Promise<PunchResult> {
+  /**
+   * Dials the selected candidates from our listening port at once, each through refusals (RTT
+   * paced, one attempt budget for all); the first socket wins, or the peer's inbound connection
+   * when its SYN reached our listener first.
+   */
+  private async punch(peerId: string, remote: Candidate[], rttMs: number): Promise<PunchResult> {
     const port = this.init.listenPort()
     const { dial, dropped } = selectCandidates(remote, {
       underlay: (ip) => this.init.underlay(ip),
@@ -305,49 +328,98 @@ export class HolePuncher {
       return { ok: false, reason: 'no-candidates', detail: 'no TCP candidates to punch' }
     }
     const started = performance.now()
+    const deadline = started + PUNCH_TIMEOUT_MS
+    const paceMs = retryPaceMs(rttMs)
+    const budget = new AttemptBudget(MAX_PUNCH_ATTEMPTS)
     const ac = new AbortController()
+    type Won = { socket: Socket; c: Candidate } | { conn: Connection; c: Candidate }
     const attempts = dial.map((c, i) =>
-      (async (): Promise<{ socket: Socket; c: Candidate }> => {
+      (async (): Promise<Won> => {
         // stagger a little so the preferred candidate gets its SYN out first
         if (i > 0) await new Promise((r) => setTimeout(r, PUNCH_STAGGER_MS * i))
         ac.signal.throwIfAborted()
-        this.counters.dials++
-        const socket = await this.dial({
-          localPort: port,
-          remoteAddress: c.ip,
-          remotePort: c.port,
-          timeoutMs: PUNCH_TIMEOUT_MS,
-          signal: ac.signal,
-        })
-        return { socket, c }
+        try {
+          const { socket } = await dialThroughRefusals({
+            dial: this.dial,
+            localPort: port,
+            remoteAddress: c.ip,
+            remotePort: c.port,
+            deadline,
+            paceMs,
+            budget,
+            signal: ac.signal,
+            onAttempt: () => this.counters.dials++,
+          })
+          return { socket, c }
+        } catch (err) {
+          // the pair is taken: the peer's SYN came in between two tries and our listener has it
+          if (!(err instanceof AddressInUseError)) throw err
+          const conn = await this.inboundFrom(peerId, deadline, ac.signal)
+          if (conn == null) throw err
+          this.counters.viaListener++
+          return { conn, c }
+        }
       })(),
     )
-    let won: { socket: Socket; c: Candidate }
+    let won: Won
     try {
       won = await Promise.any(attempts)
     } catch (err) {
       const errs = ((err as AggregateError).errors ?? [err]) as Error[]
-      return { ok: false, reason: 'punch-failed', detail: errs.map((e) => e.message).join('; ') }
+      return {
+        ok: false,
+        reason: 'punch-failed',
+        detail: errs.map((e) => e.message).join('; '),
+        attempts: budget.used,
+      }
     } finally {
       ac.abort()
     }
     // close the losers that connected anyway
     void Promise.allSettled(attempts).then((rs) => {
       for (const r of rs)
-        if (r.status === 'fulfilled' && r.value.socket !== won.socket) r.value.socket.destroy()
+        if (r.status === 'fulfilled' && r.value !== won && 'socket' in r.value) r.value.socket.destroy()
     })
+    const addr = `/ip4/${won.c.ip}/tcp/${won.c.port}`
+    if ('conn' in won) return { ok: true, conn: won.conn, ms: performance.now() - started, addr }
     try {
       // the smaller peer id initiates (Noise initiator, Yamux client): a simultaneous open has no
-      // direction, so both sides must agree without talking
-      const role = this.init.selfId < peerId ? 'initiator' : 'responder'
+      // direction, so both sides must agree without talking; a silent peer is a listener (above)
+      let role: UpgradeRole = this.init.selfId < peerId ? 'initiator' : 'responder'
+      if (role === 'responder' && !(await peerSpeaksWithin(won.socket, PUNCH_FIRST_BYTES_MS))) {
+        this.counters.viaListener++
+        role = 'initiator'
+      }
       const conn = await this.adapter.upgradeSocket(won.socket, role, {
         signal: AbortSignal.timeout(UPGRADE_TIMEOUT_MS),
         component: 'meshlan:holepunch',
       })
-      return { ok: true, conn, ms: performance.now() - started, addr: `/ip4/${won.c.ip}/tcp/${won.c.port}` }
+      return { ok: true, conn, ms: performance.now() - started, addr }
     } catch (err) {
       won.socket.destroy()
       return { ok: false, reason: 'punch-failed', detail: `upgrade failed: ${(err as Error).message}` }
     }
+  }
+
+  /** A direct connection from the peer that opens (or is open) before the deadline, or null. */
+  private inboundFrom(peerId: string, deadline: number, signal: AbortSignal): Promise<Connection | null> {
+    const direct = (c: Connection) =>
+      c.remotePeer.toString() === peerId && !isRelayed(c) && c.status === 'open'
+    const now = this.init.host.getConnections().find(direct)
+    if (now != null) return Promise.resolve(now)
+    return new Promise((resolve) => {
+      const done = (c: Connection | null) => {
+        clearTimeout(timer)
+        off()
+        signal.removeEventListener('abort', onAbort)
+        resolve(c)
+      }
+      const off = this.init.host.onConnectionOpen((c) => {
+        if (direct(c)) done(c)
+      })
+      const onAbort = () => done(null)
+      const timer = setTimeout(() => done(null), Math.max(0, deadline - performance.now()))
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
   }
 }

@@ -25,6 +25,9 @@ class SocketConnection extends AbstractMultiaddrConnection {
       else this.onTransportClosed()
     })
     socket.on('drain', () => this.safeDispatchEvent('drain'))
+    // a socket someone peeked at ('readable') stays paused with a 'data' listener: flow now, the
+    // peeked bytes first
+    socket.resume()
   }
 
   sendData(data: Uint8ArrayList): { sentBytes: number; canSendMore: boolean } {
