@@ -114,6 +114,10 @@ describe('NAT traversal: two home LANs behind port-preserving NATs', () => {
     const r = await a.run(['ping', 'b', '--count', '2'])
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /direct/)
+    // "direct" is what the node says; the proof is traffic with no relay to carry it
+    const blocked = await pingWithRelaysBlocked(ml, a, bIp)
+    console.log(`# drop routers, every relay blocked: ${blocked.received}/${blocked.sent} replies`)
+    assert.ok(blocked.received >= blocked.sent - 2, `only ${blocked.received}/${blocked.sent} replies`)
   })
 
   it('two nodes behind the same NAT connect directly over their LAN', { skip }, async () => {
