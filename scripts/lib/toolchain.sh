@@ -27,10 +27,14 @@ ensure_debs() {
     return 1
   fi
   tc_log "installing Debian packages (missing: ${missing[*]})"
+  apt_install $DEB_PACKAGES
+}
+
+apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null &&
-    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $DEB_PACKAGES >/dev/null ||
-    { tc_log "apt-get install failed"; return 1; }
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null ||
+    { tc_log "apt-get install $* failed"; return 1; }
 }
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
@@ -49,7 +53,12 @@ ensure_node() {
     export MESHLAN_NODEDIR=${MESHLAN_NODEDIR:-}
     return 0
   else
-    command -v npm >/dev/null || { tc_log "need npm (any version) to fetch Node $NODE_MAJOR_WANTED"; return 1; }
+    # a bare Debian 12 may have no npm: Debian's own (any version) is enough to fetch Node 24
+    if ! command -v npm >/dev/null; then
+      [ "$(id -u)" = 0 ] || { tc_log "need npm (any version) to fetch Node $NODE_MAJOR_WANTED: apt-get install npm"; return 1; }
+      tc_log "installing npm from Debian (to fetch Node $NODE_MAJOR_WANTED)"
+      apt_install npm || return 1
+    fi
     tc_log "installing Node $NODE_MAJOR_WANTED (node-linux-$arch from the npm registry)"
     mkdir -p "$TOOLCHAIN/node"
     npm install --silent --no-save --no-package-lock --prefix "$TOOLCHAIN/node" "node-linux-$arch@$NODE_MAJOR_WANTED" >/dev/null 2>&1 ||

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander'
 import { registerAcl } from './cmds/acl.ts'
+import { registerConfig } from './cmds/config.ts'
 import { registerDns } from './cmds/dns.ts'
 import { registerInit } from './cmds/init.ts'
 import { registerJoin } from './cmds/join.ts'
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerJoin(program)
   registerLifecycle(program)
   registerSet(program)
+  registerConfig(program)
   registerStatus(program)
   registerDns(program)
   registerNetcheck(program)

@@ -142,6 +142,8 @@ export interface DaemonApiMethods {
   'dns-status': { params: NoParams; result: DnsStatus }
   ping: { params: { target: string; count?: number }; result: PingResult }
   shutdown: { params: NoParams; result: { pid: number } }
+  /** Re-reads config.toml: what it applied live, and what changed but needs a restart. */
+  reload: { params: NoParams; result: { live: string[]; restart: string[] } }
   /** Changes route / exit-node settings live and persists them in config.toml. */
   set: { params: RouteSettingsChange; result: RouteSettings }
 }

@@ -147,8 +147,15 @@ export function parseConfig(text: string): ConfigResult {
   try {
     raw = parse(text)
   } catch (err) {
-    const why = err instanceof TomlError ? err.message.split('\n')[0] : String(err)
-    return { ok: false, field: '', reason: `not valid TOML: ${why}` }
+    if (err instanceof TomlError) {
+      const why = err.message.split('\n')[0]
+      return {
+        ok: false,
+        field: '',
+        reason: `not valid TOML at line ${err.line}, column ${err.column}: ${why}`,
+      }
+    }
+    return { ok: false, field: '', reason: `not valid TOML: ${String(err)}` }
   }
   const r = schema.safeParse(raw)
   if (!r.success) {

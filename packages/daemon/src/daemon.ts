@@ -8,7 +8,14 @@
 
 import { unlink } from 'node:fs/promises'
 import type { PrivateKey } from '@libp2p/interface'
-import { createLogger, type Logger, MeshNode, NoNetworkError } from '@meshlan/mesh'
+import {
+  createLogger,
+  envLogLevel,
+  type Logger,
+  type LogLevelRef,
+  MeshNode,
+  NoNetworkError,
+} from '@meshlan/mesh'
 import { type Config, loadConfig } from './config.ts'
 import { RECORDS_SAVE_MS } from './constants.ts'
 import { type ControlServer, isListening, listenControl } from './control.ts'
@@ -16,6 +23,7 @@ import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './control
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
 import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
 import { MagicDns } from './magic-dns.ts'
+import { type ConfigChanges, configChanges } from './reload.ts'
 import {
   checkRouteSettingsChange,
   persistRouteSettings,
@@ -46,6 +54,8 @@ export interface Daemon {
   readonly controller: Controller
   start(): Promise<void>
   stop(): Promise<void>
+  /** Re-reads config.toml and applies what can change live (SIGHUP, `meshlan reload`). */
+  reload(): Promise<ConfigChanges>
   /** Resolves once stop() has finished (also when a client asked for it). */
   readonly stopped: Promise<void>
 }
@@ -57,6 +67,7 @@ class MeshDaemon implements Daemon {
   readonly stopped: Promise<void>
   private readonly components: DaemonComponents
   private log: Logger
+  private readonly logLevel: LogLevelRef = { level: 'info' }
   private config!: Config
   private key!: PrivateKey
   private device: OverlayDevice | null = null
@@ -108,19 +119,9 @@ class MeshDaemon implements Daemon {
 
   async start(): Promise<void> {
     this.config = await loadConfig(this.state.dir)
-    if (this.components.log == null && this.config.log_level != null) {
-      this.log = createLogger('daemon', { level: this.config.log_level })
-    }
-    // MagicDNS lives on the TUN: without one (tests, control plane only) the host is never touched
-    if (this.config.tun.enabled && this.config.dns.enabled) {
-      this.dns = new MagicDns({
-        stateDir: this.state.dir,
-        ifname: this.config.tun.name,
-        hostMode: this.config.dns.host_integration,
-        log: this.log.child('dns'),
-      })
-      await this.dns.recover()
-    }
+    this.logLevel.level = this.config.log_level ?? envLogLevel()
+    if (this.components.log == null) this.log = createLogger('daemon', { levelRef: this.logLevel })
+    await this.openDns()
     const { key, peerId } = await this.state.initIdentity()
     this.key = key
     // refuse early when another daemon owns this state; the socket opens only once the node runs,
@@ -143,6 +144,58 @@ class MeshDaemon implements Daemon {
     this.log.info('daemon started', { state: this.state.dir, peer: peerId, pid: process.pid })
     this.recordsTimer = setInterval(() => void this.saveRecords(), RECORDS_SAVE_MS)
     this.recordsTimer.unref()
+  }
+
+  /** MagicDNS lives on the TUN: without one (tests, control plane only) the host is never touched. */
+  private async openDns(): Promise<void> {
+    if (!this.config.tun.enabled || !this.config.dns.enabled) return
+    this.dns = new MagicDns({
+      stateDir: this.state.dir,
+      ifname: this.config.tun.name,
+      hostMode: this.config.dns.host_integration,
+      log: this.log.child('dns'),
+    })
+    await this.dns.recover()
+  }
+
+  reload(): Promise<ConfigChanges> {
+    return this.serialLifecycle(async () => {
+      const next = await loadConfig(this.state.dir) // a bad file throws here: nothing changes
+      const changes = configChanges(this.config, next)
+      this.config = next
+      this.logLevel.level = next.log_level ?? envLogLevel()
+      const node = this.node
+      if (changes.live.some((k) => k.startsWith('dns.'))) {
+        await this.dnsWork
+        await this.dns?.stop()
+        this.dns = null
+        await this.openDns()
+        const ip = node?.address
+        const subnet = node?.status().self.network.subnet
+        const dns = this.dns as MagicDns | null // set again by openDns()
+        if (node != null && ip != null && subnet != null) await dns?.start(node, ip, subnet)
+      }
+      if (node != null && changes.live.some((k) => k.startsWith('routes.'))) {
+        const r = routeSettingsOf(next)
+        await node
+          .setRouting({
+            advertiseRoutes: r.advertiseRoutes,
+            advertiseExitNode: r.advertiseExitNode,
+            acceptRoutes: r.acceptRoutes,
+            exitNode: r.exitNode,
+          })
+          .catch((err: Error) => this.log.warn('reload: route settings refused', { error: err.message }))
+        this.routing?.setSettings(this.routingSettings())
+        await this.routing?.settled()
+      }
+      this.log.info('config reloaded', { applied: changes.live.join(',') || null })
+      if (changes.restart.length > 0) {
+        this.log.warn('changed settings take effect after a restart (meshlan down && meshlan up)', {
+          settings: changes.restart.join(','),
+        })
+      }
+      return changes
+    })
   }
 
   stop(): Promise<void> {
@@ -173,10 +226,7 @@ class MeshDaemon implements Daemon {
       this.log.info('no network yet: waiting for `meshlan network create` or `meshlan join`')
       return
     }
-    const meshLog = createLogger(
-      'mesh',
-      this.config.log_level != null ? { level: this.config.log_level } : {},
-    )
+    const meshLog = createLogger('mesh', { levelRef: this.logLevel })
     if (this.config.tun.enabled) {
       const open = this.components.openDevice ?? openTunDevice
       this.device = await open({
@@ -341,6 +391,8 @@ class MeshDaemon implements Daemon {
         await this.routing?.settled()
         return routeSettingsOf(this.config)
       }
+      case 'reload':
+        return this.reload()
       case 'shutdown':
         setImmediate(() => void this.stop())
         return { pid: process.pid }

@@ -63,6 +63,8 @@ export { parseDuration } from './duration.ts'
 export * from './errors.ts'
 export { hostIPv4Addresses, hostRoutes, parseIpRoutes } from './host.ts'
 export type { DnsStatus } from './magic-dns.ts'
+export { EXIT_FATAL, runDaemonProcess } from './process.ts'
+export { type ConfigChanges, configChanges } from './reload.ts'
 export { routeSettingsOf, saveRouteSettingsOffline } from './route-settings.ts'
 export {
   type NetworkState,
@@ -72,8 +74,15 @@ export {
   writeFileAtomic,
 } from './state.ts'
 
-/** Absolute path of the daemon's entry point (what `meshlan up` runs with node). */
-export const DAEMON_ENTRY: string = new URL('./main.ts', import.meta.url).pathname
+/**
+ * Absolute path of the daemon's entry point (what `meshlan up` runs with node): main.ts from the
+ * sources; in the built bundle (scripts/build.mjs: this code inside dist/meshlan.mjs) its sibling
+ * dist/meshlan-daemon.mjs.
+ */
+export const DAEMON_ENTRY: string = new URL(
+  import.meta.url.endsWith('.mjs') ? './meshlan-daemon.mjs' : './main.ts',
+  import.meta.url,
+).pathname
 
 /**
  * Node flags the daemon runs with. A 4 MiB young generation instead of V8's default (16–32 MiB,

@@ -22,7 +22,15 @@ export {
 } from './addressing.ts'
 export * from './constants.ts'
 export * from './errors.ts'
-export { createLogger, type Logger, type LogLevel, RateLimitedLog } from './logger.ts'
+export {
+  createLogger,
+  envLogLevel,
+  type Logger,
+  type LogLevel,
+  type LogLevelRef,
+  RateLimitedLog,
+  stderrIsJournal,
+} from './logger.ts'
 export { type BindRequest, bindMembers } from './membership/binder.ts'
 export { MembershipGate } from './membership/gate.ts'
 export { ALLOW_ALL_ACL, type Membership, OWNER_KEY_NAME, PolicyStore } from './membership/policy-store.ts'

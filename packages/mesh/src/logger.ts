@@ -5,7 +5,12 @@
  * primitives; callers never pass keys, secrets or raw packet bytes (those belong at debug at most,
  * and even then only lengths and reason codes). Level comes from MESHLAN_LOG (error, warn, info,
  * debug; default info) and output goes to stderr so stdout stays for command results.
+ *
+ * Under systemd, when stderr is the journal (JOURNAL_STREAM names its device and inode), a line is
+ * `<N><level> <scope> <msg> ...` instead: the journal adds its own timestamp, and the sd-daemon
+ * priority prefix `<N>` lets `journalctl -p warning` filter.
  */
+import { fstatSync } from 'node:fs'
 import { LOG_RATE_LIMIT_MS } from './constants.ts'
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
@@ -21,8 +26,31 @@ export interface Logger {
 }
 
 const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 }
+/** syslog priorities (sd-daemon(3) prefixes): err, warning, info, debug. */
+const PRIORITY: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug: 7 }
 
-function envLevel(): LogLevel {
+/** Whether fd 2 is the stream JOURNAL_STREAM (`device:inode`) names (systemd.exec(5)). */
+export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const js = env.JOURNAL_STREAM
+  if (js == null || !/^\d+:\d+$/.test(js)) return false
+  try {
+    const st = fstatSync(2, { bigint: true })
+    const [dev, ino] = js.split(':')
+    return st.dev === BigInt(dev) && st.ino === BigInt(ino)
+  } catch {
+    return false
+  }
+}
+
+let journal: boolean | null = null
+
+/** A level shared by a logger and its children, changed at once for all (config reload). */
+export interface LogLevelRef {
+  level: LogLevel
+}
+
+/** The level MESHLAN_LOG asks for (default info). */
+export function envLogLevel(): LogLevel {
   const v = (process.env.MESHLAN_LOG ?? 'info').toLowerCase()
   return v in ORDER ? (v as LogLevel) : 'info'
 }
@@ -34,7 +62,10 @@ const stderrSink: LogSink = (line) => {
 }
 
 function format(level: LogLevel, scope: string, msg: string, fields?: LogFields): string {
-  let line = `${new Date().toISOString()} ${level.padEnd(5)} ${scope} ${msg}`
+  journal ??= stderrIsJournal()
+  let line = journal
+    ? `<${PRIORITY[level]}>${level.padEnd(5)} ${scope} ${msg}`
+    : `${new Date().toISOString()} ${level.padEnd(5)} ${scope} ${msg}`
   if (fields != null) {
     for (const k of Object.keys(fields)) {
       const v = fields[k]
@@ -46,20 +77,28 @@ function format(level: LogLevel, scope: string, msg: string, fields?: LogFields)
   return line
 }
 
-export function createLogger(scope: string, opts: { level?: LogLevel; sink?: LogSink } = {}): Logger {
-  const level = opts.level ?? envLevel()
+/**
+ * A logger for `scope`. `levelRef` shares one changeable level with every child (the daemon's
+ * config reload); `level` fixes one; neither: MESHLAN_LOG.
+ */
+export function createLogger(
+  scope: string,
+  opts: { level?: LogLevel; levelRef?: LogLevelRef; sink?: LogSink } = {},
+): Logger {
+  const ref = opts.levelRef ?? { level: opts.level ?? envLogLevel() }
   const sink = opts.sink ?? stderrSink
-  const max = ORDER[level]
   const emit = (l: LogLevel, msg: string, fields?: LogFields): void => {
-    if (ORDER[l] <= max) sink(format(l, scope, msg, fields))
+    if (ORDER[l] <= ORDER[ref.level]) sink(format(l, scope, msg, fields))
   }
   return {
     error: (m, f) => emit('error', m, f),
     warn: (m, f) => emit('warn', m, f),
     info: (m, f) => emit('info', m, f),
     debug: (m, f) => emit('debug', m, f),
-    debugEnabled: max >= ORDER.debug,
-    child: (s) => createLogger(`${scope}:${s}`, { level, sink }),
+    get debugEnabled() {
+      return ref.level === 'debug'
+    },
+    child: (s) => createLogger(`${scope}:${s}`, { levelRef: ref, sink }),
   }
 }
 

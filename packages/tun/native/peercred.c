@@ -1,4 +1,5 @@
-// meshlan peer-credentials addon: who is on the other end of a connected Unix socket.
+// meshlan Unix-socket addon: who is on the other end of a connected Unix socket (SO_PEERCRED),
+// and sd_notify (a datagram to systemd's NOTIFY_SOCKET: Node has no AF_UNIX datagram sockets).
 //
 // Node has no public SO_PEERCRED. The kernel records the peer's pid/uid/gid when it connect()s
 // (credentials at connect time, not at each read), so the daemon's control socket can serve only
@@ -10,9 +11,12 @@
 #include <node_api.h>
 #define NAPI_ERROR_CODE "ERR_MESHLAN_PEERCRED_NAPI"
 #include "napi-util.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <uv.h>
 
 // peerCredentials(fd) -> { pid, uid, gid }; throws an Error with code (errno name) and syscall.
@@ -51,9 +55,47 @@ static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// notify(socketPath, message) -> 0 or an errno: one datagram to systemd's notification socket
+// (sd_notify(3)). A path starting with '@' is in the abstract namespace. Never throws on I/O.
+static napi_value js_notify(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+  char msg[1024];
+  size_t plen = 0, mlen = 0;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], msg, sizeof msg, &mlen) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "notify(socketPath: string, message: string)");
+    return NULL;
+  }
+  napi_value result;
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (plen < 2 || plen >= sizeof sa.sun_path || (path[0] != '/' && path[0] != '@')) {
+    CHECK(napi_create_int32(env, EINVAL, &result));
+    return result;
+  }
+  memcpy(sa.sun_path, path, plen);
+  if (path[0] == '@') sa.sun_path[0] = '\0';
+  socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int err = 0;
+  if (fd < 0) {
+    err = errno;
+  } else {
+    if (sendto(fd, msg, mlen, MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) < 0) err = errno;
+    close(fd);
+  }
+  CHECK(napi_create_int32(env, err, &result));
+  return result;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_property_descriptor props[] = {
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"notify", NULL, js_notify, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

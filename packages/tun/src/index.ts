@@ -34,7 +34,13 @@ export {
   TunPermissionError,
   TunUnavailableError,
 } from './errors.ts'
-export { type PeerCredentials, peerCredentials, socketFd, socketPeerCredentials } from './peercred.ts'
+export {
+  type PeerCredentials,
+  peerCredentials,
+  sdNotify,
+  socketFd,
+  socketPeerCredentials,
+} from './peercred.ts'
 export type { SegmentOptions } from './segment.ts'
 export { segment } from './segment.ts'
 export type { DialFromPortInit } from './sock.ts'

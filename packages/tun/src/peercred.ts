@@ -16,6 +16,7 @@ export interface PeerCredentials {
 
 interface PeerCredAddon {
   peerCredentials(fd: number): PeerCredentials
+  notify(socketPath: string, message: string): number
 }
 
 let addon: PeerCredAddon | undefined
@@ -57,4 +58,17 @@ export function socketFd(socket: Socket): number | null {
 export function socketPeerCredentials(socket: Socket): PeerCredentials | null {
   const fd = socketFd(socket)
   return fd == null ? null : peerCredentials(fd)
+}
+
+/**
+ * sd_notify(3): tells systemd about the service's state (`READY=1`, `RELOADING=1`,
+ * `STOPPING=1`, `STATUS=...`) through NOTIFY_SOCKET. Without NOTIFY_SOCKET (not a Type=notify
+ * service) it does nothing and returns false; an I/O error is returned as its errno name, never
+ * thrown: a service must not die because the notification could not be sent.
+ */
+export function sdNotify(message: string, env: NodeJS.ProcessEnv = process.env): boolean | string {
+  const socket = env.NOTIFY_SOCKET
+  if (socket == null || socket === '') return false
+  const err = peerCredAddon().notify(socket, message)
+  return err === 0 ? true : `errno ${err}`
 }

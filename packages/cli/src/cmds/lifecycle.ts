@@ -1,5 +1,5 @@
 /** `meshlan up` and `meshlan down`: start and stop the daemon. */
-import { createDaemon, loadConfig } from '@meshlan/daemon'
+import { loadConfig, runDaemonProcess } from '@meshlan/daemon'
 import type { Command } from 'commander'
 import { ctx, err, json, out } from '../io.ts'
 import { applyRouteChange, routeChange, withRouteFlags } from './set.ts'
@@ -21,12 +21,8 @@ export function registerLifecycle(program: Command): void {
     if (await client.daemonRunning()) {
       err('the meshlan daemon is already running')
     } else if (o.foreground) {
-      const daemon = createDaemon({ stateDir: client.state.dir })
-      const stop = (): void => void daemon.stop()
-      process.once('SIGTERM', stop)
-      process.once('SIGINT', stop)
-      await daemon.start()
-      await daemon.stopped
+      // the systemd unit's ExecStart: signals, SIGHUP reload and sd_notify as the spawned daemon
+      process.exitCode = await runDaemonProcess(client.state.dir)
       return
     } else {
       try {
