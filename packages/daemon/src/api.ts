@@ -34,6 +34,8 @@ export type NetcheckResult = Netcheck
 /** `info`: the daemon process and, when it runs one, its node. */
 export interface DaemonInfo {
   pid: number
+  /** The running daemon's version. */
+  version: string
   stateDir: string
   network: { id: string; role: 'owner' | 'member' } | null
   node: { peerId: string; ip: string | null; addrs: string[] } | null

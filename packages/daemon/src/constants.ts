@@ -3,8 +3,13 @@
  * MTU, TUN name) come from @meshlan/mesh and are never copied here.
  */
 import { DEFAULT_LISTEN_PORT } from '@meshlan/mesh'
+import pkg from '../package.json' with { type: 'json' }
+
+/** The daemon's version (its package's): in `info`, in its node record, in every member's status. */
+export const VERSION: string = pkg.version
 
 /** State directory when neither --state nor MESHLAN_STATE is given. */
+
 export const DEFAULT_STATE_DIR = '/var/lib/meshlan'
 /** Environment variable naming the state directory. */
 export const STATE_ENV = 'MESHLAN_STATE'

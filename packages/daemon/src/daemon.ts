@@ -17,7 +17,7 @@ import {
   NoNetworkError,
 } from '@meshlan/mesh'
 import { type Config, loadConfig } from './config.ts'
-import { RECORDS_SAVE_MS } from './constants.ts'
+import { RECORDS_SAVE_MS, VERSION } from './constants.ts'
 import { type ControlServer, isListening, listenControl } from './control.ts'
 import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './controller.ts'
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
@@ -241,6 +241,7 @@ class MeshDaemon implements Daemon {
       networkId: network.networkId,
       owner: network.owner,
       name: this.config.name,
+      version: VERSION,
       policy: await this.state.readPolicy(),
       claim: network.claim,
       minPolicyVersion: network.minPolicyVersion,
@@ -342,6 +343,7 @@ class MeshDaemon implements Daemon {
         const network = await this.state.readNetwork()
         return {
           pid: process.pid,
+          version: VERSION,
           stateDir: this.state.dir,
           network: network == null ? null : { id: network.networkId, role: network.role },
           node:

@@ -24,6 +24,8 @@ export interface MeshNodeInit extends RoutingOptions {
   owner: string
   /** Wanted node name (the owner binds it, made unique, when it admits us). */
   name: string
+  /** The meshlan version this node runs: in its record, and so in every member's status. */
+  version?: string
   /** The newest policy envelope we hold (always, on the owner). */
   policy?: Uint8Array | null
   /** Our membership claim (base64 envelope); null on the owner. */
@@ -140,7 +142,9 @@ export function selfRecord(s: {
   rtt(peerId: string): number | null
   /** Our route and exit-node offer. */
   offer: Advertised
-}): RecordFields & Pick<NodeRecord, 'routes' | 'exitNode'> {
+  /** The meshlan version we run, for others' status. */
+  version?: string
+}): RecordFields & Pick<NodeRecord, 'routes' | 'exitNode' | 'version'> {
   const { reach } = s
   return {
     name: sanitizeName(s.wanted),
@@ -159,5 +163,6 @@ export function selfRecord(s: {
     observed: reach.announcedMapping(),
     routes: [...s.offer.routes],
     exitNode: s.offer.exitNode,
+    ...(s.version == null ? {} : { version: s.version }),
   }
 }

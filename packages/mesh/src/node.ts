@@ -207,7 +207,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     return selfRecord({
       self: this.table.self,
       wanted: this.init.name,
-      relay: this.init.relay === true,
+      relay: this.lp.services.reachability.relaying(),
       addrs: this.lp
         .getMultiaddrs()
         .map(String)
@@ -216,6 +216,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       reach: this.lp.services.reachability,
       rtt: (p) => this.rtts.get(p) ?? null,
       offer: routing.advertised(this.routing),
+      version: this.init.version,
     })
   }
 
@@ -264,6 +265,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         const n = t.get(p)
         return n != null && t.isOnline(n)
       },
+      version: (p) => t.get(p)?.record.version ?? null,
+      selfVersion: this.init.version ?? null,
       links: () => tu.pump?.linkStats() ?? [],
       drops: { ...(tu.pump?.dropCounts() ?? {}), ...view.gateDrops(m.gate.counters) },
     })

@@ -29,6 +29,8 @@ export interface PeerStatus {
   routes: string[]
   /** The peer is an approved exit node. */
   exitNode: boolean
+  /** The meshlan version its record says it runs; null for nodes too old to say. */
+  version: string | null
 }
 
 export interface NodeStatus {
@@ -47,6 +49,8 @@ export interface NodeStatus {
     exitNode: string | null
     /** Why the configured exit node is not used, or null. */
     exitNodeError: string | null
+    /** The meshlan version this node runs (what its record says), or null when not given. */
+    version: string | null
   }
   peers: PeerStatus[]
   drops: Record<string, number>
@@ -74,6 +78,8 @@ export interface StatusSource {
   rtt(peerId: string): number | null
   online(peerId: string): boolean
   links(): LinkStats[]
+  /** The version a peer's record states (null: not given). */
+  version(peerId: string): string | null
 }
 
 export function peerStatuses(src: StatusSource): PeerStatus[] {
@@ -92,6 +98,7 @@ export function peerStatuses(src: StatusSource): PeerStatus[] {
         key: p.membership.keyName,
         bound: p.bound,
         online: src.online(p.peerId),
+        version: src.version(p.peerId),
         ...src.pathDetail(p.peerId),
         routes: p.routes.map((r) => r.cidr),
         exitNode: p.exitNode,
@@ -167,6 +174,7 @@ export interface StatusInput extends Omit<StatusSource, 'path' | 'pathDetail'> {
     pathDetail(p: string): { via: string | null; why: DirectFailure }
   }
   drops: Record<string, number>
+  selfVersion: string | null
 }
 
 export function nodeStatus(s: StatusInput): NodeStatus {
@@ -190,6 +198,7 @@ export function nodeStatus(s: StatusInput): NodeStatus {
       routes: s.table.self?.routes ?? { advertised: [], approved: [] },
       exitNode: s.table.exit == null ? null : (s.table.peers.get(s.table.exit.peerId)?.name ?? null),
       exitNodeError: s.table.exitError,
+      version: s.selfVersion,
     },
     peers: peerStatuses({
       ...s,

@@ -115,6 +115,11 @@ export const nodeRecordSchema = z.object({
     .default([]),
   /** The node offers to be an exit node (until the owner approves, nobody uses it). */
   exitNode: z.boolean().default(false),
+  /** The meshlan version the node runs (status shows it; older nodes leave it out). */
+  version: z
+    .string()
+    .regex(/^[0-9A-Za-z.+-]{1,32}$/, 'a version like 0.1.0')
+    .optional(),
 })
 
 export type Link = z.infer<typeof linkSchema>

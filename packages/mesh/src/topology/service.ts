@@ -33,7 +33,17 @@ import { SYNC_TIMEOUT_MS, type SyncResponse, syncClient, syncServer } from './sy
 /** What our record says besides identity and membership: filled in by the node's other parts. */
 export type RecordFields = Pick<
   NodeRecord,
-  'name' | 'ip' | 'counter' | 'addrs' | 'links' | 'relays' | 'relay' | 'observed' | 'routes' | 'exitNode'
+  | 'name'
+  | 'ip'
+  | 'counter'
+  | 'addrs'
+  | 'links'
+  | 'relays'
+  | 'relay'
+  | 'observed'
+  | 'routes'
+  | 'exitNode'
+  | 'version'
 >
 
 export interface TopologyInit {
