@@ -11,6 +11,7 @@ import { parse, stringify, TomlError } from 'smol-toml'
 import { z } from 'zod'
 import { DEFAULT_LISTEN, MAX_TUN_MTU, MAX_TUN_NAME_LEN, MIN_TUN_MTU, STATE_FILES } from './constants.ts'
 import { ConfigError } from './errors.ts'
+import { parseMetricsListen } from './metrics-listen.ts'
 import { writeFileAtomic } from './state.ts'
 
 export interface Config {
@@ -67,6 +68,15 @@ export interface Config {
     exit_node_allow_lan_access: boolean
   }
 }
+  metrics: {
+    /**
+     * The Prometheus endpoint (`GET /metrics`), "HOST:PORT"; null = off. HOST: an IP, [IPv6],
+     * localhost, or overlay (this node's overlay address). See metrics-listen.ts. @default null
+     */
+    listen: string | null
+    /** Allow a listen address that is neither loopback nor the overlay address. @default false */
+    expose: boolean
+  }
 
 const multiaddr = z
   .string()
@@ -128,6 +138,24 @@ const schema = z.strictObject({
     })
     .optional(),
 })
+  metrics: z
+    .strictObject({
+      listen: z
+        .string()
+        .refine((s) => s === '' || typeof parseMetricsListen(s) !== 'string', {
+          error: (i) => `${parseMetricsListen(String(i.input))}`,
+        })
+        .optional(),
+      expose: z.boolean().optional(),
+    })
+    .refine(
+      (m) => {
+        const l = m.listen == null || m.listen === '' ? null : parseMetricsListen(m.listen)
+        return m.expose === true || l == null || typeof l === 'string' || l.kind !== 'wildcard'
+      },
+      { error: 'listening on every address (0.0.0.0, [::]) needs expose = true', path: ['listen'] },
+    )
+    .optional(),
 
 function isCanonicalCidr(text: string): boolean {
   const c = parseCidr(text)
@@ -193,6 +221,10 @@ export function parseConfig(text: string): ConfigResult {
         exit_node_allow_lan_access: c.routes?.exit_node_allow_lan_access ?? false,
       },
     },
+      metrics: {
+        listen: c.metrics?.listen == null || c.metrics.listen === '' ? null : c.metrics.listen,
+        expose: c.metrics?.expose ?? false,
+      },
   }
 }
 

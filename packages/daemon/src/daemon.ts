@@ -23,6 +23,7 @@ import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './control
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
 import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
 import { MagicDns } from './magic-dns.ts'
+import { MetricsServer, snapshotOf } from './metrics.ts'
 import { type ConfigChanges, configChanges } from './reload.ts'
 import {
   checkRouteSettingsChange,
@@ -76,6 +77,7 @@ class MeshDaemon implements Daemon {
   private dnsWork: Promise<void> = Promise.resolve()
   private routing: RoutingSync | null = null
   private server: ControlServer | null = null
+  private metrics: MetricsServer | null = null
   private recordsTimer: NodeJS.Timeout | null = null
   private lifecycle: Promise<unknown> = Promise.resolve()
   private writes: Promise<unknown> = Promise.resolve()
@@ -137,6 +139,9 @@ class MeshDaemon implements Daemon {
       )
       await writeFileAtomic(this.state.path('pid'), `${process.pid}\n`, 0o600)
       this.wrotePid = true
+      const source = () => (this.node == null ? null : snapshotOf(this.node))
+      this.metrics = new MetricsServer({ source, log: this.log.child('metrics') })
+      await this.metrics.apply(this.config.metrics, this.node?.address ?? null)
     } catch (err) {
       await this.stop()
       throw err
@@ -188,6 +193,8 @@ class MeshDaemon implements Daemon {
         this.routing?.setSettings(this.routingSettings())
         await this.routing?.settled()
       }
+      if (changes.live.some((k) => k.startsWith('metrics.')))
+        await this.metrics?.apply(next.metrics, node?.address ?? null)
       this.log.info('config reloaded', { applied: changes.live.join(',') || null })
       if (changes.restart.length > 0) {
         this.log.warn('changed settings take effect after a restart (meshlan down && meshlan up)', {
@@ -204,6 +211,7 @@ class MeshDaemon implements Daemon {
       await this.serialLifecycle(() => this.stopNode()).catch((err: Error) => {
         this.log.warn('stopping the node failed', { error: err.message })
       })
+      await this.metrics?.stop()
       await this.server?.close()
       if (this.wrotePid) await unlink(this.state.path('pid')).catch(() => {})
       this.log.info('daemon stopped')
@@ -282,6 +290,7 @@ class MeshDaemon implements Daemon {
         this.log.error('setting the overlay address failed', { ip, prefix, error: (err as Error).message })
         return
       }
+      void this.metrics?.apply(this.config.metrics, ip) // `overlay:PORT` binds once the address is up
       const subnet = node.status().self.network.subnet ?? `${ip}/${prefix}`
       this.dnsWork = this.dnsWork.then(() => this.dns?.start(node, ip, subnet)).catch(() => {})
     })

@@ -1,6 +1,6 @@
 /**
  * What a config reload (SIGHUP, `meshlan reload`) can apply to a running daemon and what needs a
- * restart. Live: the log level, MagicDNS, route and exit-node settings. Restart: what the libp2p
+ * restart. Live: the log level, MagicDNS, route and exit-node settings, the metrics endpoint. Restart: what the libp2p
  * node or the TUN device is built from (name, listen/announce addresses, relay, the TUN).
  */
 import type { Config } from './config.ts'
@@ -12,7 +12,7 @@ export interface ConfigChanges {
   restart: string[]
 }
 
-const LIVE = new Set(['log_level', 'dns.enabled', 'dns.host_integration'])
+const LIVE = new Set(['log_level', 'dns.enabled', 'dns.host_integration', 'metrics.listen', 'metrics.expose'])
 const LIVE_TABLES = new Set(['routes'])
 
 function flatten(c: Config): Map<string, string> {
