@@ -11,6 +11,7 @@ import type { Logger } from './logger.ts'
 import { type MembershipService, membership } from './membership/service.ts'
 import type { Advertised } from './peer-table.ts'
 import type { PacketDevice } from './pump.ts'
+import type { RelayMode } from './reachability/relay-role.ts'
 import { type Reachability, reachability } from './reachability/service.ts'
 import type { RoutingOptions } from './routing/settings.ts'
 import { type RecordFields, type TopologyService, topology } from './topology/service.ts'
@@ -45,9 +46,13 @@ export interface MeshNodeInit extends RoutingOptions {
   mtu?: number
   /** Records seen before a restart, offered again at start (validated like any other). */
   knownRecords?: Uint8Array[]
-  /** Run a member relay (circuit relay v2 without default limits, members only). @default false */
-  relay?: boolean
-  /** Hold reservations on member relays and announce them. @default true unless this node is a relay */
+  /**
+   * Serve as a member relay (circuit relay v2 without default limits, members only): true, false,
+   * or "auto" (once members outside our network can dial us back: reachability/relay-role.ts).
+   * The daemon's default is "auto". @default false
+   */
+  relay?: RelayMode
+  /** Hold reservations on member relays and announce them. @default true unless this node relays now */
   relayClient?: boolean
   /** Debounce of recompute after a change. @default 50 */
   recomputeDebounceMs?: number
@@ -83,9 +88,11 @@ export async function composeNode(
       listen: init.listen ?? [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`],
       announce: init.announce,
       underlay: init.underlay,
-      relayServer: init.relay === true,
+      // "auto" runs the server from the start; the gater admits reservations only while we relay
+      relayServer: init.relay === true || init.relay === 'auto',
       gater: {
         deny: (peer) => services?.membership.gate.denies(peer) ?? false,
+        relaying: () => services?.reachability.relaying() ?? init.relay === true,
         isMember: (peer) => hooks.isMember(peer.toString()),
         underlay: (addr) => hooks.underlay(addr),
       },
@@ -121,8 +128,8 @@ export async function composeNode(
       reachability: reachability({
         selfId: peerIdFromPrivateKey(init.privateKey).toString(),
         log: log.child('reachability'),
-        relay: init.relay === true,
-        holdReservations: init.relayClient ?? init.relay !== true,
+        relay: init.relay ?? false,
+        holdReservations: init.relayClient,
       }),
     },
   )

@@ -86,6 +86,11 @@ export interface TransportGater {
    * the overlay subnet (a connection there would run inside the tunnel itself).
    */
   underlay?(addr: string): boolean
+  /**
+   * Whether our member relay serves now (relay = "auto" runs the server from the start but grants
+   * reservations and hops only while reachable from outside). @default true
+   */
+  relaying?(): boolean
 }
 
 /** A libp2p transport factory (`memory()` from @libp2p/memory in tests). */
@@ -175,9 +180,14 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
       denyInboundEncryptedConnection: async (peer) => init.gater?.deny(peer) ?? false,
       denyOutboundEncryptedConnection: async (peer) => init.gater?.deny(peer) ?? false,
       // member relays: reservations and relayed connections for members only
-      denyInboundRelayReservation: async (source) => !(init.gater?.isMember(source) ?? false),
+      denyInboundRelayReservation: async (source) =>
+        !((init.gater?.isMember(source) ?? false) && (init.gater?.relaying?.() ?? true)),
       denyOutboundRelayedConnection: async (source, destination) =>
-        !((init.gater?.isMember(source) ?? false) && (init.gater?.isMember(destination) ?? false)),
+        !(
+          (init.gater?.isMember(source) ?? false) &&
+          (init.gater?.isMember(destination) ?? false) &&
+          (init.gater?.relaying?.() ?? true)
+        ),
       denyInboundRelayedConnection: async (_relay, remote) => !(init.gater?.isMember(remote) ?? false),
     },
     peerDiscovery: [],

@@ -127,3 +127,29 @@ export const RELAY_SCORE_UNKNOWN = 1e3
 export const RELAY_SCORE_DISCONNECTED = 1e6
 /** Refused DCUtR exchanges (back-off, caps) are logged at most once per this long; the rest are counted. */
 export const PUNCH_REFUSAL_LOG_MS = 5_000
+
+/** "Dial me back": a member asks another to open a fresh TCP connection to where it sees it. */
+export const DIALBACK_PROTOCOL = '/meshlan/dialback/1.0.0'
+/** A dial-back request (a port) or answer (ok/fail and one multiaddr): well under 256 bytes. */
+export const MAX_DIALBACK_MESSAGE = 256
+/** The dial-back's TCP connect: a SYN and its SYN-ACK across the Internet; 3 s is a dead path. */
+export const DIALBACK_DIAL_TIMEOUT_MS = 3_000
+/** The whole ask (stream open, the dial, the answer): the dial plus two round trips. */
+export const DIALBACK_ASK_TIMEOUT_MS = 5_000
+/**
+ * A member dials another back at most once per this long: honest askers ask every
+ * RELAY_RECONFIRM_MS once confirmed and RELAY_CONFIRM_RETRY_MS while not, rotating members, so this
+ * only bounds a hostile one (one SYN to its own address per 5 s).
+ */
+export const DIALBACK_RESPONDER_WINDOW_MS = 5_000
+/**
+ * relay = "auto" while not confirmed: ask one outside member to dial us back this often. A new
+ * network's first public member should relay within a second or two of its first NATed member.
+ */
+export const RELAY_CONFIRM_RETRY_MS = 1_000
+/** relay = "auto" while serving: confirm again this often (an address or firewall may change). */
+export const RELAY_RECONFIRM_MS = 60_000
+/** A confirmation counts this long: three re-confirmations missed and we stop relaying. */
+export const RELAY_CONFIRM_TTL_MS = 3 * RELAY_RECONFIRM_MS
+/** Failed dial-backs in a row, from outside members, that stop relaying at once (one may be a blip). */
+export const RELAY_FAILS_TO_STOP = 2

@@ -3,6 +3,7 @@
  * (`createReachability`, see service.ts for the wiring), and the one typed libp2p adapter.
  */
 
+export { DIALBACK_PROTOCOL } from './dialback.ts'
 export { AdapterMissingError, Libp2pAssumptionError, NoPathError } from './errors.ts'
 export type { PunchStats } from './holepunch.ts'
 export {
@@ -23,6 +24,7 @@ export {
 } from './libp2p-adapter.ts'
 export type { NatMapping } from './nat-probe.ts'
 export { type DirectFailure, isRelayed, type PathKind, pingConnection } from './paths.ts'
+export type { RelayMode, RelayStatus } from './relay-role.ts'
 export {
   createReachability,
   type Netcheck,

@@ -51,8 +51,8 @@ export interface PathsInit {
   record(peerId: string): NodeRecord | undefined
   /** Member relays we may reserve on: peer ids of online members whose record says relay. */
   relayCandidates(): string[]
-  /** Whether this node should hold reservations (not when it is a relay itself). */
-  holdReservations: boolean
+  /** Whether this node should hold reservations now (not while it is a relay itself). */
+  holdReservations(): boolean
   /** False for addresses inside the overlay subnet (never an underlay path). */
   underlay(addr: string): boolean
   /** Whether a peer sits behind the same NAT as we do (same observed public address). */
@@ -220,7 +220,7 @@ export class Paths {
 
   /** Keeps reservations on the (up to) RESERVED_RELAYS member relays with the lowest RTT. */
   async maintainReservations(): Promise<void> {
-    if (!this.init.holdReservations) return
+    if (!this.init.holdReservations()) return
     const candidates = this.init.relayCandidates()
     for (const relay of candidates) {
       try {

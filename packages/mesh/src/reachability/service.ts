@@ -40,13 +40,17 @@ import type { TunnelService } from '../tunnel/service.ts'
 import { RetryBackoff } from './backoff.ts'
 import { candidateAddrs } from './candidates.ts'
 import {
+  DIALBACK_PROTOCOL,
   DIRECT_MISSES_TO_FALLBACK,
   FIRST_PROBE_MS,
+  OBSERVE_MAX_STREAMS,
   PUNCH_AFTER_RELAYED_MS,
+  RELAY_CONFIRM_RETRY_MS,
   RELAY_SOON_MS,
   REPUNCH_AFTER_FALLBACK_MS,
   TUNNEL_ACTIVE_WINDOW_MS,
 } from './constants.ts'
+import { askDialBack, DialBackResponder, outsideMember, remoteIp, type TcpProbe } from './dialback.ts'
 import {
   HolePuncher,
   type PortDialer,
@@ -59,13 +63,17 @@ import type { Libp2pAdapter } from './libp2p-adapter.ts'
 import { mappingIp, type NatMapping, peerIsSymmetric, probeNat, UNKNOWN_MAPPING } from './nat-probe.ts'
 import { ObservedIps } from './observed.ts'
 import { type DirectFailure, isRelayed, type PathKind, Paths, pingConnection } from './paths.ts'
+import { type RelayMode, RelayRole } from './relay-role.ts'
 
 export interface ReachabilityInit {
   selfId: string
   log: Logger
-  /** This node runs a member relay. @default false */
-  relay?: boolean
-  /** Hold reservations on member relays and announce them. @default true unless `relay` */
+  /**
+   * Serve as a member relay: true (always), false (never), or "auto": once a member outside our
+   * network dialled us back on an address we announce (relay-role.ts). @default false
+   */
+  relay?: RelayMode
+  /** Hold reservations on member relays and announce them. @default true unless we relay now */
   holdReservations?: boolean
 }
 
@@ -93,6 +101,10 @@ export interface ReachabilityComponents {
   dial?: PortDialer
   /** Registers our protocol handlers (the membership gate's). @default host.handle */
   handle?: StreamHandle
+  /** The dial-back's TCP connect (tests). @default a real connect from an ephemeral port */
+  tcpProbe?: TcpProbe
+  /** A member's name for netcheck's sentences. @default its record's name */
+  nameOf?(peerId: string): string
 }
 
 export interface PathDetail {
@@ -106,12 +118,16 @@ export interface Netcheck {
   natMapping: string | null
   natPreservesPort: boolean | null
   behindNat: boolean | null
+  /** This node relays for members now. */
   relay: boolean
+  /** `relay` in config.toml: "auto", "on" (true) or "off" (false). */
+  relayMode: 'auto' | 'on' | 'off'
+  /** Why this node relays or not, in a sentence. */
+  relayReason: string
   relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
 }
 
 export class Reachability {
-  private readonly init: ReachabilityInit
   private readonly c: ReachabilityComponents
   private readonly log: Logger
   private readonly host: ReachabilityHost
@@ -127,14 +143,20 @@ export class Reachability {
   private readonly timers: NodeJS.Timeout[] = []
   private relaySoon: NodeJS.Timeout | null = null
   private running = false
+  private readonly relayRole: RelayRole
+  private readonly dialBack: DialBackResponder
+  private confirming = false
+  /** What our record last said about relaying (an expired confirmation must be announced too). */
+  private announcedServing = false
 
   constructor(init: ReachabilityInit, components: ReachabilityComponents) {
-    this.init = init
     this.c = components
     this.log = init.log
     this.host = components.host
     this.adapter = components.host.adapter
     this.dial = components.dial ?? dialFromPort
+    this.relayRole = new RelayRole(init.relay ?? false)
+    this.dialBack = new DialBackResponder(components.tcpProbe)
     this.paths = new Paths({
       host: this.host,
       log: init.log.child('paths'),
@@ -144,7 +166,7 @@ export class Reachability {
           .relays()
           .filter((r) => r.online)
           .map((r) => r.record.peerId),
-      holdReservations: init.holdReservations ?? init.relay !== true,
+      holdReservations: () => init.holdReservations ?? !this.relaying(),
       underlay: (addr) => components.underlay(addr),
       sharesNat: (id) => this.sharesNat(id),
     })
@@ -171,11 +193,19 @@ export class Reachability {
   async start(): Promise<void> {
     if (this.running) return
     await this.puncher.start()
+    const handle: StreamHandle = this.c.handle ?? ((p, h, o) => this.host.handle(p, h, o))
+    await handle(DIALBACK_PROTOCOL, (stream, conn) => void this.dialBack.handle(stream, conn), {
+      runOnLimitedConnection: false,
+      maxInboundStreams: OBSERVE_MAX_STREAMS,
+      maxOutboundStreams: OBSERVE_MAX_STREAMS,
+    })
     this.offOpen = this.host.onConnectionOpen((conn) => this.onConnectionOpen(conn))
     this.running = true
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
     this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
     this.timers.push(setInterval(() => void this.watchDirectPaths(), DIRECT_WATCH_MS))
+    if (this.relayRole.mode === 'auto')
+      this.timers.push(setInterval(() => void this.confirmRelay(), RELAY_CONFIRM_RETRY_MS))
     setTimeout(() => void this.maintainRelays().then(() => this.probeNat()), FIRST_PROBE_MS).unref()
   }
 
@@ -188,6 +218,7 @@ export class Reachability {
     this.relaySoon = null
     this.offOpen?.()
     this.offOpen = null
+    await this.host.unhandle([DIALBACK_PROTOCOL]).catch(() => {})
     await this.puncher.stop()
   }
 
@@ -295,7 +326,7 @@ export class Reachability {
       natMapping: this.nat.mapped,
       natPreservesPort: this.nat.preservesPort,
       behindNat: observed.length > 0 ? !observed.every((ip) => lan.includes(ip)) : null,
-      relay: this.init.relay === true,
+      ...this.relayStatus(),
       relays: this.c.topology.relays().map(({ record }) => ({
         peerId: record.peerId,
         name: record.name,
@@ -303,6 +334,90 @@ export class Reachability {
         reserved: circuits.some((c) => c.includes(record.peerId)),
       })),
     }
+  }
+
+  /** Whether this node serves as a member relay now (its record's `relay` flag). */
+  relaying(): boolean {
+    return this.relayRole.serving(Date.now())
+  }
+
+  private relayStatus(): Pick<Netcheck, 'relay' | 'relayMode' | 'relayReason'> {
+    const st = this.relayRole.status(Date.now(), (p) => this.nameOf(p))
+    let reason = st.reason
+    const behind = this.behindNatIps()
+    if (st.mode === 'auto' && !st.serving && behind.length > 0)
+      reason = `auto: not relaying: behind a NAT (members see us at ${behind.join(', ')})`
+    return { relay: st.serving, relayMode: st.mode, relayReason: reason }
+  }
+
+  private nameOf(peerId: string): string {
+    return this.c.nameOf?.(peerId) ?? this.c.topology.record(peerId)?.name ?? peerId
+  }
+
+  /** Public IPs members see us at that are none of our own: we are behind a NAT. */
+  private behindNatIps(): string[] {
+    const own = this.lanIps()
+    return this.observed.list().filter((ip) => !own.includes(ip))
+  }
+
+  /**
+   * relay = "auto": asks one member outside our network to dial us back (dialback.ts) and
+   * serves, or stops serving, by the answer; republishes our record when that changes.
+   */
+  private async confirmRelay(): Promise<void> {
+    const now = Date.now()
+    if (!this.running || this.confirming) return
+    if (this.relayRole.serving(now) !== this.announcedServing) await this.relayChanged()
+    if (!this.relayRole.due(now)) return
+    const port = this.listenPort()
+    // behind a NAT nobody outside can dial our announced address: nothing to ask
+    if (port == null || this.behindNatIps().length > 0) {
+      if (this.relayRole.serving(now) && this.relayRole.fail('self', 'behind a NAT', now))
+        await this.relayChanged()
+      return
+    }
+    const outside = new Map<string, Connection>()
+    for (const conn of this.host.getConnections()) {
+      const peer = conn.remotePeer.toString()
+      const ip = remoteIp(conn)
+      if (ip == null || conn.status !== 'open' || outside.has(peer) || !this.c.isMember(peer)) continue
+      const rec = this.c.topology.record(peer)
+      if (rec != null && outsideMember(ip, rec.addrs)) outside.set(peer, conn)
+    }
+    const peer = this.relayRole.pick([...outside.keys()], now)
+    const conn = peer == null ? undefined : outside.get(peer)
+    if (peer == null || conn == null) return
+    this.relayRole.asking(peer, now)
+    this.confirming = true
+    try {
+      const answer = await askDialBack(conn, port)
+      if (answer == null) return
+      const ip = /^\/ip4\/([\d.]+)\//.exec(answer.addr)?.[1]
+      const ours = ip != null && this.lanIps().includes(ip)
+      const changed =
+        answer.ok && ours
+          ? this.relayRole.confirm(peer, answer.addr, Date.now())
+          : this.relayRole.fail(
+              this.nameOf(peer),
+              answer.ok
+                ? `reached ${answer.addr}, not an address we announce`
+                : `${answer.addr}: ${answer.detail}`,
+              Date.now(),
+            )
+      this.log.debug('dial-back', { by: peer, ok: answer.ok, addr: answer.addr, ours })
+      if (changed) await this.relayChanged()
+    } finally {
+      this.confirming = false
+    }
+  }
+
+  private async relayChanged(): Promise<void> {
+    const st = this.relayStatus()
+    this.announcedServing = st.relay
+    this.log.info(st.relay ? 'serving as a member relay' : 'no longer a member relay', {
+      why: st.relayReason,
+    })
+    await this.c.publishRecord().catch(() => {})
   }
 
   /** Records changed: a relay that just appeared gets a reservation now, not at the next tick. */
@@ -418,6 +533,9 @@ export class Reachability {
       this.log.debug('relay maintenance failed', { error: err.message })
     })
     if (this.paths.circuitAddrs().join(',') !== before) await this.c.publishRecord().catch(() => {})
+    // our NAT still unknown (no relay existed at start: relay = "auto" makes one later): probe
+    // now, not in NAT_PROBE_MS, so hole punching has our public mapping as a candidate
+    if (this.running && this.nat.mapped == null) await this.probeNat()
   }
 
   /**
