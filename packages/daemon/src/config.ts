@@ -38,11 +38,12 @@ export interface Config {
   /** @default 'info' (or MESHLAN_LOG) */
   log_level: LogLevel | null
   /**
-   * Run a member relay (circuit relay v2 for members, no data or time cap). Turn it on for a
-   * publicly reachable node; NATed members reserve on the two nearest relays.
-   * @default false
+   * Serve as a member relay (circuit relay v2 for members, no data or time cap): "auto" once
+   * members outside our network can dial us back on an address we announce, true always, false
+   * never. NATed members reserve on the two nearest relays.
+   * @default 'auto'
    */
-  relay: boolean
+  relay: boolean | 'auto'
   dns: {
     /** Answer `name.mesh` on the overlay address (port 53). Needs the TUN. @default true */
     enabled: boolean
@@ -104,7 +105,7 @@ const schema = z.strictObject({
     })
     .optional(),
   log_level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
-  relay: z.boolean().optional(),
+  relay: z.union([z.boolean(), z.literal('auto')], { error: 'must be true, false or "auto"' }).optional(),
   dns: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -207,7 +208,7 @@ export function parseConfig(text: string): ConfigResult {
         offload: c.tun?.offload ?? true,
       },
       log_level: c.log_level ?? null,
-      relay: c.relay ?? false,
+      relay: c.relay ?? 'auto',
       dns: {
         enabled: c.dns?.enabled ?? true,
         host_integration: c.dns?.host_integration ?? 'auto',

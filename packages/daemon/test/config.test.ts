@@ -12,7 +12,7 @@ describe('config.toml', () => {
     assert.ok(r.ok)
     assert.deepEqual(r.value.listen, DEFAULT_LISTEN)
     assert.deepEqual(r.value.tun, { enabled: true, name: DEFAULT_TUN_NAME, mtu: DEFAULT_MTU, offload: true })
-    assert.equal(r.value.relay, false)
+    assert.equal(r.value.relay, 'auto', 'relays without configuration: "auto" by default')
     assert.deepEqual(r.value.dns, { enabled: true, host_integration: 'auto' })
     assert.equal(r.value.announce, null)
     assert.equal(r.value.log_level, null)
@@ -56,6 +56,7 @@ describe('config.toml', () => {
     ['log_level = "loud"', 'log_level', /error|warn|info|debug/],
     ['colour = "blue"', 'colour', /unknown setting/],
     ['[tun]\nnmae = "x"', 'tun.nmae', /unknown setting/],
+    ['relay = "yes"', 'relay', /true, false or "auto"/],
   ]
   for (const [text, field, why] of bad) {
     it(`names the field: ${field}`, () => {
@@ -65,6 +66,18 @@ describe('config.toml', () => {
       assert.match(r.reason, why)
     })
   }
+
+  it('relay: "auto", true (force) or false (opt out)', () => {
+    for (const [text, want] of [
+      ['relay = "auto"', 'auto'],
+      ['relay = true', true],
+      ['relay = false', false],
+    ] as const) {
+      const r = parseConfig(text)
+      assert.ok(r.ok, text)
+      assert.equal(r.value.relay, want)
+    }
+  })
 
   it('reports broken TOML', () => {
     const r = parseConfig('name = ')
