@@ -4,6 +4,7 @@
  * listen (metrics-listen.ts), and the daemon's wiring (start, reload, stop).
  */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -136,6 +137,22 @@ describe('metrics endpoint', () => {
     assert.doesNotMatch(n, /meshlan_peer_rx_bytes_total\{/)
     assert.ok(value(n, 'process_resident_memory_bytes') != null)
     current = snapshot(1234)
+  })
+
+  it('serves every metric the Grafana dashboard queries (packaging/grafana)', async () => {
+    const body = (await scrape(port)).body
+    const dash = readFileSync(
+      new URL('../../../packaging/grafana/meshlan-dashboard.json', import.meta.url),
+      'utf8',
+    )
+    const exprs = (
+      JSON.parse(dash) as { panels: Array<{ targets: Array<{ expr: string }> }> }
+    ).panels.flatMap((p) => p.targets.map((t) => t.expr))
+    const names = new Set(
+      exprs.flatMap((e) => [...e.matchAll(/\b(?:meshlan|process|nodejs)_\w+/g)].map((m) => m[0])),
+    )
+    assert.ok(names.size >= 15, [...names].join(' '))
+    for (const n of names) assert.match(body, new RegExp(`^# TYPE ${n} `, 'm'), `${n} is served`)
   })
 
   it('answers 404 on any other path and 405 to other methods; HEAD has no body', async () => {
