@@ -65,3 +65,30 @@ export async function createNatLab(init: NatLabInit): Promise<MeshLab> {
   }
   return ml
 }
+
+/**
+ * Relays without configuration: one public member and two home LANs (drop NATs), nobody with any
+ * relay setting (the default, relay = "auto"). Not formed: the test runs `up` itself, to time it.
+ *
+ *   public 198.18.63.0/24 : pub (owner), natA wan, natB wan
+ *   lanA   198.18.64.0/24 : a      lanB 198.18.65.0/24 : b
+ */
+export async function createAutoRelayLab(prefix: string, filter?: NatFilter): Promise<MeshLab> {
+  const ml = await createMeshLab({
+    prefix,
+    build: async (lab) => {
+      await lab.addSegment('pub', { cidr: '198.18.63.0/24' })
+      await lab.addSegment('lana', { cidr: '198.18.64.0/24' })
+      await lab.addSegment('lanb', { cidr: '198.18.65.0/24' })
+      await lab.addNatRouter('nata', { wan: 'pub', lan: 'lana', filter })
+      await lab.addNatRouter('natb', { wan: 'pub', lan: 'lanb', filter })
+      return [
+        await lab.addHost('pub', { segment: 'pub' }),
+        await lab.addHost('a', { segment: 'lana' }),
+        await lab.addHost('b', { segment: 'lanb' }),
+      ]
+    },
+  })
+  for (const n of ml.nodes.values()) n.config(NODE_CONFIG)
+  return ml
+}

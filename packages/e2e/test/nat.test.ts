@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { canRunLabs, type LabProcess, waitFor } from '@meshlan/lab'
 import { ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
-import { createNatLab } from '../src/nat-lab.ts'
+import { createAutoRelayLab, createNatLab } from '../src/nat-lab.ts'
 
 const can = canRunLabs()
 // Skipped per test, so the summary counts them. Where labs must run (MESHLAN_REQUIRE_LABS=1:
@@ -19,6 +19,9 @@ if (!can.ok && process.env.MESHLAN_REQUIRE_LABS === '1') {
 const skip = can.ok ? false : `needs root: ${can.reason}`
 
 interface Netcheck {
+  relay: boolean
+  relayMode: string
+  relayReason: string
   relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
   natPreservesPort: boolean | null
   observed: string[]
@@ -273,5 +276,63 @@ describe('NAT traversal: one side behind a symmetric NAT', () => {
     const gap = longestGap(ping.output())
     console.log(`# relay ${victim.name} killed under traffic: longest gap ${gap.toFixed(0)} ms`)
     assert.ok(gap < 3000, `traffic did not resume within 3 s (gap ${gap} ms)`)
+  })
+})
+
+describe('NAT traversal: relays without configuration (relay = "auto", the default)', () => {
+  let ml: MeshLab
+  before(async () => {
+    if (skip) return
+    ml = await createAutoRelayLab('mlauto')
+  })
+  after(async () => ml?.teardown())
+
+  it('the public member relays unasked: a tunnel within seconds of `up`, then direct', {
+    skip,
+  }, async () => {
+    const pub = ml.node('pub')
+    const a = ml.node('a')
+    const b = ml.node('b')
+    for (const n of [pub, a, b])
+      assert.doesNotMatch(readFileSync(join(n.state, 'config.toml'), 'utf8'), /relay/)
+    await pub.cli(['init', '--name', 'pub'])
+    await pub.cli(['network', 'create', 'home'])
+    await pub.cli(['up'])
+    const join_ = (await pub.cli(['key', 'create', 'home', '--reusable', '--allow-all'])).trim()
+    await a.cli(['join', join_, '--name', 'a'])
+    await b.cli(['join', join_, '--name', 'b'])
+    const tA = Date.now()
+    await a.cli(['up'])
+    await b.cli(['up'])
+    const tUp = Date.now()
+    const bIp = await waitFor(
+      async () => {
+        const s = await b.status()
+        return s.self.ip != null && s.self.bound ? s.self.ip : false
+      },
+      { timeoutMs: 15_000, intervalMs: 50, what: "b's overlay address" },
+    )
+    await waitFor(async () => (await a.exec('ping', ['-c', '1', '-W', '1', bIp])).code === 0, {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      what: 'first ping a → b',
+    })
+    const first = Date.now() - tUp
+    const nc = await pub.json<Netcheck>(['netcheck'])
+    console.log(`# auto relay: pub says "${nc.relayReason}"`)
+    assert.equal(nc.relayMode, 'auto')
+    assert.equal(nc.relay, true)
+    assert.match(nc.relayReason, /reachable from outside/)
+    const ncA = await a.json<Netcheck>(['netcheck'])
+    assert.equal(ncA.relay, false)
+    assert.match(ncA.relayReason, /behind a NAT|not relaying/)
+    const direct = await waitFor(
+      async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - tUp : false),
+      { timeoutMs: 30_000, intervalMs: 100, what: 'a direct path a ↔ b' },
+    )
+    console.log(
+      `# auto relay: a and b up in ${tUp - tA} ms; first reply a → b ${first} ms after b's up; direct after ${direct} ms`,
+    )
+    assert.ok(first < 5_000, `first reply ${first} ms after up`)
   })
 })
