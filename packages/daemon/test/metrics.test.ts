@@ -182,7 +182,7 @@ describe('metrics endpoint', () => {
     const p2 = own.address?.port ?? 0
     assert.equal((await fetch(`http://[::1]:${p2}/metrics`)).status, 200)
     await own.apply({ listen: null, expose: false }, null)
-    assert.equal(own.address, null, 'off')
+    assert.equal(own.address as unknown, null, 'off')
     assert.equal(await refused(p2, '::1'), true)
     await own.apply({ listen: '127.0.0.1:0', expose: false }, null)
     const p3 = own.address?.port ?? 0
@@ -207,10 +207,10 @@ describe('metrics endpoint', () => {
     const other = new MetricsServer({ source: () => current, log })
     lines.length = 0
     await other.apply({ listen: '192.0.2.1:9464', expose: false }, '10.99.0.1')
-    assert.equal(other.address, null)
+    assert.equal(other.address as unknown, null)
     assert.ok(lines.some((l) => l.includes('neither loopback nor') && l.includes('expose = true')))
     await other.apply({ listen: 'overlay:0', expose: false }, null)
-    assert.equal(other.address, null, 'waits for the overlay address')
+    assert.equal(other.address as unknown, null, 'waits for the overlay address')
     await other.apply({ listen: 'overlay:0', expose: false }, '127.0.0.1') // stands in for the overlay IP
     assert.equal(other.address?.host, '127.0.0.1')
     await other.stop()
