@@ -68,7 +68,6 @@ export interface Config {
     /** With an exit node, keep this host's own LAN reachable directly. @default false */
     exit_node_allow_lan_access: boolean
   }
-}
   metrics: {
     /**
      * The Prometheus endpoint (`GET /metrics`), "HOST:PORT"; null = off. HOST: an IP, [IPv6],
@@ -78,6 +77,7 @@ export interface Config {
     /** Allow a listen address that is neither loopback nor the overlay address. @default false */
     expose: boolean
   }
+}
 
 const multiaddr = z
   .string()
@@ -138,7 +138,6 @@ const schema = z.strictObject({
       exit_node_allow_lan_access: z.boolean().optional(),
     })
     .optional(),
-})
   metrics: z
     .strictObject({
       listen: z
@@ -157,6 +156,7 @@ const schema = z.strictObject({
       { error: 'listening on every address (0.0.0.0, [::]) needs expose = true', path: ['listen'] },
     )
     .optional(),
+})
 
 function isCanonicalCidr(text: string): boolean {
   const c = parseCidr(text)
@@ -221,11 +221,11 @@ export function parseConfig(text: string): ConfigResult {
         exit_node: c.routes?.exit_node == null || c.routes.exit_node === '' ? null : c.routes.exit_node,
         exit_node_allow_lan_access: c.routes?.exit_node_allow_lan_access ?? false,
       },
-    },
       metrics: {
         listen: c.metrics?.listen == null || c.metrics.listen === '' ? null : c.metrics.listen,
         expose: c.metrics?.expose ?? false,
       },
+    },
   }
 }
 
