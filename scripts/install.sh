@@ -18,12 +18,15 @@
 # that builds the addon against the machine's own Node, and nothing to host; a .deb can wrap it later.
 #
 # Options: --prefix DIR, --systemd-dir DIR, --state-dir DIR (default /var/lib/meshlan; the unit's
-# StateDirectory is always /var/lib/meshlan), --no-start (install the unit, do not enable/start it).
+# StateDirectory is always /var/lib/meshlan), --no-start (install the unit, do not enable/start it),
+# --no-groups (do not create the groups `meshlan` and `meshlan-admin`: members of the first may run
+# read-only commands such as `meshlan status` without root, of the second every command).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PREFIX=/usr/local
 UNIT_DIR=/etc/systemd/system
 START=1
+GROUPS_TOO=1
 STATE=/var/lib/meshlan
 MODE=install
 PURGE=0
@@ -33,9 +36,10 @@ while [ $# -gt 0 ]; do
     --systemd-dir) UNIT_DIR=$2; shift 2 ;;
     --state-dir) STATE=$2; shift 2 ;;
     --no-start) START=0; shift ;;
+    --no-groups) GROUPS_TOO=0; shift ;;
     --uninstall) MODE=uninstall; shift ;;
     --purge) PURGE=1; shift ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +57,9 @@ if [ "$MODE" = uninstall ]; then
   rm -rf "$LIB" "$CACHE"
   rm -f "$BIN" "$UNIT"
   if systemd_up && [ "$UNIT_DIR" = /etc/systemd/system ]; then systemctl daemon-reload; fi
+  if [ "$PURGE" = 1 ] && [ "$GROUPS_TOO" = 1 ]; then
+    for g in meshlan meshlan-admin; do getent group "$g" >/dev/null && groupdel "$g" 2>/dev/null || true; done
+  fi
   if [ "$PURGE" = 1 ]; then rm -rf "$STATE"; log "removed meshlan and its state ($STATE)"
   else log "removed meshlan; the state in $STATE stays (identity, network, config): --purge removes it"; fi
   exit 0
@@ -93,6 +100,10 @@ sed -e "s#/usr/local/bin/meshlan#$BIN#g" -e "s#/usr/local/lib/meshlan#$LIB#g" \
   "$ROOT/packaging/systemd/meshlan.service" >"$UNIT.new"
 mv "$UNIT.new" "$UNIT"
 mkdir -p -m 0700 "$STATE"
+if [ "$GROUPS_TOO" = 1 ]; then
+  # the control socket serves these besides root (docs/service.md): add users with usermod -aG
+  for g in meshlan meshlan-admin; do getent group "$g" >/dev/null || groupadd --system "$g"; done
+fi
 log "installed $("$BIN" version) in $LIB, command $BIN, unit $UNIT, state $STATE"
 
 if [ "$START" = 1 ] && systemd_up && [ "$UNIT_DIR" = /etc/systemd/system ]; then

@@ -34,7 +34,7 @@ export class Client {
   }
 
   get socket(): string {
-    return this.state.path('socket')
+    return this.state.socketPath()
   }
 
   daemonRunning(): Promise<boolean> {

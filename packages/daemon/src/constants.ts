@@ -13,6 +13,19 @@ export const VERSION: string = pkg.version
 export const DEFAULT_STATE_DIR = '/var/lib/meshlan'
 /** Environment variable naming the state directory. */
 export const STATE_ENV = 'MESHLAN_STATE'
+/** Overrides where the control socket is (daemon and CLI alike). */
+export const SOCKET_ENV = 'MESHLAN_SOCKET'
+/**
+ * The service's runtime directory (the unit's RuntimeDirectory=meshlan). With the default state
+ * directory the control socket lives here when it exists: the state directory is 0700, and
+ * members of the `meshlan` group must reach the socket to run read-only commands.
+ */
+export const RUNTIME_DIR = '/run/meshlan'
+/** Groups the control socket serves (install.sh creates them): read-only commands, and everything. */
+export const CONTROL_GROUP = 'meshlan'
+export const CONTROL_ADMIN_GROUP = 'meshlan-admin'
+/** Overrides the two group names, `READ,ADMIN` (hosts with other conventions; tests). */
+export const CONTROL_GROUPS_ENV = 'MESHLAN_CONTROL_GROUPS'
 
 /** Files of the state directory. */
 export const STATE_FILES = {

@@ -16,8 +16,14 @@ import { chmod, mkdtemp, rename, rmdir, unlink } from 'node:fs/promises'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Logger } from '@meshlan/mesh'
-import { type PeerCredentials, socketPeerCredentials } from '@meshlan/tun'
-import { CONTROL_TIMEOUT_MS, MAX_CONTROL_LINE_BYTES } from './constants.ts'
+import { type PeerCredentials, peerGroups, socketFd, socketPeerCredentials } from '@meshlan/tun'
+import {
+  CONTROL_ADMIN_GROUP,
+  CONTROL_GROUP,
+  CONTROL_TIMEOUT_MS,
+  MAX_CONTROL_LINE_BYTES,
+} from './constants.ts'
+import { type ControlAccess, type ControlRole, READ_ONLY_METHODS, roleOf } from './control-access.ts'
 import { DaemonNotRunningError, DaemonRunningError, RemoteError } from './errors.ts'
 
 export interface ControlRequest {
@@ -48,9 +54,15 @@ export function notPermittedMessage(uid: number | null, daemonUid: number | null
   const who = uid == null ? 'this user' : `uid ${uid}`
   const own = daemonUid == null ? 'its own user' : `its own user (uid ${daemonUid})`
   return (
-    `the meshlan daemon serves only root and ${own}, not ${who}: ` +
-    'run as root (sudo meshlan …) or as the user the daemon runs as'
+    `the meshlan daemon serves only root, ${own} and the groups ${CONTROL_GROUP} (read-only) and ` +
+    `${CONTROL_ADMIN_GROUP}, not ${who}: run as root (sudo meshlan …), or ask an admin to add you ` +
+    `(usermod -aG ${CONTROL_GROUP} USER, then log in again)`
   )
+}
+
+/** What a member of the read-only group reads when it calls a method that changes something. */
+export function adminOnlyMessage(method: string): string {
+  return `${method} changes the node: it needs root or the ${CONTROL_ADMIN_GROUP} group (the ${CONTROL_GROUP} group may only read: status, ping, netcheck, dns status)`
 }
 
 /**
@@ -97,6 +109,14 @@ export interface ControlListenOptions {
   mode?: number
   /** Reads a connection's peer credentials. @default SO_PEERCRED (native addon) */
   peerCredentials?: (sock: Socket) => PeerCredentials | null
+  /** Reads a connection's supplementary groups. @default SO_PEERGROUPS (native addon) */
+  peerGroups?: (sock: Socket) => number[]
+  /**
+   * Groups served besides root and the daemon's user (control-access.ts). With either set the
+   * socket file is 0666: every local user reaches the kernel's credential check and gets a clear
+   * answer, instead of EACCES from the file mode. @default none
+   */
+  access?: ControlAccess
 }
 
 /** Refusals are logged at most this often: a local user looping on the socket cannot flood the log. */
@@ -116,16 +136,26 @@ export async function listenControl(
   const credentials = options.peerCredentials ?? socketPeerCredentials
   let refused = 0
   let lastRefusalLog = 0
-  /** null when the peer may use the socket, else why not (uid or the failure to read it). */
-  const refusal = (sock: Socket): { uid: number | null; why: string } | null => {
+  const access: ControlAccess = options.access ?? { readGid: null, adminGid: null }
+  const groupsOf =
+    options.peerGroups ??
+    ((s: Socket) => {
+      const fd = socketFd(s)
+      return fd == null ? [] : peerGroups(fd)
+    })
+  /** The peer's role, or why it is refused (uid or the failure to read its credentials). */
+  const refusal = (sock: Socket): { role: ControlRole } | { uid: number | null; why: string } => {
     let cred: PeerCredentials | null
+    let groups: number[] = []
     try {
       cred = credentials(sock)
+      if (cred != null && cred.uid !== 0 && cred.uid !== daemonUid) groups = groupsOf(sock)
     } catch (err) {
       return { uid: null, why: `cannot read its credentials (${(err as Error).message})` }
     }
     if (cred == null) return { uid: null, why: 'the connection has no file descriptor' }
-    if (cred.uid === 0 || cred.uid === daemonUid) return null
+    const role = roleOf({ uid: cred.uid, gid: cred.gid, groups }, daemonUid, access)
+    if (role != null) return { role }
     return { uid: cred.uid, why: `uid ${cred.uid} (pid ${cred.pid})` }
   }
   const sockets = new Set<Socket>()
@@ -134,7 +164,7 @@ export async function listenControl(
     sock.on('close', () => sockets.delete(sock))
     sock.on('error', () => {})
     const no = refusal(sock)
-    if (no != null) {
+    if ('why' in no) {
       refused++
       const now = Date.now()
       if (now - lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
@@ -167,12 +197,12 @@ export async function listenControl(
       while (nl >= 0) {
         const line = buf.slice(0, nl)
         buf = buf.slice(nl + 1)
-        if (line.trim() !== '') void answer(sock, line)
+        if (line.trim() !== '') void answer(sock, line, no.role)
         nl = buf.indexOf('\n')
       }
     })
   })
-  const answer = async (sock: Socket, line: string): Promise<void> => {
+  const answer = async (sock: Socket, line: string, role: ControlRole): Promise<void> => {
     let req: ControlRequest
     try {
       req = JSON.parse(line) as ControlRequest
@@ -186,6 +216,15 @@ export async function listenControl(
           code: 'ERR_BAD_REQUEST',
           message: 'malformed control request: send one JSON object per line',
         },
+      }
+      if (!sock.destroyed) sock.write(JSON.stringify(res) + '\n')
+      return
+    }
+    if (role !== 'admin' && !READ_ONLY_METHODS.has(req.method)) {
+      const res: ControlResponse = {
+        id: req.id ?? null,
+        ok: false,
+        error: { code: ERR_CONTROL_NOT_PERMITTED, message: adminOnlyMessage(req.method) },
       }
       if (!sock.destroyed) sock.write(JSON.stringify(res) + '\n')
       return
@@ -214,7 +253,8 @@ export async function listenControl(
         resolve()
       })
     })
-    await chmod(bound, options.mode ?? 0o600)
+    const shared = access.readGid != null || access.adminGid != null
+    await chmod(bound, options.mode ?? (shared ? 0o666 : 0o600))
     await rename(bound, path)
   } catch (err) {
     server.close()

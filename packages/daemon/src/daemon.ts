@@ -19,6 +19,7 @@ import {
 import { type Config, loadConfig } from './config.ts'
 import { RECORDS_SAVE_MS, VERSION } from './constants.ts'
 import { type ControlServer, isListening, listenControl } from './control.ts'
+import { controlAccess } from './control-access.ts'
 import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './controller.ts'
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
 import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
@@ -128,14 +129,15 @@ class MeshDaemon implements Daemon {
     this.key = key
     // refuse early when another daemon owns this state; the socket opens only once the node runs,
     // so a client that can connect finds a ready daemon
-    if (await isListening(this.state.path('socket'))) throw new DaemonRunningError(this.state.dir)
+    if (await isListening(this.state.socketPath())) throw new DaemonRunningError(this.state.dir)
     try {
       await this.serialLifecycle(() => this.startNode())
       this.server = await listenControl(
-        this.state.path('socket'),
+        this.state.socketPath(),
         this.state.dir,
         (m, p) => this.handle(m, p),
         this.log,
+        { access: controlAccess() },
       )
       await writeFileAtomic(this.state.path('pid'), `${process.pid}\n`, 0o600)
       this.wrotePid = true

@@ -5,7 +5,7 @@
  * file or the new one, never an empty or partial one.
  */
 import { randomBytes } from 'node:crypto'
-import { constants as fsConstants } from 'node:fs'
+import { existsSync, constants as fsConstants } from 'node:fs'
 import { chmod, link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -14,7 +14,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { NotInitializedError } from '@meshlan/mesh'
 import { fromBase64, toBase64 } from '@meshlan/wire'
 import { z } from 'zod'
-import { DEFAULT_STATE_DIR, STATE_ENV, STATE_FILES } from './constants.ts'
+import { DEFAULT_STATE_DIR, RUNTIME_DIR, SOCKET_ENV, STATE_ENV, STATE_FILES } from './constants.ts'
 import { StateError } from './errors.ts'
 
 /** What `network.json` holds: which network this node is in and how it got there. */
@@ -115,6 +115,19 @@ export class StateDir {
 
   path(file: keyof typeof STATE_FILES): string {
     return join(this.dir, STATE_FILES[file])
+  }
+
+  /**
+   * The control socket: $MESHLAN_SOCKET; else, for the default state directory when the service's
+   * runtime directory exists, RUNTIME_DIR/control.sock (reachable by the `meshlan` group); else
+   * `<state>/control.sock`. The daemon and the CLI both ask here, so they always agree.
+   */
+  socketPath(env: NodeJS.ProcessEnv = process.env): string {
+    const fromEnv = env[SOCKET_ENV]
+    if (fromEnv != null && fromEnv !== '') return resolve(fromEnv)
+    if (this.dir === DEFAULT_STATE_DIR && existsSync(RUNTIME_DIR))
+      return join(RUNTIME_DIR, STATE_FILES.socket)
+    return this.path('socket')
   }
 
   /** Creates the directory (0700) if needed. */

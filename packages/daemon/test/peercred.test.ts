@@ -129,7 +129,10 @@ describe('control socket: peer credentials', () => {
     const res = JSON.parse(r.line ?? 'null')
     assert.equal(res?.ok, false, `nobody was served: ${r.line}`)
     assert.equal(res.error.code, 'ERR_NOT_PERMITTED')
-    assert.match(res.error.message, /serves only root and its own user \(uid 0\), not uid 65534/)
+    assert.match(
+      res.error.message,
+      /serves only root, its own user \(uid 0\) and the groups meshlan \(read-only\) and meshlan-admin, not uid 65534/,
+    )
     assert.match(res.error.message, /run as root \(sudo meshlan …\)/)
     assert.equal(open.refused, 1)
     assert.deepEqual(await callControl(path, dir, 'info'), { served: true })

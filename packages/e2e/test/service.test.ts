@@ -55,6 +55,7 @@ describe('installed as a service', () => {
         '--state-dir',
         stateDir(),
         '--no-start',
+        '--no-groups',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     )

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
@@ -52,6 +53,39 @@ static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, out, "pid", pid));
   CHECK(napi_set_named_property(env, out, "uid", uid));
   CHECK(napi_set_named_property(env, out, "gid", gid));
+  return out;
+}
+
+// peerGroups(fd) -> number[]: the peer's supplementary groups at connect() (SO_PEERGROUPS, Linux
+// 4.13+), so a socket can serve a group's members without trusting /proc (racy) or the file mode.
+// Throws like peerCredentials.
+static napi_value js_peer_groups(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "peerGroups(fd): fd must be a non-negative integer");
+    return NULL;
+  }
+  gid_t groups[256];  // NGROUPS_MAX is 65536; more than 256 supplementary groups: ERANGE, refused
+  socklen_t len = sizeof groups;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) {
+    int err = errno != 0 ? errno : EINVAL;
+    napi_value code, message, error;
+    CHECK(napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code));
+    CHECK(napi_create_string_utf8(env, "getsockopt(SO_PEERGROUPS) failed", NAPI_AUTO_LENGTH, &message));
+    CHECK(napi_create_error(env, code, message, &error));
+    napi_throw(env, error);
+    return NULL;
+  }
+  uint32_t n = (uint32_t)(len / sizeof(gid_t));
+  napi_value out, v;
+  CHECK(napi_create_array_with_length(env, n, &out));
+  for (uint32_t i = 0; i < n; i++) {
+    CHECK(napi_create_uint32(env, groups[i], &v));
+    CHECK(napi_set_element(env, out, i, v));
+  }
   return out;
 }
 
@@ -96,6 +130,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_property_descriptor props[] = {
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
       {"notify", NULL, js_notify, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"peerGroups", NULL, js_peer_groups, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

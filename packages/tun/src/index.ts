@@ -37,6 +37,7 @@ export {
 export {
   type PeerCredentials,
   peerCredentials,
+  peerGroups,
   sdNotify,
   socketFd,
   socketPeerCredentials,

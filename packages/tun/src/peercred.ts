@@ -17,6 +17,7 @@ export interface PeerCredentials {
 interface PeerCredAddon {
   peerCredentials(fd: number): PeerCredentials
   notify(socketPath: string, message: string): number
+  peerGroups(fd: number): number[]
 }
 
 let addon: PeerCredAddon | undefined
@@ -52,6 +53,14 @@ export function socketFd(socket: Socket): number | null {
   const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle
   const fd = handle?.fd
   return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : null
+}
+
+/**
+ * The supplementary group ids of a Unix socket's peer at connect() (SO_PEERGROUPS); its primary
+ * group is in {@link peerCredentials}. Throws like peerCredentials.
+ */
+export function peerGroups(fd: number): number[] {
+  return peerCredAddon().peerGroups(fd)
 }
 
 /** {@link peerCredentials} of a connected `net.Socket`; null when it has no fd (see socketFd). */
