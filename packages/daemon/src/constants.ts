@@ -2,7 +2,7 @@
  * Every default of the daemon and the state directory, in one place. Mesh-level defaults (port,
  * MTU, TUN name) come from @meshlan/mesh and are never copied here.
  */
-import { DEFAULT_LISTEN_PORT } from '@meshlan/mesh'
+import { DEFAULT_LISTEN_PORT } from '@meshlan/mesh/constants'
 import pkg from '../package.json' with { type: 'json' }
 
 /** The daemon's version (its package's): in `info`, in its node record, in every member's status. */

@@ -2,7 +2,8 @@
  * Named errors of the daemon and the state directory, one class per condition. Messages say what
  * to do next. Mesh-level errors (NotOwnerError, UnknownKeyError, ...) come from @meshlan/mesh.
  */
-import { MeshError } from '@meshlan/mesh'
+// the errors module alone: the CLI's start-up must not load libp2p to name an error
+import { MeshError } from '@meshlan/mesh/errors'
 
 export class DaemonError extends MeshError {
   constructor(code: string, message: string) {
