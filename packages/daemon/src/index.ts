@@ -74,20 +74,4 @@ export {
   writeFileAtomic,
 } from './state.ts'
 
-/**
- * Absolute path of the daemon's entry point (what `meshlan up` runs with node): main.ts from the
- * sources; in the built bundle (scripts/build.mjs: this code inside dist/meshlan.mjs) its sibling
- * dist/meshlan-daemon.mjs.
- */
-export const DAEMON_ENTRY: string = new URL(
-  import.meta.url.endsWith('.mjs') ? './meshlan-daemon.mjs' : './main.ts',
-  import.meta.url,
-).pathname
-
-/**
- * Node flags the daemon runs with. A 4 MiB young generation instead of V8's default (16–32 MiB,
- * grown under allocation churn): measured in the lab, RSS 160 → 139 MB idle and 230 → ~175 MB
- * under a saturating iperf3, with no loss of throughput. It matters on a 1 GB Raspberry Pi.
- * scripts/meshlan and scripts/bench/meshlan-tools.sh pass the same flag for `up --foreground`.
- */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4']
+export { DAEMON_ENTRY, DAEMON_NODE_FLAGS } from './client.ts'

@@ -12,7 +12,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { NotInitializedError } from '@meshlan/mesh/errors'
-import { fromBase64, toBase64 } from '@meshlan/wire'
+import { fromBase64, toBase64 } from '@meshlan/wire/encoding'
 import { z } from 'zod'
 import { DEFAULT_STATE_DIR, RUNTIME_DIR, SOCKET_ENV, STATE_ENV, STATE_FILES } from './constants.ts'
 import { StateError } from './errors.ts'
