@@ -25,6 +25,8 @@ export type {
   RouteSettings,
   RouteSettingsChange,
 } from './api.ts'
+export { type AuditEvent, type AuditSink, NULL_AUDIT } from './audit.ts'
+export { DAEMON_ENTRY, DAEMON_NODE_FLAGS } from './client.ts'
 export {
   type Config,
   type ConfigResult,
@@ -62,7 +64,15 @@ export { type OpenDevice, type OpenDeviceInit, type OverlayDevice, openTunDevice
 export { parseDuration } from './duration.ts'
 export * from './errors.ts'
 export { hostIPv4Addresses, hostRoutes, parseIpRoutes } from './host.ts'
+export {
+  type FailResult,
+  LockedOutError,
+  Lockout,
+  type LockoutInit,
+  logAuthFailure,
+} from './lockout.ts'
 export type { DnsStatus } from './magic-dns.ts'
+export { NotProtectedError, type OwnerLock, OwnerLockedError, WrongPassphraseError } from './owner-lock.ts'
 export { EXIT_FATAL, runDaemonProcess } from './process.ts'
 export { type ConfigChanges, configChanges } from './reload.ts'
 export { routeSettingsOf, saveRouteSettingsOffline } from './route-settings.ts'
@@ -73,5 +83,3 @@ export {
   type WriteFileAtomicOptions,
   writeFileAtomic,
 } from './state.ts'
-
-export { DAEMON_ENTRY, DAEMON_NODE_FLAGS } from './client.ts'
