@@ -8,12 +8,9 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, constants as fsConstants } from 'node:fs'
 import { chmod, link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { NotInitializedError } from '@meshlan/mesh/errors'
 import { fromBase64, toBase64 } from '@meshlan/wire/encoding'
-import { z } from 'zod'
 import { DEFAULT_STATE_DIR, RUNTIME_DIR, SOCKET_ENV, STATE_ENV, STATE_FILES } from './constants.ts'
 import { StateError } from './errors.ts'
 
@@ -33,15 +30,12 @@ export interface NetworkState {
   minPolicyVersion?: number
 }
 
-const networkSchema = z.object({
-  networkId: z.string().min(1),
-  owner: z.string().min(1),
-  role: z.enum(['owner', 'member']),
-  keyName: z.string().nullable(),
-  bootstrap: z.array(z.string()),
-  claim: z.string().nullable(),
-  minPolicyVersion: z.number().int().min(1).optional(),
-})
+/**
+ * libp2p's key code and the network.json schema load on first use: a client that only talks to
+ * the control socket (`meshlan status`) never needs them, and they are most of its start-up.
+ */
+const keys = () => import('@libp2p/crypto/keys')
+const peerIds = () => import('@libp2p/peer-id')
 
 /** --state, else $MESHLAN_STATE, else DEFAULT_STATE_DIR; always absolute. */
 export function resolveStateDir(flag?: string | null): string {
@@ -140,7 +134,7 @@ export class StateDir {
     const bytes = await readOptional(this.path('identity'))
     if (bytes == null) return null
     try {
-      return privateKeyFromProtobuf(new Uint8Array(bytes))
+      return (await keys()).privateKeyFromProtobuf(new Uint8Array(bytes))
     } catch (err) {
       throw new StateError(
         this.path('identity'),
@@ -158,6 +152,8 @@ export class StateDir {
   /** Loads the identity, creating it first when there is none. `created` says which. */
   async initIdentity(): Promise<{ key: PrivateKey; peerId: string; created: boolean }> {
     await this.ensure()
+    const { generateKeyPair, privateKeyToProtobuf } = await keys()
+    const { peerIdFromPrivateKey } = await peerIds()
     const existing = await this.loadIdentity()
     if (existing != null)
       return { key: existing, peerId: peerIdFromPrivateKey(existing).toString(), created: false }
@@ -181,6 +177,7 @@ export class StateDir {
     } catch {
       throw new StateError(this.path('network'), 'is not JSON: remove it and join again')
     }
+    const { networkSchema } = await import('./network-schema.ts')
     const r = networkSchema.safeParse(json)
     if (!r.success) {
       const i = r.error.issues[0]
