@@ -1,7 +1,7 @@
 // Builds the installable meshlan: two ESM bundles (CLI, daemon) with esbuild, next to the native
 // addons they load, in one directory:
 //
-//   <out>/dist/meshlan.mjs          the CLI (`meshlan ...`)
+//   <out>/dist/meshlan.mjs          the CLI (`meshlan ...`), with its lazily loaded chunks beside it
 //   <out>/dist/meshlan-daemon.mjs   the daemon the CLI spawns (MESHLAN_DAEMON_ENTRY)
 //   <out>/build/Release/*.node      the addons (the bundles load ../build/Release/*.node)
 //
@@ -31,10 +31,16 @@ const common = {
     js: "import { createRequire as __mlCreateRequire } from 'node:module'; const require = __mlCreateRequire(import.meta.url);",
   },
 }
+// The CLI is split: what `meshlan status` needs loads at start-up, the node (libp2p) only in the
+// commands that import it dynamically (`up --foreground`, offline owner commands). Chunks sit next
+// to the entry: they find meshlan-daemon.mjs and ../build/Release/*.node the same way.
 await build({
   ...common,
-  entryPoints: [join(root, 'packages/cli/src/main.ts')],
-  outfile: join(out, 'dist/meshlan.mjs'),
+  entryPoints: { meshlan: join(root, 'packages/cli/src/main.ts') },
+  outdir: join(out, 'dist'),
+  splitting: true,
+  chunkNames: 'meshlan-[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
 })
 await build({
   ...common,

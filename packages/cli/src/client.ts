@@ -9,8 +9,6 @@ import {
   type ApiMethod,
   type ApiParams,
   type ApiResult,
-  CONTROLLER_METHODS,
-  Controller,
   type ControllerApi,
   type ControllerApiMethod,
   callControl,
@@ -24,7 +22,7 @@ import {
   isListening,
   LOG_TAIL_LINES,
   StateDir,
-} from '@meshlan/daemon'
+} from '@meshlan/daemon/client'
 
 export class Client {
   readonly state: StateDir
@@ -48,9 +46,11 @@ export class Client {
 
   /** A controller operation: through the daemon when it runs, else on the state files. */
   async control<M extends ControllerApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
+    if (await this.daemonRunning()) return this.call(method, params)
+    // offline: the whole daemon package (libp2p included) loads only here, not at start-up
+    const { CONTROLLER_METHODS, Controller } = await import('@meshlan/daemon')
     if (!(CONTROLLER_METHODS as readonly string[]).includes(method))
       throw new Error(`not a controller method: ${method}`)
-    if (await this.daemonRunning()) return this.call(method, params)
     const controller: ControllerApi = new Controller({ state: this.state })
     const fn = controller[method] as (p: ApiParams<M>) => Promise<ApiResult<M>>
     return fn.call(controller, params)

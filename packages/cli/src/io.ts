@@ -1,6 +1,6 @@
 /** What every command shares: its context (client, --json), output to stdout, diagnostics to stderr. */
 import { readFile } from 'node:fs/promises'
-import { resolveStateDir } from '@meshlan/daemon'
+import { resolveStateDir } from '@meshlan/daemon/client'
 import type { Command } from 'commander'
 import { Client } from './client.ts'
 

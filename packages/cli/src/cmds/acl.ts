@@ -4,7 +4,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline/promises'
-import { formatAclIssues, parseAcl } from '@meshlan/mesh'
 import type { Command } from 'commander'
 import { ctx, err, json, out, readText, UsageError } from '../io.ts'
 
@@ -36,6 +35,7 @@ export function registerAcl(program: Command): void {
     .action(async (name: string, file: string, _o, cmd: Command) => {
       const { client, json: asJson } = ctx(cmd)
       const text = await readText(file)
+      const { formatAclIssues, parseAcl } = await import('@meshlan/mesh')
       const v = parseAcl(text)
       if (!v.ok) throw new UsageError(`${file} is not a valid ACL:\n${formatAclIssues(v.errors)}`)
       const r = await client.control('aclSet', { key: name, aclText: text })
@@ -63,6 +63,7 @@ export function registerAcl(program: Command): void {
             err('no change: the ACL stays as it was')
             return
           }
+          const { formatAclIssues, parseAcl } = await import('@meshlan/mesh')
           const v = parseAcl(text)
           if (v.ok) {
             const s = await client.control('aclSet', { key: name, aclText: text })

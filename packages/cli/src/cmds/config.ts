@@ -1,7 +1,6 @@
 /** `meshlan config check [FILE]` and `meshlan reload`: config.toml without a restart. */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseConfig } from '@meshlan/daemon'
 import type { Command } from 'commander'
 import { ctx, err, json, out, UsageError } from '../io.ts'
 
@@ -18,6 +17,7 @@ export function registerConfig(program: Command): void {
         if (e.code === 'ENOENT' && file == null) return '' // no file: all defaults
         throw new UsageError(`cannot read ${path} (${e.code ?? e.message}): check the path`)
       })
+      const { parseConfig } = await import('@meshlan/daemon')
       const r = parseConfig(text)
       if (asJson) {
         json(r.ok ? { ok: true, path } : { ok: false, path, field: r.field || null, reason: r.reason })

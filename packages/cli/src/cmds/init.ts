@@ -1,5 +1,4 @@
 /** `meshlan init`: this node's identity. */
-import { Controller } from '@meshlan/daemon'
 import type { Command } from 'commander'
 import { ctx, err, json, out } from '../io.ts'
 
@@ -11,6 +10,7 @@ export function registerInit(program: Command): void {
     .action(async (o: { name?: string }, cmd: Command) => {
       const { client, json: asJson } = ctx(cmd)
       // local even when a daemon runs: the identity is a file, and the daemon has one already
+      const { Controller } = await import('@meshlan/daemon')
       const r = await new Controller({ state: client.state }).init({ name: o.name ?? null })
       if (asJson) json({ ...r, stateDir: client.state.dir })
       else {

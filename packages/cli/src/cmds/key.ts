@@ -1,6 +1,5 @@
 /** `meshlan key create|list|revoke` (owner only). */
-import { parseDuration } from '@meshlan/daemon'
-import { formatAclIssues, parseAcl } from '@meshlan/mesh'
+import { parseDuration } from '@meshlan/daemon/client'
 import type { Command } from 'commander'
 import QRCode from 'qrcode'
 import { table, when } from '../format.ts'
@@ -61,6 +60,7 @@ export function registerKey(program: Command): void {
       }
       const aclText = o.acl != null ? await readText(o.acl) : null
       if (aclText != null) {
+        const { formatAclIssues, parseAcl } = await import('@meshlan/mesh')
         const v = parseAcl(aclText)
         if (!v.ok) throw new UsageError(`${o.acl} is not a valid ACL:\n${formatAclIssues(v.errors)}`)
       }

@@ -1,5 +1,4 @@
 /** `meshlan up` and `meshlan down`: start and stop the daemon. */
-import { loadConfig, runDaemonProcess } from '@meshlan/daemon'
 import type { Command } from 'commander'
 import { ctx, err, json, out } from '../io.ts'
 import { applyRouteChange, routeChange, withRouteFlags } from './set.ts'
@@ -14,6 +13,7 @@ export function registerLifecycle(program: Command): void {
   ).action(async (o: Parameters<typeof routeChange>[0] & { foreground?: boolean }, cmd: Command) => {
     const { client, json: asJson } = ctx(cmd)
     await client.state.ensure()
+    const { loadConfig, runDaemonProcess } = await import('@meshlan/daemon')
     await loadConfig(client.state.dir) // config errors surface here, not in the log
     const change = routeChange(o)
     // saved first (or, on a running daemon, applied live): `up` with flags is `set` + start

@@ -3,12 +3,7 @@
  * checks and applies them at once and persists them in config.toml; without one they are checked
  * as far as can be offline and saved for the next `meshlan up`.
  */
-import {
-  type RouteSettings,
-  type RouteSettingsChange,
-  routeSettingsOf,
-  saveRouteSettingsOffline,
-} from '@meshlan/daemon'
+import type { RouteSettings, RouteSettingsChange } from '@meshlan/daemon/client'
 import { type Command, InvalidArgumentError } from 'commander'
 import type { Client } from '../client.ts'
 import { ctx, err, json, out, UsageError } from '../io.ts'
@@ -67,6 +62,7 @@ export async function applyRouteChange(
 ): Promise<{ settings: RouteSettings; live: boolean }> {
   if (await client.daemonRunning()) return { settings: await client.call('set', ch), live: true }
   await client.state.ensure()
+  const { routeSettingsOf, saveRouteSettingsOffline } = await import('@meshlan/daemon')
   return { settings: routeSettingsOf(await saveRouteSettingsOffline(client.state, ch)), live: false }
 }
 
