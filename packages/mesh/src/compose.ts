@@ -20,6 +20,11 @@ import { type TunnelService, tunnel } from './tunnel/service.ts'
 
 export interface MeshNodeInit extends RoutingOptions {
   privateKey: PrivateKey
+  /**
+   * A protected network's owner key, apart from `privateKey` (the node key): makes this node the
+   * owner's node, signing with it; throws while the key is locked. @default none
+   */
+  signingKey?: () => PrivateKey
   networkId: string
   /** Peer id of the network owner: the only key whose policies we accept. */
   owner: string
@@ -105,6 +110,7 @@ export async function composeNode(
         policy: init.policy,
         minPolicyVersion: init.minPolicyVersion,
         privateKey: init.privateKey,
+        signingKey: init.signingKey,
         log: log.child('membership'),
       }),
       topology: topology({

@@ -119,9 +119,12 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     })
     // the owner binds itself before it answers anyone, so its name and address are final at once
     if (m.isOwner && m.store.policy != null && m.store.binding(this.peerId) == null) {
-      await m.amend(
-        bindMembers([{ peerId: this.peerId, key: OWNER_KEY_NAME, wanted: this.init.name }], Date.now()),
-      )
+      // a locked owner key cannot sign: the node runs unbound until it is unlocked (the binder retries)
+      await m
+        .amend(
+          bindMembers([{ peerId: this.peerId, key: OWNER_KEY_NAME, wanted: this.init.name }], Date.now()),
+        )
+        .catch((err: Error) => this.log.warn('binding the owner node failed', { error: err.message }))
     }
     await this.recompute()
     this.keepalive = setInterval(

@@ -373,7 +373,7 @@ export class MembershipGate extends EventEmitter<GateEvents> {
     proof: HelloProof,
   ): Promise<{ ok: true; value: Membership; claim: string | null } | { ok: false; reason: string }> {
     const claim = proof.kind === 'claim' ? claimToString(proof.claim) : null
-    if (proof.kind === 'owner' && peer !== this.init.store.owner)
+    if (proof.kind === 'owner' && !this.init.store.isOwnerNode(peer))
       return { ok: false, reason: 'not the owner' }
     const m = await this.init.store.membership(peer, claim)
     return m.ok ? { ok: true, value: m.value, claim } : m

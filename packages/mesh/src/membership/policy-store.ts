@@ -131,6 +131,19 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     return this.current?.body.keys.find((k) => k.name === name)
   }
 
+  /**
+   * The owner's node: the owner's own peer id, or — on a protected network, whose owner key is not
+   * a node key — the node the owner bound under the reserved key name `owner`. Only the owner signs
+   * bindings, so such a binding is the owner's word; no mesh key may carry that name (a policy with
+   * one grants nobody this way).
+   */
+  isOwnerNode(peerId: string): boolean {
+    if (peerId === this.owner) return true
+    const policy = this.current?.body
+    if (policy == null || this.bindings.get(peerId)?.key !== OWNER_KEY_NAME) return false
+    return !policy.keys.some((k) => k.name === OWNER_KEY_NAME)
+  }
+
   binding(peerId: string): MemberBinding | undefined {
     return this.bindings.get(peerId)
   }
@@ -141,7 +154,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     if (policy == null) return { ok: false, reason: 'no policy yet' }
     if (this.isRevokedNode(peerId)) return { ok: false, reason: 'node is revoked' }
     const binding = this.bindings.get(peerId) ?? null
-    if (peerId === this.owner) {
+    if (this.isOwnerNode(peerId)) {
       return {
         ok: true,
         value: {
@@ -176,7 +189,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
       peerId,
       binding,
       this.boundPerKey.get(key.name) ?? 0,
-      policy.owner === this.self && peerId !== this.self,
+      this.isOwnerNode(this.self) && peerId !== this.self,
       now,
     )
   }

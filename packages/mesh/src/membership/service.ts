@@ -31,6 +31,12 @@ export interface MembershipInit {
   policy?: Uint8Array | null
   /** Our node key: signs policy versions when we are the owner. */
   privateKey: PrivateKey
+  /**
+   * A protected network's owner key, kept apart from the node key: this node is then the owner's
+   * node (bound under the `owner` key name) and signs with this key. It throws while locked, so
+   * every change (CLI or binder) fails with the lock's error and nothing else changes.
+   */
+  signingKey?: () => PrivateKey
   /** Policies older than this are refused (from the join string). @default 1 */
   minPolicyVersion?: number
   log: Logger
@@ -81,7 +87,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     )
     this.signer = this.isOwner
       ? new PolicySigner({
-          ownerKey: init.privateKey,
+          ownerKey: init.signingKey ?? init.privateKey,
           current: () => this.store.policy,
           apply: async (envelope, policy) => {
             const r = await this.store.offer(envelope)
@@ -103,8 +109,9 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     })
   }
 
+  /** We sign policies: the owner's node itself, or the owner's node of a protected network. */
   get isOwner(): boolean {
-    return this.selfId === this.init.owner
+    return this.selfId === this.init.owner || this.init.signingKey != null
   }
 
   get claim(): string | null {

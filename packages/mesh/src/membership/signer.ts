@@ -11,7 +11,11 @@ import { NoPolicyError } from '../errors.ts'
 import { nextVersion, type PolicyChange } from '../network.ts'
 
 export interface PolicySignerInit {
-  ownerKey: PrivateKey
+  /**
+   * The key that signs, or a function handing it out per change: a protected owner key is only in
+   * memory while unlocked, and the function throws (e.g. the daemon's OwnerLockedError) while not.
+   */
+  ownerKey: PrivateKey | (() => PrivateKey)
   /** The newest policy this node holds. */
   current(): Policy | null | Promise<Policy | null>
   /** Makes the signed version take effect; throws (e.g. StalePolicyError) when it did not. */
@@ -30,7 +34,8 @@ export class PolicySigner {
     const run = this.queue.then(async () => {
       const prev = await this.init.current()
       if (prev == null) throw new NoPolicyError()
-      const next = await nextVersion(prev, this.init.ownerKey, change)
+      const k = this.init.ownerKey
+      const next = await nextVersion(prev, typeof k === 'function' ? k() : k, change)
       await this.init.apply(next.envelope, next.policy)
       return next
     })
