@@ -59,6 +59,11 @@ export interface MeshNodeInit extends RoutingOptions {
   relay?: RelayMode
   /** Hold reservations on member relays and announce them. @default true unless this node relays now */
   relayClient?: boolean
+  /**
+   * Map our listening port on the home router (UPnP IGD / NAT-PMP) and announce the mapped
+   * address (reachability/port-mapping.ts). The daemon's default is true. @default false
+   */
+  portMapping?: boolean
   /** Debounce of recompute after a change. @default 50 */
   recomputeDebounceMs?: number
   log?: Logger
@@ -136,6 +141,7 @@ export async function composeNode(
         log: log.child('reachability'),
         relay: init.relay ?? false,
         holdReservations: init.relayClient,
+        portMapping: init.portMapping ?? false,
       }),
     },
   )
@@ -163,7 +169,8 @@ export function selfRecord(s: {
     name: sanitizeName(s.wanted),
     ip: uint32ToIp(s.self.ip),
     counter: s.self.counter,
-    addrs: s.addrs
+    // the router's mapping first: it is the one address members outside can dial
+    addrs: [...new Set([...reach.mappedAddrs(), ...s.addrs])]
       .filter((a) => !a.includes('/p2p-circuit'))
       .map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
       .slice(0, MAX_RECORD_ADDRS),

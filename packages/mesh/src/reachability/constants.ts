@@ -153,3 +153,34 @@ export const RELAY_RECONFIRM_MS = 60_000
 export const RELAY_CONFIRM_TTL_MS = 3 * RELAY_RECONFIRM_MS
 /** Failed dial-backs in a row, from outside members, that stop relaying at once (one may be a blip). */
 export const RELAY_FAILS_TO_STOP = 2
+
+/** Port mapping (UPnP IGD / NAT-PMP, port-mapping.ts): what the router's mapping table shows. */
+export const PORT_MAP_DESCRIPTION = 'meshlan'
+/**
+ * Finding a gateway (SSDP search, then NAT-PMP's external-address request): a router on the LAN
+ * answers in milliseconds (lab: miniupnpd 90 ms); one that hasn't in 3 s has no UPnP for us, and
+ * start never waits for it anyway (the search runs in the background).
+ */
+export const PORT_MAP_DISCOVER_TIMEOUT_MS = 3_000
+/** NAT-PMP's own share of that: a UDP request to the default gateway, retried by the library. */
+export const NAT_PMP_TIMEOUT_MS = 2_000
+/** One map / renew / unmap request (a SOAP call or a UDP exchange on the LAN). */
+export const PORT_MAP_REQUEST_TIMEOUT_MS = 5_000
+/** Removing the mapping on `down`: bounded so a router that went away never holds up stop. */
+export const PORT_UNMAP_TIMEOUT_MS = 2_000
+/**
+ * The lease we ask for: an hour. A daemon that dies without `down` leaves a stale mapping for at
+ * most this long, and renewals are rare; the library rounds UPnP leases up to an hour anyway.
+ */
+export const PORT_MAP_LIFETIME_MS = 60 * 60_000
+/** UPnP's floor in @achingbrain/nat-port-mapper 4.0.5 (`Math.max(ttl, 3600)` seconds). */
+export const UPNP_MIN_LEASE_MS = 60 * 60_000
+/** Renew when this fraction of the lease is left: half, so one failed renewal has time to retry. */
+export const PORT_MAP_RENEW_AT_FRACTION = 0.5
+/** A failed renewal is tried again this soon (the lease still has up to half an hour). */
+export const PORT_MAP_RETRY_MS = 30_000
+/**
+ * No gateway, or it refused: look again this often. Routers reboot and UPnP gets switched on;
+ * an SSDP search every 10 minutes costs one multicast packet.
+ */
+export const PORT_MAP_REDISCOVER_MS = 10 * 60_000

@@ -56,3 +56,19 @@ export class PunchRefusedError extends MeshError {
     this.attempts = attempts
   }
 }
+
+/** The router found for port mapping refused or failed to map our port. */
+export class PortMapRefusedError extends MeshError {
+  readonly protocol: string
+  readonly gateway: string
+  constructor(protocol: string, gateway: string, port: number, detail: string) {
+    super(
+      'ERR_PORT_MAP_REFUSED',
+      `${protocol} gateway ${gateway} did not map TCP port ${port}: ${detail}; check that the router ` +
+        'allows port mapping for this host (or set [nat] port_mapping = false)',
+    )
+    this.name = 'PortMapRefusedError'
+    this.protocol = protocol
+    this.gateway = gateway
+  }
+}

@@ -24,6 +24,8 @@ export {
 } from './libp2p-adapter.ts'
 export type { NatMapping } from './nat-probe.ts'
 export { type DirectFailure, isRelayed, type PathKind, pingConnection } from './paths.ts'
+export type { PortMapProtocol } from './port-map-client.ts'
+export type { PortMappingStatus, PortMappingView } from './port-mapping.ts'
 export type { RelayMode, RelayStatus } from './relay-role.ts'
 export {
   createReachability,

@@ -63,6 +63,8 @@ import type { Libp2pAdapter } from './libp2p-adapter.ts'
 import { mappingIp, type NatMapping, peerIsSymmetric, probeNat, UNKNOWN_MAPPING } from './nat-probe.ts'
 import { ObservedIps } from './observed.ts'
 import { type DirectFailure, isRelayed, type PathKind, Paths, pingConnection } from './paths.ts'
+import { type PortMapClient, portMapClient } from './port-map-client.ts'
+import { PortMapper, type PortMappingView } from './port-mapping.ts'
 import { type RelayMode, RelayRole } from './relay-role.ts'
 
 export interface ReachabilityInit {
@@ -75,6 +77,11 @@ export interface ReachabilityInit {
   relay?: RelayMode
   /** Hold reservations on member relays and announce them. @default true unless we relay now */
   holdReservations?: boolean
+  /**
+   * Ask the home router to forward our listening port (UPnP IGD / NAT-PMP, port-mapping.ts) and
+   * announce the mapped address. The daemon's default is true (`[nat] port_mapping`). @default false
+   */
+  portMapping?: boolean
 }
 
 /** What reachability reads of the topology: member records and the member relays. */
@@ -105,6 +112,8 @@ export interface ReachabilityComponents {
   tcpProbe?: TcpProbe
   /** A member's name for netcheck's sentences. @default its record's name */
   nameOf?(peerId: string): string
+  /** The UPnP / NAT-PMP client (tests). @default portMapClient() */
+  portMapClient?: PortMapClient
 }
 
 export interface PathDetail {
@@ -125,6 +134,8 @@ export interface Netcheck {
   /** Why this node relays or not, in a sentence. */
   relayReason: string
   relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
+  /** The router's port mapping for our listening port (UPnP IGD / NAT-PMP). */
+  portMapping: PortMappingView
 }
 
 export class Reachability {
@@ -148,6 +159,8 @@ export class Reachability {
   private confirming = false
   /** What our record last said about relaying (an expired confirmation must be announced too). */
   private announcedServing = false
+  /** null when `portMapping` is off */
+  private readonly portMapper: PortMapper | null
 
   constructor(init: ReachabilityInit, components: ReachabilityComponents) {
     this.c = components
@@ -157,6 +170,15 @@ export class Reachability {
     this.dial = components.dial ?? dialFromPort
     this.relayRole = new RelayRole(init.relay ?? false)
     this.dialBack = new DialBackResponder(components.tcpProbe)
+    this.portMapper =
+      init.portMapping === true
+        ? new PortMapper({
+            client: components.portMapClient ?? portMapClient(),
+            log: init.log.child('portmap'),
+            listenPort: () => this.listenPort(),
+            onChange: () => void this.c.publishRecord().catch(() => {}),
+          })
+        : null
     this.paths = new Paths({
       host: this.host,
       log: init.log.child('paths'),
@@ -207,6 +229,8 @@ export class Reachability {
     if (this.relayRole.mode === 'auto')
       this.timers.push(setInterval(() => void this.confirmRelay(), RELAY_CONFIRM_RETRY_MS))
     setTimeout(() => void this.maintainRelays().then(() => this.probeNat()), FIRST_PROBE_MS).unref()
+    // in the background: a router that doesn't answer never holds up start
+    this.portMapper?.start()
   }
 
   async stop(): Promise<void> {
@@ -219,6 +243,8 @@ export class Reachability {
     this.offOpen?.()
     this.offOpen = null
     await this.host.unhandle([DIALBACK_PROTOCOL]).catch(() => {})
+    // bounded (PORT_UNMAP_TIMEOUT_MS): a router that went away never holds up `down`
+    await this.portMapper?.stop()
     await this.puncher.stop()
   }
 
@@ -266,6 +292,17 @@ export class Reachability {
 
   natMapping(): NatMapping {
     return this.nat
+  }
+
+  /** The router's port mapping for us, announced in our record's `addrs` (empty without one). */
+  mappedAddrs(): string[] {
+    return this.portMapper?.externalAddrs() ?? []
+  }
+
+  portMapping(): PortMappingView {
+    return (
+      this.portMapper?.view() ?? { enabled: false, mapping: null, state: 'off ([nat] port_mapping = false)' }
+    )
   }
 
   /** The `observed` field of our record: the mapping our last NAT probe saw. */
@@ -333,6 +370,7 @@ export class Reachability {
         rttMs: this.paths.relayRtts.get(record.peerId) ?? null,
         reserved: circuits.some((c) => c.includes(record.peerId)),
       })),
+      portMapping: this.portMapping(),
     }
   }
 
@@ -354,10 +392,19 @@ export class Reachability {
     return this.c.nameOf?.(peerId) ?? this.c.topology.record(peerId)?.name ?? peerId
   }
 
-  /** Public IPs members see us at that are none of our own: we are behind a NAT. */
+  /**
+   * Public IPs members see us at that are none of our own: we are behind a NAT. The router's
+   * address counts as ours while it forwards our port to us (a port mapping).
+   */
   private behindNatIps(): string[] {
-    const own = this.lanIps()
+    const own = [...this.lanIps(), ...this.mappedIps()]
     return this.observed.list().filter((ip) => !own.includes(ip))
+  }
+
+  private mappedIps(): string[] {
+    return this.mappedAddrs()
+      .map((a) => /^\/ip4\/([\d.]+)\//.exec(a)?.[1])
+      .filter((ip) => ip != null)
   }
 
   /**
@@ -369,7 +416,9 @@ export class Reachability {
     if (!this.running || this.confirming) return
     if (this.relayRole.serving(now) !== this.announcedServing) await this.relayChanged()
     if (!this.relayRole.due(now)) return
-    const port = this.listenPort()
+    // with a port mapping, members outside reach us at the router's port, not our own
+    const mapped = this.portMapper?.current() ?? null
+    const port = mapped != null ? Number(mapped.external.split('/').pop()) : this.listenPort()
     // behind a NAT nobody outside can dial our announced address: nothing to ask
     if (port == null || this.behindNatIps().length > 0) {
       if (this.relayRole.serving(now) && this.relayRole.fail('self', 'behind a NAT', now))
@@ -393,7 +442,7 @@ export class Reachability {
       const answer = await askDialBack(conn, port)
       if (answer == null) return
       const ip = /^\/ip4\/([\d.]+)\//.exec(answer.addr)?.[1]
-      const ours = ip != null && this.lanIps().includes(ip)
+      const ours = ip != null && (this.lanIps().includes(ip) || answer.addr === mapped?.external)
       const changed =
         answer.ok && ours
           ? this.relayRole.confirm(peer, answer.addr, Date.now())
