@@ -77,6 +77,13 @@ export interface Config {
     /** Allow a listen address that is neither loopback nor the overlay address. @default false */
     expose: boolean
   }
+  nat: {
+    /**
+     * Ask the home router (UPnP IGD / NAT-PMP) to forward the listening port and announce the
+     * mapped address (mesh reachability/port-mapping.ts). @default true
+     */
+    port_mapping: boolean
+  }
 }
 
 const multiaddr = z
@@ -156,6 +163,7 @@ const schema = z.strictObject({
       { error: 'listening on every address (0.0.0.0, [::]) needs expose = true', path: ['listen'] },
     )
     .optional(),
+  nat: z.strictObject({ port_mapping: z.boolean().optional() }).optional(),
 })
 
 function isCanonicalCidr(text: string): boolean {
@@ -225,6 +233,7 @@ export function parseConfig(text: string): ConfigResult {
         listen: c.metrics?.listen == null || c.metrics.listen === '' ? null : c.metrics.listen,
         expose: c.metrics?.expose ?? false,
       },
+      nat: { port_mapping: c.nat?.port_mapping ?? true },
     },
   }
 }

@@ -262,6 +262,7 @@ class MeshDaemon implements Daemon {
       mtu: this.config.tun.mtu,
       knownRecords: await this.state.readRecords(),
       relay: this.config.relay,
+      portMapping: this.config.nat.port_mapping,
       advertiseRoutes: this.config.routes.advertise,
       advertiseExitNode: this.config.routes.advertise_exit_node,
       acceptRoutes: this.config.routes.accept,

@@ -10,10 +10,15 @@ function humanNetcheck(n: NetcheckResult): string {
     `observed      ${n.observed.join(' ') || '- (no member has told us yet)'}`,
     `behind NAT    ${n.behindNat == null ? 'unknown' : n.behindNat ? 'yes' : 'no'}`,
     `NAT mapping   ${n.natMapping ?? '-'}  (keeps the port: ${n.natPreservesPort == null ? 'unknown' : n.natPreservesPort ? 'yes, hole punching can work' : 'no (symmetric): relays carry the traffic'})`,
-    `member relay  ${n.relay ? 'yes (this node relays for members)' : 'no'}`,
+    `member relay  ${n.relay ? 'yes (this node relays for members)' : 'no'}  (${n.relayMode})`,
+    `  why         ${n.relayReason}`,
+    `port mapping  ${portMapping(n.portMapping)}`,
   ]
   if (n.relays.length === 0)
-    lines.push('relays        none in this network: set relay = true on a publicly reachable node')
+    lines.push(
+      'relays        none yet: a member relays once members outside its network can dial it back ' +
+        '(relay = "auto", the default; a public node, or one whose router maps its port) — or set relay = true on one',
+    )
   else {
     lines.push('relays:')
     lines.push(
@@ -24,6 +29,15 @@ function humanNetcheck(n: NetcheckResult): string {
     )
   }
   return lines.join('\n')
+}
+
+/** The router's mapping: `upnp 11.70.0.1:7946 -> 198.18.71.10:7946, expires in 59 min`, or why none. */
+function portMapping(p: NetcheckResult['portMapping']): string {
+  const m = p.mapping
+  if (m == null) return p.enabled ? `none (${p.state})` : 'off ([nat] port_mapping = false)'
+  const hostPort = (a: string) => a.replace(/^\/ip4\/([^/]+)\/tcp\/(\d+)$/, '$1:$2')
+  const left = Math.max(0, Math.round((m.expiresAt - Date.now()) / 60_000))
+  return `${m.protocol} ${hostPort(m.external)} -> ${hostPort(m.internal)} via ${m.gateway}, expires in ${left} min (renewed ${m.renewals}×)`
 }
 
 export function registerNetcheck(program: Command): void {
