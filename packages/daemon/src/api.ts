@@ -56,8 +56,17 @@ export interface RouteChangeResult {
 export interface ControllerApiMethods {
   init: { params: { name?: string | null }; result: { peerId: string; name: string; created: boolean } }
   networkCreate: {
-    params: { name: string; subnet?: string | null; force?: boolean }
-    result: { networkId: string; name: string; subnet: string; owner: string }
+    /**
+     * `passphrase`: protect the owner key (a separate signing key, encrypted at rest; the daemon
+     * stays unlocked after create). Sent over the control socket only, never in argv or a log.
+     */
+    params: { name: string; subnet?: string | null; force?: boolean; passphrase?: string | null }
+    result: { networkId: string; name: string; subnet: string; owner: string; protected: boolean }
+  }
+  /** Changes the owner key's passphrase (`oldPassphrase` unless the daemon is unlocked). */
+  networkProtect: {
+    params: { passphrase: string; oldPassphrase?: string | null }
+    result: { protected: true; file: string }
   }
   keyCreate: {
     params: {
@@ -136,8 +145,37 @@ export interface RouteSettings {
 /** A change: unset fields stay; `exitNode: null` or `''` clears the exit node. */
 export type RouteSettingsChange = Partial<RouteSettings>
 
+/** One audit line as `meshlan audit --json` prints it (audit-log.ts). */
+export interface AuditEntry {
+  ts: string
+  event: string
+  actor: string
+  source: string
+  ok: boolean
+  detail: Record<string, string | number | boolean | null>
+  prev: string
+}
+
+/** What `audit --verify` found (audit-log.ts: verifyAudit). */
+export interface AuditVerifyInfo {
+  ok: boolean
+  lines: number
+  bad: { file: string; line: number; reason: string } | null
+  truncated: { file: string; line: number } | null
+  startsMidChain: boolean
+}
+
 /** Questions only a running daemon can answer. */
 export interface DaemonApiMethods {
+  /** Decrypts the owner key (counted per uid by the unlock lockout). */
+  unlock: { params: { passphrase: string }; result: { locked: false } }
+  /** Forgets the decrypted owner key. */
+  lock: { params: NoParams; result: { locked: true } }
+  /** Whether the owner key is protected and locked. */
+  'lock-status': { params: NoParams; result: { protected: boolean; locked: boolean } }
+  /** The audit log, oldest first (`sinceMs`: ms since the epoch). */
+  audit: { params: { sinceMs?: number | null }; result: { entries: AuditEntry[] } }
+  'audit-verify': { params: NoParams; result: AuditVerifyInfo }
   info: { params: NoParams; result: DaemonInfo }
   status: { params: NoParams; result: NodeStatus }
   netcheck: { params: NoParams; result: NetcheckResult }

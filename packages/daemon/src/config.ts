@@ -11,6 +11,7 @@ import { parse, stringify, TomlError } from 'smol-toml'
 import { z } from 'zod'
 import { DEFAULT_LISTEN, MAX_TUN_MTU, MAX_TUN_NAME_LEN, MIN_TUN_MTU, STATE_FILES } from './constants.ts'
 import { ConfigError } from './errors.ts'
+import { parseDuration } from './duration.ts'
 import { parseMetricsListen } from './metrics-listen.ts'
 import { writeFileAtomic } from './state.ts'
 
@@ -83,6 +84,10 @@ export interface Config {
      * mapped address (mesh reachability/port-mapping.ts). @default true
      */
     port_mapping: boolean
+  }
+  admin: {
+    /** Forget the unlocked owner key after this long without a signature (ms); null = never. @default null */
+    auto_lock: number | null
   }
 }
 
@@ -164,6 +169,16 @@ const schema = z.strictObject({
     )
     .optional(),
   nat: z.strictObject({ port_mapping: z.boolean().optional() }).optional(),
+  admin: z
+    .strictObject({
+      auto_lock: z
+        .string()
+        .refine((s) => s === '' || parseDuration(s).ok, {
+          error: 'must be a duration like 15m or 1h, or "" for never',
+        })
+        .optional(),
+    })
+    .optional(),
 })
 
 function isCanonicalCidr(text: string): boolean {
@@ -234,8 +249,15 @@ export function parseConfig(text: string): ConfigResult {
         expose: c.metrics?.expose ?? false,
       },
       nat: { port_mapping: c.nat?.port_mapping ?? true },
+      admin: { auto_lock: autoLockMs(c.admin?.auto_lock) },
     },
   }
+}
+
+function autoLockMs(text: string | undefined): number | null {
+  if (text == null || text === '') return null
+  const d = parseDuration(text)
+  return d.ok ? d.value : null
 }
 
 /** Reads `<state>/config.toml` (a missing file is all defaults). Throws ConfigError. */

@@ -36,7 +36,16 @@ export type ControlResponse =
   | { id: number | string | null; ok: true; result: unknown }
   | { id: number | string | null; ok: false; error: { code: string; message: string } }
 
-export type ControlHandler = (method: string, params: Record<string, unknown>) => Promise<unknown>
+/** Who is calling: the peer's uid from SO_PEERCRED (null when a test's fake gives none). */
+export interface ControlCaller {
+  uid: number | null
+}
+
+export type ControlHandler = (
+  method: string,
+  params: Record<string, unknown>,
+  caller: ControlCaller,
+) => Promise<unknown>
 
 export function errorToWire(err: unknown): { code: string; message: string } {
   const e = err as { code?: unknown; message?: unknown }
@@ -144,7 +153,9 @@ export async function listenControl(
       return fd == null ? [] : peerGroups(fd)
     })
   /** The peer's role, or why it is refused (uid or the failure to read its credentials). */
-  const refusal = (sock: Socket): { role: ControlRole } | { uid: number | null; why: string } => {
+  const refusal = (
+    sock: Socket,
+  ): { role: ControlRole; uid: number } | { uid: number | null; why: string } => {
     let cred: PeerCredentials | null
     let groups: number[] = []
     try {
@@ -155,7 +166,7 @@ export async function listenControl(
     }
     if (cred == null) return { uid: null, why: 'the connection has no file descriptor' }
     const role = roleOf({ uid: cred.uid, gid: cred.gid, groups }, daemonUid, access)
-    if (role != null) return { role }
+    if (role != null) return { role, uid: cred.uid }
     return { uid: cred.uid, why: `uid ${cred.uid} (pid ${cred.pid})` }
   }
   const sockets = new Set<Socket>()
@@ -197,12 +208,17 @@ export async function listenControl(
       while (nl >= 0) {
         const line = buf.slice(0, nl)
         buf = buf.slice(nl + 1)
-        if (line.trim() !== '') void answer(sock, line, no.role)
+        if (line.trim() !== '') void answer(sock, line, no.role, { uid: no.uid })
         nl = buf.indexOf('\n')
       }
     })
   })
-  const answer = async (sock: Socket, line: string, role: ControlRole): Promise<void> => {
+  const answer = async (
+    sock: Socket,
+    line: string,
+    role: ControlRole,
+    caller: ControlCaller,
+  ): Promise<void> => {
     let req: ControlRequest
     try {
       req = JSON.parse(line) as ControlRequest
@@ -232,7 +248,7 @@ export async function listenControl(
     let res: ControlResponse
     try {
       const params = typeof req.params === 'object' && req.params != null ? req.params : {}
-      res = { id: req.id ?? null, ok: true, result: (await handler(req.method, params)) ?? null }
+      res = { id: req.id ?? null, ok: true, result: (await handler(req.method, params, caller)) ?? null }
     } catch (err) {
       const e = errorToWire(err)
       if (e.code === 'ERR_INTERNAL')

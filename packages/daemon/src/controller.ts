@@ -5,11 +5,15 @@
  * object behind its control socket, with hooks that hand new policies to the running node. Every
  * method takes and returns plain JSON data, so the control socket carries them unchanged.
  */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   ALLOW_ALL_ACL,
   approveRoute,
+  bindMembers,
   checkAdvertised,
   checkRoute,
   claimMembership,
@@ -18,6 +22,8 @@ import {
   NotOwnerError,
   newestRecords,
   newKey,
+  nextVersion,
+  OWNER_KEY_NAME,
   type PolicyChange,
   PolicySigner,
   readAclText,
@@ -40,11 +46,31 @@ import {
   parseJoinString,
 } from '@meshlan/wire'
 import type { ControllerApi, ControllerApiMethod } from './api.ts'
+import { type AuditSink, NULL_AUDIT } from './audit.ts'
 import { type Config, loadConfig, updateConfig } from './config.ts'
 import { DEFAULT_LISTEN } from './constants.ts'
 import { AlreadyInNetworkError, InvalidArgumentError, InvalidJoinStringError, StateError } from './errors.ts'
 import { hostIPv4Addresses, hostRoutes } from './host.ts'
-import type { NetworkState, StateDir } from './state.ts'
+import { decryptOwnerKey, encryptOwnerKey, OwnerKeyIsNodeKeyError } from './owner-key.ts'
+import { OWNER_KEY_FILE, OwnerKeyLock } from './owner-lock.ts'
+import { type NetworkState, type StateDir, writeFileAtomic } from './state.ts'
+
+/**
+ * Who asked, for the audit log: `uid:N` on the control socket (and for the CLI run offline), the
+ * admin user on the admin API. `source` is where from (`uid:N`, `ip:ADDR`).
+ */
+export interface CallContext {
+  actor: string
+  source: string
+}
+
+/** The CLI run offline: this process's user. */
+export function localContext(): CallContext {
+  const who = `uid:${process.getuid?.() ?? 0}`
+  return { actor: who, source: who }
+}
+
+type Detail = Record<string, string | number | boolean | null>
 
 /** How the controller reaches a running node (daemon only; all optional). */
 export interface ControllerHooks {
@@ -68,6 +94,13 @@ export interface ControllerInit {
   hostRoutes?: () => Promise<string[]>
   /** Host IPv4 addresses for join strings when no node runs. @default hostIPv4Addresses() */
   hostAddresses?: () => string[]
+  /** Where admin actions are recorded. @default none */
+  audit?: AuditSink
+  /**
+   * The owner key's lock (a protected network). @default one over `<state>/owner.key`, never
+   * unlocked: run offline, a protected network's admin actions need the daemon (`meshlan unlock`)
+   */
+  lock?: OwnerKeyLock
 }
 
 export type ControllerMethod = ControllerApiMethod
@@ -76,6 +109,7 @@ export type ControllerMethod = ControllerApiMethod
 export const CONTROLLER_METHODS: readonly ControllerMethod[] = [
   'init',
   'networkCreate',
+  'networkProtect',
   'keyCreate',
   'keyList',
   'keyRevoke',
@@ -105,6 +139,8 @@ export class Controller implements ControllerApi {
   private readonly hooks: ControllerHooks
   private readonly routes: () => Promise<string[]>
   private readonly addresses: () => string[]
+  readonly audit: AuditSink
+  readonly lock: OwnerKeyLock
   /** Owner operations are serialised: each signs version + 1 of the previous one. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -113,6 +149,43 @@ export class Controller implements ControllerApi {
     this.hooks = init.hooks ?? {}
     this.routes = init.hostRoutes ?? hostRoutes
     this.addresses = init.hostAddresses ?? hostIPv4Addresses
+    this.audit = init.audit ?? NULL_AUDIT
+    this.lock = init.lock ?? new OwnerKeyLock({ file: join(init.state.dir, OWNER_KEY_FILE) })
+  }
+
+  /**
+   * Runs an admin action and records it: ok with `done(result)`'s facts, or failed with the error's
+   * code (a refusal while locked is worth seeing too). An audit write failure fails the action's
+   * answer only after the action itself is done; it is never silently dropped.
+   */
+  private async audited<T>(
+    ctx: CallContext | undefined,
+    event: string,
+    detail: Detail,
+    fn: () => Promise<T>,
+    done: (r: T) => Detail = () => ({}),
+  ): Promise<T> {
+    const who = ctx ?? localContext()
+    let r: T
+    try {
+      r = await fn()
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      await this.audit.append({
+        ...who,
+        event,
+        ok: false,
+        detail: { ...detail, error: typeof code === 'string' ? code : 'ERR_INTERNAL' },
+      })
+      throw err
+    }
+    await this.audit.append({ ...who, event, ok: true, detail: { ...detail, ...done(r) } })
+    return r
+  }
+
+  /** Refuses early (before any work) while a protected owner key is locked. */
+  private requireUnlocked(what: string): void {
+    if (this.lock.protected && this.lock.locked) this.lock.signingKey(what)
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -134,7 +207,9 @@ export class Controller implements ControllerApi {
     const key = await this.state.requireIdentity()
     const network = await this.state.readNetwork()
     if (network == null) throw new NoNetworkError()
-    if (network.role !== 'owner' || network.owner !== peerIdFromPrivateKey(key).toString()) {
+    // a protected network's owner is its signing key (owner.key), not this node's key
+    const ownerId = this.lock.protected ? network.owner : peerIdFromPrivateKey(key).toString()
+    if (network.role !== 'owner' || network.owner !== ownerId) {
       throw new NotOwnerError(what)
     }
     const bytes = await this.state.readPolicy()
@@ -153,14 +228,24 @@ export class Controller implements ControllerApi {
     if (viaNode != null) return viaNode
     const { key } = await this.owner(what)
     const signer = new PolicySigner({
-      ownerKey: key,
+      ownerKey: this.lock.protected ? () => this.lock.signingKey(what) : key,
       current: async () => (await this.owner(what)).policy,
       apply: (envelope) => this.state.writePolicy(envelope),
     })
-    return signer.amend(change)
+    const r = await signer.amend(change)
+    // with a node running, the daemon records what its node signs (binder included)
+    await this.audit.append({
+      ...localContext(),
+      event: 'policy.sign',
+      detail: { version: r.policy.version },
+    })
+    return r
   }
 
-  async networkCreate(p: { name: string; subnet?: string | null; force?: boolean }) {
+  async networkCreate(
+    p: { name: string; subnet?: string | null; force?: boolean; passphrase?: string | null },
+    ctx?: CallContext,
+  ) {
     return this.serial(async () => {
       const key = await this.state.requireIdentity()
       const existing = await this.state.readNetwork()
@@ -169,12 +254,33 @@ export class Controller implements ControllerApi {
         throw new InvalidArgumentError('a network name must be 1-64 characters')
       }
       const force = p.force === true
-      const { policy, envelope } = await createNetwork(key, {
+      const protect = p.passphrase != null
+      // protected: the owner key is a new key of its own, never a node key, so the node can run
+      // (and start unattended) while the owner key stays encrypted (docs/admin-security.md)
+      const ownerKey = protect ? await generateKeyPair('Ed25519') : key
+      const created = await createNetwork(ownerKey, {
         name: p.name,
         subnet: p.subnet ?? undefined,
         hostRoutes: force ? [] : await this.routes(),
         force,
       })
+      let { policy, envelope } = created
+      if (protect) {
+        const sealed = await encryptOwnerKey(ownerKey, p.passphrase as string)
+        // version 2 names this node the owner's node: members admit it as the owner's
+        const config = await loadConfig(this.state.dir)
+        const bound = await nextVersion(
+          policy,
+          ownerKey,
+          bindMembers(
+            [{ peerId: peerIdFromPrivateKey(key).toString(), key: OWNER_KEY_NAME, wanted: config.name }],
+            Date.now(),
+          ),
+        )
+        ;({ policy, envelope } = bound)
+        await writeFileAtomic(this.lock.file, sealed, 0o600)
+        this.lock.hold(ownerKey)
+      }
       await this.state.writePolicy(envelope)
       await this.state.writeNetwork({
         networkId: policy.networkId,
@@ -185,75 +291,131 @@ export class Controller implements ControllerApi {
         claim: null,
       })
       await this.hooks.networkChanged?.()
-      return { networkId: policy.networkId, name: policy.name, subnet: policy.subnet, owner: policy.owner }
+      const who = ctx ?? localContext()
+      await this.audit.append({
+        ...who,
+        event: 'network.create',
+        detail: { network: policy.networkId, name: policy.name, protected: protect, version: policy.version },
+      })
+      if (protect) await this.audit.append({ ...who, event: 'network.protect', detail: { change: 'added' } })
+      return {
+        networkId: policy.networkId,
+        name: policy.name,
+        subnet: policy.subnet,
+        owner: policy.owner,
+        protected: protect,
+      }
     })
   }
 
-  async keyCreate(p: {
-    name: string
-    aclText?: string | null
-    /** Grant everything (the only way to, besides an ACL that says so). */
-    allowAll?: boolean
-    /** The key admits no new node after this time (ms since epoch). */
-    expiresAt?: number | null
-    /** Every membership of the key ends at this time (ms since epoch). */
-    memberExpiresAt?: number | null
-    reusable?: boolean
-    /** Most nodes the key admits (default: 1 one-use, DEFAULT_KEY_MAX_MEMBERS reusable). */
-    maxMembers?: number | null
-    /** Members' route / exit-node offers the owner approves on sight. */
-    autoApprove?: { routes: string[]; exit: boolean } | null
-    tags?: string[] | null
-  }) {
-    return this.serial(async () => {
-      const { key, policy } = await this.owner('create mesh keys')
-      checkName('key name', p.name)
-      if (p.aclText != null && p.allowAll === true) {
-        throw new InvalidArgumentError('give either --acl FILE or --allow-all, not both')
-      }
-      const acl = p.aclText != null ? readAclText(p.aclText) : p.allowAll === true ? ALLOW_ALL_ACL : undefined
-      for (const [flag, t] of [
-        ['--expires', p.expiresAt],
-        ['--member-expires', p.memberExpiresAt],
-      ] as const) {
-        if (t != null && (!Number.isSafeInteger(t) || t <= Date.now())) {
-          throw new InvalidArgumentError(`${flag} must be in the future: use e.g. ${flag} 24h or 7d`)
-        }
-      }
-      if (
-        p.maxMembers != null &&
-        (!Number.isInteger(p.maxMembers) || p.maxMembers < 1 || p.maxMembers > MAX_POLICY_MEMBERS)
-      ) {
-        throw new InvalidArgumentError(`--max-members must be a whole number from 1 to ${MAX_POLICY_MEMBERS}`)
-      }
-      const tags = p.tags?.filter((t) => t !== '')
-      for (const t of tags ?? []) checkName('tag', t)
-      const bootstrap = await this.bootstrapAddrs(key)
-      const { change, joinString } = await newKey(
-        policy,
-        {
-          name: p.name,
-          acl,
-          tags: tags != null && tags.length > 0 ? tags : undefined,
-          expiresAt: p.expiresAt ?? null,
-          memberExpiresAt: p.memberExpiresAt ?? null,
-          reusable: p.reusable === true,
-          maxMembers: p.maxMembers ?? null,
-          autoApprove: p.autoApprove ?? undefined,
+  /**
+   * Changes the owner key's passphrase. The key comes from the unlocked daemon, or from
+   * `oldPassphrase` (the caller counts a wrong one toward the unlock lockout). A network whose
+   * owner key is its node key cannot be protected: see OwnerKeyIsNodeKeyError.
+   */
+  async networkProtect(p: { passphrase: string; oldPassphrase?: string | null }, ctx?: CallContext) {
+    return this.serial(() =>
+      this.audited(ctx, 'network.protect', { change: 'passphrase' }, async () => {
+        await this.owner('protect the owner key')
+        if (!this.lock.protected) throw new OwnerKeyIsNodeKeyError()
+        if (typeof p.passphrase !== 'string') throw new InvalidArgumentError('a new passphrase is needed')
+        // locked and no old passphrase: signingKey() throws OwnerLockedError
+        const key =
+          !this.lock.locked || p.oldPassphrase == null
+            ? this.lock.signingKey('the passphrase change')
+            : await decryptOwnerKey(await readFile(this.lock.file), p.oldPassphrase, this.lock.file)
+        await writeFileAtomic(this.lock.file, await encryptOwnerKey(key, p.passphrase), 0o600)
+        return { protected: true as const, file: this.lock.file }
+      }),
+    )
+  }
+
+  async keyCreate(
+    p: {
+      name: string
+      aclText?: string | null
+      /** Grant everything (the only way to, besides an ACL that says so). */
+      allowAll?: boolean
+      /** The key admits no new node after this time (ms since epoch). */
+      expiresAt?: number | null
+      /** Every membership of the key ends at this time (ms since epoch). */
+      memberExpiresAt?: number | null
+      reusable?: boolean
+      /** Most nodes the key admits (default: 1 one-use, DEFAULT_KEY_MAX_MEMBERS reusable). */
+      maxMembers?: number | null
+      /** Members' route / exit-node offers the owner approves on sight. */
+      autoApprove?: { routes: string[]; exit: boolean } | null
+      tags?: string[] | null
+    },
+    ctx?: CallContext,
+  ) {
+    return this.serial(() =>
+      this.audited(
+        ctx,
+        'key.create',
+        { key: p.name, allowAll: p.allowAll === true, reusable: p.reusable === true },
+        async () => {
+          this.requireUnlocked('create mesh keys')
+          const { key, policy } = await this.owner('create mesh keys')
+          checkName('key name', p.name)
+          if (p.name === OWNER_KEY_NAME) {
+            // a node bound under this name is the owner's node (mesh policy-store.ts: isOwnerNode)
+            throw new InvalidArgumentError(
+              `key name "${OWNER_KEY_NAME}" is reserved for the owner's node: choose another`,
+            )
+          }
+          if (p.aclText != null && p.allowAll === true) {
+            throw new InvalidArgumentError('give either --acl FILE or --allow-all, not both')
+          }
+          const acl =
+            p.aclText != null ? readAclText(p.aclText) : p.allowAll === true ? ALLOW_ALL_ACL : undefined
+          for (const [flag, t] of [
+            ['--expires', p.expiresAt],
+            ['--member-expires', p.memberExpiresAt],
+          ] as const) {
+            if (t != null && (!Number.isSafeInteger(t) || t <= Date.now())) {
+              throw new InvalidArgumentError(`${flag} must be in the future: use e.g. ${flag} 24h or 7d`)
+            }
+          }
+          if (
+            p.maxMembers != null &&
+            (!Number.isInteger(p.maxMembers) || p.maxMembers < 1 || p.maxMembers > MAX_POLICY_MEMBERS)
+          ) {
+            throw new InvalidArgumentError(
+              `--max-members must be a whole number from 1 to ${MAX_POLICY_MEMBERS}`,
+            )
+          }
+          const tags = p.tags?.filter((t) => t !== '')
+          for (const t of tags ?? []) checkName('tag', t)
+          const bootstrap = await this.bootstrapAddrs(key)
+          const { change, joinString } = await newKey(
+            policy,
+            {
+              name: p.name,
+              acl,
+              tags: tags != null && tags.length > 0 ? tags : undefined,
+              expiresAt: p.expiresAt ?? null,
+              memberExpiresAt: p.memberExpiresAt ?? null,
+              reusable: p.reusable === true,
+              maxMembers: p.maxMembers ?? null,
+              autoApprove: p.autoApprove ?? undefined,
+            },
+            bootstrap,
+          )
+          const r = await this.amend('create mesh keys', change)
+          return {
+            name: p.name,
+            joinString,
+            expiresAt: p.expiresAt ?? null,
+            memberExpiresAt: p.memberExpiresAt ?? null,
+            /** True when the key reaches nothing yet (default deny): grant with `acl set` or --allow-all. */
+            denyAll: acl == null,
+            version: r.policy.version,
+          }
         },
-        bootstrap,
-      )
-      const r = await this.amend('create mesh keys', change)
-      return {
-        name: p.name,
-        joinString,
-        expiresAt: p.expiresAt ?? null,
-        memberExpiresAt: p.memberExpiresAt ?? null,
-        /** True when the key reaches nothing yet (default deny): grant with `acl set` or --allow-all. */
-        denyAll: acl == null,
-        version: r.policy.version,
-      }
-    })
+        (r) => ({ version: r.version }),
+      ),
+    )
   }
 
   async keyList(_p: Record<string, never> = {}) {
@@ -276,11 +438,20 @@ export class Controller implements ControllerApi {
     }
   }
 
-  async keyRevoke(p: { name: string }) {
-    return this.serial(async () => {
-      const r = await this.amend('revoke mesh keys', removeKey(p.name))
-      return { name: p.name, version: r.policy.version }
-    })
+  async keyRevoke(p: { name: string }, ctx?: CallContext) {
+    return this.serial(() =>
+      this.audited(
+        ctx,
+        'key.revoke',
+        { key: p.name },
+        async () => {
+          this.requireUnlocked('revoke mesh keys')
+          const r = await this.amend('revoke mesh keys', removeKey(p.name))
+          return { name: p.name, version: r.policy.version }
+        },
+        (r) => ({ version: r.version }),
+      ),
+    )
   }
 
   async aclShow(p: { key?: string | null }) {
@@ -290,45 +461,71 @@ export class Controller implements ControllerApi {
     return { keys: keys.map((k) => ({ name: k.name, acl: k.acl as unknown })) }
   }
 
-  async aclSet(p: { key: string; aclText: string }) {
-    return this.serial(async () => {
-      // the change itself refuses an unknown key, against the newest policy
-      const r = await this.amend('change key ACLs', setAcl(p.key, readAclText(p.aclText)))
-      return { key: p.key, version: r.policy.version }
-    })
+  async aclSet(p: { key: string; aclText: string }, ctx?: CallContext) {
+    return this.serial(() =>
+      this.audited(
+        ctx,
+        'acl.set',
+        { key: p.key },
+        async () => {
+          this.requireUnlocked('change key ACLs')
+          // the change itself refuses an unknown key, against the newest policy; the log keeps both
+          // versions of the rules (old and new) so the change can be read back
+          const before = (await this.owner('change key ACLs')).policy.keys.find((k) => k.name === p.key)
+          const acl = readAclText(p.aclText)
+          const r = await this.amend('change key ACLs', setAcl(p.key, acl))
+          return {
+            key: p.key,
+            version: r.policy.version,
+            old: JSON.stringify(before?.acl ?? null),
+            new: JSON.stringify(acl),
+          }
+        },
+        (r) => ({ version: r.version, old: r.old, new: r.new }),
+      ),
+    )
   }
 
-  async nodeRevoke(p: { target: string; withKey?: boolean }) {
-    return this.serial(async () => {
-      const { policy } = await this.owner('revoke nodes')
-      const found = await this.findNode(p.target, policy)
-      if (found.peerId === policy.owner) {
-        throw new InvalidArgumentError('the owner cannot revoke itself: create a new network instead')
-      }
-      const keyName = policy.members.find((m) => m.peerId === found.peerId)?.key ?? null
-      const key = policy.keys.find((k) => k.name === keyName)
-      const withKey = p.withKey === true && key != null
-      // one policy version for both, so no node ever sees the node revoked and its key still open
-      const node = revokeNodeChange(found.peerId)
-      const r = await this.amend('revoke nodes', withKey ? (cur) => removeKey(key.name)(node(cur)) : node)
-      const others = withKey
-        ? policy.members.filter((m) => m.key === key.name && m.peerId !== found.peerId).map((m) => m.name)
-        : []
-      // a node revoke bans one identity: whoever holds a reusable key's join string can mint another
-      const warning =
-        !withKey && key?.reusable === true
-          ? `${found.name ?? found.peerId} joined with reusable key ${key.name}: its join string still admits new identities; run \`meshlan node revoke ${found.name ?? found.peerId} --with-key\` or \`meshlan key revoke ${key.name}\` to close it`
-          : others.length > 0
-            ? `key ${keyName} is revoked too: its other members (${others.join(', ')}) are cut off as well`
-            : null
-      return {
-        peerId: found.peerId,
-        name: found.name,
-        version: r.policy.version,
-        keyRevoked: withKey ? key.name : null,
-        warning,
-      }
-    })
+  async nodeRevoke(p: { target: string; withKey?: boolean }, ctx?: CallContext) {
+    return this.serial(() =>
+      this.audited(
+        ctx,
+        'node.revoke',
+        { node: p.target, withKey: p.withKey === true },
+        async () => {
+          this.requireUnlocked('revoke nodes')
+          const { policy } = await this.owner('revoke nodes')
+          const found = await this.findNode(p.target, policy)
+          if (found.peerId === policy.owner) {
+            throw new InvalidArgumentError('the owner cannot revoke itself: create a new network instead')
+          }
+          const keyName = policy.members.find((m) => m.peerId === found.peerId)?.key ?? null
+          const key = policy.keys.find((k) => k.name === keyName)
+          const withKey = p.withKey === true && key != null
+          // one policy version for both, so no node ever sees the node revoked and its key still open
+          const node = revokeNodeChange(found.peerId)
+          const r = await this.amend('revoke nodes', withKey ? (cur) => removeKey(key.name)(node(cur)) : node)
+          const others = withKey
+            ? policy.members.filter((m) => m.key === key.name && m.peerId !== found.peerId).map((m) => m.name)
+            : []
+          // a node revoke bans one identity: whoever holds a reusable key's join string can mint another
+          const warning =
+            !withKey && key?.reusable === true
+              ? `${found.name ?? found.peerId} joined with reusable key ${key.name}: its join string still admits new identities; run \`meshlan node revoke ${found.name ?? found.peerId} --with-key\` or \`meshlan key revoke ${key.name}\` to close it`
+              : others.length > 0
+                ? `key ${keyName} is revoked too: its other members (${others.join(', ')}) are cut off as well`
+                : null
+          return {
+            peerId: found.peerId,
+            name: found.name,
+            version: r.policy.version,
+            keyRevoked: withKey ? key.name : null,
+            warning,
+          }
+        },
+        (r) => ({ peer: r.peerId, version: r.version, keyRevoked: r.keyRevoked }),
+      ),
+    )
   }
 
   async routeList(_p: Record<string, never> = {}) {
@@ -340,27 +537,48 @@ export class Controller implements ControllerApi {
    * Approves what the node advertises (its newest record says). The owner's own node has no
    * record of itself here: its approval is taken as given (it routes nothing unless advertised).
    */
-  async routeApprove(p: { node: string; route: string }) {
-    return this.serial(async () => {
-      const { policy } = await this.owner('approve routes')
-      const found = await this.findNode(p.node, policy)
-      checkRoute(p.route, policy.subnet)
-      if (!policy.members.some((m) => m.peerId === found.peerId)) throw new UnknownNodeError(p.node)
-      const record = newestRecords(await this.recordBodies()).get(found.peerId)
-      if (record != null || found.peerId !== policy.owner)
-        checkAdvertised(found.name ?? p.node, p.route, record)
-      const r = await this.amend('approve routes', approveRoute(found.peerId, p.route))
-      return { peerId: found.peerId, name: found.name, route: p.route, version: r.policy.version }
-    })
+  async routeApprove(p: { node: string; route: string }, ctx?: CallContext) {
+    return this.serial(() =>
+      this.audited(
+        ctx,
+        'route.approve',
+        { node: p.node, route: p.route },
+        async () => {
+          this.requireUnlocked('approve routes')
+          const { policy } = await this.owner('approve routes')
+          const found = await this.findNode(p.node, policy)
+          checkRoute(p.route, policy.subnet)
+          if (!policy.members.some((m) => m.peerId === found.peerId)) throw new UnknownNodeError(p.node)
+          const record = newestRecords(await this.recordBodies()).get(found.peerId)
+          if (record != null || found.peerId !== policy.owner)
+            checkAdvertised(found.name ?? p.node, p.route, record)
+          const r = await this.amend('approve routes', approveRoute(found.peerId, p.route))
+          return { peerId: found.peerId, name: found.name, route: p.route, version: r.policy.version }
+        },
+        (r) => ({ peer: r.peerId, version: r.version }),
+      ),
+    )
   }
 
-  async routeRevoke(p: { node: string; route: string }) {
-    return this.serial(async () => {
-      const { policy } = await this.owner('revoke routes')
-      const found = await this.findNode(p.node, policy)
-      const r = await this.amend('revoke routes', revokeRoute(found.peerId, p.route, found.name ?? p.node))
-      return { peerId: found.peerId, name: found.name, route: p.route, version: r.policy.version }
-    })
+  async routeRevoke(p: { node: string; route: string }, ctx?: CallContext) {
+    return this.serial(() =>
+      this.audited(
+        ctx,
+        'route.revoke',
+        { node: p.node, route: p.route },
+        async () => {
+          this.requireUnlocked('revoke routes')
+          const { policy } = await this.owner('revoke routes')
+          const found = await this.findNode(p.node, policy)
+          const r = await this.amend(
+            'revoke routes',
+            revokeRoute(found.peerId, p.route, found.name ?? p.node),
+          )
+          return { peerId: found.peerId, name: found.name, route: p.route, version: r.policy.version }
+        },
+        (r) => ({ peer: r.peerId, version: r.version }),
+      ),
+    )
   }
 
   private async recordBodies(): Promise<NodeRecord[]> {

@@ -7,6 +7,7 @@
  */
 
 import { unlink } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import {
   createLogger,
@@ -16,15 +17,19 @@ import {
   MeshNode,
   NoNetworkError,
 } from '@meshlan/mesh'
+import { decodePolicy } from '@meshlan/wire'
+import { AUDIT_FILE, AuditLog, readAudit, verifyAudit } from './audit-log.ts'
 import { type Config, loadConfig } from './config.ts'
 import { RECORDS_SAVE_MS, VERSION } from './constants.ts'
-import { type ControlServer, isListening, listenControl } from './control.ts'
+import { type ControlCaller, type ControlServer, isListening, listenControl } from './control.ts'
 import { controlAccess } from './control-access.ts'
-import { CONTROLLER_METHODS, Controller, type ControllerMethod } from './controller.ts'
+import { type CallContext, CONTROLLER_METHODS, Controller, type ControllerMethod } from './controller.ts'
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
 import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
+import { Lockout, UNLOCK_LOCKOUT_FILE } from './lockout.ts'
 import { MagicDns } from './magic-dns.ts'
 import { MetricsServer, snapshotOf } from './metrics.ts'
+import { NotProtectedError, OWNER_KEY_FILE, OwnerKeyLock } from './owner-lock.ts'
 import { type ConfigChanges, configChanges } from './reload.ts'
 import {
   checkRouteSettingsChange,
@@ -35,6 +40,7 @@ import {
 import { RoutingHost } from './routing-host.ts'
 import { RoutingSync } from './routing-sync.ts'
 import { StateDir, writeFileAtomic } from './state.ts'
+import { guardPassphrase } from './unlock.ts'
 
 export interface DaemonInit {
   /** The state directory (absolute or relative to the working directory). */
@@ -54,6 +60,10 @@ export interface Daemon {
   readonly state: StateDir
   readonly node: MeshNode | null
   readonly controller: Controller
+  /** The owner key's lock (the admin API unlocks through it). */
+  readonly lock: OwnerKeyLock
+  /** The audit log (the admin API appends its events to it). */
+  readonly audit: AuditLog
   start(): Promise<void>
   stop(): Promise<void>
   /** Re-reads config.toml and applies what can change live (SIGHUP, `meshlan reload`). */
@@ -65,6 +75,9 @@ export interface Daemon {
 class MeshDaemon implements Daemon {
   readonly state: StateDir
   readonly controller: Controller
+  readonly lock: OwnerKeyLock
+  readonly audit: AuditLog
+  private readonly unlockLockout: Lockout
   node: MeshNode | null = null
   readonly stopped: Promise<void>
   private readonly components: DaemonComponents
@@ -93,9 +106,14 @@ class MeshDaemon implements Daemon {
     this.stopped = new Promise((r) => {
       this.resolveStopped = r
     })
+    this.lock = new OwnerKeyLock({ file: join(this.state.dir, OWNER_KEY_FILE) })
+    this.audit = new AuditLog({ file: join(this.state.dir, AUDIT_FILE) })
+    this.unlockLockout = new Lockout({ file: join(this.state.dir, UNLOCK_LOCKOUT_FILE) })
     this.controller = new Controller({
       state: this.state,
       hostRoutes: components.hostRoutes,
+      audit: this.audit,
+      lock: this.lock,
       hooks: {
         amendPolicy: async (change) => {
           if (this.node == null) return null
@@ -124,6 +142,7 @@ class MeshDaemon implements Daemon {
     this.config = await loadConfig(this.state.dir)
     this.logLevel.level = this.config.log_level ?? envLogLevel()
     if (this.components.log == null) this.log = createLogger('daemon', { levelRef: this.logLevel })
+    this.lock.autoLockMs = this.config.admin.auto_lock
     await this.openDns()
     const { key, peerId } = await this.state.initIdentity()
     this.key = key
@@ -135,7 +154,7 @@ class MeshDaemon implements Daemon {
       this.server = await listenControl(
         this.state.socketPath(),
         this.state.dir,
-        (m, p) => this.handle(m, p),
+        (m, p, c) => this.handle(m, p, c),
         this.log,
         { access: controlAccess() },
       )
@@ -171,6 +190,7 @@ class MeshDaemon implements Daemon {
       const changes = configChanges(this.config, next)
       this.config = next
       this.logLevel.level = next.log_level ?? envLogLevel()
+      this.lock.autoLockMs = next.admin.auto_lock
       const node = this.node
       if (changes.live.some((k) => k.startsWith('dns.'))) {
         await this.dnsWork
@@ -248,6 +268,9 @@ class MeshDaemon implements Daemon {
     }
     const node = new MeshNode({
       privateKey: this.key,
+      // a protected network: the node runs on its node key; policies are signed with the owner
+      // key only while it is unlocked (throws OwnerLockedError otherwise)
+      signingKey: this.lock.protected ? () => this.lock.signingKey('policy changes') : undefined,
       networkId: network.networkId,
       owner: network.owner,
       name: this.config.name,
@@ -311,6 +334,14 @@ class MeshDaemon implements Daemon {
       throw err
     }
     this.node = node
+    // every version this node signs, whoever asked (the CLI, the admin API, the binder)
+    node.membership.on('signed', (envelope) => {
+      const d = decodePolicy(envelope)
+      const version = d.ok ? d.value.body.version : null
+      void this.audit
+        .append({ event: 'policy.sign', actor: 'daemon', source: 'local', detail: { version } })
+        .catch((err: Error) => this.log.warn('audit write failed', { error: err.message }))
+    })
   }
 
   private routingSettings(): { snat: boolean; allowLan: boolean } {
@@ -340,16 +371,69 @@ class MeshDaemon implements Daemon {
     })
   }
 
+  /** unlock, lock, lock-status, audit, audit-verify; undefined for any other method. */
+  private async ownerLockMethod(
+    method: string,
+    params: Record<string, unknown>,
+    ctx: CallContext,
+    guard: Parameters<typeof guardPassphrase>[0],
+  ): Promise<unknown> {
+    switch (method) {
+      case 'unlock': {
+        const passphrase = params.passphrase
+        if (typeof passphrase !== 'string' || passphrase === '')
+          throw new InvalidArgumentError('unlock needs the passphrase')
+        if (!this.lock.protected) throw new NotProtectedError()
+        await guardPassphrase(guard, 'unlock', ctx, () => this.lock.unlock(passphrase))
+        await this.audit.append({ ...ctx, event: 'unlock', ok: true })
+        return { locked: false }
+      }
+      case 'lock':
+        if (!this.lock.protected) throw new NotProtectedError()
+        this.lock.lock()
+        await this.audit.append({ ...ctx, event: 'lock', ok: true })
+        return { locked: true }
+      case 'lock-status':
+        return { protected: this.lock.protected, locked: this.lock.locked }
+      case 'audit': {
+        const since = typeof params.sinceMs === 'number' ? params.sinceMs : 0
+        return { entries: await readAudit(this.audit.file, since) }
+      }
+      case 'audit-verify':
+        return verifyAudit(this.audit.file)
+      default:
+        return undefined
+    }
+  }
+
   private requireNode(): MeshNode {
     if (this.node != null) return this.node
     throw new NodeNotRunningError(new NoNetworkError().message)
   }
 
-  private async handle(method: string, params: Record<string, unknown>): Promise<unknown> {
-    if ((CONTROLLER_METHODS as readonly string[]).includes(method)) {
-      const fn = this.controller[method as ControllerMethod] as (p: unknown) => Promise<unknown>
-      return fn.call(this.controller, params)
+  private async handle(
+    method: string,
+    params: Record<string, unknown>,
+    caller: ControlCaller = { uid: process.getuid?.() ?? 0 },
+  ): Promise<unknown> {
+    const who = caller.uid == null ? 'uid:unknown' : `uid:${caller.uid}`
+    const ctx: CallContext = { actor: who, source: who }
+    const guard = { lockout: this.unlockLockout, log: this.log.child('auth'), audit: this.audit }
+    if (method === 'networkProtect' && params.oldPassphrase != null) {
+      // a wrong old passphrase is a guess like a wrong unlock: same lockout
+      return guardPassphrase(guard, 'unlock', ctx, () =>
+        this.controller.networkProtect(params as { passphrase: string; oldPassphrase: string }, ctx),
+      )
     }
+    if ((CONTROLLER_METHODS as readonly string[]).includes(method)) {
+      const fn = this.controller[method as ControllerMethod] as (
+        p: unknown,
+        c: CallContext,
+      ) => Promise<unknown>
+      return fn.call(this.controller, params, ctx)
+    }
+    const owner = await this.ownerLockMethod(method, params, ctx, guard)
+    if (owner !== undefined) return owner
     switch (method) {
       case 'info': {
         const network = await this.state.readNetwork()

@@ -26,6 +26,15 @@ export type {
   RouteSettingsChange,
 } from './api.ts'
 export { type AuditEvent, type AuditSink, NULL_AUDIT } from './audit.ts'
+export {
+  AUDIT_FILE,
+  AuditLog,
+  type AuditLine,
+  type AuditVerifyResult,
+  GENESIS,
+  readAudit,
+  verifyAudit,
+} from './audit-log.ts'
 export { DAEMON_ENTRY, DAEMON_NODE_FLAGS } from './client.ts'
 export {
   type Config,
@@ -54,8 +63,10 @@ export {
   Controller,
   type ControllerHooks,
   type ControllerInit,
+  type CallContext,
   type ControllerMethod,
   createController,
+  localContext,
   listenPort,
   readAclText,
 } from './controller.ts'
@@ -70,9 +81,26 @@ export {
   Lockout,
   type LockoutInit,
   logAuthFailure,
+  UNLOCK_LOCKOUT_FILE,
 } from './lockout.ts'
 export type { DnsStatus } from './magic-dns.ts'
-export { NotProtectedError, type OwnerLock, OwnerLockedError, WrongPassphraseError } from './owner-lock.ts'
+export {
+  DEFAULT_SCRYPT,
+  decryptOwnerKey,
+  encryptOwnerKey,
+  OwnerKeyFileError,
+  OwnerKeyIsNodeKeyError,
+  WeakPassphraseError,
+} from './owner-key.ts'
+export {
+  NotProtectedError,
+  OWNER_KEY_FILE,
+  type OwnerLock,
+  OwnerKeyLock,
+  OwnerLockedError,
+  WrongPassphraseError,
+} from './owner-lock.ts'
+export { guardPassphrase } from './unlock.ts'
 export { EXIT_FATAL, runDaemonProcess } from './process.ts'
 export { type ConfigChanges, configChanges } from './reload.ts'
 export { routeSettingsOf, saveRouteSettingsOffline } from './route-settings.ts'

@@ -180,3 +180,6 @@ export function logAuthFailure(log: Logger, event: string, source: string, r: Fa
     )
   }
 }
+
+/** The control socket's unlock lockout, in the state directory (sources `uid:N`). */
+export const UNLOCK_LOCKOUT_FILE = 'lockout-unlock.json'

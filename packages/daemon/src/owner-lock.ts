@@ -7,7 +7,14 @@
  * decrypted key again. The admin API (part B of issue 11) calls this interface; the daemon
  * implements it.
  */
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import type { PrivateKey } from '@libp2p/interface'
 import { DaemonError } from './errors.ts'
+import { decryptOwnerKey } from './owner-key.ts'
+
+/** The encrypted owner key in the state directory (a protected network only). */
+export const OWNER_KEY_FILE = 'owner.key'
 
 export interface OwnerLock {
   /** True when the owner's signing key is encrypted at rest (a passphrase exists). */
@@ -47,5 +54,69 @@ export class NotProtectedError extends DaemonError {
       'the owner key has no passphrase, so there is nothing to unlock: run `meshlan network protect` to add one',
     )
     this.name = 'NotProtectedError'
+  }
+}
+
+/**
+ * The daemon's OwnerLock over `<state>/owner.key`. Unlocked, the decrypted key stays in this
+ * object only; `autoLockMs` forgets it after that long without a signature (idle auto-lock).
+ */
+export class OwnerKeyLock implements OwnerLock {
+  readonly file: string
+  /** Idle auto-lock (`[admin] auto_lock`); null: never. Changeable: config reload. */
+  autoLockMs: number | null
+  private key: PrivateKey | null = null
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(init: { file: string; autoLockMs?: number | null }) {
+    this.file = init.file
+    this.autoLockMs = init.autoLockMs ?? null
+  }
+
+  /** Read from disk each time: `network protect` may add the file while the daemon runs. */
+  get protected(): boolean {
+    return existsSync(this.file)
+  }
+
+  get locked(): boolean {
+    return this.key == null
+  }
+
+  async unlock(passphrase: string): Promise<void> {
+    let bytes: Buffer
+    try {
+      bytes = await readFile(this.file)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotProtectedError()
+      throw err
+    }
+    this.key = await decryptOwnerKey(bytes, passphrase, this.file)
+    this.touch()
+  }
+
+  /** Takes a key decrypted elsewhere (network create / protect, which just had the passphrase). */
+  hold(key: PrivateKey): void {
+    this.key = key
+    this.touch()
+  }
+
+  lock(): void {
+    this.key = null
+    if (this.timer != null) clearTimeout(this.timer)
+    this.timer = null
+  }
+
+  /** The signing key; throws OwnerLockedError while locked. Each use restarts the idle timer. */
+  signingKey(what?: string): PrivateKey {
+    if (this.key == null) throw new OwnerLockedError(what)
+    this.touch()
+    return this.key
+  }
+
+  private touch(): void {
+    if (this.autoLockMs == null) return
+    if (this.timer != null) clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.lock(), this.autoLockMs)
+    this.timer.unref()
   }
 }
