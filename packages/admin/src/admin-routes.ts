@@ -7,6 +7,7 @@ import { str } from './auth-routes.ts'
 import type { Guards, RequestContext } from './context.ts'
 import { BadRequestError } from './errors.ts'
 import { readJson, sendJson } from './http.ts'
+import type { CallContext } from './types.ts'
 
 type Body = Record<string, unknown>
 
@@ -51,77 +52,61 @@ export async function audit(g: Guards, c: RequestContext): Promise<void> {
   sendJson(c.res, 200, { entries })
 }
 
-/** Runs one change and audits it with the admin as actor (the controller signs the policy). */
-async function change(
-  g: Guards,
-  c: RequestContext,
-  event: string,
-  detail: Record<string, string | number | boolean | null>,
-  run: () => Promise<unknown>,
-): Promise<void> {
-  const actor = c.session?.username ?? '-'
-  let result: unknown
-  try {
-    result = await run()
-  } catch (err) {
-    await g.audit({
-      event,
-      actor,
-      source: `ip:${c.ip}`,
-      ok: false,
-      detail: { ...detail, error: (err as Error).message },
-    })
-    throw err
-  }
-  await g.audit({ event, actor, source: `ip:${c.ip}`, ok: true, detail })
-  sendJson(c.res, 200, result)
+/**
+ * Runs one change as the logged-in admin: the Controller audits it (ok or failed) with this
+ * actor and source, as it does for the control socket's uid.
+ */
+async function change(c: RequestContext, run: (ctx: CallContext) => Promise<unknown>): Promise<void> {
+  const ctx = { actor: c.session?.username ?? '-', source: `ip:${c.ip}` }
+  sendJson(c.res, 200, await run(ctx))
 }
 
 export async function keyCreate(g: Guards, c: RequestContext): Promise<void> {
   const b = await readJson(c.req)
   const name = str(b, 'name')
-  await change(g, c, 'key.create', { key: name }, () =>
-    g.deps.controller.keyCreate({
-      name,
-      aclText: optStr(b, 'aclText'),
-      allowAll: b.allowAll === true,
-      expiresAt: optNum(b, 'expiresAt'),
-      memberExpiresAt: optNum(b, 'memberExpiresAt'),
-      reusable: b.reusable === true,
-      maxMembers: optNum(b, 'maxMembers'),
-      tags: optStrings(b, 'tags'),
-    }),
+  await change(c, (ctx) =>
+    g.deps.controller.keyCreate(
+      {
+        name,
+        aclText: optStr(b, 'aclText'),
+        allowAll: b.allowAll === true,
+        expiresAt: optNum(b, 'expiresAt'),
+        memberExpiresAt: optNum(b, 'memberExpiresAt'),
+        reusable: b.reusable === true,
+        maxMembers: optNum(b, 'maxMembers'),
+        tags: optStrings(b, 'tags'),
+      },
+      ctx,
+    ),
   )
 }
 
 export async function keyRevoke(g: Guards, c: RequestContext): Promise<void> {
   const name = str(await readJson(c.req), 'name')
-  await change(g, c, 'key.revoke', { key: name }, () => g.deps.controller.keyRevoke({ name }))
+  await change(c, (ctx) => g.deps.controller.keyRevoke({ name }, ctx))
 }
 
 export async function aclSet(g: Guards, c: RequestContext): Promise<void> {
   const b = await readJson(c.req)
   const [key, aclText] = [str(b, 'key'), str(b, 'aclText')]
-  await change(g, c, 'acl.set', { key }, () => g.deps.controller.aclSet({ key, aclText }))
+  await change(c, (ctx) => g.deps.controller.aclSet({ key, aclText }, ctx))
 }
 
 export async function routeApprove(g: Guards, c: RequestContext): Promise<void> {
   const b = await readJson(c.req)
   const [node, route] = [str(b, 'node'), str(b, 'route')]
-  await change(g, c, 'route.approve', { node, route }, () => g.deps.controller.routeApprove({ node, route }))
+  await change(c, (ctx) => g.deps.controller.routeApprove({ node, route }, ctx))
 }
 
 export async function routeRevoke(g: Guards, c: RequestContext): Promise<void> {
   const b = await readJson(c.req)
   const [node, route] = [str(b, 'node'), str(b, 'route')]
-  await change(g, c, 'route.revoke', { node, route }, () => g.deps.controller.routeRevoke({ node, route }))
+  await change(c, (ctx) => g.deps.controller.routeRevoke({ node, route }, ctx))
 }
 
 export async function nodeRevoke(g: Guards, c: RequestContext): Promise<void> {
   const b = await readJson(c.req)
   const target = str(b, 'target')
   const withKey = b.withKey === true
-  await change(g, c, 'node.revoke', { node: target, withKey }, () =>
-    g.deps.controller.nodeRevoke({ target, withKey }),
-  )
+  await change(c, (ctx) => g.deps.controller.nodeRevoke({ target, withKey }, ctx))
 }

@@ -60,26 +60,38 @@ export interface AdminLockouts {
  */
 export type AuthFailureLog = (event: string, source: string, r: FailResult) => void
 
-/** The daemon Controller methods the API calls (their parameters as the control API has them). */
+/** Who asked, for the audit log the Controller writes (part A): the admin user and `ip:ADDR`. */
+export interface CallContext {
+  actor: string
+  source: string
+}
+
+/**
+ * The daemon Controller methods the API calls (their parameters as the control API has them).
+ * The Controller audits each action itself, with the CallContext it is given.
+ */
 export interface AdminController {
-  keyList(p: Record<string, never>): Promise<unknown>
-  keyCreate(p: {
-    name: string
-    aclText?: string | null
-    allowAll?: boolean
-    expiresAt?: number | null
-    memberExpiresAt?: number | null
-    reusable?: boolean
-    maxMembers?: number | null
-    tags?: string[] | null
-  }): Promise<unknown>
-  keyRevoke(p: { name: string }): Promise<unknown>
-  aclShow(p: { key?: string | null }): Promise<unknown>
-  aclSet(p: { key: string; aclText: string }): Promise<unknown>
-  routeList(p: Record<string, never>): Promise<unknown>
-  routeApprove(p: { node: string; route: string }): Promise<unknown>
-  routeRevoke(p: { node: string; route: string }): Promise<unknown>
-  nodeRevoke(p: { target: string; withKey?: boolean }): Promise<unknown>
+  keyList(p: Record<string, never>, ctx?: CallContext): Promise<unknown>
+  keyCreate(
+    p: {
+      name: string
+      aclText?: string | null
+      allowAll?: boolean
+      expiresAt?: number | null
+      memberExpiresAt?: number | null
+      reusable?: boolean
+      maxMembers?: number | null
+      tags?: string[] | null
+    },
+    ctx?: CallContext,
+  ): Promise<unknown>
+  keyRevoke(p: { name: string }, ctx?: CallContext): Promise<unknown>
+  aclShow(p: { key?: string | null }, ctx?: CallContext): Promise<unknown>
+  aclSet(p: { key: string; aclText: string }, ctx?: CallContext): Promise<unknown>
+  routeList(p: Record<string, never>, ctx?: CallContext): Promise<unknown>
+  routeApprove(p: { node: string; route: string }, ctx?: CallContext): Promise<unknown>
+  routeRevoke(p: { node: string; route: string }, ctx?: CallContext): Promise<unknown>
+  nodeRevoke(p: { target: string; withKey?: boolean }, ctx?: CallContext): Promise<unknown>
 }
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>

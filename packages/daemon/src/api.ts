@@ -186,6 +186,17 @@ export interface DaemonApiMethods {
   reload: { params: NoParams; result: { live: string[]; restart: string[] } }
   /** Changes route / exit-node settings live and persists them in config.toml. */
   set: { params: RouteSettingsChange; result: RouteSettings }
+  /** `meshlan admin bootstrap`: a one-time token for POST /api/bootstrap (valid 1 h, stored hashed). */
+  adminBootstrap: { params: NoParams; result: { token: string; expiresAt: number } }
+  /** `meshlan admin totp enable`: a pending TOTP secret, its URI and 10 recovery codes. */
+  adminTotpBegin: {
+    params: { username?: string | null }
+    result: { username: string; secret: string; uri: string; recoveryCodes: string[] }
+  }
+  /** The first code from the authenticator turns TOTP on. */
+  adminTotpConfirm: { params: { username?: string | null; code: string }; result: { username: string } }
+  /** `meshlan admin totp disable`: needs a current TOTP code or a recovery code. */
+  adminTotpDisable: { params: { username?: string | null; code: string }; result: { username: string } }
 }
 
 export type ApiMethods = ControllerApiMethods & DaemonApiMethods

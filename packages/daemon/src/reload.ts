@@ -13,6 +13,7 @@ export interface ConfigChanges {
 }
 
 const LIVE = new Set(['log_level', 'dns.enabled', 'dns.host_integration', 'metrics.listen', 'metrics.expose'])
+const LIVE_ADMIN = new Set(['admin.listen', 'admin.public'])
 const LIVE_TABLES = new Set(['routes'])
 
 function flatten(c: Config): Map<string, string> {
@@ -33,7 +34,7 @@ export function configChanges(before: Config, after: Config): ConfigChanges {
   const restart: string[] = []
   for (const k of new Set([...a.keys(), ...b.keys()])) {
     if (a.get(k) === b.get(k)) continue
-    if (LIVE.has(k) || LIVE_TABLES.has(k.split('.')[0])) live.push(k)
+    if (LIVE.has(k) || LIVE_ADMIN.has(k) || LIVE_TABLES.has(k.split('.')[0])) live.push(k)
     else restart.push(k)
   }
   return { live: live.sort(), restart: restart.sort() }

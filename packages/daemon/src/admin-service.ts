@@ -1,0 +1,80 @@
+/**
+ * The daemon's side of the admin API (@meshlan/admin): builds the AdminService from the daemon's
+ * parts — its Controller, one Lockout per counted event (files in the state directory, so counts
+ * survive restarts), the stable fail2ban log lines, writeFileAtomic — and answers the control
+ * socket's `admin*` methods (`meshlan admin bootstrap`, `meshlan admin totp ...`).
+ */
+import { join } from 'node:path'
+import { AdminService, type AuditSink, type OwnerLock } from '@meshlan/admin'
+import type { Logger } from '@meshlan/mesh'
+import type { ApiParams } from './api.ts'
+import type { Controller } from './controller.ts'
+import { InvalidArgumentError } from './errors.ts'
+import { Lockout, logAuthFailure } from './lockout.ts'
+import { type StateDir, writeFileAtomic } from './state.ts'
+
+export interface AdminParts {
+  state: StateDir
+  controller: Controller
+  status: () => Promise<unknown>
+  /** The owner key's lock, when this node has one (read per request: it appears with a network). */
+  ownerLock: () => OwnerLock | null
+  audit: AuditSink | null
+  readAudit: ((q: { since: number | null; limit: number }) => Promise<unknown[]>) | null
+  log: Logger
+}
+
+export function createAdminService(p: AdminParts): AdminService {
+  // own files: the control socket's unlock lockout (uid:N sources) has its own instance and file
+  const lockout = (event: string) => new Lockout({ file: join(p.state.dir, `lockout-admin-${event}.json`) })
+  const lock = p.ownerLock
+  return new AdminService({
+    stateDir: p.state.dir,
+    writeFile: writeFileAtomic,
+    lockouts: { login: lockout('login'), bootstrap: lockout('bootstrap'), unlock: lockout('unlock') },
+    authLog: (event, source, r) => logAuthFailure(p.log, event, source, r),
+    controller: p.controller,
+    status: p.status,
+    ownerLock: {
+      get protected() {
+        return lock()?.protected ?? false
+      },
+      get locked() {
+        return lock()?.locked ?? false
+      },
+      unlock: async (passphrase) => lock()?.unlock(passphrase),
+      lock: () => lock()?.lock(),
+    },
+    audit: p.audit,
+    readAudit: p.readAudit,
+    log: p.log,
+  })
+}
+
+/** Control socket methods of the admin API (root or meshlan-admin on this box). */
+export const ADMIN_CONTROL_METHODS = [
+  'adminBootstrap',
+  'adminTotpBegin',
+  'adminTotpConfirm',
+  'adminTotpDisable',
+]
+
+export function adminControl(
+  admin: AdminService,
+  method: string,
+  params: Record<string, unknown>,
+): Promise<unknown> {
+  const actor = 'control-socket'
+  switch (method) {
+    case 'adminBootstrap':
+      return admin.bootstrapToken(actor)
+    case 'adminTotpBegin':
+      return admin.totpBegin(params as ApiParams<'adminTotpBegin'>)
+    case 'adminTotpConfirm':
+      return admin.totpConfirm(params as ApiParams<'adminTotpConfirm'>, actor)
+    case 'adminTotpDisable':
+      return admin.totpDisable(params as ApiParams<'adminTotpDisable'>, actor)
+    default:
+      throw new InvalidArgumentError(`unknown admin method ${JSON.stringify(method)}`)
+  }
+}
