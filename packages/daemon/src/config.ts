@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { DEFAULT_ADMIN_LISTEN, parseAdminListen } from '@meshlan/admin/listen'
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, type LogLevel } from '@meshlan/mesh'
 import { MAX_RECORD_ROUTES, parseCidr, sanitizeName } from '@meshlan/wire'
 import { parse, stringify, TomlError } from 'smol-toml'
@@ -86,6 +87,13 @@ export interface Config {
     port_mapping: boolean
   }
   admin: {
+    /**
+     * Where the admin API listens ("HOST:PORT"; HOST an IP, [IPv6], localhost or overlay); [] = off.
+     * @default ["127.0.0.1:7947"]
+     */
+    listen: string[]
+    /** Allow listen addresses that are neither loopback nor the overlay address. @default false */
+    public: boolean
     /**
      * Forget the unlocked owner key after this long without a signature: a duration ("30m");
      * null = never (autoLockMs() turns it into ms). @default null
@@ -174,6 +182,15 @@ const schema = z.strictObject({
   nat: z.strictObject({ port_mapping: z.boolean().optional() }).optional(),
   admin: z
     .strictObject({
+      listen: z
+        .array(
+          z.string().refine((s) => typeof parseAdminListen(s) !== 'string', {
+            error: (i) => `${parseAdminListen(String(i.input))}`,
+          }),
+        )
+        .max(8)
+        .optional(),
+      public: z.boolean().optional(),
       auto_lock: z
         .string()
         .refine((s) => s === '' || parseDuration(s).ok, {
@@ -252,7 +269,11 @@ export function parseConfig(text: string): ConfigResult {
         expose: c.metrics?.expose ?? false,
       },
       nat: { port_mapping: c.nat?.port_mapping ?? true },
-      admin: { auto_lock: c.admin?.auto_lock == null || c.admin.auto_lock === '' ? null : c.admin.auto_lock },
+      admin: {
+        listen: c.admin?.listen ?? [...DEFAULT_ADMIN_LISTEN],
+        public: c.admin?.public ?? false,
+        auto_lock: c.admin?.auto_lock == null || c.admin.auto_lock === '' ? null : c.admin.auto_lock,
+      },
     },
   }
 }

@@ -9,6 +9,7 @@
 import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
+import type { AdminService } from '@meshlan/admin'
 import {
   createLogger,
   envLogLevel,
@@ -18,6 +19,7 @@ import {
   NoNetworkError,
 } from '@meshlan/mesh'
 import { decodePolicy } from '@meshlan/wire'
+import { ADMIN_CONTROL_METHODS, adminControl, createAdminService } from './admin-service.ts'
 import { AUDIT_FILE, AuditLog, readAudit, verifyAudit } from './audit-log.ts'
 import { autoLockMs, type Config, loadConfig } from './config.ts'
 import { RECORDS_SAVE_MS, VERSION } from './constants.ts'
@@ -92,6 +94,7 @@ class MeshDaemon implements Daemon {
   private routing: RoutingSync | null = null
   private server: ControlServer | null = null
   private metrics: MetricsServer | null = null
+  private admin: AdminService | null = null
   private recordsTimer: NodeJS.Timeout | null = null
   private lifecycle: Promise<unknown> = Promise.resolve()
   private writes: Promise<unknown> = Promise.resolve()
@@ -163,6 +166,8 @@ class MeshDaemon implements Daemon {
       const source = () => (this.node == null ? null : snapshotOf(this.node))
       this.metrics = new MetricsServer({ source, log: this.log.child('metrics') })
       await this.metrics.apply(this.config.metrics, this.node?.address ?? null)
+      this.admin = this.createAdmin()
+      await this.admin.apply(this.config.admin, this.node?.address ?? null)
     } catch (err) {
       await this.stop()
       throw err
@@ -217,6 +222,8 @@ class MeshDaemon implements Daemon {
       }
       if (changes.live.some((k) => k.startsWith('metrics.')))
         await this.metrics?.apply(next.metrics, node?.address ?? null)
+      if (changes.live.some((k) => k.startsWith('admin.')))
+        await this.admin?.apply(next.admin, node?.address ?? null)
       this.log.info('config reloaded', { applied: changes.live.join(',') || null })
       if (changes.restart.length > 0) {
         this.log.warn('changed settings take effect after a restart (meshlan down && meshlan up)', {
@@ -234,6 +241,7 @@ class MeshDaemon implements Daemon {
         this.log.warn('stopping the node failed', { error: err.message })
       })
       await this.metrics?.stop()
+      await this.admin?.stop()
       await this.server?.close()
       if (this.wrotePid) await unlink(this.state.path('pid')).catch(() => {})
       this.log.info('daemon stopped')
@@ -317,6 +325,7 @@ class MeshDaemon implements Daemon {
         return
       }
       void this.metrics?.apply(this.config.metrics, ip) // `overlay:PORT` binds once the address is up
+      void this.admin?.apply(this.config.admin, ip)
       const subnet = node.status().self.network.subnet ?? `${ip}/${prefix}`
       this.dnsWork = this.dnsWork.then(() => this.dns?.start(node, ip, subnet)).catch(() => {})
     })
@@ -368,6 +377,19 @@ class MeshDaemon implements Daemon {
     if (node == null) return
     await this.state.writeRecords(node.knownRecordEnvelopes()).catch((err: Error) => {
       this.log.warn('saving records failed', { error: err.message })
+    })
+  }
+
+  /** The admin API (@meshlan/admin) on `[admin] listen`; its control methods are `admin*`. */
+  private createAdmin(): AdminService {
+    return createAdminService({
+      state: this.state,
+      controller: this.controller,
+      status: async () => ({ info: await this.handle('info', {}), node: this.node?.status() ?? null }),
+      ownerLock: () => this.lock,
+      audit: this.audit,
+      readAudit: async (q) => (await readAudit(this.audit.file, q.since ?? 0)).slice(-q.limit),
+      log: this.log.child('admin'),
     })
   }
 
@@ -434,6 +456,8 @@ class MeshDaemon implements Daemon {
     }
     const owner = await this.ownerLockMethod(method, params, ctx, guard)
     if (owner !== undefined) return owner
+    if (ADMIN_CONTROL_METHODS.includes(method) && this.admin != null)
+      return adminControl(this.admin, method, params)
     switch (method) {
       case 'info': {
         const network = await this.state.readNetwork()
