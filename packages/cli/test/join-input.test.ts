@@ -4,38 +4,14 @@
  * Offline (no daemon): the owner's controller runs on its state files.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { meshlan } from './fixtures/run-cli.ts'
 
-const MESHLAN = fileURLToPath(new URL('../../../scripts/meshlan', import.meta.url))
 const CONFIG = 'listen = ["/ip4/127.0.0.1/tcp/0"]\n[tun]\nenabled = false\n'
 const WARNING = /visible to other users in `ps` and stays in your shell history/
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function meshlan(state: string, args: string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(MESHLAN, ['--state', state, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => {
-      stdout += c
-    })
-    child.stderr.on('data', (c) => {
-      stderr += c
-    })
-    child.once('exit', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(stdin ?? '')
-  })
-}
 
 describe('meshlan join: the join string from stdin, a file, or argv (warned)', () => {
   let root: string

@@ -4,32 +4,11 @@
  * clears, `--json` prints the settings in force; bad input says what is wrong and changes nothing.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
-
-const MESHLAN = fileURLToPath(new URL('../../../scripts/meshlan', import.meta.url))
-
-function meshlan(
-  state: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(MESHLAN, ['--state', state, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => {
-      stdout += c
-    })
-    child.stderr.on('data', (c) => {
-      stderr += c
-    })
-    child.once('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+import { meshlan } from './fixtures/run-cli.ts'
 
 describe('meshlan set (offline)', () => {
   let root: string
