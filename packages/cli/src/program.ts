@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander'
 import { registerAcl } from './cmds/acl.ts'
+import { registerAdmin } from './cmds/admin.ts'
 import { registerConfig } from './cmds/config.ts'
 import { registerDns } from './cmds/dns.ts'
 import { registerInit } from './cmds/init.ts'
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerNode(program)
   registerRoute(program)
   registerAcl(program)
+  registerAdmin(program)
   registerJoin(program)
   registerLifecycle(program)
   registerSet(program)
