@@ -12,13 +12,16 @@ MESHLAN_ROOT=${MESHLAN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TOOLCHAIN="$MESHLAN_ROOT/.toolchain"
 NODE_MAJOR_WANTED=24
 PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$MESHLAN_ROOT/package.json")
-DEB_PACKAGES="iproute2 iptables iperf3 iputils-ping dnsutils jq procps util-linux kmod make g++ python3 ca-certificates fail2ban oathtool"
+# miniupnpd-nftables: the miniupnpd binary alone (the NAT lab's UPnP router, run only inside a lab
+# namespace), not the `miniupnpd` package, whose init script and service would run it on this host;
+# nftables: `nft`, which creates the chains miniupnpd adds its rules to (in that namespace too).
+DEB_PACKAGES="iproute2 iptables iperf3 iputils-ping dnsutils jq procps util-linux kmod make g++ python3 ca-certificates fail2ban oathtool miniupnpd-nftables nftables"
 
 tc_log() { printf '[toolchain] %s\n' "$*" >&2; }
 
 ensure_debs() {
   local missing=() c
-  for c in ip iptables iperf3 ping dig jq flock make g++ python3 fail2ban-regex oathtool; do
+  for c in ip iptables iperf3 ping dig jq flock make g++ python3 fail2ban-regex oathtool miniupnpd nft; do
     command -v "$c" >/dev/null 2>&1 || missing+=("$c")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

@@ -7,7 +7,7 @@
  *   lanA   198.18.61.0/24 : a, a2      (behind natA)
  *   lanB   198.18.62.0/24 : b          (behind natB)
  */
-import type { Host, NatFilter } from '@meshlan/lab'
+import { type Host, type Miniupnpd, type NatFilter, startMiniupnpd } from '@meshlan/lab'
 import { createMeshLab, formMesh, type MeshLab } from './mesh-lab.ts'
 
 export interface NatLabInit {
@@ -91,4 +91,52 @@ export async function createAutoRelayLab(prefix: string, filter?: NatFilter): Pr
   })
   for (const n of ml.nodes.values()) n.config(NODE_CONFIG)
   return ml
+}
+
+/**
+ * A home router that maps ports (miniupnpd: UPnP IGD v2 and NAT-PMP) in front of `a`, a public
+ * relay (the owner) and a public member `c` that does not relay. The public segment is ordinary
+ * unicast space because miniupnpd refuses a reserved WAN address (see @meshlan/lab miniupnpd.ts);
+ * the lab has no route out.
+ *
+ *   public 11.70.0.0/24   : relay1 (owner, relay = true), c (relay = false), natA wan
+ *   lanA   198.18.66.0/24 : a (defaults: relay = "auto", [nat] port_mapping = true)
+ */
+export async function createUpnpLab(prefix: string): Promise<MeshLab & { upnp: Miniupnpd }> {
+  let upnp: Miniupnpd | undefined
+  const ml = await createMeshLab({
+    prefix,
+    build: async (lab) => {
+      await lab.addSegment('pub', { cidr: '11.70.0.0/24' })
+      await lab.addSegment('lana', { cidr: '198.18.66.0/24' })
+      const nat = await lab.addNatRouter('nata', { wan: 'pub', lan: 'lana' })
+      upnp = await startMiniupnpd(nat, { dir: lab.logDir, lanCidr: '198.18.66.0/24' })
+      return [
+        await lab.addHost('relay1', { segment: 'pub', address: '11.70.0.10' }),
+        await lab.addHost('c', { segment: 'pub', address: '11.70.0.11' }),
+        await lab.addHost('a', { segment: 'lana' }),
+      ]
+    },
+  })
+  try {
+    await formMesh(ml, {
+      owner: 'relay1',
+      network: 'home',
+      keys: { home: null },
+      members: { c: 'home', a: 'home' },
+      // libp2p announces a public listen address only once something verified it (it has no
+      // AutoNAT here), and 11.70/24 is public where 198.18/15 is not: the public members name
+      // theirs (a reported finding: a public member with defaults announces only loopback)
+      config: {
+        relay1: `${RELAY_CONFIG}announce = ["/ip4/11.70.0.10/tcp/7946"]\n`,
+        c: `relay = false\n${NODE_CONFIG}announce = ["/ip4/11.70.0.11/tcp/7946"]\n`,
+        a: NODE_CONFIG,
+      },
+    })
+  } catch (err) {
+    await ml.teardown()
+    throw err
+  }
+  if (upnp == null) throw new Error('miniupnpd did not start')
+  return Object.assign(ml, { upnp })
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { canRunLabs, type LabProcess, waitFor } from '@meshlan/lab'
 import { ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
-import { createAutoRelayLab, createNatLab } from '../src/nat-lab.ts'
+import { createAutoRelayLab, createNatLab, createUpnpLab } from '../src/nat-lab.ts'
 
 const can = canRunLabs()
 // Skipped per test, so the summary counts them. Where labs must run (MESHLAN_REQUIRE_LABS=1:
@@ -25,6 +25,18 @@ interface Netcheck {
   relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
   natPreservesPort: boolean | null
   observed: string[]
+  portMapping: {
+    enabled: boolean
+    state: string
+    mapping: {
+      protocol: string
+      gateway: string
+      internal: string
+      external: string
+      mappedAt: number
+      expiresAt: number
+    } | null
+  }
 }
 
 async function peerPath(from: MeshHost, name: string) {
@@ -334,5 +346,102 @@ describe('NAT traversal: relays without configuration (relay = "auto", the defau
       `# auto relay: a and b up in ${tUp - tA} ms; first reply a → b ${first} ms after b's up; direct after ${direct} ms`,
     )
     assert.ok(first < 5_000, `first reply ${first} ms after up`)
+  })
+})
+
+describe('NAT traversal: a home router that maps ports (miniupnpd, UPnP IGD v2)', () => {
+  let ml: Awaited<ReturnType<typeof createUpnpLab>>
+  before(async () => {
+    if (skip) return
+    ml = await createUpnpLab('mlupnp')
+  })
+  after(async () => ml?.teardown())
+
+  it('the node maps its port, relays (auto), is dialled directly with every relay blocked, and unmaps on down', {
+    skip,
+  }, async () => {
+    const a = ml.node('a')
+    const c = ml.node('c')
+    const relay1 = ml.node('relay1').host
+    const wan = ml.lab.router('nata').wanAddress
+    const mapped = await waitFor(
+      async () => (await a.json<Netcheck>(['netcheck'])).portMapping.mapping ?? false,
+      { timeoutMs: 30_000, intervalMs: 100, what: "a's port mapping" },
+    )
+    assert.equal(mapped.protocol, 'upnp')
+    assert.equal(mapped.external, `/ip4/${wan}/tcp/7946`)
+    const leaseS = (mapped.expiresAt - Date.now()) / 1000
+    assert.ok(leaseS > 3000 && leaseS <= 3600, `lease ${leaseS} s`)
+    const aLan = ml.lab.host('a').address('lana')
+    assert.match(
+      readFileSync(ml.upnp.leaseFile, 'utf8'),
+      new RegExp(`^TCP:7946:${aLan.replaceAll('.', '\\.')}:7946:`, 'm'),
+    )
+    const nc = await waitFor(
+      async () => {
+        const n = await a.json<Netcheck>(['netcheck'])
+        return n.relay ? n : false
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'a to relay (auto) through its mapping' },
+    )
+    console.log(`# upnp: a says "${nc.relayReason}"`)
+    assert.match(
+      nc.relayReason,
+      new RegExp(`reachable from outside .*${wan.replaceAll('.', '\\.')}/tcp/7946`),
+    )
+    // a peer outside dials the mapped address: with every relay (relay1; a is the destination)
+    // blocked there is no relayed path and so no hole punching, only the router's mapping
+    console.log(`# upnp: c's path to a before blocking relay1: ${(await peerPath(c, 'a'))?.path ?? 'none'}`)
+    const aIp = await ipOf(a)
+    const rules = [
+      ['INPUT', '-j', 'DROP'],
+      ['OUTPUT', '-j', 'DROP'],
+    ]
+    for (const r of rules) assert.equal((await relay1.exec('iptables', ['-I', ...r])).code, 0)
+    try {
+      const t0 = Date.now()
+      await waitFor(async () => (await c.exec('ping', ['-c', '1', '-W', '1', aIp])).code === 0, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'c → a with relay1 blocked',
+      })
+      const first = Date.now() - t0
+      const p = await c.exec('ping', ['-D', '-i', '0.1', '-c', '30', '-W', '1', aIp], 60_000)
+      const got = replies(p.stdout)
+      console.log(
+        `# upnp: c → a with every relay blocked: first reply after ${first} ms, ${got}/30 replies, longest gap ${longestGap(p.stdout).toFixed(0)} ms`,
+      )
+      assert.ok(got >= 28, `only ${got}/30 replies`)
+      assert.equal((await peerPath(c, 'a'))?.path, 'direct')
+    } finally {
+      for (const r of rules) await relay1.exec('iptables', ['-D', ...r])
+    }
+    // down removes the mapping from the router
+    await a.cli(['down'])
+    await waitFor(() => !readFileSync(ml.upnp.leaseFile, 'utf8').includes(':7946:'), {
+      timeoutMs: 10_000,
+      what: 'the mapping to go from the router on down',
+    })
+    // and up again: time from `up` to the mapping and to c's first reply
+    const tUp = Date.now()
+    await a.cli(['up'])
+    await waitFor(async () => (await a.json<Netcheck>(['netcheck'])).portMapping.mapping != null, {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+      what: "a's port mapping after up",
+    })
+    const tMap = Date.now() - tUp
+    await waitFor(
+      async () =>
+        (await peerPath(c, 'a'))?.path === 'direct' ||
+        ((await c.exec('ping', ['-c', '1', '-W', '1', aIp])).code === 0 &&
+          (await peerPath(c, 'a'))?.path === 'direct'),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'c → a direct after up',
+      },
+    )
+    console.log(`# upnp: a up → mapped after ${tMap} ms; c → a direct after ${Date.now() - tUp} ms`)
   })
 })

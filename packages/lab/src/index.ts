@@ -39,6 +39,7 @@ export {
   type Segment,
   type SegmentInit,
 } from './lab.ts'
+export { type Miniupnpd, type MiniupnpdInit, startMiniupnpd } from './miniupnpd.ts'
 export { hostNamespace, switchNamespace } from './names.ts'
 export { LabProcess, type ProcessExit } from './process.ts'
 export type { ExecResult, RunOptions } from './run.ts'
