@@ -59,12 +59,13 @@ export const ADMIN_CONTROL_METHODS = [
   'adminTotpDisable',
 ]
 
+/** `actor`: who asked on the socket (`uid:N`), for the audit log. */
 export function adminControl(
   admin: AdminService,
   method: string,
   params: Record<string, unknown>,
+  actor: string,
 ): Promise<unknown> {
-  const actor = 'control-socket'
   switch (method) {
     case 'adminBootstrap':
       return admin.bootstrapToken(actor)

@@ -457,7 +457,7 @@ class MeshDaemon implements Daemon {
     const owner = await this.ownerLockMethod(method, params, ctx, guard)
     if (owner !== undefined) return owner
     if (ADMIN_CONTROL_METHODS.includes(method) && this.admin != null)
-      return adminControl(this.admin, method, params)
+      return adminControl(this.admin, method, params, who)
     switch (method) {
       case 'info': {
         const network = await this.state.readNetwork()
