@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import {
   type ApiMethod,
   type ApiParams,
@@ -48,10 +49,12 @@ export class Client {
   async control<M extends ControllerApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
     if (await this.daemonRunning()) return this.call(method, params)
     // offline: the whole daemon package (libp2p included) loads only here, not at start-up
-    const { CONTROLLER_METHODS, Controller } = await import('@meshlan/daemon')
+    const { AUDIT_FILE, AuditLog, CONTROLLER_METHODS, Controller } = await import('@meshlan/daemon')
     if (!(CONTROLLER_METHODS as readonly string[]).includes(method))
       throw new Error(`not a controller method: ${method}`)
-    const controller: ControllerApi = new Controller({ state: this.state })
+    // the same audit log the daemon writes (docs/admin-security.md): offline admin actions count too
+    const audit = new AuditLog({ file: join(this.state.dir, AUDIT_FILE) })
+    const controller: ControllerApi = new Controller({ state: this.state, audit })
     const fn = controller[method] as (p: ApiParams<M>) => Promise<ApiResult<M>>
     return fn.call(controller, params)
   }

@@ -6,12 +6,14 @@
 import { Command, CommanderError } from 'commander'
 import { registerAcl } from './cmds/acl.ts'
 import { registerAdmin } from './cmds/admin.ts'
+import { registerAudit } from './cmds/audit.ts'
 import { registerConfig } from './cmds/config.ts'
 import { registerDns } from './cmds/dns.ts'
 import { registerInit } from './cmds/init.ts'
 import { registerJoin } from './cmds/join.ts'
 import { registerKey } from './cmds/key.ts'
 import { registerLifecycle } from './cmds/lifecycle.ts'
+import { registerLock } from './cmds/lock.ts'
 import { registerNetcheck } from './cmds/netcheck.ts'
 import { registerNetwork } from './cmds/network.ts'
 import { registerNode } from './cmds/node.ts'
@@ -43,6 +45,8 @@ export function buildProgram(): Command {
   registerRoute(program)
   registerAcl(program)
   registerAdmin(program)
+  registerLock(program)
+  registerAudit(program)
   registerJoin(program)
   registerLifecycle(program)
   registerSet(program)
