@@ -6,7 +6,7 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_RECORD_ADDRS, type NodeRecord, sanitizeName, uint32ToIp } from '@meshlan/wire'
-import { DEFAULT_LISTEN_PORT, MAX_RECORD_LINKS_SENT, MAX_RECORD_RELAYS_SENT } from './constants.ts'
+import { DEFAULT_LISTEN_PORT, MAX_RECORD_RELAYS_SENT } from './constants.ts'
 import type { Logger } from './logger.ts'
 import { type MembershipService, membership } from './membership/service.ts'
 import type { Advertised } from './peer-table.ts'
@@ -156,9 +156,7 @@ export function selfRecord(s: {
   relay: boolean
   /** Our underlay multiaddrs (overlay ones already filtered out). */
   addrs: string[]
-  peers: string[]
   reach: Reachability
-  rtt(peerId: string): number | null
   /** Our route and exit-node offer. */
   offer: Advertised
   /** The meshlan version we run, for others' status. */
@@ -174,10 +172,10 @@ export function selfRecord(s: {
       .filter((a) => !a.includes('/p2p-circuit'))
       .map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
       .slice(0, MAX_RECORD_ADDRS),
-    links: s.peers
-      .filter((p) => reach.path(p) !== 'none')
-      .slice(0, MAX_RECORD_LINKS_SENT)
-      .map((peer) => ({ peer, path: reach.path(peer) === 'relay' ? 'relay' : 'direct', rttMs: s.rtt(peer) })),
+    // Sent empty (issue 14): nothing reads a member's links, and with 50 peers they were ~4 KB of
+    // a ~5 KB record that every node regossips every RECORD_REPUBLISH_MS. The field stays in the
+    // format, so older nodes' records still parse.
+    links: [],
     relays: reach.circuitAddrs().slice(0, MAX_RECORD_RELAYS_SENT),
     relay: s.relay,
     observed: reach.announcedMapping(),

@@ -33,14 +33,21 @@ export const POLICY_TOPIC = '/meshlan/policy/2'
 
 /** Republish our node record this often even when nothing changed. */
 export const RECORD_REPUBLISH_MS = 30_000
-/** Links we list in our record: enough for a picture of the mesh, far under the format's cap. */
-export const MAX_RECORD_LINKS_SENT = 64
 /** Relay reservations we announce: a peer needs one that works; 8 covers relays going away. */
 export const MAX_RECORD_RELAYS_SENT = 8
 /** Bootstrap addresses are dialled again this often while none of them is connected. */
 export const BOOTSTRAP_RETRY_MS = 15_000
-/** Anti-entropy: pull newer records from one random member this often (digest-based, cheap). */
+/**
+ * Anti-entropy: pull newer records from one random member this often while rounds bring news
+ * (a member joined, gossip lost something)…
+ */
 export const ANTI_ENTROPY_MS = 3_000
+/**
+ * …and, doubling after each round that brought nothing, at most this often when idle. A round
+ * sends a digest of every record held (~70 bytes per member: 3.5 KB at 50); gossip carries every
+ * republished record anyway, so an idle network loses at most a minute of a record gossip dropped.
+ */
+export const ANTI_ENTROPY_MAX_MS = 60_000
 /** Re-choose and refresh relay reservations this often. */
 export const RELAY_MAINTAIN_MS = 5_000
 /** Direct paths that carry tunnel traffic are pinged this often… */
@@ -99,8 +106,11 @@ export const EXPIRY_CHECK_MAX_MS = 60_000
 /** Yamux windows: small enough that a loaded tunnel does not queue seconds of data. */
 export const YAMUX_INITIAL_WINDOW = 256 * 1024
 export const YAMUX_MAX_WINDOW = 256 * 1024
-/** Our own keepalive, since the libp2p connection monitor aborts busy connections. */
-export const KEEPALIVE_MS = 10_000
+/**
+ * Members' RTTs (status, metrics) are refreshed this often: from each connection's yamux keepalive
+ * (no bytes of its own, rtt.ts), or by one ping stream where the muxer keeps no RTT.
+ */
+export const RTT_REFRESH_MS = 10_000
 /** One overlay ping (`meshlan ping`, RTT keepalive) waits this long: a relayed path under load. */
 export const PING_TIMEOUT_MS = 5_000
 /** Between the pings of one `meshlan ping`: short, yet not a burst. */

@@ -15,7 +15,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { type Policy, uint32ToIp } from '@meshlan/wire'
 import { Coalescer } from './coalesce.ts'
 import { composeNode, type MeshNodeInit, type NodeServices, selfRecord } from './compose.ts'
-import { KEEPALIVE_MS } from './constants.ts'
+import { RTT_REFRESH_MS } from './constants.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { bindMembers } from './membership/binder.ts'
 import { OWNER_KEY_NAME } from './membership/policy-store.ts'
@@ -24,6 +24,7 @@ import type { PolicyChange } from './network.ts'
 import { isUnderlay } from './overlay.ts'
 import { computePeerTable, emptyPeerTable, type PeerTable } from './peer-table.ts'
 import * as routing from './routing/settings.ts'
+import { refreshRtts } from './rtt.ts'
 import * as view from './status.ts'
 import type { RecordFields, TopologyService } from './topology/service.ts'
 import type { MeshLibp2p } from './transport.ts'
@@ -50,7 +51,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private selfKey: string | null = null
   private readonly rtts = new Map<string, number>()
   private readonly recomputer: Coalescer
-  private keepalive: NodeJS.Timeout | null = null
+  private rttTimer: NodeJS.Timeout | null = null
   private routing: routing.RoutingState
 
   constructor(init: MeshNodeInit) {
@@ -127,15 +128,15 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         .catch((err: Error) => this.log.warn('binding the owner node failed', { error: err.message }))
     }
     await this.recompute()
-    this.keepalive = setInterval(
-      () => void view.measureRtts(this.table.peers.keys(), this.s.reachability, this.rtts),
-      KEEPALIVE_MS,
+    this.rttTimer = setInterval(
+      () => void refreshRtts(this.table.peers.keys(), this.s.reachability, this.rtts),
+      RTT_REFRESH_MS,
     )
   }
 
   async stop(): Promise<void> {
     if (this.lp == null) return
-    if (this.keepalive != null) clearInterval(this.keepalive)
+    if (this.rttTimer != null) clearInterval(this.rttTimer)
     this.recomputer.stop()
     await this.lp.stop()
     this.log.info('node stopped')
@@ -215,9 +216,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         .getMultiaddrs()
         .map(String)
         .filter((a) => this.underlay(a)),
-      peers: [...this.table.peers.keys()],
       reach: this.lp.services.reachability,
-      rtt: (p) => this.rtts.get(p) ?? null,
       offer: routing.advertised(this.routing),
       version: this.init.version,
     })

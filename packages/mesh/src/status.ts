@@ -256,18 +256,3 @@ export async function pingPeer(
     ...paths.pathDetail(p.peerId),
   }
 }
-
-/** Our own RTT keepalive: one overlay ping per member with a connection (rtts is updated in place). */
-export async function measureRtts(
-  peers: Iterable<string>,
-  paths: Pick<PingPaths, 'best'>,
-  rtts: Map<string, number>,
-): Promise<void> {
-  for (const peer of peers) {
-    const conn = paths.best(peer)
-    if (conn == null) continue
-    await pingConnection(conn, PING_TIMEOUT_MS)
-      .then((rtt) => rtts.set(peer, rtt))
-      .catch(() => rtts.delete(peer))
-  }
-}

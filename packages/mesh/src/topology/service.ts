@@ -15,6 +15,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { encodeRecord, type NodeRecord } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
+  ANTI_ENTROPY_MAX_MS,
   ANTI_ENTROPY_MS,
   BOOTSTRAP_DIAL_TIMEOUT_MS,
   BOOTSTRAP_RETRY_MS,
@@ -81,6 +82,10 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   private lastSeq = 0
   private lastRecord: Uint8Array | null = null
   private running = false
+  /** The next anti-entropy round's delay: ANTI_ENTROPY_MS, doubled after each round that brought
+   * nothing, up to ANTI_ENTROPY_MAX_MS; back to ANTI_ENTROPY_MS when a round or a new peer did. */
+  private antiEntropyMs = ANTI_ENTROPY_MS
+  private antiEntropyTimer: NodeJS.Timeout | null = null
 
   constructor(init: TopologyInit, components: TopologyComponents) {
     super()
@@ -132,7 +137,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
       this.timers.push(setInterval(() => void fn().catch(() => {}), ms))
     }
     every(RECORD_REPUBLISH_MS, () => this.publishRecord())
-    every(ANTI_ENTROPY_MS, () => this.antiEntropy())
+    this.scheduleAntiEntropy()
     every(BOOTSTRAP_RETRY_MS, () => this.bootstrap())
     every(RECORD_EXPIRE_SWEEP_MS, async () => this.forget(this.records.expire()))
   }
@@ -140,6 +145,8 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   stop(): void {
     this.running = false
     for (const t of this.timers) clearInterval(t)
+    if (this.antiEntropyTimer != null) clearTimeout(this.antiEntropyTimer)
+    this.antiEntropyTimer = null
   }
 
   get(peerId: string): KnownNode | undefined {
@@ -210,6 +217,8 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   }
 
   private onReady(peer: string, conn: Connection): void {
+    // a new member may hold records gossip has not brought us yet (and miss ours): fast rounds
+    this.antiEntropySoon()
     if (conn.direction !== 'outbound') return
     // the dialler pulls what it missed, and tells gossipsub (via identify) what the peer speaks —
     // only once the peer is admitted: a newcomer's bootstrap peer is merely pending until the
@@ -241,17 +250,37 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     }
   }
 
-  /** Pulls records we missed on gossip from one random admitted member. */
+  private scheduleAntiEntropy(): void {
+    if (!this.running) return
+    this.antiEntropyTimer = setTimeout(() => {
+      void this.antiEntropy().finally(() => this.scheduleAntiEntropy())
+    }, this.antiEntropyMs)
+  }
+
+  /** The next rounds run at the fast pace again (from the next one on). */
+  private antiEntropySoon(): void {
+    this.antiEntropyMs = ANTI_ENTROPY_MS
+  }
+
+  /**
+   * Pulls records we missed on gossip from one random admitted member. An idle network's rounds
+   * bring nothing, so each empty round doubles the delay to the next (issue 14: a round costs a
+   * digest of every record we hold).
+   */
   private async antiEntropy(): Promise<void> {
     const peers = this.c.membership.gate.admittedPeers()
     if (peers.length === 0) return
     const pick = peers[Math.floor(Math.random() * peers.length)]
-    await this.syncWith(peerIdFromString(pick)).catch((err: Error) => {
+    const news = await this.syncWith(peerIdFromString(pick)).catch((err: Error) => {
       this.init.log.debug('anti-entropy sync failed', { peer: pick, error: err.message })
+      return 0
     })
+    this.antiEntropyMs = news > 0 ? ANTI_ENTROPY_MS : Math.min(this.antiEntropyMs * 2, ANTI_ENTROPY_MAX_MS)
   }
 
-  async syncWith(peer: PeerId): Promise<void> {
+  /** One sync exchange with `peer`; resolves with how many records and policies it brought. */
+  async syncWith(peer: PeerId): Promise<number> {
+    const store = this.c.membership.store
     const stream = await this.c.connectionManager.openStream(peer, SYNC_PROTOCOL, {
       runOnLimitedConnection: true,
       signal: AbortSignal.timeout(SYNC_TIMEOUT_MS),
@@ -259,20 +288,28 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     const res = await syncClient(stream, {
       record: this.lastRecord,
       have: Object.fromEntries(this.records.all().map((n) => [n.record.peerId, n.record.seq])),
+      // the policy is most of an answer's bytes: the server leaves it out when we hold its version
+      ...(store.policy == null ? {} : { policyVersion: store.version }),
     })
     if (!res.ok) {
       this.init.log.warn('sync refused', { peer: peer.toString(), reason: res.reason })
-      return
+      return 0
     }
-    const p = await this.c.membership.store.offer(res.policy)
-    if (typeof p === 'object') {
-      // a peer that hands us a forged policy gets nothing else of its answer read
-      this.init.log.warn('synced policy refused', { peer: peer.toString(), reason: p.rejected })
-      return
+    let news = 0
+    if (res.policy != null) {
+      const p = await store.offer(res.policy)
+      if (typeof p === 'object') {
+        // a peer that hands us a forged policy gets nothing else of its answer read
+        this.init.log.warn('synced policy refused', { peer: peer.toString(), reason: p.rejected })
+        return 0
+      }
+      if (p === 'accepted') news++
     }
     let refused = 0
     for (const r of res.records) {
-      if (typeof (await this.records.offer(r)) !== 'object') continue
+      const offered = await this.records.offer(r)
+      if (offered === 'accepted') news++
+      if (typeof offered !== 'object') continue
       // honest answers hold few refusals (a record that raced a revocation); a flood costs us no more
       if (++refused >= MAX_REFUSED_RECORDS_PER_SYNC) {
         this.init.log.warn('sync answer full of refused records: stopped reading it', {
@@ -282,6 +319,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
       }
     }
     if (this.lastRecord == null) await this.publishRecord().catch(() => {})
+    return news
   }
 
   private async onSyncStream(stream: Stream, conn: Connection): Promise<void> {
@@ -297,13 +335,15 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
             this.init.log.debug('synced record refused', { peer, reason: r.rejected })
         }
         const have = req.have ?? {}
+        const store = this.c.membership.store
+        const holds = req.policyVersion != null && req.policyVersion >= store.version
         const records = this.records
           .all()
           .filter((n) => n.record.peerId !== peer && (have[n.record.peerId] ?? -1) < n.record.seq)
           .map((n) => n.bytes)
         const self = this.c.membership.selfId
         if (this.lastRecord != null && (have[self] ?? -1) < this.lastSeq) records.push(this.lastRecord)
-        return { ok: true, policy, records }
+        return { ok: true, policy: holds ? null : policy, records }
       })
     } catch (err) {
       this.init.log.debug('sync stream failed', { peer, error: (err as Error).message })

@@ -3,10 +3,13 @@
  * records it missed on gossip, and how two members reconcile when they connect.
  *
  * One exchange per stream, each message length-prefixed (unsigned varint) UTF-8 JSON:
- *   client → server  { v: 2, record: base64 | null, have: { [peerId]: seq } }   (at most
- *                      MAX_SYNC_REQUEST bytes: the records the client holds, for anti-entropy)
- *   server → client  { v: 2, ok: true, policy: base64, records: base64[] }   (only records newer
- *                      than the client's `have`)
+ *   client → server  { v: 2, record: base64 | null, have: { [peerId]: seq }, policyVersion? }
+ *                      (at most MAX_SYNC_REQUEST bytes: the records the client holds, for
+ *                      anti-entropy, and the version of the policy it holds, if any)
+ *   server → client  { v: 2, ok: true, policy: base64 | null, records: base64[] }   (only records
+ *                      newer than the client's `have`; policy null when the client said it holds
+ *                      the server's version or a newer one — a client that says nothing always
+ *                      gets it, so nodes from before `policyVersion` still read every answer)
  *                  | { v: 2, ok: false, reason }
  * Only peers the membership gate admitted reach the server at all (the handler is gated), so the
  * request carries no proof of its own. Everything received is validated exactly like gossip;
@@ -31,12 +34,13 @@ const requestSchema = z.object({
     .max(64 * 1024)
     .nullable(),
   have: z.record(z.string().max(128), z.number().int().nonnegative()).optional(),
+  policyVersion: z.number().int().nonnegative().optional(),
 })
 const responseSchema = z.union([
   z.object({
     v: z.literal(2),
     ok: z.literal(true),
-    policy: z.string().max(MAX_SYNC_MESSAGE),
+    policy: z.string().max(MAX_SYNC_MESSAGE).nullable(),
     records: z.array(z.string().max(64 * 1024)).max(16384),
   }),
   z.object({ v: z.literal(2), ok: z.literal(false), reason: z.string().max(1024) }),
@@ -46,10 +50,12 @@ export interface SyncRequest {
   record: Uint8Array | null
   /** peerId → seq of the records the client holds */
   have?: Record<string, number>
+  /** The version of the policy the client holds: the server leaves out a policy that is not newer. */
+  policyVersion?: number
 }
 export type SyncResponse =
-  | { ok: true; policy: Uint8Array; records: Uint8Array[] }
-  | { ok: false; reason: string }
+  /** policy null: the client holds this version or a newer one already (it said so). */
+  { ok: true; policy: Uint8Array | null; records: Uint8Array[] } | { ok: false; reason: string }
 
 function encode(obj: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(obj))
@@ -65,7 +71,12 @@ function parseJsonBytes(bytes: Uint8Array): unknown {
 
 /** The request's bytes (without the length prefix). */
 export function encodeSyncRequest(req: SyncRequest): Uint8Array {
-  return encode({ v: 2, record: req.record == null ? null : toBase64(req.record), have: req.have ?? {} })
+  return encode({
+    v: 2,
+    record: req.record == null ? null : toBase64(req.record),
+    have: req.have ?? {},
+    ...(req.policyVersion == null ? {} : { policyVersion: req.policyVersion }),
+  })
 }
 
 /**
@@ -77,14 +88,23 @@ export function parseSyncRequest(bytes: Uint8Array): Result<SyncRequest> {
   const parsed = requestSchema.safeParse(parseJsonBytes(bytes))
   if (!parsed.success) return { ok: false, reason: 'malformed sync request' }
   const record = parsed.data.record == null ? null : fromBase64(parsed.data.record)
-  return { ok: true, value: { record, have: parsed.data.have ?? {} } }
+  const { policyVersion } = parsed.data
+  return {
+    ok: true,
+    value: { record, have: parsed.data.have ?? {}, ...(policyVersion == null ? {} : { policyVersion }) },
+  }
 }
 
 /** The response's bytes (without the length prefix). */
 export function encodeSyncResponse(res: SyncResponse): Uint8Array {
   return encode(
     res.ok
-      ? { v: 2, ok: true, policy: toBase64(res.policy), records: res.records.map(toBase64) }
+      ? {
+          v: 2,
+          ok: true,
+          policy: res.policy == null ? null : toBase64(res.policy),
+          records: res.records.map(toBase64),
+        }
       : { v: 2, ok: false, reason: res.reason },
   )
 }
@@ -99,8 +119,8 @@ export function parseSyncResponse(bytes: Uint8Array): Result<SyncResponse> {
   if (!parsed.success) return { ok: false, reason: 'malformed sync response' }
   const res = parsed.data
   if (!res.ok) return { ok: true, value: { ok: false, reason: res.reason } }
-  const policy = fromBase64(res.policy)
-  if (policy == null) return { ok: false, reason: 'malformed policy in sync response' }
+  const policy = res.policy == null ? null : fromBase64(res.policy)
+  if (res.policy != null && policy == null) return { ok: false, reason: 'malformed policy in sync response' }
   const records: Uint8Array[] = []
   for (const r of res.records) {
     const b = fromBase64(r)
