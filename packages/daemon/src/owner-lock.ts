@@ -51,7 +51,8 @@ export class NotProtectedError extends DaemonError {
   constructor() {
     super(
       'ERR_NOT_PROTECTED',
-      'the owner key has no passphrase, so there is nothing to unlock: run `meshlan network protect` to add one',
+      'the owner key has no passphrase, so there is nothing to lock or unlock (a network created without ' +
+        '--passphrase-file keeps its owner key readable; docs/admin-security.md)',
     )
     this.name = 'NotProtectedError'
   }

@@ -32,7 +32,7 @@ export function registerLock(program: Command): void {
       if (o.status === true) {
         const s = await client.call('lock-status', {})
         if (asJson) return json(s)
-        if (!s.protected) out('not protected: the owner key has no passphrase (`meshlan network protect`)')
+        if (!s.protected) out('not protected: the owner key has no passphrase (nothing to lock)')
         else out(s.locked ? 'locked' : 'unlocked')
         return
       }
