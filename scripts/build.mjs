@@ -8,7 +8,7 @@
 // Type stripping stays for development (scripts/meshlan runs the sources); the bundle is what
 // scripts/install.sh installs: one file to parse instead of ~900 modules, so `meshlan status`
 // starts in a fraction of the time (docs/benchmarks.md). Usage: node scripts/build.mjs [OUT]
-import { cpSync, mkdirSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -18,7 +18,28 @@ const out = resolve(process.argv[2] ?? join(root, 'build/meshlan'))
 rmSync(out, { recursive: true, force: true })
 mkdirSync(join(out, 'dist'), { recursive: true })
 
+// Some libraries read their own package.json at run time (`req('../../package.json')`, e.g.
+// @achingbrain/ssdp for its User-Agent): inside a bundle that path does not exist. Inline the
+// name and version they want, at build time, for every such read under node_modules.
+const PKG_READ = /\b(req|require)\((['"])((?:\.\.\/)+)package\.json\2\)/g
+const inlineOwnPackageJson = {
+  name: 'inline-own-package-json',
+  setup(b) {
+    b.onLoad({ filter: /node_modules.*\.[cm]?js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8')
+      if (!PKG_READ.test(text)) return undefined
+      PKG_READ.lastIndex = 0
+      const contents = text.replace(PKG_READ, (_m, _fn, _q, up) => {
+        const pkg = JSON.parse(readFileSync(join(dirname(args.path), up, 'package.json'), 'utf8'))
+        return `(${JSON.stringify({ name: pkg.name, version: pkg.version })})`
+      })
+      return { contents, loader: 'js' }
+    })
+  },
+}
+
 const common = {
+  plugins: [inlineOwnPackageJson],
   bundle: true,
   platform: 'node',
   format: 'esm',

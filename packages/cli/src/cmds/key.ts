@@ -1,7 +1,6 @@
 /** `meshlan key create|list|revoke` (owner only). */
 import { parseDuration } from '@meshlan/daemon/client'
 import type { Command } from 'commander'
-import QRCode from 'qrcode'
 import { table, when } from '../format.ts'
 import { ctx, err, json, out, readText, UsageError } from '../io.ts'
 
@@ -90,7 +89,10 @@ export function registerKey(program: Command): void {
         err(
           'this key has no ACL and reaches nothing: grant with `meshlan acl set NAME FILE` (or --allow-all)',
         )
-      if (o.qr) err(await QRCode.toString(r.joinString, { type: 'terminal', small: true }))
+      if (o.qr) {
+        const { default: QRCode } = await import('qrcode') // only for --qr: not a start-up cost
+        err(await QRCode.toString(r.joinString, { type: 'terminal', small: true }))
+      }
     })
   key
     .command('list')
