@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto'
 import { constants as fsConstants } from 'node:fs'
 import { open, readFile, rename, stat, truncate } from 'node:fs/promises'
+import type { AuditEntry } from './api.ts'
 import type { AuditEvent, AuditSink } from './audit.ts'
 
 export const GENESIS = 'meshlan audit log v1'
@@ -30,15 +31,8 @@ export const MAX_AUDIT_BYTES = 10 * 1024 * 1024
 /** Tail read to find the last line (lines are short: details are names and small diffs). */
 const TAIL_BYTES = 256 * 1024
 
-export interface AuditLine {
-  ts: string
-  event: string
-  actor: string
-  source: string
-  ok: boolean
-  detail: Record<string, string | number | boolean | null>
-  prev: string
-}
+/** One line of the log: the control API's AuditEntry (what `meshlan audit --json` prints). */
+export type AuditLine = AuditEntry
 
 function sha256(s: string | Buffer): string {
   return createHash('sha256').update(s).digest('hex')
