@@ -28,8 +28,8 @@ export type {
 export { type AuditEvent, type AuditSink, NULL_AUDIT } from './audit.ts'
 export {
   AUDIT_FILE,
-  AuditLog,
   type AuditLine,
+  AuditLog,
   type AuditVerifyResult,
   GENESIS,
   readAudit,
@@ -59,15 +59,15 @@ export {
   notPermittedMessage,
 } from './control.ts'
 export {
+  type CallContext,
   CONTROLLER_METHODS,
   Controller,
   type ControllerHooks,
   type ControllerInit,
-  type CallContext,
   type ControllerMethod,
   createController,
-  localContext,
   listenPort,
+  localContext,
   readAclText,
 } from './controller.ts'
 export { createDaemon, type Daemon, type DaemonComponents, type DaemonInit } from './daemon.ts'
@@ -95,12 +95,11 @@ export {
 export {
   NotProtectedError,
   OWNER_KEY_FILE,
-  type OwnerLock,
   OwnerKeyLock,
+  type OwnerLock,
   OwnerLockedError,
   WrongPassphraseError,
 } from './owner-lock.ts'
-export { guardPassphrase } from './unlock.ts'
 export { EXIT_FATAL, runDaemonProcess } from './process.ts'
 export { type ConfigChanges, configChanges } from './reload.ts'
 export { routeSettingsOf, saveRouteSettingsOffline } from './route-settings.ts'
@@ -111,3 +110,4 @@ export {
   type WriteFileAtomicOptions,
   writeFileAtomic,
 } from './state.ts'
+export { guardPassphrase } from './unlock.ts'
