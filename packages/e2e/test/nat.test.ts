@@ -52,9 +52,22 @@ async function reserved(n: MeshHost, count = 1): Promise<boolean> {
   return nc.relays.filter((r) => r.reserved).length >= count
 }
 
-/** Longest gap (ms) between consecutive replies of `ping -D` output. */
+/** The replies in `ping -D` output: icmp_seq and arrival time (epoch seconds, `Date.now()`'s clock). */
+function pingReplies(output: string): Array<{ seq: number; t: number }> {
+  const seen = new Set<number>()
+  const out: Array<{ seq: number; t: number }> = []
+  for (const m of output.matchAll(/^\[(\d+\.\d+)\].*icmp_seq=(\d+).*time=/gm)) {
+    const seq = Number(m[2])
+    if (seen.has(seq)) continue // a duplicate
+    seen.add(seq)
+    out.push({ seq, t: Number(m[1]) })
+  }
+  return out
+}
+
+/** Longest gap (ms) between consecutive replies of `ping -D` output (reported, not asserted). */
 function longestGap(output: string): number {
-  const ts = [...output.matchAll(/^\[(\d+\.\d+)\].*time=/gm)].map((m) => Number(m[1]) * 1000)
+  const ts = pingReplies(output).map((r) => r.t * 1000)
   let gap = 0
   for (let i = 1; i < ts.length; i++) gap = Math.max(gap, ts[i] - ts[i - 1])
   return gap
@@ -63,6 +76,75 @@ function longestGap(output: string): number {
 /** Replies counted in `ping` output (the summary line), 0 when there is none. */
 function replies(output: string): number {
   return Number(/(\d+) (?:packets )?received/.exec(output)?.[1] ?? 0)
+}
+
+interface FaultPing {
+  /** ping's exit status: with `allReplies`, 0 only when every packet was answered. */
+  code: number | null
+  /** From just before the fault to the first reply that arrived after the fault was in force; null: none. */
+  recoveryMs: number | null
+  /** How long applying the fault took (the fault is in force somewhere in that span). */
+  faultMs: number
+  /** Packets sent after the allowed recovery window, and the replies to them. */
+  expected: number
+  got: number
+  /** Longest gap between arrived replies (reported only: it cannot see traffic that never came back). */
+  gap: number
+  output: string
+}
+
+/**
+ * Pings `toIp` from `from` at 10/s, applies `fault` once replies flow, and measures from the fault
+ * (`Date.now()` right before it, the clock of `ping -D`'s timestamps) to the first reply that
+ * arrived after the fault was in force (after `fault` returned: a reply in flight while it was
+ * being applied proves nothing). `windowMs` is the recovery allowed: the packets sent after it
+ * are `expected`, their replies `got`. With `allReplies`, ping runs with a deadline, so its exit
+ * status is 0 only if every packet was answered.
+ */
+async function pingAcrossFault(
+  from: MeshHost,
+  toIp: string,
+  opts: { count: number; windowMs: number; allReplies?: boolean },
+  fault: () => unknown,
+): Promise<FaultPing> {
+  const args = ['-D', '-i', '0.1', '-c', String(opts.count), '-W', '1']
+  if (opts.allReplies === true) args.push('-w', String(Math.ceil(opts.count / 10) + 10))
+  const ping = from.host.spawn('ping', [...args, toIp])
+  await waitFor(() => pingReplies(ping.output()).length >= 5, {
+    timeoutMs: 10_000,
+    intervalMs: 20,
+    what: 'replies before the fault',
+  })
+  const t0 = Date.now() / 1000
+  await fault()
+  const t1 = Date.now() / 1000
+  const exit = await ping.exited
+  const output = ping.output()
+  const rs = pingReplies(output)
+  const first = rs.find((r) => r.t > t1)
+  // the last packet answered before the fault; the ones after it plus the window are `expected`
+  const seqAtFault = Math.max(0, ...rs.filter((r) => r.t <= t0).map((r) => r.seq))
+  const lastWindowSeq = seqAtFault + Math.ceil(opts.windowMs / 100)
+  return {
+    code: exit.code,
+    recoveryMs: first == null ? null : (first.t - t0) * 1000,
+    faultMs: (t1 - t0) * 1000,
+    expected: Math.max(0, opts.count - lastWindowSeq),
+    got: rs.filter((r) => r.seq > lastWindowSeq).length,
+    gap: longestGap(output),
+    output,
+  }
+}
+
+/** Asserts a fault run: traffic came back within the window and at least 80 % of what was sent after it. */
+function assertRecovered(r: FaultPing, windowMs: number, what: string): void {
+  assert.notEqual(r.recoveryMs, null, `${what}: no reply at all after the fault\n${r.output}`)
+  assert.ok(
+    (r.recoveryMs ?? 0) < windowMs,
+    `${what}: first reply ${r.recoveryMs?.toFixed(0)} ms after the fault`,
+  )
+  assert.ok(r.expected >= 10, `${what}: only ${r.expected} packets sent after the window`)
+  assert.ok(r.got >= 0.8 * r.expected, `${what}: only ${r.got}/${r.expected} replies after the window`)
 }
 
 /**
@@ -160,20 +242,28 @@ describe('NAT traversal: two home LANs behind port-preserving NATs', () => {
     const a = ml.node('a')
     const bIp = await ipOf(ml.node('b'))
     await waitFor(async () => (await peerPath(a, 'b'))?.path === 'direct', { timeoutMs: 30_000 })
+    // the path to cut is direct: it carries traffic with every relay blocked
+    const proof = await pingWithRelaysBlocked(ml, a, bIp)
+    console.log(`# before the cut, every relay blocked: ${proof.received}/${proof.sent} replies`)
+    assert.ok(proof.received >= proof.sent - 2, `only ${proof.received}/${proof.sent} replies: not direct`)
     // cut only the direct path: natA drops everything to natB's public address (the relays are
     // elsewhere on the public segment, so the relayed path survives)
     const natA = ml.lab.router('nata')
     const natBWan = ml.lab.router('natb').wanAddress
-    const ping = a.host.spawn('ping', ['-D', '-i', '0.1', '-c', '50', '-W', '1', bIp])
-    await new Promise((r) => setTimeout(r, 1000))
-    const cut = await natA.exec('iptables', ['-I', 'FORWARD', '-d', natBWan, '-j', 'DROP'])
-    assert.equal(cut.code, 0, cut.stderr)
+    const windowMs = 2000
     try {
-      await ping.exited
-      const gap = longestGap(ping.output())
-      console.log(`# direct path cut: traffic resumed over the relay after ${gap.toFixed(0)} ms`)
-      assert.ok(gap < 2000, `fallback took ${gap} ms`)
-      assert.equal((await peerPath(a, 'b'))?.path, 'relay')
+      const r = await pingAcrossFault(a, bIp, { count: 60, windowMs }, async () => {
+        const cut = await natA.exec('iptables', ['-I', 'FORWARD', '-d', natBWan, '-j', 'DROP'])
+        assert.equal(cut.code, 0, cut.stderr)
+      })
+      console.log(
+        `# direct path cut: first reply over the relay ${r.recoveryMs?.toFixed(0)} ms after the cut (cut took ${r.faultMs.toFixed(0)} ms); ${r.got}/${r.expected} replies after ${windowMs} ms; longest gap ${r.gap.toFixed(0)} ms`,
+      )
+      assert.equal(r.code, 0, r.output)
+      assertRecovered(r, windowMs, 'direct path cut')
+      const after = await peerPath(a, 'b')
+      assert.equal(after?.path, 'relay')
+      assert.match(String(after?.via), /^relay[12]$/)
     } finally {
       await natA.exec('iptables', ['-D', 'FORWARD', '-d', natBWan, '-j', 'DROP'])
     }
@@ -183,14 +273,25 @@ describe('NAT traversal: two home LANs behind port-preserving NATs', () => {
     const a = ml.node('a')
     const bIp = await ipOf(ml.node('b'))
     await waitFor(async () => (await peerPath(a, 'b'))?.path === 'direct', { timeoutMs: 30_000 })
-    const ping = a.host.spawn('ping', ['-D', '-i', '0.1', '-c', '40', '-W', '1', bIp])
-    await new Promise((r) => setTimeout(r, 1000))
-    ml.node('relay2').host.kill(daemonPid(ml.node('relay2')), 'SIGKILL')
-    await ping.exited
-    const out = ping.output()
-    const gap = longestGap(out)
-    console.log(`# direct path while relay2 was killed: longest gap ${gap.toFixed(0)} ms`)
-    assert.ok(gap < 1000, `direct traffic was disturbed: ${gap} ms gap`)
+    const proof = await pingWithRelaysBlocked(ml, a, bIp)
+    console.log(`# before the kill, every relay blocked: ${proof.received}/${proof.sent} replies`)
+    assert.ok(proof.received >= proof.sent - 2, `only ${proof.received}/${proof.sent} replies: not direct`)
+    const relay2 = ml.node('relay2')
+    const windowMs = 1000
+    // every packet must be answered: ping's exit status says so (it runs with a deadline)
+    const r = await pingAcrossFault(a, bIp, { count: 40, windowMs, allReplies: true }, () =>
+      relay2.host.kill(daemonPid(relay2), 'SIGKILL'),
+    )
+    console.log(
+      `# relay2 killed under direct traffic: first reply ${r.recoveryMs?.toFixed(0)} ms after the kill; ${replies(r.output)}/40 replies; longest gap ${r.gap.toFixed(0)} ms`,
+    )
+    assert.equal(r.code, 0, `not every packet was answered:\n${r.output}`)
+    assertRecovered(r, windowMs, 'relay2 killed')
+    // still direct after the kill: relay1 blocked, relay2 dead, traffic flows
+    const still = await pingWithRelaysBlocked(ml, a, bIp)
+    console.log(`# after the kill, every relay blocked: ${still.received}/${still.sent} replies`)
+    assert.ok(still.received >= still.sent - 2, `only ${still.received}/${still.sent} replies: not direct`)
+    assert.equal((await peerPath(a, 'b'))?.path, 'direct')
   })
 })
 
@@ -280,14 +381,21 @@ describe('NAT traversal: one side behind a symmetric NAT', () => {
     const before = await peerPath(a, 'b')
     assert.equal(before?.path, 'relay')
     const via = before?.via
+    assert.match(String(via), /^relay[12]$/)
     const victim = via === 'relay2' ? ml.node('relay2') : ml.node('relay1')
-    const ping = a.host.spawn('ping', ['-D', '-i', '0.1', '-c', '80', '-W', '1', bIp])
-    await new Promise((r) => setTimeout(r, 1000))
-    victim.host.kill(daemonPid(victim), 'SIGKILL')
-    await ping.exited
-    const gap = longestGap(ping.output())
-    console.log(`# relay ${victim.name} killed under traffic: longest gap ${gap.toFixed(0)} ms`)
-    assert.ok(gap < 3000, `traffic did not resume within 3 s (gap ${gap} ms)`)
+    const other = via === 'relay2' ? 'relay1' : 'relay2'
+    const windowMs = 3000
+    const r = await pingAcrossFault(a, bIp, { count: 80, windowMs }, () =>
+      victim.host.kill(daemonPid(victim), 'SIGKILL'),
+    )
+    const after = await peerPath(a, 'b')
+    console.log(
+      `# relay ${victim.name} killed under traffic: first reply via ${after?.via} ${r.recoveryMs?.toFixed(0)} ms after the kill; ${r.got}/${r.expected} replies after ${windowMs} ms; longest gap ${r.gap.toFixed(0)} ms`,
+    )
+    assert.equal(r.code, 0, r.output)
+    assertRecovered(r, windowMs, `relay ${victim.name} killed`)
+    assert.equal(after?.path, 'relay')
+    assert.equal(after?.via, other, `the path did not move from ${via} to ${other}`)
   })
 })
 
