@@ -68,6 +68,14 @@ export interface ControllerApiMethods {
     params: { passphrase: string; oldPassphrase?: string | null }
     result: { protected: true; file: string }
   }
+  /**
+   * The owner backup (a protected network only): base64 of the sealed file the CLI writes.
+   * `ownerPassphrase` unless the daemon is unlocked (a wrong one counts toward the unlock lockout).
+   */
+  networkBackup: {
+    params: { passphrase: string; ownerPassphrase?: string | null }
+    result: { backup: string; networkId: string; owner: string; version: number }
+  }
   keyCreate: {
     params: {
       name: string
@@ -169,6 +177,25 @@ export interface AuditVerifyInfo {
 export interface DaemonApiMethods {
   /** Decrypts the owner key (counted per uid by the unlock lockout). */
   unlock: { params: { passphrase: string }; result: { locked: false } }
+  /**
+   * Restores an owner backup on this node (a member, its node running): proves it holds the mesh's
+   * newest policy, installs the key as owner.key under `passphrase`, and signs the next version
+   * that makes this node the owner's node (owner-restore.ts).
+   */
+  networkRestore: {
+    params: { backup: string; backupPassphrase: string; passphrase: string }
+    result: {
+      networkId: string
+      owner: string
+      /** The newest version before the restore signed, and the version it signed. */
+      previousVersion: number
+      version: number
+      /** Old owner's nodes revoked by the restore. */
+      revokedOwnerNodes: string[]
+      /** Members that answered the newest-policy check. */
+      peersAnswered: number
+    }
+  }
   /** Forgets the decrypted owner key. */
   lock: { params: NoParams; result: { locked: true } }
   /** Whether the owner key is protected and locked. */

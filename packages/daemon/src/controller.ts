@@ -45,12 +45,14 @@ import {
   type Policy,
   parseJoinString,
 } from '@meshlan/wire'
+import { toBase64 } from '@meshlan/wire/encoding'
 import type { ControllerApi, ControllerApiMethod } from './api.ts'
 import { type AuditSink, NULL_AUDIT } from './audit.ts'
 import { type Config, loadConfig, updateConfig } from './config.ts'
 import { DEFAULT_LISTEN } from './constants.ts'
 import { AlreadyInNetworkError, InvalidArgumentError, InvalidJoinStringError, StateError } from './errors.ts'
 import { hostIPv4Addresses, hostRoutes } from './host.ts'
+import { BackupNeedsProtectedNetworkError, sealOwnerBackup } from './owner-backup.ts'
 import { decryptOwnerKey, encryptOwnerKey, OwnerKeyIsNodeKeyError } from './owner-key.ts'
 import { OWNER_KEY_FILE, OwnerKeyLock } from './owner-lock.ts'
 import { type NetworkState, type StateDir, writeFileAtomic } from './state.ts'
@@ -110,6 +112,7 @@ export const CONTROLLER_METHODS: readonly ControllerMethod[] = [
   'init',
   'networkCreate',
   'networkProtect',
+  'networkBackup',
   'keyCreate',
   'keyList',
   'keyRevoke',
@@ -328,6 +331,62 @@ export class Controller implements ControllerApi {
         return { protected: true as const, file: this.lock.file }
       }),
     )
+  }
+
+  /**
+   * The owner backup (owner-backup.ts), sealed under `passphrase`, as base64 for the CLI to write.
+   * The key comes from the unlocked daemon, or from `ownerPassphrase` (the daemon counts a wrong
+   * one toward the unlock lockout). An unprotected network is refused: its owner key is the node's
+   * own key, which cannot move to another node (BackupNeedsProtectedNetworkError says what to do).
+   */
+  async networkBackup(p: { passphrase: string; ownerPassphrase?: string | null }, ctx?: CallContext) {
+    return this.serial(() =>
+      this.audited(
+        ctx,
+        'network.backup',
+        {},
+        async () => {
+          const { policy } = await this.owner('back up the owner key')
+          if (!this.lock.protected) throw new BackupNeedsProtectedNetworkError(this.state.dir)
+          if (typeof p.passphrase !== 'string')
+            throw new InvalidArgumentError('a backup passphrase is needed')
+          const key =
+            !this.lock.locked || p.ownerPassphrase == null
+              ? this.lock.signingKey('a backup')
+              : await decryptOwnerKey(await readFile(this.lock.file), p.ownerPassphrase, this.lock.file)
+          const envelope = (await this.state.readPolicy()) as Uint8Array // owner() read it
+          const sealed = await sealOwnerBackup(
+            {
+              key,
+              policy: envelope,
+              policyBody: policy,
+              bootstrap: await this.memberAddrs(),
+              createdAt: Date.now(),
+            },
+            p.passphrase,
+          )
+          return {
+            backup: toBase64(sealed),
+            networkId: policy.networkId,
+            owner: policy.owner,
+            version: policy.version,
+          }
+        },
+        (r) => ({ network: r.networkId, version: r.version }),
+      ),
+    )
+  }
+
+  /** Members' announced addresses (with /p2p/), for a restore to find the mesh again. */
+  private async memberAddrs(): Promise<string[]> {
+    const out: string[] = []
+    for (const r of await this.recordBodies()) {
+      for (const a of r.addrs) {
+        if (a.includes('/p2p-circuit')) continue
+        out.push(a.includes('/p2p/') ? a : `${a}/p2p/${r.peerId}`)
+      }
+    }
+    return [...new Set(out)].slice(0, 64)
   }
 
   async keyCreate(

@@ -32,6 +32,7 @@ import { Lockout, UNLOCK_LOCKOUT_FILE } from './lockout.ts'
 import { MagicDns } from './magic-dns.ts'
 import { MetricsServer, snapshotOf } from './metrics.ts'
 import { NotProtectedError, OWNER_KEY_FILE, OwnerKeyLock } from './owner-lock.ts'
+import { restoreOwner } from './owner-restore.ts'
 import { type ConfigChanges, configChanges } from './reload.ts'
 import {
   checkRouteSettingsChange,
@@ -445,6 +446,27 @@ class MeshDaemon implements Daemon {
       // a wrong old passphrase is a guess like a wrong unlock: same lockout
       return guardPassphrase(guard, 'unlock', ctx, () =>
         this.controller.networkProtect(params as { passphrase: string; oldPassphrase: string }, ctx),
+      )
+    }
+    if (method === 'networkBackup' && params.ownerPassphrase != null) {
+      // the owner key's passphrase, guessed through a backup, counts like an unlock
+      return guardPassphrase(guard, 'unlock', ctx, () =>
+        this.controller.networkBackup(params as { passphrase: string; ownerPassphrase: string }, ctx),
+      )
+    }
+    if (method === 'networkRestore') {
+      // no lockout: whoever holds the backup file can guess its passphrase offline anyway
+      return restoreOwner(
+        {
+          state: this.state,
+          lock: this.lock,
+          audit: this.audit,
+          node: () => this.node,
+          restartNode: () => this.restartNode(),
+          name: () => this.config.name,
+        },
+        params,
+        ctx,
       )
     }
     if ((CONTROLLER_METHODS as readonly string[]).includes(method)) {

@@ -85,6 +85,15 @@ export {
 } from './lockout.ts'
 export type { DnsStatus } from './magic-dns.ts'
 export {
+  BackupNeedsProtectedNetworkError,
+  isOwnerBackup,
+  type OwnerBackup,
+  OwnerBackupFileError,
+  openOwnerBackup,
+  sealOwnerBackup,
+  WrongBackupPassphraseError,
+} from './owner-backup.ts'
+export {
   DEFAULT_SCRYPT,
   decryptOwnerKey,
   encryptOwnerKey,
@@ -100,6 +109,11 @@ export {
   OwnerLockedError,
   WrongPassphraseError,
 } from './owner-lock.ts'
+export {
+  BackupOtherNetworkError,
+  NewestPolicyUnknownError,
+  RevokedNodeRestoreError,
+} from './owner-restore.ts'
 export { EXIT_FATAL, runDaemonProcess } from './process.ts'
 export { type ConfigChanges, configChanges } from './reload.ts'
 export { routeSettingsOf, saveRouteSettingsOffline } from './route-settings.ts'

@@ -92,17 +92,40 @@ function derive(passphrase: string, salt: Buffer, k: ScryptParams): Promise<Buff
   })
 }
 
-function checkValue(checkKey: Buffer): Buffer {
-  return createHmac('sha256', checkKey).update('meshlan owner key check').digest().subarray(0, 16)
+function checkValue(checkKey: Buffer, label: string): Buffer {
+  return createHmac('sha256', checkKey).update(label).digest().subarray(0, 16)
 }
 
 function digest(bytes: Buffer): Buffer {
   return createHash('sha256').update(bytes).digest().subarray(0, DIGEST_BYTES)
 }
 
-/** The key, encrypted under `passphrase`: the bytes of an owner.key file. */
-export async function encryptOwnerKey(
-  key: PrivateKey,
+/**
+ * A file sealed with a passphrase in the layout above. owner.key and the owner backup
+ * (owner-backup.ts) share it; each has its own magic and check label, so one can never be taken
+ * for the other (both are authenticated), and its own errors, so messages name the right file.
+ */
+export interface SealFormat {
+  /** For messages: "owner key", "owner backup". */
+  what: string
+  magic: Buffer
+  checkLabel: string
+  fileError(path: string, problem: string): Error
+  wrongPassphrase(): Error
+}
+
+const OWNER_KEY_FORMAT: SealFormat = {
+  what: 'owner key',
+  magic: MAGIC,
+  checkLabel: 'meshlan owner key check',
+  fileError: (path, problem) => new OwnerKeyFileError(path, problem),
+  wrongPassphrase: () => new WrongPassphraseError(),
+}
+
+/** `plain` encrypted under `passphrase` in `format`'s layout (the caller zeroes `plain`). */
+export async function sealWithPassphrase(
+  format: SealFormat,
+  plain: Uint8Array,
   passphrase: string,
   params: ScryptParams = DEFAULT_SCRYPT,
 ): Promise<Uint8Array> {
@@ -111,24 +134,99 @@ export async function encryptOwnerKey(
   const nonce = randomBytes(12)
   const derived = await derive(passphrase, salt, params)
   const header = Buffer.concat([
-    MAGIC,
+    format.magic,
     Buffer.from([FORMAT_VERSION, KDF_SCRYPT, params.log2N, params.r, params.p, AEAD_AES_256_GCM]),
     salt,
     nonce,
-    checkValue(derived.subarray(32)),
+    checkValue(derived.subarray(32), format.checkLabel),
   ])
   const cipher = createCipheriv('aes-256-gcm', derived.subarray(0, 32), nonce)
   cipher.setAAD(header)
-  const plain = Buffer.from(privateKeyToProtobuf(key))
   const body = Buffer.concat([header, cipher.update(plain), cipher.final(), cipher.getAuthTag()])
-  plain.fill(0)
   derived.fill(0)
   return new Uint8Array(Buffer.concat([body, digest(body)]))
 }
 
+/** True when `bytes` start with `format`'s magic, whatever their state. */
+export function hasMagic(format: SealFormat, bytes: Uint8Array): boolean {
+  const m = format.magic
+  return bytes.length >= m.length && Buffer.from(bytes.subarray(0, m.length)).equals(m)
+}
+
+/**
+ * Opens a sealed file. Throws `format.wrongPassphrase()` for a wrong passphrase and
+ * `format.fileError(path, …)` for a file that is damaged, edited or of an unknown format.
+ * The caller zeroes the returned bytes when done.
+ */
+export async function openWithPassphrase(
+  format: SealFormat,
+  bytes: Uint8Array,
+  passphrase: string,
+  path: string,
+): Promise<Buffer> {
+  const buf = Buffer.from(bytes)
+  const fail = (problem: string): Error => format.fileError(path, problem)
+  if (!hasMagic(format, buf)) throw fail(`is not a meshlan ${format.what} file`)
+  if (buf[8] !== FORMAT_VERSION) {
+    throw fail(`has format version ${buf[8]}, which this meshlan does not know: upgrade meshlan`)
+  }
+  const changed = 'was changed or damaged (integrity check failed): restore it from a backup'
+  if (buf.length < HEADER_BYTES + TAG_BYTES + DIGEST_BYTES + 1) throw fail(changed)
+  const body = buf.subarray(0, buf.length - DIGEST_BYTES)
+  if (!timingSafeEqual(digest(body), buf.subarray(buf.length - DIGEST_BYTES))) throw fail(changed)
+  if (buf[9] !== KDF_SCRYPT || buf[13] !== AEAD_AES_256_GCM)
+    throw fail('names an unknown KDF or cipher: upgrade meshlan')
+  const params: ScryptParams = { log2N: buf[10], r: buf[11], p: buf[12] }
+  if (
+    params.log2N < 10 ||
+    params.log2N > 22 ||
+    params.r < 1 ||
+    params.r > 32 ||
+    params.p < 1 ||
+    params.p > 16
+  ) {
+    throw fail(`has implausible scrypt parameters: ${changed}`)
+  }
+  const header = body.subarray(0, HEADER_BYTES)
+  const salt = header.subarray(14, 30)
+  const nonce = header.subarray(30, 42)
+  const derived = await derive(passphrase, salt, params)
+  try {
+    if (!timingSafeEqual(checkValue(derived.subarray(32), format.checkLabel), header.subarray(42, 58)))
+      throw format.wrongPassphrase()
+    const decipher = createDecipheriv('aes-256-gcm', derived.subarray(0, 32), nonce)
+    decipher.setAAD(header)
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES))
+    try {
+      return Buffer.concat([
+        decipher.update(body.subarray(HEADER_BYTES, body.length - TAG_BYTES)),
+        decipher.final(),
+      ])
+    } catch {
+      throw fail(`${changed} (the passphrase is right but the ciphertext does not authenticate)`)
+    }
+  } finally {
+    derived.fill(0)
+  }
+}
+
+/** The key, encrypted under `passphrase`: the bytes of an owner.key file. */
+export async function encryptOwnerKey(
+  key: PrivateKey,
+  passphrase: string,
+  params: ScryptParams = DEFAULT_SCRYPT,
+): Promise<Uint8Array> {
+  const plain = Buffer.from(privateKeyToProtobuf(key))
+  try {
+    return await sealWithPassphrase(OWNER_KEY_FORMAT, plain, passphrase, params)
+  } finally {
+    plain.fill(0)
+  }
+}
+
 /** True when `bytes` look like an owner.key file (magic), whatever their state. */
 export function isOwnerKeyFile(bytes: Uint8Array): boolean {
-  return bytes.length >= MAGIC.length && Buffer.from(bytes.subarray(0, MAGIC.length)).equals(MAGIC)
+  return hasMagic(OWNER_KEY_FORMAT, bytes)
 }
 
 /**
@@ -140,61 +238,13 @@ export async function decryptOwnerKey(
   passphrase: string,
   path = 'owner.key',
 ): Promise<PrivateKey> {
-  const buf = Buffer.from(bytes)
-  if (!isOwnerKeyFile(buf)) throw new OwnerKeyFileError(path, 'is not a meshlan owner key file')
-  if (buf[8] !== FORMAT_VERSION) {
-    throw new OwnerKeyFileError(
-      path,
-      `has format version ${buf[8]}, which this meshlan does not know: upgrade meshlan`,
-    )
-  }
-  const changed = 'was changed or damaged (integrity check failed): restore it from a backup'
-  if (buf.length < HEADER_BYTES + TAG_BYTES + DIGEST_BYTES + 1) throw new OwnerKeyFileError(path, changed)
-  const body = buf.subarray(0, buf.length - DIGEST_BYTES)
-  if (!timingSafeEqual(digest(body), buf.subarray(buf.length - DIGEST_BYTES)))
-    throw new OwnerKeyFileError(path, changed)
-  if (buf[9] !== KDF_SCRYPT || buf[13] !== AEAD_AES_256_GCM)
-    throw new OwnerKeyFileError(path, 'names an unknown KDF or cipher: upgrade meshlan')
-  const params: ScryptParams = { log2N: buf[10], r: buf[11], p: buf[12] }
-  if (
-    params.log2N < 10 ||
-    params.log2N > 22 ||
-    params.r < 1 ||
-    params.r > 32 ||
-    params.p < 1 ||
-    params.p > 16
-  ) {
-    throw new OwnerKeyFileError(path, `has implausible scrypt parameters: ${changed}`)
-  }
-  const header = body.subarray(0, HEADER_BYTES)
-  const salt = header.subarray(14, 30)
-  const nonce = header.subarray(30, 42)
-  const derived = await derive(passphrase, salt, params)
+  const plain = await openWithPassphrase(OWNER_KEY_FORMAT, bytes, passphrase, path)
   try {
-    if (!timingSafeEqual(checkValue(derived.subarray(32)), header.subarray(42, 58)))
-      throw new WrongPassphraseError()
-    const decipher = createDecipheriv('aes-256-gcm', derived.subarray(0, 32), nonce)
-    decipher.setAAD(header)
-    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES))
-    let plain: Buffer
-    try {
-      plain = Buffer.concat([
-        decipher.update(body.subarray(HEADER_BYTES, body.length - TAG_BYTES)),
-        decipher.final(),
-      ])
-    } catch {
-      throw new OwnerKeyFileError(
-        path,
-        `${changed} (the passphrase is right but the ciphertext does not authenticate)`,
-      )
-    }
-    try {
-      return privateKeyFromProtobuf(new Uint8Array(plain))
-    } finally {
-      plain.fill(0)
-    }
+    return privateKeyFromProtobuf(new Uint8Array(plain))
+  } catch {
+    throw new OwnerKeyFileError(path, 'holds no valid key: restore it from a backup')
   } finally {
-    derived.fill(0)
+    plain.fill(0)
   }
 }
 

@@ -31,7 +31,7 @@ export {
   RateLimitedLog,
   stderrIsJournal,
 } from './logger.ts'
-export { type BindRequest, bindMembers } from './membership/binder.ts'
+export { type BindRequest, bindMembers, moveOwnerNode } from './membership/binder.ts'
 export { MembershipGate } from './membership/gate.ts'
 export { ALLOW_ALL_ACL, type Membership, OWNER_KEY_NAME, PolicyStore } from './membership/policy-store.ts'
 export { MembershipService, membership } from './membership/service.ts'

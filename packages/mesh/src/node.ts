@@ -147,6 +147,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     return this.s.membership.amend(change)
   }
 
+  /** Takes and publishes a policy version signed outside this node's signer (a restored owner key). */
+  announcePolicy(envelope: Uint8Array): Promise<'accepted' | 'stale' | { rejected: string }> {
+    return this.s.topology.announcePolicy(envelope)
+  }
+
   /** Changes routes/exit settings live (unset fields stay; bad input throws first); republishes. */
   async setRouting(opts: routing.RoutingOptions): Promise<void> {
     this.routing = routing.routingState(opts, this.routing, this.subnet)

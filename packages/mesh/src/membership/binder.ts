@@ -101,3 +101,31 @@ export function bindMembers(
     return { ...p, keys, members }
   }
 }
+
+/**
+ * A restored owner key (`meshlan network restore`) makes `peerId` the owner's node: it is bound
+ * under the reserved key name `owner` (its existing binding keeps its name and address; an unbound
+ * node gets new ones), and every other node bound under `owner` is revoked — the old owner's box
+ * was lost or is presumed stolen, and two owner's nodes holding one signing key could each sign a
+ * version N and fork the chain. One version for all of it, so no node ever sees two owner's nodes.
+ */
+export function moveOwnerNode(peerId: string, wanted: string, now: number): PolicyChange {
+  return (p: Policy): Policy => {
+    const old = p.members.filter((m) => m.key === OWNER_KEY_NAME && m.peerId !== peerId).map((m) => m.peerId)
+    const oldSet = new Set(old)
+    const revokedNodes = [
+      ...p.revokedNodes.filter((n) => !oldSet.has(n.peerId)),
+      ...old.map((id) => ({ peerId: id, revokedAt: now })),
+    ]
+    const q: Policy = {
+      ...p,
+      members: p.members
+        .filter((m) => !oldSet.has(m.peerId))
+        .map((m) => (m.peerId === peerId ? { ...m, key: OWNER_KEY_NAME } : m)),
+      routes: p.routes.filter((r) => !oldSet.has(r.peerId)),
+      revokedNodes,
+    }
+    if (q.members.some((m) => m.peerId === peerId)) return q
+    return bindMembers([{ peerId, key: OWNER_KEY_NAME, wanted }], now)(q)
+  }
+}

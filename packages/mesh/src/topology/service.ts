@@ -195,6 +195,17 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
    * by sync to admitted peers gossip does not reach yet (just connected, subscription not seen), so
    * nobody waits for a heartbeat — without a sync round per peer per version when gossip works.
    */
+  /**
+   * A policy version signed elsewhere — an owner key restored onto this member node (daemon
+   * owner-restore.ts) — taken and published exactly like one this node's signer made, so members
+   * get it over the connections and gossip mesh they already have.
+   */
+  async announcePolicy(envelope: Uint8Array): Promise<'accepted' | 'stale' | { rejected: string }> {
+    const r = await this.c.membership.store.offer(envelope)
+    if (r === 'accepted') await this.publishPolicy(envelope)
+    return r
+  }
+
   private async publishPolicy(envelope: Uint8Array): Promise<void> {
     await this.c.pubsub.publish(POLICY_TOPIC, envelope).catch((err: Error) => {
       this.init.log.debug('policy publish', { error: err.message })

@@ -1,0 +1,204 @@
+/**
+ * Owner continuity, in process (no TUN): a protected owner and three members. The owner backs its
+ * key up, signs one more version after the backup, and its state directory is deleted. The backup
+ * is refused with a wrong passphrase and when tampered with; restored on member a, which first
+ * pulls the newest version from the mesh (the one signed after the backup) and signs newest + 1,
+ * binding itself under `owner` and revoking the old owner's node. a revokes c's key: b and c apply
+ * it and c is cut off within 2 s; every version after the loss is above the newest before it and
+ * verifies under the same owner key. A restore on b with no member left to ask refuses.
+ */
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { it } from 'node:test'
+import { createLogger, type NodeStatus } from '@meshlan/mesh'
+import { decodeOwnerPolicy, publicKeyFromPeerId } from '@meshlan/wire'
+import { fromBase64, toBase64 } from '@meshlan/wire/encoding'
+import { callControl } from '../src/control.ts'
+import { Controller } from '../src/controller.ts'
+import { createDaemon, type Daemon } from '../src/daemon.ts'
+import { StateDir } from '../src/state.ts'
+
+const quiet = createLogger('t', { level: 'error' })
+const CONFIG =
+  'listen = ["/ip4/127.0.0.1/tcp/0"]\nlog_level = "error"\n[tun]\nenabled = false\n[admin]\nlisten = []\n'
+const OWNER_PASS = 'correct horse battery'
+const BACKUP_PASS = 'backup passphrase 42'
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await fn().catch(() => false)) return
+    await sleep(100)
+  }
+  assert.fail(`timed out waiting for ${what}`)
+}
+
+it('owner continuity: backup, owner state lost, restore on a member continues the chain; a revoke reaches every node; wrong passphrase, tampered backup and no reachable member are refused', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'restore-'))
+  const dirs = Object.fromEntries(['o', 'a', 'b', 'c'].map((n) => [n, join(root, n)]))
+  for (const d of Object.values(dirs)) {
+    await mkdir(d)
+    await writeFile(join(d, 'config.toml'), CONFIG)
+  }
+  const call = <T>(n: string, meth: string, p = {}) =>
+    callControl<T>(join(dirs[n], 'control.sock'), dirs[n], meth, p)
+  const daemons: Record<string, Daemon> = {}
+  const start = async (n: string) => {
+    daemons[n] = createDaemon({ stateDir: dirs[n] }, { log: quiet })
+    await daemons[n].start()
+  }
+  try {
+    const oc = new Controller({ state: new StateDir(dirs.o), hostRoutes: async () => [] })
+    await oc.init({ name: 'owner' })
+    const net = await oc.networkCreate({ name: 'lab', passphrase: OWNER_PASS })
+    await start('o')
+    await call('o', 'unlock', { passphrase: OWNER_PASS })
+    for (const n of ['a', 'b', 'c']) {
+      const k = await call<{ joinString: string }>('o', 'keyCreate', { name: `k${n}`, allowAll: true })
+      await new Controller({ state: new StateDir(dirs[n]), hostRoutes: async () => [] }).join({
+        joinString: k.joinString,
+        name: n,
+      })
+      await start(n)
+    }
+    // every member bound and online at every other member
+    for (const n of ['a', 'b', 'c']) {
+      await until(`${n} sees its peers`, async () => {
+        const s = await call<NodeStatus>(n, 'status')
+        return s.self.bound && s.peers.filter((p) => p.online && p.bound).length === 3
+      })
+    }
+    const ownerNode = daemons.o.node?.peerId as string
+
+    // the backup, then one more version the backup does not hold
+    const bk = await call<{ backup: string; version: number }>('o', 'networkBackup', {
+      passphrase: BACKUP_PASS,
+    })
+    await call('o', 'keyCreate', { name: 'after-backup', allowAll: true })
+    const newest = (await call<NodeStatus>('o', 'status')).self.network.policyVersion
+    assert.ok(newest > bk.version, 'a version signed after the backup')
+    for (const n of ['a', 'b', 'c']) {
+      await until(`${n} holds v${newest}`, async () => {
+        return (await call<NodeStatus>(n, 'status')).self.network.policyVersion === newest
+      })
+    }
+    // the owner's box dies: its state is gone
+    await daemons.o.stop()
+    delete daemons.o
+    await rm(dirs.o, { recursive: true, force: true })
+
+    // refused: wrong backup passphrase, a tampered backup
+    const restoreParams = {
+      backup: bk.backup,
+      backupPassphrase: BACKUP_PASS,
+      passphrase: 'new local passphrase',
+    }
+    await assert.rejects(
+      call('a', 'networkRestore', { ...restoreParams, backupPassphrase: 'not the backup passphrase' }),
+      /wrong backup passphrase/,
+    )
+    const tampered = fromBase64(bk.backup) as Uint8Array
+    tampered[80] ^= 1
+    await assert.rejects(
+      call('a', 'networkRestore', { ...restoreParams, backup: toBase64(tampered) }),
+      /the backup file: was changed or damaged/,
+    )
+    await assert.rejects(stat(join(dirs.a, 'owner.key')), /ENOENT/)
+
+    // restored on member a: it pulled the version the backup lacked and signs the next one
+    const r = await call<{ previousVersion: number; version: number; revokedOwnerNodes: string[] }>(
+      'a',
+      'networkRestore',
+      restoreParams,
+    )
+    assert.equal(r.previousVersion, newest)
+    assert.equal(r.version, newest + 1)
+    assert.deepEqual(r.revokedOwnerNodes, [ownerNode])
+    assert.equal((await stat(join(dirs.a, 'owner.key'))).mode & 0o777, 0o600)
+    assert.deepEqual(await call('a', 'lock-status'), { protected: true, locked: false })
+    for (const n of ['b', 'c']) {
+      await until(`${n} takes the restored owner's v${r.version}`, async () => {
+        return (await call<NodeStatus>(n, 'status')).self.network.policyVersion === r.version
+      })
+    }
+
+    // the restored owner revokes c's key: b and c apply it, c is cut off within 2 s
+    const rev = await call<{ version: number }>('a', 'keyRevoke', { name: 'kc' })
+    assert.equal(rev.version, r.version + 1)
+    const t0 = Date.now()
+    await until(
+      'c cut off',
+      async () => {
+        const b = await call<NodeStatus>('b', 'status')
+        const c = await call<NodeStatus>('c', 'status')
+        const aSees = (await call<NodeStatus>('a', 'status')).peers.some((p) => p.name === 'c' && p.online)
+        return (
+          b.self.network.policyVersion === rev.version &&
+          c.self.network.policyVersion === rev.version &&
+          !c.self.member &&
+          !b.peers.some((p) => p.name === 'c' && p.online) &&
+          !aSees
+        )
+      },
+      2000,
+    )
+    assert.ok(Date.now() - t0 <= 2000)
+    assert.equal((await call<{ ok: boolean }>('b', 'ping', { target: 'a', count: 1 })).ok, true)
+
+    // the chain after the loss: above the newest before it, each signed by the same owner key
+    const pub = publicKeyFromPeerId(net.owner)
+    assert.ok(pub.ok)
+    for (const n of ['a', 'b']) {
+      const d = await decodeOwnerPolicy(
+        new Uint8Array(await readFile(join(dirs[n], 'policy.bin'))),
+        pub.value,
+      )
+      assert.ok(d.ok, `${n}'s policy verifies under the owner key`)
+      assert.equal(d.value.body.version, rev.version)
+      assert.equal(d.value.body.owner, net.owner)
+      const mine = d.value.body.members.find((m) => m.peerId === daemons.a.node?.peerId)
+      assert.equal(mine?.key, 'owner', 'a is bound under owner')
+      assert.ok(
+        d.value.body.revokedNodes.some((x) => x.peerId === ownerNode),
+        'the old owner node is revoked',
+      )
+    }
+
+    // a restore that cannot ask any member refuses (b, with a stopped and c revoked)
+    await daemons.a.stop()
+    delete daemons.a
+    await assert.rejects(
+      call('b', 'networkRestore', restoreParams),
+      /cannot prove this node holds the newest policy/,
+    )
+    await assert.rejects(stat(join(dirs.b, 'owner.key')), /ENOENT/)
+    const audit = (await readFile(join(dirs.b, 'audit.log'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    assert.ok(
+      audit.some(
+        (e) =>
+          e.event === 'network.restore' && e.ok === false && e.detail.error === 'ERR_NEWEST_POLICY_UNKNOWN',
+      ),
+    )
+    const aAudit = (await readFile(join(dirs.a, 'audit.log'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    const restores = aAudit
+      .filter((e) => e.event === 'network.restore')
+      .map((e) => [e.ok, e.detail.error ?? null])
+    assert.deepEqual(restores, [
+      [false, 'ERR_WRONG_BACKUP_PASSPHRASE'],
+      [false, 'ERR_BACKUP_FILE'],
+      [true, null],
+    ])
+  } finally {
+    for (const d of Object.values(daemons)) await d.stop().catch(() => {})
+    await rm(root, { recursive: true, force: true })
+  }
+})
