@@ -1,7 +1,8 @@
-/** `meshlan network create`, `meshlan network protect`. */
+/** `meshlan network create`, `meshlan network protect`, backup and restore (network-backup.ts). */
 import type { Command } from 'commander'
 import { ctx, err, json, out } from '../io.ts'
 import { oneStdin, readPassphrase } from '../passphrase.ts'
+import { registerNetworkContinuity } from './network-backup.ts'
 
 export function registerNetwork(program: Command): void {
   const network = program.command('network').description('networks')
@@ -89,4 +90,5 @@ export function registerNetwork(program: Command): void {
       if (asJson) json(r)
       else out(`owner key re-encrypted with the new passphrase in ${r.file}`)
     })
+  registerNetworkContinuity(network)
 }
