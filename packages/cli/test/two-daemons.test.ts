@@ -46,7 +46,15 @@ async function until<T>(fn: () => Promise<T | null | false>, ms: number, what: s
 
 interface Status {
   self: { name: string; ip: string | null; peerId: string; network: unknown }
-  peers: Array<{ name: string; ip: string; peerId: string; path: string; rttMs: number | null; key: string }>
+  peers: Array<{
+    name: string
+    ip: string
+    peerId: string
+    path: string
+    rttMs: number | null
+    key: string
+    bound: boolean
+  }>
 }
 
 describe('meshlan CLI: owner and member daemons on loopback', () => {
@@ -94,10 +102,13 @@ describe('meshlan CLI: owner and member daemons on loopback', () => {
       async () => {
         const a = JSON.parse(await ok(owner, 'status', '--json')) as Status
         const b = JSON.parse(await ok(member, 'status', '--json')) as Status
-        return a.peers.length === 1 && b.peers.length === 1 && b.self.ip != null ? [a, b] : null
+        // bound: the owner has fixed the member's name and address (until then both are provisional)
+        return a.peers.length === 1 && a.peers[0].bound && b.peers.length === 1 && b.self.ip != null
+          ? [a, b]
+          : null
       },
       15_000,
-      'both nodes to see each other',
+      'both nodes to see each other, the member bound',
     )
     assert.equal(os.peers[0].name, 'member')
     assert.equal(os.peers[0].ip, ms.self.ip)
