@@ -354,6 +354,12 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
           .map((n) => n.bytes)
         const self = this.c.membership.selfId
         if (this.lastRecord != null && (have[self] ?? -1) < this.lastSeq) records.push(this.lastRecord)
+        // the client holds a newer policy than we do (it says so; its envelope proves it or not):
+        // pull it back now. This is what makes publishPolicy's sync to peers gossip does not reach
+        // yet deliver the version, and a restored owner's just-restarted node reach its members.
+        if (req.policyVersion != null && req.policyVersion > store.version) {
+          setImmediate(() => void this.syncWith(conn.remotePeer).catch(() => {}))
+        }
         return { ok: true, policy: holds ? null : policy, records }
       })
     } catch (err) {
