@@ -31,6 +31,9 @@ import type { MembershipService } from '../membership/service.ts'
 import { type KnownNode, RecordStore } from './records.ts'
 import { SYNC_TIMEOUT_MS, type SyncResponse, syncClient, syncServer } from './sync.ts'
 
+/** Members remembered by pullBack before the table is cleared (more than any network's members). */
+const MAX_PULL_BACK_PEERS = 4096
+
 /** What our record says besides identity and membership: filled in by the node's other parts. */
 export type RecordFields = Pick<
   NodeRecord,
@@ -82,6 +85,8 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   private lastSeq = 0
   private lastRecord: Uint8Array | null = null
   private running = false
+  /** When we last pulled a newer policy back from each member (pullBack). */
+  private readonly pulledBack = new Map<string, number>()
   /** The next anti-entropy round's delay: ANTI_ENTROPY_MS, doubled after each round that brought
    * nothing, up to ANTI_ENTROPY_MAX_MS; back to ANTI_ENTROPY_MS when a round or a new peer did. */
   private antiEntropyMs = ANTI_ENTROPY_MS
@@ -289,6 +294,20 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     this.antiEntropyMs = news > 0 ? ANTI_ENTROPY_MS : Math.min(this.antiEntropyMs * 2, ANTI_ENTROPY_MAX_MS)
   }
 
+  /**
+   * Syncs back with a member that says it holds a newer policy, at most once per ANTI_ENTROPY_MS
+   * per member: a member repeating the claim gets one exchange from us per interval, not one per
+   * request (the claim costs it nothing; our pull costs a stream and a policy check).
+   */
+  private pullBack(peer: PeerId): void {
+    const key = peer.toString()
+    const now = Date.now()
+    if (now - (this.pulledBack.get(key) ?? 0) < ANTI_ENTROPY_MS) return
+    if (this.pulledBack.size >= MAX_PULL_BACK_PEERS) this.pulledBack.clear() // bounded; forgetting is safe
+    this.pulledBack.set(key, now)
+    setImmediate(() => void this.syncWith(peer).catch(() => {}))
+  }
+
   /** One sync exchange with `peer`; resolves with how many records and policies it brought. */
   async syncWith(peer: PeerId): Promise<number> {
     const store = this.c.membership.store
@@ -357,9 +376,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
         // the client holds a newer policy than we do (it says so; its envelope proves it or not):
         // pull it back now. This is what makes publishPolicy's sync to peers gossip does not reach
         // yet deliver the version, and a restored owner's just-restarted node reach its members.
-        if (req.policyVersion != null && req.policyVersion > store.version) {
-          setImmediate(() => void this.syncWith(conn.remotePeer).catch(() => {}))
-        }
+        if (req.policyVersion != null && req.policyVersion > store.version) this.pullBack(conn.remotePeer)
         return { ok: true, policy: holds ? null : policy, records }
       })
     } catch (err) {
