@@ -163,7 +163,7 @@ async function restore(
     ownerKey: backup.key,
     current: () => store.policy,
     apply: async (envelope, policy) => {
-      const r = await node.announcePolicy(envelope)
+      const r = await node.topology.announcePolicy(envelope)
       if (r !== 'accepted')
         throw new StalePolicyError(policy.version, r === 'stale' ? 'a newer version exists' : r.rejected)
     },

@@ -121,11 +121,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     // the owner binds itself before it answers anyone, so its name and address are final at once
     if (m.isOwner && m.store.policy != null && m.store.binding(this.peerId) == null) {
       // a locked owner key cannot sign: the node runs unbound until it is unlocked (the binder retries)
-      await m
-        .amend(
-          bindMembers([{ peerId: this.peerId, key: OWNER_KEY_NAME, wanted: this.init.name }], Date.now()),
-        )
-        .catch((err: Error) => this.log.warn('binding the owner node failed', { error: err.message }))
+      const self = [{ peerId: this.peerId, key: OWNER_KEY_NAME, wanted: this.init.name }]
+      const failed = (err: Error) => this.log.warn('binding the owner node failed', { error: err.message })
+      await m.amend(bindMembers(self, Date.now())).catch(failed)
     }
     await this.recompute()
     this.rttTimer = setInterval(
@@ -145,11 +143,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   /** The owner's one way to change the policy (serialised; a stale version is an error). */
   amendPolicy(change: PolicyChange): Promise<{ policy: Policy; envelope: Uint8Array }> {
     return this.s.membership.amend(change)
-  }
-
-  /** Takes and publishes a policy version signed outside this node's signer (a restored owner key). */
-  announcePolicy(envelope: Uint8Array): Promise<'accepted' | 'stale' | { rejected: string }> {
-    return this.s.topology.announcePolicy(envelope)
   }
 
   /** Changes routes/exit settings live (unset fields stay; bad input throws first); republishes. */
