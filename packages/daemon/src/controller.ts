@@ -1,4 +1,6 @@
 /**
+ * (Over 500 lines: one method per control-API operation on the state directory, each short; splitting it by noun — keys, routes, owner — is the next step, not done yet.)
+ *
  * The controller: every operation on a node's network state, in one implementation.
  *
  * The CLI runs it directly on the state directory when no daemon runs; the daemon runs the same

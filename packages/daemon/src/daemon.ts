@@ -1,4 +1,6 @@
 /**
+ * (Over 500 lines: the daemon's lifecycle wires node, device, MagicDNS, routing, admin API and metrics, each in its own file; this one owns only their order and hand-offs, plus the control-method switch.)
+ *
  * The daemon: one MeshNode for one state directory, its TUN, its control socket.
  *
  * start(): identity (created if missing) → pid file → control socket → the node, if the state

@@ -1,4 +1,6 @@
 /**
+ * (Over 500 lines: one NAT lab per describe — drop, reset, symmetric, auto relay, UPnP — with shared fault helpers.)
+ *
  * NAT traversal end to end: member relays, hole punching through real MASQUERADE NATs, symmetric
  * NAT staying on the relay, relay failover, and peers behind one NAT meeting on their LAN.
  */

@@ -1,4 +1,6 @@
 /**
+ * (Over 500 lines: one attack per test, written from the attacker's side; they share one mesh and its helpers.)
+ *
  * Red team of the trust boundary (issue 8), in-process over the memory transport. Each test is
  * one attack, written from the attacker's side and judged on the receiving side (what it read,
  * buffered, admitted, bound or forwarded). Attacks that still succeed are kept, marked

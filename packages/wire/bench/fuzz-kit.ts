@@ -1,4 +1,6 @@
 /**
+ * (Over 500 lines: the fuzz runner, its mutators and its report in one place, shared by every fuzz command.)
+ *
  * The fuzz harness shared by fuzz-all.ts and its targets: a seeded PRNG per input (so one input
  * can be replayed alone with `--at I`), byte and structure-aware JSON mutators, a bound on what a
  * result holds, and the loop that runs one target and counts what happened.

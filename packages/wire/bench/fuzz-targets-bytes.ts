@@ -1,4 +1,6 @@
 /**
+ * (Over 500 lines: one fuzz target per parser a peer can reach, side by side so the targets stay alike.)
+ *
  * Fuzz targets for the binary parsers a remote peer reaches: the IPv4 accessors and PacketHeader
  * (every packet of a tunnel stream), the FrameDecoder (every tunnel stream), control messages,
  * the hello handshake messages (what a stranger can send) and DCUtR messages.

@@ -1,4 +1,6 @@
 /**
+ * (Over 500 lines: the libp2p service that owns paths, relays, punching, the NAT probe, port mapping and the relay role; each lives in its own file and this one wires their timers and events.)
+ *
  * Reachability: how this node reaches each member and why not directly. Paths (direct > relayed,
  * dialling groups), relay reservations, our DCUtR hole punching with its back-off, the NAT probe,
  * observed public addresses, and the watchdog on direct paths. Everything NAT in one service with
