@@ -122,8 +122,13 @@ describe('fail2ban bans an address hammering the admin API (lab)', { skip }, () 
       intervalMs: 500,
       what: `fail2ban bans ${aip}`,
     })
-    const rules = await server.exec('iptables', ['-S'])
-    assert.match(rules.stdout, new RegExp(`${aip.replace(/\./g, '\\.')}.*REJECT`), rules.stdout)
+    // fail2ban lists the ban before its action has run iptables: wait for the rule itself
+    const banRule = new RegExp(`${aip.replace(/\./g, '\\.')}.*REJECT`)
+    await waitFor(async () => banRule.test((await server.exec('iptables', ['-S'])).stdout), {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      what: `the iptables rule banning ${aip}`,
+    })
     const next = await post(attacker, `${url}/api/login`, { username: 'alice', password: PASSWORD })
     assert.match(next, /^error:/, `a banned address cannot connect (got ${next})`)
     assert.equal(
