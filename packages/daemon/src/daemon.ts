@@ -200,6 +200,14 @@ class MeshDaemon implements Daemon {
       this.logLevel.level = next.log_level ?? envLogLevel()
       this.lock.autoLockMs = autoLockMs(next.admin.auto_lock)
       const node = this.node
+      // a node started with relay = false has no relay server: turning it on needs a restart
+      if (
+        changes.live.includes('relay') &&
+        node?.libp2pNode.services.reachability.setRelayMode(next.relay) === false
+      ) {
+        changes.live = changes.live.filter((k) => k !== 'relay')
+        changes.restart = [...changes.restart, 'relay'].sort()
+      }
       if (changes.live.some((k) => k.startsWith('dns.'))) {
         await this.dnsWork
         await this.dns?.stop()

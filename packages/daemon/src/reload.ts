@@ -12,7 +12,14 @@ export interface ConfigChanges {
   restart: string[]
 }
 
-const LIVE = new Set(['log_level', 'dns.enabled', 'dns.host_integration', 'metrics.listen', 'metrics.expose'])
+const LIVE = new Set([
+  'log_level',
+  'relay',
+  'dns.enabled',
+  'dns.host_integration',
+  'metrics.listen',
+  'metrics.expose',
+])
 const LIVE_ADMIN = new Set(['admin.listen', 'admin.public'])
 const LIVE_TABLES = new Set(['routes'])
 

@@ -29,7 +29,7 @@ export interface RelayStatus {
 }
 
 export class RelayRole {
-  readonly mode: RelayMode
+  mode: RelayMode
   private confirmed: { by: string; addr: string; at: number } | null = null
   private fails = 0
   private lastFail: string | null = null
@@ -38,6 +38,16 @@ export class RelayRole {
 
   constructor(mode: RelayMode) {
     this.mode = mode
+  }
+
+  /** A new mode (config reload): an earlier confirmation or failure count does not carry over. */
+  setMode(mode: RelayMode): void {
+    if (mode === this.mode) return
+    this.mode = mode
+    this.confirmed = null
+    this.fails = 0
+    this.lastFail = null
+    this.lastAsk = 0
   }
 
   serving(now: number): boolean {

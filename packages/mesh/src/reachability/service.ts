@@ -157,6 +157,7 @@ export class Reachability {
   private relaySoon: NodeJS.Timeout | null = null
   private running = false
   private readonly relayRole: RelayRole
+  private readonly relayServer: boolean
   private readonly dialBack: DialBackResponder
   private confirming = false
   /** What our record last said about relaying (an expired confirmation must be announced too). */
@@ -171,6 +172,8 @@ export class Reachability {
     this.adapter = components.host.adapter
     this.dial = components.dial ?? dialFromPort
     this.relayRole = new RelayRole(init.relay ?? false)
+    // the relay server is part of the libp2p node, built at start: only these modes can change live
+    this.relayServer = init.relay === true || init.relay === 'auto'
     this.dialBack = new DialBackResponder(components.tcpProbe)
     this.portMapper =
       init.portMapping === true
@@ -228,7 +231,7 @@ export class Reachability {
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
     this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
     this.timers.push(setInterval(() => void this.watchDirectPaths(), DIRECT_WATCH_MS))
-    if (this.relayRole.mode === 'auto')
+    if (this.relayServer)
       this.timers.push(setInterval(() => void this.confirmRelay(), RELAY_CONFIRM_RETRY_MS))
     setTimeout(() => void this.maintainRelays().then(() => this.probeNat()), FIRST_PROBE_MS).unref()
     // in the background: a router that doesn't answer never holds up start
@@ -374,6 +377,17 @@ export class Reachability {
       })),
       portMapping: this.portMapping(),
     }
+  }
+
+  /**
+   * relay = true/false/"auto" on a running node (config reload). False when the node started with
+   * `relay = false`: its libp2p node has no relay server, so turning relaying on needs a restart.
+   */
+  setRelayMode(mode: RelayMode): boolean {
+    if (!this.relayServer && mode !== false) return false
+    this.relayRole.setMode(mode)
+    void this.confirmRelay()
+    return true
   }
 
   /** Whether this node serves as a member relay now (its record's `relay` flag). */
