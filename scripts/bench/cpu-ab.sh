@@ -21,6 +21,8 @@ P=mlcpu$$; NA=${P}a; NB=${P}b; WORK=$(mktemp -d /tmp/meshlan-cpu-ab.XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # iperf3 -D detaches: a deleted namespace does not end it, its pid file does
+  [ -f "$WORK/iperf.pid" ] && kill "$(cat "$WORK/iperf.pid")" 2>/dev/null || true
   sleep 0.5
   ip netns del "$NA" 2>/dev/null || true
   ip netns del "$NB" 2>/dev/null || true
@@ -32,7 +34,7 @@ ip link add "${P}x" netns "$NA" type veth peer name "${P}y" netns "$NB"
 ip -n "$NA" addr add 198.18.99.1/24 dev "${P}x"; ip -n "$NB" addr add 198.18.99.2/24 dev "${P}y"
 for n in "$NA" "$NB"; do ip -n "$n" link set lo up; done
 ip -n "$NA" link set "${P}x" up; ip -n "$NB" link set "${P}y" up
-ip netns exec "$NB" "${PIN_B[@]}" iperf3 -s -D -p 5201 --logfile "$WORK/iperf-server.log"
+ip netns exec "$NB" "${PIN_B[@]}" iperf3 -s -D -p 5201 -I "$WORK/iperf.pid" --logfile "$WORK/iperf-server.log"
 
 cli() { local root=$1 ns=$2 st=$3; shift 3; ip netns exec "$ns" env MESHLAN_LOG=warn "$NODE" "$root/packages/cli/src/main.ts" --state "$st" "$@"; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
