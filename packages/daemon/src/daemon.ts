@@ -134,8 +134,9 @@ class MeshDaemon implements Daemon {
     })
   }
 
+  /** What join strings and `info` give out: the node's announced underlay addresses. */
   private listenAddrs(): string[] {
-    return this.node?.libp2pNode.getMultiaddrs().map((a) => a.toString()) ?? []
+    return this.node?.libp2pNode.services.reachability.announceAddrs() ?? []
   }
 
   private serialLifecycle<T>(fn: () => Promise<T>): Promise<T> {

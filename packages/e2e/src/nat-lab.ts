@@ -124,12 +124,12 @@ export async function createUpnpLab(prefix: string): Promise<MeshLab & { upnp: M
       network: 'home',
       keys: { home: null },
       members: { c: 'home', a: 'home' },
-      // libp2p announces a public listen address only once something verified it (it has no
-      // AutoNAT here), and 11.70/24 is public where 198.18/15 is not: the public members name
-      // theirs (a reported finding: a public member with defaults announces only loopback)
+      // 11.70/24 is public where 198.18/15 is not: libp2p alone would announce only loopback for
+      // these members (no AutoNAT); meshlan announces its listening port on every interface
+      // address (reachability announceAddrs), so no `announce` is needed here
       config: {
-        relay1: `${RELAY_CONFIG}announce = ["/ip4/11.70.0.10/tcp/7946"]\n`,
-        c: `relay = false\n${NODE_CONFIG}announce = ["/ip4/11.70.0.11/tcp/7946"]\n`,
+        relay1: RELAY_CONFIG,
+        c: `relay = false\n${NODE_CONFIG}`,
         a: NODE_CONFIG,
       },
     })

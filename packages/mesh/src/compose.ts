@@ -142,6 +142,7 @@ export async function composeNode(
         relay: init.relay ?? false,
         holdReservations: init.relayClient,
         portMapping: init.portMapping ?? false,
+        explicitAnnounce: (init.announce?.length ?? 0) > 0,
       }),
     },
   )

@@ -210,10 +210,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       self: this.table.self,
       wanted: this.init.name,
       relay: this.lp.services.reachability.relaying(),
-      addrs: this.lp
-        .getMultiaddrs()
-        .map(String)
-        .filter((a) => this.underlay(a)),
+      addrs: this.lp.services.reachability.announceAddrs(),
       reach: this.lp.services.reachability,
       offer: routing.advertised(this.routing),
       version: this.init.version,

@@ -86,6 +86,11 @@ describe('libp2p adapter contract (real loopback TCP)', () => {
     const ports = aa.tcpListenPorts()
     assert.equal(ports.length, 1, 'assumption: transportManager.getListeners() lists our TCP listener')
     const [bPort] = ab.tcpListenPorts()
+    // assumption of announceAddrs: a listener reports the address it is bound to, port included
+    assert.ok(
+      aa.tcpListenAddrs().some((x) => /^\/ip4\/[\d.]+\/tcp\/\d+$/.test(x) && x.endsWith(`/tcp/${ports[0]}`)),
+      `tcpListenAddrs: ${aa.tcpListenAddrs().join(' ')}`,
+    )
     assert.ok(
       a.getMultiaddrs().some((m) => m.toString().includes(`/tcp/${ports[0]}`)),
       'listening',

@@ -56,6 +56,8 @@ export interface UpgradeSocketOptions extends AbortOptions {
 export interface Libp2pAdapter {
   upgradeSocket(socket: Socket, role: UpgradeRole, options?: UpgradeSocketOptions): Promise<Connection>
   tcpListenPorts(): number[]
+  /** The addresses our TCP listeners are bound to (`/ip4/0.0.0.0/tcp/7946` when on every interface). */
+  tcpListenAddrs(): string[]
   reserveOn(relayPeerId: string): Promise<void>
   /** The component contract re-checked now (empty: every assumption holds). */
   brokenAssumptions(): string[]
@@ -152,6 +154,18 @@ class Libp2pAdapterService implements Libp2pAdapter {
       }
     }
     return [...ports]
+  }
+
+  tcpListenAddrs(): string[] {
+    const out: string[] = []
+    for (const l of this.components.transportManager.getListeners()) {
+      for (const a of l.getAddrs()) {
+        const parts = a.getComponents()
+        if (parts.some((p) => p.name === 'p2p-circuit') || !parts.some((p) => p.name === 'tcp')) continue
+        out.push(a.toString())
+      }
+    }
+    return out
   }
 
   async reserveOn(relayPeerId: string): Promise<void> {

@@ -29,6 +29,7 @@
  * await reach.stop()           // before libp2p.stop()
  * ```
  */
+import { networkInterfaces } from 'node:os'
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { dialFromPort } from '@meshlan/tun'
@@ -84,6 +85,20 @@ export interface ReachabilityInit {
    * announce the mapped address. The daemon's default is true (`[nat] port_mapping`). @default false
    */
   portMapping?: boolean
+  /**
+   * The operator set `announce` addresses: announce exactly libp2p's list. Otherwise our listening
+   * port on every interface address is announced too (announceAddrs). @default false
+   */
+  explicitAnnounce?: boolean
+}
+
+/** This host's IPv4 addresses, loopback included (members on one host reach each other there). */
+function interfaceIpv4s(): string[] {
+  const out: string[] = []
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4') out.push(a.address)
+  }
+  return out
 }
 
 /** What reachability reads of the topology: member records and the member relays. */
@@ -158,6 +173,8 @@ export class Reachability {
   private running = false
   private readonly relayRole: RelayRole
   private readonly relayServer: boolean
+  private readonly selfId: string
+  private readonly explicitAnnounce: boolean
   private readonly dialBack: DialBackResponder
   private confirming = false
   /** What our record last said about relaying (an expired confirmation must be announced too). */
@@ -174,6 +191,8 @@ export class Reachability {
     this.relayRole = new RelayRole(init.relay ?? false)
     // the relay server is part of the libp2p node, built at start: only these modes can change live
     this.relayServer = init.relay === true || init.relay === 'auto'
+    this.selfId = init.selfId
+    this.explicitAnnounce = init.explicitAnnounce === true
     this.dialBack = new DialBackResponder(components.tcpProbe)
     this.portMapper =
       init.portMapping === true
@@ -317,6 +336,26 @@ export class Reachability {
 
   punchStats(): PunchStats {
     return this.puncher.stats()
+  }
+
+  /**
+   * Our underlay addresses for records and join strings (with `/p2p/<us>`): libp2p's announced
+   * list, plus — unless the operator set `announce` — our listening port on every IPv4 interface
+   * address. libp2p 3 announces a public listen address only once something verified it, and we run
+   * no AutoNAT: a member on a public address (a VPS) otherwise announced only loopback.
+   */
+  announceAddrs(): string[] {
+    const announced = this.host.getMultiaddrs().map(String)
+    if (this.explicitAnnounce) return announced.filter((a) => this.c.underlay(a))
+    const suffix = `/p2p/${this.selfId}`
+    const out = new Set(announced)
+    for (const l of this.adapter.tcpListenAddrs()) {
+      const m = /^\/ip4\/([\d.]+)\/tcp\/(\d+)$/.exec(l)
+      if (m == null) continue
+      const ips = m[1] === '0.0.0.0' ? interfaceIpv4s() : [m[1]]
+      for (const ip of ips) out.add(`/ip4/${ip}/tcp/${m[2]}${suffix}`)
+    }
+    return [...out].filter((a) => this.c.underlay(a) && !/^\/ip4\/169\.254\./.test(a))
   }
 
   /** Our TCP listening port (the one the hole-punch dialer binds), or null. */
