@@ -16,21 +16,34 @@ export interface AdminListen {
   kind: 'loopback' | 'overlay' | 'other'
 }
 
-const WHY = 'must be "HOST:PORT" with an IP, [IPv6], localhost or overlay, e.g. "127.0.0.1:7947"'
-
-/** Parses "HOST:PORT"; a string says why not. Port 0 picks a free port (tests). */
-export function parseAdminListen(text: string): AdminListen | string {
+/**
+ * Parses "HOST:PORT" (HOST: IPv4, [IPv6], localhost or overlay; port 0 picks a free port, for
+ * tests): the one grammar of the daemon's guarded listeners, the admin API here and the metrics
+ * endpoint (daemon/src/metrics-listen.ts). `example` goes into the error. A string says why not.
+ */
+export function parseHostPort(text: string, example: string): { host: string; port: number } | string {
+  const why = `must be "HOST:PORT" with an IP, [IPv6], localhost or overlay, e.g. "${example}"`
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text)
-  if (m == null) return WHY
+  if (m == null) return why
   const port = Number(m[3])
   if (port > 65535) return 'the port must be 0-65535'
   const raw = m[1] ?? m[2]
-  if (m[1] != null && !isIPv6(raw)) return WHY
-  if (m[2] != null && raw !== 'localhost' && raw !== 'overlay' && !isIPv4(raw)) return WHY
-  const host = raw === 'localhost' ? '127.0.0.1' : raw
-  const kind =
-    host === 'overlay' ? 'overlay' : host.startsWith('127.') || host === '::1' ? 'loopback' : 'other'
-  return { host, port, kind }
+  if (m[1] != null && !isIPv6(raw)) return why
+  if (m[2] != null && raw !== 'localhost' && raw !== 'overlay' && !isIPv4(raw)) return why
+  return { host: raw === 'localhost' ? '127.0.0.1' : raw, port }
+}
+
+/** Whether a parsed host is loopback (`127.0.0.0/8`, `::1`). */
+export function isLoopbackHost(host: string): boolean {
+  return host.startsWith('127.') || host === '::1'
+}
+
+/** Parses an `[admin] listen` entry; a string says why not. */
+export function parseAdminListen(text: string): AdminListen | string {
+  const r = parseHostPort(text, '127.0.0.1:7947')
+  if (typeof r === 'string') return r
+  const kind = r.host === 'overlay' ? 'overlay' : isLoopbackHost(r.host) ? 'loopback' : 'other'
+  return { ...r, kind }
 }
 
 /**

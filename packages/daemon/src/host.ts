@@ -3,7 +3,7 @@
  * IPv4 interface addresses (bootstrap addresses for join strings when no node is running).
  */
 import { execFile } from 'node:child_process'
-import { networkInterfaces } from 'node:os'
+import { hostIpv4s } from '@meshlan/mesh'
 
 /** The host's IPv4 routes as CIDRs, from `ip -j route` (empty when `ip` is missing). */
 export function hostRoutes(): Promise<string[]> {
@@ -38,9 +38,5 @@ export function parseIpRoutes(json: string): string[] {
 
 /** Non-loopback IPv4 addresses of the host's interfaces. */
 export function hostIPv4Addresses(): string[] {
-  const out: string[] = []
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address)
-  }
-  return out
+  return hostIpv4s(false)
 }

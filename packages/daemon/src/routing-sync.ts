@@ -5,6 +5,7 @@
  * unchanged state is not applied again.
  */
 import type { HostRouting, Logger } from '@meshlan/mesh'
+import { ipToUint32 } from '@meshlan/wire'
 import type { RoutingHost } from './routing-host.ts'
 
 export interface RoutingSyncSettings {
@@ -98,5 +99,5 @@ export class RoutingSync {
 
 /** The IPv4 addresses among resolver addresses (`1.2.3.4`, `1.2.3.4:53`); others are ignored. */
 function ipv4Only(list: readonly string[]): string[] {
-  return list.map((a) => a.replace(/:\d+$/, '')).filter((a) => /^\d{1,3}(\.\d{1,3}){3}$/.test(a))
+  return list.map((a) => a.replace(/:\d+$/, '')).filter((a) => ipToUint32(a) >= 0)
 }

@@ -39,6 +39,7 @@ export { PolicySigner } from './membership/signer.ts'
 export { MemoryDevice } from './memory-device.ts'
 export * from './network.ts'
 export { createMeshNode, MeshNode, type MeshNodeInit } from './node.ts'
+export { hostIpv4s } from './overlay.ts'
 export {
   type Advertised,
   computePeerTable,

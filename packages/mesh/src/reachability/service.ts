@@ -29,7 +29,6 @@
  * await reach.stop()           // before libp2p.stop()
  * ```
  */
-import { networkInterfaces } from 'node:os'
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { dialFromPort } from '@meshlan/tun'
@@ -37,7 +36,7 @@ import type { NodeRecord } from '@meshlan/wire'
 import { DIRECT_WATCH_MS, DIRECT_WATCH_TIMEOUT_MS, NAT_PROBE_MS, RELAY_MAINTAIN_MS } from '../constants.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
-import { isUnderlay } from '../overlay.ts'
+import { hostIpv4s, isUnderlay } from '../overlay.ts'
 import type { TopologyService } from '../topology/service.ts'
 import type { TunnelService } from '../tunnel/service.ts'
 import { RetryBackoff } from './backoff.ts'
@@ -90,15 +89,6 @@ export interface ReachabilityInit {
    * port on every interface address is announced too (announceAddrs). @default false
    */
   explicitAnnounce?: boolean
-}
-
-/** This host's IPv4 addresses, loopback included (members on one host reach each other there). */
-function interfaceIpv4s(): string[] {
-  const out: string[] = []
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4') out.push(a.address)
-  }
-  return out
 }
 
 /** What reachability reads of the topology: member records and the member relays. */
@@ -352,7 +342,8 @@ export class Reachability {
     for (const l of this.adapter.tcpListenAddrs()) {
       const m = /^\/ip4\/([\d.]+)\/tcp\/(\d+)$/.exec(l)
       if (m == null) continue
-      const ips = m[1] === '0.0.0.0' ? interfaceIpv4s() : [m[1]]
+      // loopback included: members on one host reach each other there
+      const ips = m[1] === '0.0.0.0' ? hostIpv4s() : [m[1]]
       for (const ip of ips) out.add(`/ip4/${ip}/tcp/${m[2]}${suffix}`)
     }
     return [...out].filter((a) => this.c.underlay(a) && !/^\/ip4\/169\.254\./.test(a))

@@ -3,10 +3,10 @@
  * peer table from them: the offers in the records, the live set, our underlay addresses. Changed
  * live by `MeshNode.setRouting`; the node recomputes and republishes its record after a change.
  */
-import { networkInterfaces } from 'node:os'
 import type { Connection } from '@libp2p/interface'
 import { type Cidr, cidrsOverlap, ipToUint32, MAX_RECORD_ROUTES, parseCidr, uint32ToIp } from '@meshlan/wire'
 import { checkRoute } from '../network.ts'
+import { hostIpv4s } from '../overlay.ts'
 import type { Advertised, PeerTable, PeerTableInput } from '../peer-table.ts'
 import { InvalidRouteError } from './errors.ts'
 
@@ -67,15 +67,10 @@ export function offerOf(record: { routes?: string[]; exitNode?: boolean }): Adve
  * the underlay itself into the tunnel.
  */
 export function hostUnderlayIps(isUnderlay: (ip: string) => boolean): number[] {
-  const out: number[] = []
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) {
-      if (a.family !== 'IPv4' || !isUnderlay(a.address)) continue
-      const n = ipToUint32(a.address)
-      if (n >= 0) out.push(n)
-    }
-  }
-  return out
+  return hostIpv4s()
+    .filter(isUnderlay)
+    .map(ipToUint32)
+    .filter((n) => n >= 0)
 }
 
 /** The routing part of the peer table's input: the live set, our settings, our underlay. */
