@@ -244,10 +244,10 @@ lab_check() { # offload(0|1) cmd json -> jq assertion of vnet-lab.test.ts
   local plain='true'
   [ "$1" = 0 ] && plain='.txPackets == 15'
   case "$2" in
-    validUdp) jq -e '.error == null and .written == 1 and ([.datagrams[] | [.port, .data]] == [[2222, "68656c6c6f206f76657220747970652033"]])' <<<"$3" ;;
-    portRewrite) jq -e '.error == null and ([.datagrams[] | select(.port == 6379)] == []) and .udpIn == 0 and .written == 0 and .vnetRefused == 1' <<<"$3" ;;
-    gsoSize1) jq -e '.error == null and .written == 0 and .vnetRefused == 1 and .txPackets == 0 and .tcpIn < 10' <<<"$3" ;;
-    validSuper) jq -e ".error == null and .written == 1 and .vnetRefused == 0 and .bytes == 20000 and .got == .sent and ($plain)" <<<"$3" ;;
+    validUdp) jq -en 'input | .error == null and .written == 1 and ([.datagrams[] | [.port, .data]] == [[2222, "68656c6c6f206f76657220747970652033"]])' <<<"$3" ;;
+    portRewrite) jq -en 'input | .error == null and ([.datagrams[] | select(.port == 6379)] == []) and .udpIn == 0 and .written == 0 and .vnetRefused == 1' <<<"$3" ;;
+    gsoSize1) jq -en 'input | .error == null and .written == 0 and .vnetRefused == 1 and .txPackets == 0 and .tcpIn < 10' <<<"$3" ;;
+    validSuper) jq -en "input | .error == null and .written == 1 and .vnetRefused == 0 and .bytes == 20000 and .got == .sent and ($plain)" <<<"$3" ;;
   esac >/dev/null
 }
 lab_run() { # offload(0|1) prefix

@@ -24,10 +24,13 @@ up_meshlan() {
   printf 'listen = ["/ip4/%s/tcp/7946"]\n' "$UL_B" >"$w/B/config.toml"
   start_daemon "$NS_A" "$w/A.log" env MESHLAN_LOG=info "$MESHLAN_NODE" --max-semi-space-size=4 "$MESHLAN_CLI" --state "$w/A" up --foreground
   wait_until 20 meshlan_in "$NS_A" "$w/A" status || return 1
-  join=$(meshlan_in "$NS_A" "$w/A" key create bench --reusable --allow-all 2>/dev/null) || return 1
+  # --allow-all since default deny; trees from before it allowed all without it (meshlan-ab.sh)
+  join=$(meshlan_in "$NS_A" "$w/A" key create bench --reusable --allow-all 2>/dev/null ||
+    meshlan_in "$NS_A" "$w/A" key create bench --reusable) || return 1
   meshlan_in "$NS_B" "$w/B" join "$join" --name b >/dev/null || return 1
   start_daemon "$NS_B" "$w/B.log" env MESHLAN_LOG=info "$MESHLAN_NODE" --max-semi-space-size=4 "$MESHLAN_CLI" --state "$w/B" up --foreground
-  wait_until 30 sh -c "ip netns exec $NS_B env MESHLAN_LOG=warn $MESHLAN_NODE $MESHLAN_CLI --state $w/B status --json | jq -e '.self.ip != null and .self.bound and (.peers | length) >= 1'" || return 1
+  # jq -n + input: an empty answer (daemon not up yet) is an error, not a pass (jq -e passes it)
+  wait_until 30 sh -c "ip netns exec $NS_B env MESHLAN_LOG=warn $MESHLAN_NODE $MESHLAN_CLI --state $w/B status --json | jq -en 'input | .self.ip != null and (.self.bound != false) and (.peers | length) >= 1'" || return 1
   TARGET=$(meshlan_in "$NS_B" "$w/B" status --json | jq -r .self.ip)
   TUN_A=meshlan0
   TUN_B=meshlan0
