@@ -5,7 +5,7 @@
  *
  *   node packages/e2e/bench/nat-bench.ts          (root; ATTEMPTS=20 DUR=5)
  */
-import { canRunLabs, waitFor } from '@meshlan/lab'
+import { canRunLabs, iperf3Received, startIperf3Server, waitFor } from '@meshlan/lab'
 import { ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
 import { createNatLab } from '../src/nat-lab.ts'
 
@@ -29,11 +29,15 @@ async function pathTo(from: MeshHost, name: string): Promise<string | undefined>
 
 async function iperf(ml: MeshLab, target: string): Promise<number> {
   const b = ml.node('b')
-  const server = b.host.spawn('iperf3', ['-s', '-1', '-p', '5201'])
-  await waitFor(async () => (await b.exec('ss', ['-ltn'])).stdout.includes(':5201'), { timeoutMs: 5000 })
+  const server = await startIperf3Server(b.host, 5201)
   const r = await ml.node('a').exec('iperf3', ['-c', target, '-t', String(DUR), '-J'], (DUR + 30) * 1000)
   server.kill('SIGKILL')
-  return r.code === 0 ? JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e6 : Number.NaN
+  try {
+    return iperf3Received(r).bitsPerSecond / 1e6
+  } catch (err) {
+    console.error(`iperf3 → ${target}: ${(err as Error).message}`)
+    return Number.NaN
+  }
 }
 
 const results: Array<{ ok: boolean; firstReplyMs: number; directMs: number }> = []

@@ -4,7 +4,7 @@
  *
  *   node packages/e2e/bench/overlay-bench.ts            (root; DUR=10 RUNS=3 to change)
  */
-import { canRunLabs, type LabProcess, waitFor } from '@meshlan/lab'
+import { canRunLabs, iperf3Received, type LabProcess, startIperf3Server } from '@meshlan/lab'
 import { createMeshLab, formMesh, ipOf } from '../src/index.ts'
 
 const DUR = Number(process.env.DUR ?? 10)
@@ -33,16 +33,19 @@ try {
   const b = ml.node('b')
   const overlay = await ipOf(b)
   const raw = b.host.address('lan')
-  server = b.host.spawn('iperf3', ['-s', '-p', '5201'])
-  await waitFor(async () => (await b.exec('ss', ['-ltn'])).stdout.includes(':5201'), { timeoutMs: 5000 })
+  server = await startIperf3Server(b.host, 5201)
   const iperf = async (target: string, streams: number): Promise<number> => {
     const r = await a.exec(
       'iperf3',
       ['-c', target, '-p', '5201', '-t', String(DUR), '-P', String(streams), '-J'],
       (DUR + 30) * 1000,
     )
-    if (r.code !== 0) return Number.NaN
-    return JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e6
+    try {
+      return iperf3Received(r).bitsPerSecond / 1e6
+    } catch (err) {
+      console.error(`iperf3 → ${target}: ${(err as Error).message}`)
+      return Number.NaN
+    }
   }
   const pingUnderLoad = async (target: string): Promise<number> => {
     const load = a.exec('iperf3', ['-c', target, '-p', '5201', '-t', String(DUR), '-J'], (DUR + 30) * 1000)

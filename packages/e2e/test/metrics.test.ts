@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { canRunLabs, type LabProcess, waitFor } from '@meshlan/lab'
+import { canRunLabs, type LabProcess, startIperf3Server } from '@meshlan/lab'
 import { createMeshLab, formMesh, ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
 
 const can = canRunLabs()
@@ -89,10 +89,7 @@ describe('metrics: /metrics while traffic flows, against status --json', () => {
     const owner = ml.node('owner')
     const b = ml.node('b')
     const ownerIp = await ipOf(owner)
-    server = owner.host.spawn('iperf3', ['-s', '-p', '5201'])
-    await waitFor(async () => (await owner.exec('ss', ['-ltn'])).stdout.includes(':5201'), {
-      timeoutMs: 5000,
-    })
+    server = await startIperf3Server(owner.host, 5201)
     client = b.host.spawn('iperf3', ['-c', ownerIp, '-p', '5201', '-t', '8', '-b', '50M'])
     await new Promise((r) => setTimeout(r, 1500))
 

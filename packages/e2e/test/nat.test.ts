@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { canRunLabs, type LabProcess, waitFor } from '@meshlan/lab'
+import { canRunLabs, iperf3Received, type LabProcess, startIperf3Server, waitFor } from '@meshlan/lab'
 import { ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
 import { createAutoRelayLab, createNatLab, createUpnpLab } from '../src/nat-lab.ts'
 
@@ -364,12 +364,9 @@ describe('NAT traversal: one side behind a symmetric NAT', () => {
       what: 'the symmetric NAT to be named as the reason',
     })
     assert.equal((await peerPath(a, 'b'))?.path, 'relay')
-    const server = b.host.spawn('iperf3', ['-s', '-p', '5201'])
-    procs.push(server)
-    await waitFor(async () => (await b.exec('ss', ['-ltn'])).stdout.includes(':5201'), { timeoutMs: 5000 })
+    procs.push(await startIperf3Server(b.host, 5201))
     const ip = await a.exec('iperf3', ['-c', bIp, '-t', '3', '-J'], 60_000)
-    assert.equal(ip.code, 0, ip.stderr)
-    const mbps = JSON.parse(ip.stdout).end.sum_received.bits_per_second / 1e6
+    const mbps = iperf3Received(ip).bitsPerSecond / 1e6
     console.log(`# iperf3 over the relay (symmetric NAT): ${mbps.toFixed(0)} Mbit/s`)
     const r = await a.run(['ping', 'b', '--count', '1'])
     assert.equal(r.code, 0, r.stderr)

@@ -26,6 +26,7 @@ export {
   type PortForward,
   type SpawnOptions,
 } from './host.ts'
+export { type Iperf3Received, iperf3Received, startIperf3Server } from './iperf3.ts'
 export {
   canRunLabs,
   createLab,
