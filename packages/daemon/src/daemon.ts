@@ -310,6 +310,8 @@ class MeshDaemon implements Daemon {
       advertiseExitNode: this.config.routes.advertise_exit_node,
       acceptRoutes: this.config.routes.accept,
       exitNode: this.config.routes.exit_node,
+      // with an exit node, an address is routed outside the tunnel before we dial it
+      beforeUnderlayDial: (ip) => this.routing?.bypassNow(ip) ?? Promise.resolve(),
       log: meshLog,
     })
     const device = this.device
