@@ -89,6 +89,7 @@ export function adminControl(
 export const OTP_METHODS: ReadonlySet<string> = new Set([
   'networkProtect',
   'networkBackup',
+  'networkPhrase',
   'networkRestore',
   'keyCreate',
   'keyRevoke',

@@ -76,6 +76,14 @@ export interface ControllerApiMethods {
     params: { passphrase: string; ownerPassphrase?: string | null }
     result: { backup: string; networkId: string; owner: string; version: number }
   }
+  /**
+   * The owner key as a printable recovery phrase (24 words; a protected network only;
+   * owner-phrase.ts). `ownerPassphrase` unless the daemon is unlocked (counted like an unlock).
+   */
+  networkPhrase: {
+    params: { ownerPassphrase?: string | null }
+    result: { phrase: string; networkId: string; owner: string }
+  }
   keyCreate: {
     params: {
       name: string
@@ -183,7 +191,8 @@ export interface DaemonApiMethods {
    * that makes this node the owner's node (owner-restore.ts).
    */
   networkRestore: {
-    params: { backup: string; backupPassphrase: string; passphrase: string }
+    /** The backup file and its passphrase, or the recovery phrase instead of both. */
+    params: { backup?: string; backupPassphrase?: string; phrase?: string; passphrase: string }
     result: {
       networkId: string
       owner: string

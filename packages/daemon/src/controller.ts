@@ -57,6 +57,7 @@ import { hostIPv4Addresses, hostRoutes } from './host.ts'
 import { BackupNeedsProtectedNetworkError, sealOwnerBackup } from './owner-backup.ts'
 import { decryptOwnerKey, encryptOwnerKey, OwnerKeyIsNodeKeyError } from './owner-key.ts'
 import { OWNER_KEY_FILE, OwnerKeyLock } from './owner-lock.ts'
+import { ownerKeyToPhrase } from './owner-phrase.ts'
 import { type NetworkState, type StateDir, writeFileAtomic } from './state.ts'
 
 /**
@@ -115,6 +116,7 @@ export const CONTROLLER_METHODS: readonly ControllerMethod[] = [
   'networkCreate',
   'networkProtect',
   'networkBackup',
+  'networkPhrase',
   'keyCreate',
   'keyList',
   'keyRevoke',
@@ -352,10 +354,7 @@ export class Controller implements ControllerApi {
           if (!this.lock.protected) throw new BackupNeedsProtectedNetworkError(this.state.dir)
           if (typeof p.passphrase !== 'string')
             throw new InvalidArgumentError('a backup passphrase is needed')
-          const key =
-            !this.lock.locked || p.ownerPassphrase == null
-              ? this.lock.signingKey('a backup')
-              : await decryptOwnerKey(await readFile(this.lock.file), p.ownerPassphrase, this.lock.file)
+          const key = await this.backupKey(p.ownerPassphrase, 'a backup')
           const envelope = (await this.state.readPolicy()) as Uint8Array // owner() read it
           const sealed = await sealOwnerBackup(
             {
@@ -377,6 +376,31 @@ export class Controller implements ControllerApi {
         (r) => ({ network: r.networkId, version: r.version }),
       ),
     )
+  }
+
+  /** The owner key as 24 words (owner-phrase.ts): same rules as a backup, no file. */
+  async networkPhrase(p: { ownerPassphrase?: string | null }, ctx?: CallContext) {
+    return this.serial(() =>
+      this.audited(
+        ctx,
+        'network.phrase',
+        {},
+        async () => {
+          const { policy } = await this.owner('write down the owner key')
+          if (!this.lock.protected) throw new BackupNeedsProtectedNetworkError(this.state.dir)
+          const phrase = ownerKeyToPhrase(await this.backupKey(p.ownerPassphrase, 'the recovery phrase'))
+          return { phrase, networkId: policy.networkId, owner: policy.owner }
+        },
+        (r) => ({ network: r.networkId }),
+      ),
+    )
+  }
+
+  /** The owner key for a backup: held while unlocked, else decrypted with the given passphrase. */
+  private async backupKey(ownerPassphrase: string | null | undefined, what: string): Promise<PrivateKey> {
+    return !this.lock.locked || ownerPassphrase == null
+      ? this.lock.signingKey(what)
+      : decryptOwnerKey(await readFile(this.lock.file), ownerPassphrase, this.lock.file)
   }
 
   /** Members' announced addresses (with /p2p/), for a restore to find the mesh again. */

@@ -472,6 +472,11 @@ class MeshDaemon implements Daemon {
         this.controller.networkBackup(params as { passphrase: string; ownerPassphrase: string }, ctx),
       )
     }
+    if (method === 'networkPhrase' && params.ownerPassphrase != null) {
+      return guardPassphrase(guard, 'unlock', ctx, () =>
+        this.controller.networkPhrase(params as { ownerPassphrase: string }, ctx),
+      )
+    }
     if (method === 'networkRestore') {
       // no lockout: whoever holds the backup file can guess its passphrase offline anyway
       return restoreOwner(

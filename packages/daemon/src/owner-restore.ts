@@ -15,16 +15,17 @@
  * after the signature and before owner.key leaves the members on the new version and this node
  * still a member: running the restore again finishes it (it signs one more, harmless, version).
  */
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { type MeshNode, moveOwnerNode, OWNER_KEY_NAME, PolicySigner, StalePolicyError } from '@meshlan/mesh'
 import { fromBase64 } from '@meshlan/wire/encoding'
 import type { ApiResult } from './api.ts'
 import type { AuditSink } from './audit.ts'
 import type { CallContext } from './controller.ts'
 import { DaemonError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
-import { openOwnerBackup } from './owner-backup.ts'
+import { type OwnerBackup, openOwnerBackup } from './owner-backup.ts'
 import { encryptOwnerKey } from './owner-key.ts'
 import type { OwnerKeyLock } from './owner-lock.ts'
+import { phraseToOwnerKey } from './owner-phrase.ts'
 import { type StateDir, writeFileAtomic } from './state.ts'
 
 /** How long the newest-policy check waits for members' sync answers. */
@@ -53,6 +54,18 @@ export class BackupOtherNetworkError extends DaemonError {
         : `the backup is of network ${backup}, this node is in ${here}: restore it on a member of ${backup}`,
     )
     this.name = 'BackupOtherNetworkError'
+  }
+}
+
+/** The phrase is a valid key, but not this network's owner key. */
+export class PhraseOtherOwnerError extends DaemonError {
+  constructor(networkId: string) {
+    super(
+      'ERR_PHRASE_OTHER_OWNER',
+      `these words are a valid key but not the owner key of network ${networkId}: use the phrase printed by ` +
+        '`meshlan network backup --phrase` on this network’s owner (nothing was changed)',
+    )
+    this.name = 'PhraseOtherOwnerError'
   }
 }
 
@@ -99,9 +112,55 @@ async function pullNewest(node: MeshNode, timeoutMs: number): Promise<{ asked: n
   return { asked: peers.length, answered: results.filter((r) => r.status === 'fulfilled').length }
 }
 
+export interface RestoreParams {
+  backup?: unknown
+  backupPassphrase?: unknown
+  /** The recovery phrase instead of the backup file and its passphrase. */
+  phrase?: unknown
+  passphrase?: unknown
+}
+
+/**
+ * What the restore installs: the sealed backup file, or the owner key from its recovery phrase
+ * together with the policy this member node holds (it names the network; the key must be its
+ * owner's, else BackupOtherNetworkError below).
+ */
+async function backupOf(p: RestoreParams, node: MeshNode | null): Promise<OwnerBackup> {
+  if (typeof p.phrase === 'string') {
+    const key = await phraseToOwnerKey(p.phrase)
+    const store = node?.membership.store
+    const policy = store?.policy
+    const envelope = store?.envelope
+    if (policy == null || envelope == null)
+      throw new NodeNotRunningError(
+        'a restore from the phrase needs the network’s policy: `meshlan up` first',
+      )
+    const owner = peerIdFromPrivateKey(key).toString()
+    if (owner !== policy.owner) throw new PhraseOtherOwnerError(policy.networkId)
+    return {
+      networkId: policy.networkId,
+      name: policy.name,
+      owner,
+      key,
+      policy: envelope,
+      version: policy.version,
+      ownerNodes: policy.members.filter((m) => m.key === OWNER_KEY_NAME).map((m) => m.peerId),
+      bootstrap: [],
+      createdAt: 0,
+    }
+  }
+  if (typeof p.backup !== 'string' || p.backup === '')
+    throw new InvalidArgumentError('restore needs the backup file or the recovery phrase')
+  if (typeof p.backupPassphrase !== 'string')
+    throw new InvalidArgumentError('restore needs the backup passphrase')
+  const bytes = fromBase64(p.backup)
+  if (bytes == null) throw new InvalidArgumentError('the backup is not base64: send the file as it is')
+  return openOwnerBackup(bytes, p.backupPassphrase, 'the backup file')
+}
+
 export async function restoreOwner(
   d: RestoreDeps,
-  p: { backup?: unknown; backupPassphrase?: unknown; passphrase?: unknown },
+  p: RestoreParams,
   ctx: CallContext,
   syncTimeoutMs = RESTORE_SYNC_TIMEOUT_MS,
 ): Promise<ApiResult<'networkRestore'>> {
@@ -120,24 +179,21 @@ export async function restoreOwner(
 
 async function restore(
   d: RestoreDeps,
-  p: { backup?: unknown; backupPassphrase?: unknown; passphrase?: unknown },
+  p: RestoreParams,
   ctx: CallContext,
   detail: Record<string, string | number | boolean | null>,
   syncTimeoutMs: number,
 ): Promise<ApiResult<'networkRestore'>> {
-  if (typeof p.backup !== 'string' || p.backup === '')
-    throw new InvalidArgumentError('restore needs the backup')
-  if (typeof p.backupPassphrase !== 'string' || typeof p.passphrase !== 'string')
-    throw new InvalidArgumentError('restore needs the backup passphrase and a new passphrase for owner.key')
-  const bytes = fromBase64(p.backup)
-  if (bytes == null) throw new InvalidArgumentError('the backup is not base64: send the file as it is')
-  const backup = await openOwnerBackup(bytes, p.backupPassphrase, 'the backup file')
+  if (typeof p.passphrase !== 'string')
+    throw new InvalidArgumentError('restore needs a new passphrase for owner.key')
+  const node = d.node()
+  const network = await d.state.readNetwork()
+  detail.from = typeof p.phrase === 'string' ? 'phrase' : 'file'
+  const backup = await backupOf(p, node)
   detail.network = backup.networkId
   detail.backupVersion = backup.version
-  const network = await d.state.readNetwork()
   if (network?.networkId !== backup.networkId || network.owner !== backup.owner)
     throw new BackupOtherNetworkError(backup.networkId, network?.networkId ?? null)
-  const node = d.node()
   if (node == null)
     throw new NodeNotRunningError(
       'the restore must fetch the newest policy from the mesh first: `meshlan up`',

@@ -36,7 +36,7 @@ async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Pro
   assert.fail(`timed out waiting for ${what}`)
 }
 
-it('owner continuity: backup, owner state lost, restore on a member continues the chain; a revoke reaches every node; wrong passphrase, tampered backup and no reachable member are refused', async () => {
+it('owner continuity: backup, owner state lost, restore on a member continues the chain; a revoke reaches every node; wrong passphrase, tampered backup and no reachable member are refused; the 24-word phrase restores on another member', async () => {
   const root = await mkdtemp(join(tmpdir(), 'restore-'))
   const dirs = Object.fromEntries(['o', 'a', 'b', 'c'].map((n) => [n, join(root, n)]))
   for (const d of Object.values(dirs)) {
@@ -77,6 +77,8 @@ it('owner continuity: backup, owner state lost, restore on a member continues th
     const bk = await call<{ backup: string; version: number }>('o', 'networkBackup', {
       passphrase: BACKUP_PASS,
     })
+    const { phrase } = await call<{ phrase: string }>('o', 'networkPhrase', {})
+    assert.equal(phrase.split(' ').length, 24)
     await call('o', 'keyCreate', { name: 'after-backup', allowAll: true })
     const newest = (await call<NodeStatus>('o', 'status')).self.network.policyVersion
     assert.ok(newest > bk.version, 'a version signed after the backup')
@@ -167,23 +169,51 @@ it('owner continuity: backup, owner state lost, restore on a member continues th
       )
     }
 
-    // a restore that cannot ask any member refuses (b, with a stopped and c revoked)
-    await daemons.a.stop()
-    delete daemons.a
+    // the printable recovery phrase: a second restore, on b, from the 24 words alone (the box of the
+    // restored owner, a, is lost or no longer trusted)
+    const aNode = daemons.a.node?.peerId as string
+    const held = (await call<NodeStatus>('b', 'status')).self.network.policyVersion
+    const words = phrase.split(' ')
+    const typo = [...words]
+    typo[6] = 'meshlanx'
     await assert.rejects(
-      call('b', 'networkRestore', restoreParams),
-      /cannot prove this node holds the newest policy/,
+      call('b', 'networkRestore', { phrase: typo.join(' '), passphrase: 'b local passphrase' }),
+      /word 7 \("meshlanx"\) is not a phrase word/,
     )
-    await assert.rejects(stat(join(dirs.b, 'owner.key')), /ENOENT/)
-    const audit = (await readFile(join(dirs.b, 'audit.log'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-    assert.ok(
-      audit.some(
-        (e) =>
-          e.event === 'network.restore' && e.ok === false && e.detail.error === 'ERR_NEWEST_POLICY_UNKNOWN',
-      ),
+    const { ownerKeyToPhrase } = await import('../src/owner-phrase.ts')
+    const { generateKeyPair } = await import('@libp2p/crypto/keys')
+    await assert.rejects(
+      call('b', 'networkRestore', {
+        phrase: ownerKeyToPhrase(await generateKeyPair('Ed25519')),
+        passphrase: 'b local passphrase',
+      }),
+      /not the owner key of network/,
+    )
+    // the words (case and spacing forgiven) make b the owner's node: it syncs with a, signs the next
+    // version and revokes a's owner node, as a file restore does
+    const r2 = await call<{ previousVersion: number; version: number; revokedOwnerNodes: string[] }>(
+      'b',
+      'networkRestore',
+      { phrase: words.join('  ').toUpperCase(), passphrase: 'b local passphrase' },
+    )
+    assert.equal(r2.previousVersion, held)
+    assert.equal(r2.version, held + 1)
+    assert.deepEqual(r2.revokedOwnerNodes, [aNode])
+    assert.deepEqual(await call('b', 'lock-status'), { protected: true, locked: false })
+    const bPolicy = await decodeOwnerPolicy(
+      new Uint8Array(await readFile(join(dirs.b, 'policy.bin'))),
+      pub.value,
+    )
+    assert.ok(bPolicy.ok)
+    assert.equal(bPolicy.value.body.version, r2.version)
+    assert.equal(bPolicy.value.body.members.find((m) => m.peerId === daemons.b.node?.peerId)?.key, 'owner')
+
+    // a restore that cannot ask any member refuses (on a, with b stopped and c revoked)
+    await daemons.b.stop()
+    delete daemons.b
+    await assert.rejects(
+      call('a', 'networkRestore', restoreParams),
+      /cannot prove this node holds the newest policy/,
     )
     const aAudit = (await readFile(join(dirs.a, 'audit.log'), 'utf8'))
       .trim()
@@ -196,7 +226,22 @@ it('owner continuity: backup, owner state lost, restore on a member continues th
       [false, 'ERR_WRONG_BACKUP_PASSPHRASE'],
       [false, 'ERR_BACKUP_FILE'],
       [true, null],
+      [false, 'ERR_NEWEST_POLICY_UNKNOWN'],
     ])
+    const bAudit = (await readFile(join(dirs.b, 'audit.log'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    assert.deepEqual(
+      bAudit
+        .filter((e) => e.event === 'network.restore')
+        .map((e) => [e.ok, e.detail.from, e.detail.error ?? null]),
+      [
+        [false, 'phrase', 'ERR_RECOVERY_PHRASE'],
+        [false, 'phrase', 'ERR_PHRASE_OTHER_OWNER'],
+        [true, 'phrase', null],
+      ],
+    )
   } finally {
     for (const d of Object.values(daemons)) await d.stop().catch(() => {})
     await rm(root, { recursive: true, force: true })

@@ -12,19 +12,29 @@ import { oneStdin, readPassphrase } from '../passphrase.ts'
 
 export function registerNetworkContinuity(network: Command): void {
   network
-    .command('backup <file>')
+    .command('backup [file]')
     .description(
-      'write the owner key, encrypted with a backup passphrase, to FILE (0600): keep it off this box',
+      'write the owner key, encrypted with a backup passphrase, to FILE (0600): keep it off this box; ' +
+        'or, with --phrase, print it as 24 words to write on paper',
     )
+    .option('--phrase', 'print the owner key as a 24-word recovery phrase instead of writing a file')
     .option('--passphrase-file <file>', 'the backup passphrase from FILE (- for stdin); default: asked twice')
     .option(
       '--owner-passphrase-file <file>',
       "the owner key's passphrase from FILE (- for stdin); not needed while the daemon is unlocked",
     )
     .action(
-      async (file: string, o: { passphraseFile?: string; ownerPassphraseFile?: string }, cmd: Command) => {
+      async (
+        file: string | undefined,
+        o: { phrase?: boolean; passphraseFile?: string; ownerPassphraseFile?: string },
+        cmd: Command,
+      ) => {
         const { client, json: asJson } = ctx(cmd)
         oneStdin(o.passphraseFile, o.ownerPassphraseFile)
+        if ((file == null) !== (o.phrase === true))
+          throw new UsageError(
+            'give a FILE to write the backup to, or --phrase for the recovery phrase (not both)',
+          )
         let isProtected: boolean
         let needOwner: boolean
         if (await client.daemonRunning()) {
@@ -46,6 +56,24 @@ export function registerNetworkContinuity(network: Command): void {
                 prompt: 'owner key passphrase',
               })
             : null
+        if (o.phrase === true) {
+          const r = await client.control('networkPhrase', { ownerPassphrase })
+          if (asJson) return json(r)
+          const words = r.phrase.split(' ')
+          for (let i = 0; i < words.length; i += 6)
+            out(
+              words
+                .slice(i, i + 6)
+                .map((w, j) => `${String(i + j + 1).padStart(2)}. ${w.padEnd(9)}`)
+                .join(' ')
+                .trimEnd(),
+            )
+          err(
+            `the owner key of network ${r.networkId}: whoever reads these words owns the network. Write them on ` +
+              'paper and keep it offline; `meshlan network restore --phrase` on a member node recovers the owner',
+          )
+          return
+        }
         const passphrase = await readPassphrase({
           file: o.passphraseFile,
           option: '--passphrase-file',
@@ -54,7 +82,7 @@ export function registerNetworkContinuity(network: Command): void {
         })
         const r = await client.control('networkBackup', { passphrase, ownerPassphrase })
         const { writeFileAtomic } = await import('@meshlan/daemon')
-        const path = resolve(file)
+        const path = resolve(file as string)
         await writeFileAtomic(path, Buffer.from(r.backup, 'base64'), 0o600)
         if (asJson) json({ file: path, networkId: r.networkId, owner: r.owner, version: r.version })
         else {
@@ -66,43 +94,66 @@ export function registerNetworkContinuity(network: Command): void {
       },
     )
   network
-    .command('restore <file>')
-    .description('make this member node the owner, from a `network backup` file (the daemon must run)')
+    .command('restore [file]')
+    .description(
+      'make this member node the owner, from a `network backup` file or the recovery phrase (the daemon must run)',
+    )
+    .option(
+      '--phrase',
+      'restore from the 24-word recovery phrase instead of a file (asked, or --phrase-file)',
+    )
+    .option('--phrase-file <file>', 'the recovery phrase from FILE (- for stdin)')
     .option('--passphrase-file <file>', 'the backup passphrase from FILE (- for stdin); default: asked')
     .option(
       '--new-passphrase-file <file>',
       "the passphrase for this node's owner.key from FILE (- for stdin); default: asked twice",
     )
     .action(
-      async (file: string, o: { passphraseFile?: string; newPassphraseFile?: string }, cmd: Command) => {
+      async (
+        file: string | undefined,
+        o: { phrase?: boolean; phraseFile?: string; passphraseFile?: string; newPassphraseFile?: string },
+        cmd: Command,
+      ) => {
         const { client, json: asJson } = ctx(cmd)
-        oneStdin(o.passphraseFile, o.newPassphraseFile)
-        let bytes: Buffer
-        try {
-          bytes = await readFile(file)
-        } catch (e) {
-          throw new UsageError(`cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? e})`)
+        oneStdin(o.passphraseFile, o.newPassphraseFile, o.phraseFile)
+        const byPhrase = o.phrase === true || o.phraseFile != null
+        if ((file == null) !== byPhrase)
+          throw new UsageError('give the backup FILE, or --phrase for the recovery phrase (not both)')
+        let bytes: Buffer | null = null
+        if (file != null) {
+          try {
+            bytes = await readFile(file)
+          } catch (e) {
+            throw new UsageError(`cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? e})`)
+          }
         }
         if (!(await client.daemonRunning()))
           throw new UsageError(
             'restore needs the running daemon of a member node: it must fetch the newest policy from the mesh first (`meshlan up`)',
           )
-        const backupPassphrase = await readPassphrase({
-          file: o.passphraseFile,
-          option: '--passphrase-file',
-          prompt: 'backup passphrase',
-        })
+        const from = byPhrase
+          ? {
+              phrase: await readPassphrase({
+                file: o.phraseFile,
+                option: '--phrase-file',
+                prompt: 'recovery phrase (24 words)',
+              }),
+            }
+          : {
+              backup: (bytes as Buffer).toString('base64'),
+              backupPassphrase: await readPassphrase({
+                file: o.passphraseFile,
+                option: '--passphrase-file',
+                prompt: 'backup passphrase',
+              }),
+            }
         const passphrase = await readPassphrase({
           file: o.newPassphraseFile,
           option: '--new-passphrase-file',
           prompt: "new passphrase for this node's owner key",
           confirm: true,
         })
-        const r = await client.call('networkRestore', {
-          backup: bytes.toString('base64'),
-          backupPassphrase,
-          passphrase,
-        })
+        const r = await client.call('networkRestore', { ...from, passphrase })
         if (asJson) json(r)
         else {
           out(
