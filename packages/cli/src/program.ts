@@ -8,6 +8,7 @@ import { registerAcl } from './cmds/acl.ts'
 import { registerAdmin } from './cmds/admin.ts'
 import { registerAudit } from './cmds/audit.ts'
 import { registerConfig } from './cmds/config.ts'
+import { registerDelegate } from './cmds/delegate.ts'
 import { registerDns } from './cmds/dns.ts'
 import { registerInit } from './cmds/init.ts'
 import { registerJoin } from './cmds/join.ts'
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerKey(program)
   registerNode(program)
   registerRoute(program)
+  registerDelegate(program)
   registerAcl(program)
   registerAdmin(program)
   registerLock(program)

@@ -97,6 +97,7 @@ export const OTP_METHODS: ReadonlySet<string> = new Set([
   'nodeRevoke',
   'routeApprove',
   'routeRevoke',
+  'delegateSet',
   'unlock',
 ])
 

@@ -7,6 +7,12 @@ import type { Netcheck, NodeStatus, PingResult, RouteOverviewNode } from '@meshl
 import type { DnsStatus } from './magic-dns.ts'
 
 /** A mesh key as `key list` shows it. */
+/** Delegated admin nodes (owner-certified) and the certificate's epoch (0: never any). */
+export interface DelegatesInfo {
+  epoch: number
+  nodes: Array<{ peerId: string; name: string | null }>
+}
+
 export interface KeyInfo {
   name: string
   tags: string[]
@@ -112,6 +118,13 @@ export interface ControllerApiMethods {
     }
   }
   keyList: { params: NoParams; result: { keys: KeyInfo[]; revoked: RevokedKeyInfo[] } }
+  /**
+   * The owner names (`admin: true`) or removes a delegated admin node: a new owner-signed certificate
+   * at the next epoch. The node must be a bound member.
+   */
+  delegateSet: { params: { node: string; admin: boolean }; result: DelegatesInfo & { version: number } }
+  /** The delegated admins of the policy this node holds. */
+  delegateList: { params: NoParams; result: DelegatesInfo }
   keyRevoke: { params: { name: string }; result: { name: string; version: number } }
   aclShow: { params: { key?: string | null }; result: { keys: Array<{ name: string; acl: unknown }> } }
   aclSet: { params: { key: string; aclText: string }; result: { key: string; version: number } }

@@ -34,21 +34,25 @@ import {
   revokeRoute,
   routeOverview,
   setAcl,
+  setAdmins,
   UnknownKeyError,
   UnknownNodeError,
 } from '@meshlan/mesh'
 import {
+  adminEpoch,
   decodePolicy,
   decodeRecord,
   isEd25519PeerId,
+  MAX_POLICY_ADMINS,
   MAX_POLICY_MEMBERS,
   NAME_RE,
   type NodeRecord,
   type Policy,
   parseJoinString,
+  signAdmins,
 } from '@meshlan/wire'
 import { toBase64 } from '@meshlan/wire/encoding'
-import type { ControllerApi, ControllerApiMethod } from './api.ts'
+import type { ControllerApi, ControllerApiMethod, DelegatesInfo } from './api.ts'
 import { type AuditSink, NULL_AUDIT } from './audit.ts'
 import { type Config, loadConfig, updateConfig } from './config.ts'
 import { DEFAULT_LISTEN } from './constants.ts'
@@ -119,6 +123,8 @@ export const CONTROLLER_METHODS: readonly ControllerMethod[] = [
   'networkPhrase',
   'keyCreate',
   'keyList',
+  'delegateSet',
+  'delegateList',
   'keyRevoke',
   'aclShow',
   'aclSet',
@@ -139,6 +145,19 @@ function checkName(what: string, name: unknown): string {
     )
   }
   return name
+}
+
+type NoParamsIn = Record<string, never>
+
+/** The delegated admins a policy names, with their bound names. */
+function delegatesOf(policy: Policy): DelegatesInfo {
+  return {
+    epoch: adminEpoch(policy),
+    nodes: (policy.admins?.nodes ?? []).map((id) => ({
+      peerId: id,
+      name: policy.members.find((m) => m.peerId === id)?.name ?? null,
+    })),
+  }
 }
 
 export class Controller implements ControllerApi {
@@ -210,19 +229,28 @@ export class Controller implements ControllerApi {
 
   // ---- owner ------------------------------------------------------------------------------------
 
-  private async owner(what: string): Promise<{ key: PrivateKey; policy: Policy; network: NetworkState }> {
+  /**
+   * The owner's view for `what`: this node's key, the newest policy, the network. `admin`: a
+   * delegated admin node (named in the policy's owner-signed certificate) may do it too — its changes
+   * go through its running node, which signs with its own key (mesh membership/service.ts).
+   */
+  private async owner(
+    what: string,
+    admin: 'admin-too' | 'owner-only' = 'owner-only',
+  ): Promise<{ key: PrivateKey; policy: Policy; network: NetworkState }> {
     const key = await this.state.requireIdentity()
     const network = await this.state.readNetwork()
     if (network == null) throw new NoNetworkError()
     // a protected network's owner is its signing key (owner.key), not this node's key
     const ownerId = this.lock.protected ? network.owner : peerIdFromPrivateKey(key).toString()
-    if (network.role !== 'owner' || network.owner !== ownerId) {
-      throw new NotOwnerError(what)
-    }
+    const isOwner = network.role === 'owner' && network.owner === ownerId
+    if (!isOwner && admin === 'owner-only') throw new NotOwnerError(what)
     const bytes = await this.state.readPolicy()
     if (bytes == null) throw new StateError(this.state.path('policy'), 'is missing: restore it from a backup')
     const d = decodePolicy(bytes)
     if (!d.ok) throw new StateError(this.state.path('policy'), `is damaged (${d.reason})`)
+    if (!isOwner && !(d.value.body.admins?.nodes.includes(peerIdFromPrivateKey(key).toString()) ?? false))
+      throw new NotOwnerError(what)
     return { key, policy: d.value.body, network }
   }
 
@@ -441,7 +469,7 @@ export class Controller implements ControllerApi {
         { key: p.name, allowAll: p.allowAll === true, reusable: p.reusable === true },
         async () => {
           this.requireUnlocked('create mesh keys')
-          const { key, policy } = await this.owner('create mesh keys')
+          const { key, policy } = await this.owner('create mesh keys', 'admin-too')
           checkName('key name', p.name)
           if (p.name === OWNER_KEY_NAME) {
             // a node bound under this name is the owner's node (mesh policy-store.ts: isOwnerNode)
@@ -504,7 +532,7 @@ export class Controller implements ControllerApi {
   }
 
   async keyList(_p: Record<string, never> = {}) {
-    const { policy } = await this.owner('list mesh keys')
+    const { policy } = await this.owner('list mesh keys', 'admin-too')
     return {
       keys: policy.keys.map((k) => ({
         name: k.name,
@@ -540,7 +568,7 @@ export class Controller implements ControllerApi {
   }
 
   async aclShow(p: { key?: string | null }) {
-    const { policy } = await this.owner('read key ACLs')
+    const { policy } = await this.owner('read key ACLs', 'admin-too')
     const keys = p.key == null ? policy.keys : policy.keys.filter((k) => k.name === p.key)
     if (p.key != null && keys.length === 0) throw new UnknownKeyError(p.key)
     return { keys: keys.map((k) => ({ name: k.name, acl: k.acl as unknown })) }
@@ -556,7 +584,9 @@ export class Controller implements ControllerApi {
           this.requireUnlocked('change key ACLs')
           // the change itself refuses an unknown key, against the newest policy; the log keeps both
           // versions of the rules (old and new) so the change can be read back
-          const before = (await this.owner('change key ACLs')).policy.keys.find((k) => k.name === p.key)
+          const before = (await this.owner('change key ACLs', 'admin-too')).policy.keys.find(
+            (k) => k.name === p.key,
+          )
           const acl = readAclText(p.aclText)
           const r = await this.amend('change key ACLs', setAcl(p.key, acl))
           return {
@@ -571,6 +601,46 @@ export class Controller implements ControllerApi {
     )
   }
 
+  async delegateSet(p: { node: string; admin: boolean }, ctx?: CallContext) {
+    return this.serial(() =>
+      this.audited(
+        ctx,
+        'admin.delegate',
+        { node: p.node, admin: p.admin === true },
+        async () => {
+          this.requireUnlocked('name delegated admins')
+          const { key, policy } = await this.owner('name delegated admins')
+          const found = await this.findNode(String(p.node ?? ''), policy)
+          const bound = policy.members.find((m) => m.peerId === found.peerId)
+          if (p.admin === true && (bound == null || bound.key === OWNER_KEY_NAME))
+            throw new InvalidArgumentError(
+              `${p.node} is not a bound member (or is the owner's node): an admin must be a member the owner admitted`,
+            )
+          const nodes = new Set(policy.admins?.nodes ?? [])
+          if (p.admin === true) nodes.add(found.peerId)
+          else if (!nodes.delete(found.peerId))
+            throw new InvalidArgumentError(`${p.node} is not a delegated admin`)
+          if (nodes.size > MAX_POLICY_ADMINS)
+            throw new InvalidArgumentError(`at most ${MAX_POLICY_ADMINS} delegated admins: remove one first`)
+          const signing = this.lock.protected ? this.lock.signingKey('name delegated admins') : key
+          const cert = await signAdmins(signing, policy.networkId, adminEpoch(policy) + 1, [...nodes])
+          const r = await this.amend('name delegated admins', setAdmins(cert))
+          return { ...delegatesOf(r.policy), version: r.policy.version }
+        },
+        (r) => ({ epoch: r.epoch, version: r.version }),
+      ),
+    )
+  }
+
+  /** Any member may read who the delegated admins are: the policy it holds says so. */
+  async delegateList(_p: NoParamsIn = {}) {
+    const bytes = await this.state.readPolicy()
+    if (bytes == null) throw new NoNetworkError()
+    const d = decodePolicy(bytes)
+    if (!d.ok) throw new StateError(this.state.path('policy'), `is damaged (${d.reason})`)
+    return delegatesOf(d.value.body)
+  }
+
   async nodeRevoke(p: { target: string; withKey?: boolean }, ctx?: CallContext) {
     return this.serial(() =>
       this.audited(
@@ -579,7 +649,7 @@ export class Controller implements ControllerApi {
         { node: p.target, withKey: p.withKey === true },
         async () => {
           this.requireUnlocked('revoke nodes')
-          const { policy } = await this.owner('revoke nodes')
+          const { policy } = await this.owner('revoke nodes', 'admin-too')
           const found = await this.findNode(p.target, policy)
           if (found.peerId === policy.owner) {
             throw new InvalidArgumentError('the owner cannot revoke itself: create a new network instead')
@@ -614,7 +684,7 @@ export class Controller implements ControllerApi {
   }
 
   async routeList(_p: Record<string, never> = {}) {
-    const { policy } = await this.owner('list routes')
+    const { policy } = await this.owner('list routes', 'admin-too')
     return { nodes: routeOverview(policy, await this.recordBodies()) }
   }
 
@@ -630,7 +700,7 @@ export class Controller implements ControllerApi {
         { node: p.node, route: p.route },
         async () => {
           this.requireUnlocked('approve routes')
-          const { policy } = await this.owner('approve routes')
+          const { policy } = await this.owner('approve routes', 'admin-too')
           const found = await this.findNode(p.node, policy)
           checkRoute(p.route, policy.subnet)
           if (!policy.members.some((m) => m.peerId === found.peerId)) throw new UnknownNodeError(p.node)
@@ -653,7 +723,7 @@ export class Controller implements ControllerApi {
         { node: p.node, route: p.route },
         async () => {
           this.requireUnlocked('revoke routes')
-          const { policy } = await this.owner('revoke routes')
+          const { policy } = await this.owner('revoke routes', 'admin-too')
           const found = await this.findNode(p.node, policy)
           const r = await this.amend(
             'revoke routes',

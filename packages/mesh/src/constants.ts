@@ -160,3 +160,9 @@ export const RELAY_HOP_TIMEOUT_MS = 10_000
 export const GOSSIP_HEARTBEAT_MS = 700
 /** RateLimitedLog: at most one line per this many ms unless the caller says otherwise. */
 export const LOG_RATE_LIMIT_MS = 1_000
+/**
+ * A policy this node signed is pushed by sync to at most this many members gossip does not reach
+ * (dialling them if needed): enough for a delegated admin to reach a home mesh after its hub, the
+ * owner, is gone; anti-entropy brings it to the rest.
+ */
+export const MAX_POLICY_PUSH_PEERS = 32

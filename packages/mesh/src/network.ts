@@ -8,6 +8,7 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
+  type Admins,
   checkRoutePrefix,
   cidrsOverlap,
   cidrWithin,
@@ -111,6 +112,7 @@ export async function createNetwork(
     bootstrap: init.bootstrap ?? [],
     members: [],
     routes: [],
+    admins: null,
   }
   return { policy, envelope: await encodePolicy(policy, ownerKey) }
 }
@@ -260,6 +262,14 @@ export function setAcl(name: string, acl: unknown): PolicyChange {
     if (!p.keys.some((k) => k.name === name)) throw new UnknownKeyError(name)
     return { ...p, keys: p.keys.map((k) => (k.name === name ? { ...k, acl: acl as PolicyKey['acl'] } : k)) }
   }
+}
+
+/**
+ * Installs the owner's certificate of delegated admins (wire signAdmins; always a higher epoch than
+ * the one it replaces, also when it names nobody, so versions signed under the old one lose).
+ */
+export function setAdmins(admins: Admins): PolicyChange {
+  return (p) => ({ ...p, admins })
 }
 
 export function revokeNodeChange(peerId: string): PolicyChange {

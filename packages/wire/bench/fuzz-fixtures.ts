@@ -145,6 +145,7 @@ export async function fixtures(): Promise<Fixtures> {
       { peerId: node.id, key: 'laptop', name: 'laptop', ip: '10.144.0.2', boundAt: 1_700_000_080_000 },
     ],
     routes: [{ peerId: node.id, route: '192.168.1.0/24', approvedAt: 1_700_000_090_000 }],
+    admins: null,
   }
   const fx = { networkId, now }
   const claimBody = claimFor(fx, node.id, 'laptop', mesh)

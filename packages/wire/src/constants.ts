@@ -119,3 +119,8 @@ export const MIN_ROUTE_PREFIX = 8
 export const RESERVED_ROUTE_RANGES: readonly string[] = ['0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4']
 /** The route value of an exit-node approval in a policy (instead of a CIDR). */
 export const EXIT_ROUTE = 'exit'
+/**
+ * Most delegated admin nodes a policy names: a few trusted boxes besides the owner's. Each is one
+ * more signature a receiver may try on a policy the owner did not sign, so the list stays short.
+ */
+export const MAX_POLICY_ADMINS = 8

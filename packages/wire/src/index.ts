@@ -76,7 +76,12 @@ export { encodeJoinString, type JoinInfo, parseJoinString } from './join.ts'
 export { deriveMeshKey, meshKeySeed, networkIdFrom, newMeshKeySecret } from './mesh-key.ts'
 export {
   type Acl,
+  type Admins,
   aclSchema,
+  adminEpoch,
+  adminsSchema,
+  adminsSigningBytes,
+  decodeNetworkPolicy,
   decodeOwnerPolicy,
   decodePolicy,
   encodePolicy,
@@ -91,6 +96,8 @@ export {
   type RevokedNode,
   type RouteApproval,
   routeApprovalSchema,
+  signAdmins,
+  verifyAdmins,
   verifyPolicy,
 } from './policy.ts'
 export {

@@ -1,5 +1,6 @@
 /**
- * `policy`: the network's membership and ACL document, signed by the network owner's libp2p key.
+ * `policy`: the network's membership and ACL document, signed by the network owner's libp2p key —
+ * or by a delegated admin node the owner certified (`admins`, docs/protocol.md "Delegated admins").
  */
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { z } from 'zod'
@@ -8,12 +9,21 @@ import {
   FORMAT_VERSION,
   MAX_AUTO_APPROVE_ROUTES,
   MAX_BOOTSTRAP_ADDRS,
+  MAX_POLICY_ADMINS,
   MAX_POLICY_BYTES,
   MAX_POLICY_KEYS,
   MAX_POLICY_MEMBERS,
   MAX_POLICY_ROUTES,
 } from './constants.ts'
-import { openEnvelope, openOuterEnvelope, type Signed, sealEnvelope, verifySigned } from './envelope.ts'
+import { fromBase64, toBase64 } from './encoding.ts'
+import {
+  openEnvelope,
+  openOuterEnvelope,
+  publicKeyFromPeerId,
+  type Signed,
+  sealEnvelope,
+  verifySigned,
+} from './envelope.ts'
 import {
   ipv4Schema,
   multiaddrSchema,
@@ -114,6 +124,22 @@ export const revokedKeySchema = z.object({
 })
 export const revokedNodeSchema = z.object({ peerId: peerIdSchema, revokedAt: timestampSchema })
 
+/**
+ * The owner's certificate of delegated admins: node peer ids whose signatures every node accepts on
+ * a policy, for this epoch. `sig` is the owner's Ed25519 signature over adminsSigningBytes(); a new
+ * certificate (an admin added or removed) has a higher epoch, and a policy of a lower epoch loses
+ * to any of a higher one whatever its version, so a removed admin's versions never win again.
+ */
+export const adminsSchema = z.object({
+  epoch: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 31),
+  nodes: z.array(peerIdSchema).max(MAX_POLICY_ADMINS),
+  sig: z.string().max(128),
+})
+
 export const policySchema = z
   .object({
     type: z.literal(POLICY_TYPE),
@@ -130,6 +156,8 @@ export const policySchema = z
     bootstrap: z.array(multiaddrSchema).max(MAX_BOOTSTRAP_ADDRS),
     members: z.array(memberBindingSchema).max(MAX_POLICY_MEMBERS).default([]),
     routes: z.array(routeApprovalSchema).max(MAX_POLICY_ROUTES).default([]),
+    /** Delegated admins (owner-certified); null: the owner alone signs. */
+    admins: adminsSchema.nullable().default(null),
   })
   .superRefine((p, ctx) => {
     for (const field of ['peerId', 'name', 'ip'] as const) {
@@ -170,6 +198,79 @@ export type RouteApproval = z.infer<typeof routeApprovalSchema>
 export type RevokedKey = z.infer<typeof revokedKeySchema>
 export type RevokedNode = z.infer<typeof revokedNodeSchema>
 export type Policy = z.infer<typeof policySchema>
+export type Admins = z.infer<typeof adminsSchema>
+
+const ADMINS_DOMAIN = 'meshlan/admins/v1\n'
+
+/** What the owner signs for an admin certificate: domain, network, epoch, the sorted node ids. */
+export function adminsSigningBytes(networkId: string, epoch: number, nodes: readonly string[]): Uint8Array {
+  return new TextEncoder().encode(`${ADMINS_DOMAIN}${networkId}\n${epoch}\n${[...nodes].sort().join('\n')}`)
+}
+
+/** The owner's certificate for `nodes` at `epoch` (nodes sorted, unique). */
+export async function signAdmins(
+  ownerKey: PrivateKey,
+  networkId: string,
+  epoch: number,
+  nodes: readonly string[],
+): Promise<Admins> {
+  const sorted = [...new Set(nodes)].sort()
+  const sig = await ownerKey.sign(adminsSigningBytes(networkId, epoch, sorted))
+  return { epoch, nodes: sorted, sig: toBase64(sig) }
+}
+
+/** Whether `admins` carries the owner's valid signature for `networkId`. Never throws. */
+export async function verifyAdmins(
+  admins: Admins,
+  networkId: string,
+  ownerPublicKey: PublicKey,
+): Promise<boolean> {
+  const sig = fromBase64(admins.sig)
+  if (sig == null || sig.length !== 64) return false
+  try {
+    return (
+      (await ownerPublicKey.verify(adminsSigningBytes(networkId, admins.epoch, admins.nodes), sig)) === true
+    )
+  } catch {
+    return false
+  }
+}
+
+/** The admin epoch a policy is under (0: no delegated admins ever). */
+export function adminEpoch(p: Policy): number {
+  return p.admins?.epoch ?? 0
+}
+
+/**
+ * A policy from the network, with who signed it: the owner (its signature is checked before any
+ * schema work), or — only when the owner's signature does not verify — a delegated admin named in
+ * the policy's own owner-signed certificate. `reason: 'signature'` when neither signed it.
+ */
+export async function decodeNetworkPolicy(
+  bytes: Uint8Array,
+  ownerPublicKey: PublicKey,
+): Promise<
+  | { ok: true; value: Signed<Policy>; signer: 'owner' | string }
+  | { ok: false; reason: string }
+  | { ok: false; reason: 'signature' }
+> {
+  const byOwner = await decodeOwnerPolicy(bytes, ownerPublicKey)
+  if (byOwner.ok) return { ok: true, value: byOwner.value, signer: 'owner' }
+  if (byOwner.reason !== 'signature') return byOwner
+  // not the owner's: the body names who else may sign; bounded work (one certificate check, at
+  // most MAX_POLICY_ADMINS signature checks) on a document that passed the outer checks
+  const dec = decodePolicy(bytes)
+  if (!dec.ok) return dec
+  const admins = dec.value.body.admins
+  if (admins == null || !(await verifyAdmins(admins, dec.value.body.networkId, ownerPublicKey)))
+    return { ok: false, reason: 'signature' }
+  for (const id of admins.nodes) {
+    const pub = publicKeyFromPeerId(id)
+    if (pub.ok && (await verifySigned(dec.value, pub.value)))
+      return { ok: true, value: dec.value, signer: id }
+  }
+  return { ok: false, reason: 'signature' }
+}
 
 /** Sign a policy with the owner's private key. Throws InvalidMessageError on a bad policy or > 256 KiB. */
 export function encodePolicy(policy: Policy, ownerKey: PrivateKey): Promise<Uint8Array> {

@@ -84,6 +84,7 @@ export function samplePolicy(w: World): Policy {
       { peerId: w.nodeId, key: 'laptop', name: 'laptop', ip: '10.144.0.2', boundAt: 1_700_000_080_000 },
     ],
     routes: [{ peerId: w.nodeId, route: '192.168.1.0/24', approvedAt: 1_700_000_090_000 }],
+    admins: null,
   }
 }
 

@@ -9,10 +9,12 @@
  * overlay address, which nobody else may take. Decisions are made when a hello, record or sync
  * arrives and again when the policy changes or a key expires — never on the packet path.
  */
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import {
+  adminEpoch,
   decodeClaimString,
-  decodeOwnerPolicy,
+  decodeNetworkPolicy,
   type MemberBinding,
   type Policy,
   type PolicyKey,
@@ -64,6 +66,8 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   private readonly self: string
   private readonly minVersion: number
   private current: Signed<Policy> | null = null
+  /** Who signed `current`: 'owner', or a delegated admin's peer id. */
+  private currentSigner = 'owner'
   private bindings = new Map<string, MemberBinding>()
   /** Bound members per key name, for the per-key cap. */
   private boundPerKey = new Map<string, number>()
@@ -99,14 +103,24 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   async offer(bytes: Uint8Array): Promise<'accepted' | 'stale' | { rejected: string }> {
     const ownerKey = publicKeyFromPeerId(this.owner)
     if (!ownerKey.ok) return { rejected: ownerKey.reason }
-    // the owner's signature before any schema work: a member cannot make us parse its documents
-    const dec = await decodeOwnerPolicy(bytes, ownerKey.value)
+    // the owner's signature before any schema work; a delegated admin's only when the policy's
+    // own owner-signed certificate names it (bounded: one certificate, at most 8 admin keys)
+    const dec = await decodeNetworkPolicy(bytes, ownerKey.value)
     if (!dec.ok)
-      return { rejected: dec.reason === 'signature' ? 'policy signature is not the owner’s' : dec.reason }
+      return {
+        rejected:
+          dec.reason === 'signature'
+            ? 'policy is signed by neither the owner nor a delegated admin'
+            : dec.reason,
+      }
     const p = dec.value.body
     if (p.networkId !== this.networkId) return { rejected: 'policy is for another network' }
     if (p.owner !== this.owner) return { rejected: 'policy names another owner' }
-    if (p.version <= this.version) return 'stale'
+    if (dec.signer !== 'owner') {
+      const why = this.beyondAdmin(p)
+      if (why != null) return { rejected: `delegated admin ${dec.signer.slice(-8)}: ${why}` }
+    }
+    if (!this.isNewer(p, bytes, dec.signer)) return 'stale'
     if (p.version < this.minVersion) {
       return {
         rejected: `policy version ${p.version} is older than our join string's (${this.minVersion}): a stale copy`,
@@ -114,6 +128,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     }
     const previous = this.current?.body ?? null
     this.current = dec.value
+    this.currentSigner = dec.signer
     this.bindings = new Map(p.members.map((m) => [m.peerId, m]))
     this.boundPerKey = new Map()
     for (const m of p.members) this.boundPerKey.set(m.key, (this.boundPerKey.get(m.key) ?? 0) + 1)
@@ -121,6 +136,52 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     this.log.info('policy accepted', { version: p.version, keys: p.keys.length, members: p.members.length })
     this.emit('change', p, previous)
     return 'accepted'
+  }
+
+  /**
+   * Which of two policies wins: the higher admin epoch (the owner's certificate: a removed admin's
+   * versions lose to any version of the next epoch), then the higher version; at one version the
+   * owner's over an admin's, and of two admins' (signed at once) the lower SHA-256 of the envelope,
+   * so every node settles on the same one. Two owner-signed documents of one version: the first
+   * stays (the owner's signer is serial; a second one is a stale copy's and must fail as stale).
+   */
+  private isNewer(p: Policy, bytes: Uint8Array, signer: string): boolean {
+    const cur = this.current
+    if (cur == null) return true
+    const e = adminEpoch(p) - adminEpoch(cur.body)
+    if (e !== 0) return e > 0
+    if (p.version !== cur.body.version) return p.version > cur.body.version
+    if (this.currentSigner === 'owner') return false
+    if (signer === 'owner') return true
+    const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+    return hash(bytes) < hash(cur.bytes)
+  }
+
+  /**
+   * What a delegated admin may not do, though its signature is valid: touch the owner's node (its
+   * binding, or revoke it) or revoke an admin node. The owner's certificate in the policy it cannot
+   * forge, and an older one loses on epoch (isNewer). Null: within its rights.
+   */
+  private beyondAdmin(p: Policy): string | null {
+    const cur = this.current?.body
+    if (cur == null) return null
+    const ownerNodes = cur.members.filter((m) => m.key === OWNER_KEY_NAME)
+    for (const m of ownerNodes) {
+      const kept = p.members.find((x) => x.peerId === m.peerId)
+      if (kept == null || kept.key !== OWNER_KEY_NAME || kept.ip !== m.ip || kept.name !== m.name)
+        return 'an admin cannot change the owner’s node'
+    }
+    const before = new Set(cur.revokedNodes.map((n) => n.peerId))
+    const protectedIds = new Set([this.owner, ...ownerNodes.map((m) => m.peerId), ...(p.admins?.nodes ?? [])])
+    for (const n of p.revokedNodes)
+      if (!before.has(n.peerId) && protectedIds.has(n.peerId))
+        return 'an admin cannot revoke the owner’s or an admin’s node'
+    return null
+  }
+
+  /** Whether `peerId` is a delegated admin under the policy we hold. */
+  isAdmin(peerId: string): boolean {
+    return this.current?.body.admins?.nodes.includes(peerId) ?? false
   }
 
   isRevokedNode(peerId: string): boolean {

@@ -61,6 +61,8 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
   readonly selfId: string
   private readonly init: MembershipInit
   private readonly signer: PolicySigner | null
+  /** On a delegated admin node: signs with this node's key (made on first use). */
+  private adminSigner: PolicySigner | null = null
   private readonly binds = new Map<string, BindRequest>()
   /** Route/exit offers its key auto-approves, waiting for the next batch (one per member). */
   private readonly approvals = new Map<string, AutoApproveRequest>()
@@ -85,22 +87,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
       { store: this.store, selfId: this.selfId, claim: init.claim, log: init.log.child('gate') },
       components,
     )
-    this.signer = this.isOwner
-      ? new PolicySigner({
-          ownerKey: init.signingKey ?? init.privateKey,
-          current: () => this.store.policy,
-          apply: async (envelope, policy) => {
-            const r = await this.store.offer(envelope)
-            if (r !== 'accepted') {
-              throw new StalePolicyError(
-                policy.version,
-                r === 'stale' ? 'a newer version exists' : r.rejected,
-              )
-            }
-            this.emit('signed', envelope)
-          },
-        })
-      : null
+    this.signer = this.isOwner ? this.newSigner(init.signingKey ?? init.privateKey) : null
     this.store.on('change', (policy) => {
       const env = this.store.envelope
       if (env != null) this.emit('policy', policy, env)
@@ -138,14 +125,35 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     if (this.expiryTimer != null) clearTimeout(this.expiryTimer)
   }
 
+  /** A signer over our policy store: a version counts once the store took it (then it is gossiped). */
+  private newSigner(key: PrivateKey | (() => PrivateKey)): PolicySigner {
+    return new PolicySigner({
+      ownerKey: key,
+      current: () => this.store.policy,
+      apply: async (envelope, policy) => {
+        const r = await this.store.offer(envelope)
+        if (r !== 'accepted') {
+          throw new StalePolicyError(policy.version, r === 'stale' ? 'a newer version exists' : r.rejected)
+        }
+        this.emit('signed', envelope)
+      },
+    })
+  }
+
   membership(peerId: string, claim: string | null): Promise<MembershipResult> {
     return this.store.membership(peerId, claim)
   }
 
-  /** The owner's one way to change the policy; every caller (CLI, binder) goes through it. */
+  /**
+   * The one way to change the policy; every caller (CLI, binder) goes through it. On the owner its
+   * signer; on a delegated admin node (named in the policy we hold) one that signs with this node's
+   * key — the owner's certificate in the policy makes every node accept it (policy-store.ts).
+   */
   amend(change: PolicyChange): Promise<{ policy: Policy; envelope: Uint8Array }> {
-    if (this.signer == null) return Promise.reject(new NotOwnerError('change the policy'))
-    return this.signer.amend(change)
+    if (this.signer != null) return this.signer.amend(change)
+    if (!this.store.isAdmin(this.selfId)) return Promise.reject(new NotOwnerError('change the policy'))
+    this.adminSigner ??= this.newSigner(this.init.privateKey)
+    return this.adminSigner.amend(change)
   }
 
   /**

@@ -12,13 +12,14 @@ import type { Identify } from '@libp2p/identify'
 import type { Connection, PeerId, PeerStore, PrivateKey, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { encodeRecord, type NodeRecord } from '@meshlan/wire'
+import { adminEpoch, encodeRecord, type NodeRecord, type Policy } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   ANTI_ENTROPY_MAX_MS,
   ANTI_ENTROPY_MS,
   BOOTSTRAP_DIAL_TIMEOUT_MS,
   BOOTSTRAP_RETRY_MS,
+  MAX_POLICY_PUSH_PEERS,
   MAX_REFUSED_RECORDS_PER_SYNC,
   POLICY_TOPIC,
   RECORD_EXPIRE_SWEEP_MS,
@@ -86,7 +87,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   private lastRecord: Uint8Array | null = null
   private running = false
   /** When we last pulled a newer policy back from each member (pullBack). */
-  private readonly pulledBack = new Map<string, number>()
+  private readonly pulledBack = new Map<string, { at: number; claim: string }>()
   /** The next anti-entropy round's delay: ANTI_ENTROPY_MS, doubled after each round that brought
    * nothing, up to ANTI_ENTROPY_MAX_MS; back to ANTI_ENTROPY_MS when a round or a new peer did. */
   private antiEntropyMs = ANTI_ENTROPY_MS
@@ -215,8 +216,17 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     await this.c.pubsub.publish(POLICY_TOPIC, envelope).catch((err: Error) => {
       this.init.log.debug('policy publish', { error: err.message })
     })
+    // members gossip does not reach get it by sync: the admitted ones, then members we have a record
+    // of, dialled (a delegated admin's version after the owner, the hub, is gone; bounded)
     const gossiped = new Set(this.c.pubsub.getSubscribers(POLICY_TOPIC).map(String))
-    for (const peer of this.c.membership.gate.admittedPeers()) {
+    const store = this.c.membership.store
+    const targets = new Set(this.c.membership.gate.admittedPeers())
+    for (const n of this.records.all()) {
+      if (targets.size >= MAX_POLICY_PUSH_PEERS) break
+      if (!store.isRevokedNode(n.record.peerId)) targets.add(n.record.peerId)
+    }
+    targets.delete(this.c.membership.selfId)
+    for (const peer of targets) {
       if (!gossiped.has(peer)) void this.syncWith(peerIdFromString(peer)).catch(() => {})
     }
   }
@@ -299,12 +309,16 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
    * per member: a member repeating the claim gets one exchange from us per interval, not one per
    * request (the claim costs it nothing; our pull costs a stream and a policy check).
    */
-  private pullBack(peer: PeerId): void {
+  private pullBack(peer: PeerId, claims: readonly [epoch: number, version: number]): void {
     const key = peer.toString()
     const now = Date.now()
-    if (now - (this.pulledBack.get(key) ?? 0) < ANTI_ENTROPY_MS) return
+    // once per peer and ANTI_ENTROPY_MS for the same claimed (epoch, version); a newer claim at once
+    // (a version it just signed), which costs the peer a sign or a lie we see through
+    const claim = claims.join('/')
+    const last = this.pulledBack.get(key)
+    if (last != null && last.claim === claim && now - last.at < ANTI_ENTROPY_MS) return
     if (this.pulledBack.size >= MAX_PULL_BACK_PEERS) this.pulledBack.clear() // bounded; forgetting is safe
-    this.pulledBack.set(key, now)
+    this.pulledBack.set(key, { at: now, claim })
     setImmediate(() => void this.syncWith(peer).catch(() => {}))
   }
 
@@ -319,7 +333,9 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
       record: this.lastRecord,
       have: Object.fromEntries(this.records.all().map((n) => [n.record.peerId, n.record.seq])),
       // the policy is most of an answer's bytes: the server leaves it out when we hold its version
-      ...(store.policy == null ? {} : { policyVersion: store.version }),
+      ...(store.policy == null
+        ? {}
+        : { policyVersion: store.version, policyEpoch: adminEpoch(store.policy) }),
     })
     if (!res.ok) {
       this.init.log.warn('sync refused', { peer: peer.toString(), reason: res.reason })
@@ -366,7 +382,11 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
         }
         const have = req.have ?? {}
         const store = this.c.membership.store
-        const holds = req.policyVersion != null && req.policyVersion >= store.version
+        // (epoch, version) order, as the store's (an older node sends no epoch: 0)
+        const mine = [adminEpoch(store.policy as Policy), store.version] as const
+        const theirs = [req.policyEpoch ?? 0, req.policyVersion ?? -1] as const
+        const cmp = theirs[0] !== mine[0] ? theirs[0] - mine[0] : theirs[1] - mine[1]
+        const holds = req.policyVersion != null && cmp >= 0
         const records = this.records
           .all()
           .filter((n) => n.record.peerId !== peer && (have[n.record.peerId] ?? -1) < n.record.seq)
@@ -376,7 +396,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
         // the client holds a newer policy than we do (it says so; its envelope proves it or not):
         // pull it back now. This is what makes publishPolicy's sync to peers gossip does not reach
         // yet deliver the version, and a restored owner's just-restarted node reach its members.
-        if (req.policyVersion != null && req.policyVersion > store.version) this.pullBack(conn.remotePeer)
+        if (req.policyVersion != null && cmp > 0) this.pullBack(conn.remotePeer, theirs)
         return { ok: true, policy: holds ? null : policy, records }
       })
     } catch (err) {

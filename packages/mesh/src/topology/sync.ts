@@ -35,6 +35,7 @@ const requestSchema = z.object({
     .nullable(),
   have: z.record(z.string().max(128), z.number().int().nonnegative()).optional(),
   policyVersion: z.number().int().nonnegative().optional(),
+  policyEpoch: z.number().int().nonnegative().optional(),
 })
 const responseSchema = z.union([
   z.object({
@@ -52,6 +53,11 @@ export interface SyncRequest {
   have?: Record<string, number>
   /** The version of the policy the client holds: the server leaves out a policy that is not newer. */
   policyVersion?: number
+  /**
+   * The admin epoch of that policy (delegated admins): a higher epoch is newer whatever the version.
+   * Absent (older nodes): 0, so such a client is sent any policy of a later epoch.
+   */
+  policyEpoch?: number
 }
 export type SyncResponse =
   /** policy null: the client holds this version or a newer one already (it said so). */
@@ -76,6 +82,7 @@ export function encodeSyncRequest(req: SyncRequest): Uint8Array {
     record: req.record == null ? null : toBase64(req.record),
     have: req.have ?? {},
     ...(req.policyVersion == null ? {} : { policyVersion: req.policyVersion }),
+    ...(req.policyEpoch == null ? {} : { policyEpoch: req.policyEpoch }),
   })
 }
 
@@ -88,10 +95,15 @@ export function parseSyncRequest(bytes: Uint8Array): Result<SyncRequest> {
   const parsed = requestSchema.safeParse(parseJsonBytes(bytes))
   if (!parsed.success) return { ok: false, reason: 'malformed sync request' }
   const record = parsed.data.record == null ? null : fromBase64(parsed.data.record)
-  const { policyVersion } = parsed.data
+  const { policyVersion, policyEpoch } = parsed.data
   return {
     ok: true,
-    value: { record, have: parsed.data.have ?? {}, ...(policyVersion == null ? {} : { policyVersion }) },
+    value: {
+      record,
+      have: parsed.data.have ?? {},
+      ...(policyVersion == null ? {} : { policyVersion }),
+      ...(policyEpoch == null ? {} : { policyEpoch }),
+    },
   }
 }
 

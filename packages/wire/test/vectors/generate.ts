@@ -241,6 +241,7 @@ async function main(): Promise<void> {
       { peerId: nodeId, route: '192.168.1.0/24', approvedAt: 1_700_000_160_000 },
       { peerId: ownerId, route: 'exit', approvedAt: 1_700_000_170_000 },
     ],
+    admins: null,
   }
   const claim: MembershipClaim = {
     type: 'claim',

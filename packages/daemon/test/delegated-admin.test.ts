@@ -1,0 +1,150 @@
+/**
+ * Delegated admins with real daemons on loopback (issue 11, owner continuity): the owner names a
+ * member an admin; the owner's state directory is deleted; the admin revokes a key and every node
+ * applies it (the revoked member cut off within 2 s); a non-admin member cannot; the owner restored
+ * from its backup on another member continues the version chain above the admin's versions; once it
+ * removes the admin, that node can sign nothing any more.
+ */
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { it } from 'node:test'
+import { createLogger, type NodeStatus } from '@meshlan/mesh'
+import { callControl } from '../src/control.ts'
+import { Controller } from '../src/controller.ts'
+import { createDaemon, type Daemon } from '../src/daemon.ts'
+import { StateDir } from '../src/state.ts'
+
+const quiet = createLogger('t', { level: 'error' })
+const CONFIG =
+  'listen = ["/ip4/127.0.0.1/tcp/0"]\nlog_level = "error"\n[tun]\nenabled = false\n[admin]\nlisten = []\n'
+const OWNER_PASS = 'correct horse battery'
+const BACKUP_PASS = 'backup passphrase 42'
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await fn().catch(() => false)) return
+    await sleep(100)
+  }
+  assert.fail(`timed out waiting for ${what}`)
+}
+
+it('a delegated admin keeps the network administered after the owner’s box is lost; removed, it cannot sign', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'delegate-'))
+  const dirs = Object.fromEntries(['o', 'a', 'b', 'c'].map((n) => [n, join(root, n)]))
+  for (const d of Object.values(dirs)) {
+    await mkdir(d)
+    await writeFile(join(d, 'config.toml'), CONFIG)
+  }
+  const call = <T>(n: string, meth: string, p = {}) =>
+    callControl<T>(join(dirs[n], 'control.sock'), dirs[n], meth, p)
+  const version = async (n: string) => (await call<NodeStatus>(n, 'status')).self.network.policyVersion
+  const daemons: Record<string, Daemon> = {}
+  const start = async (n: string) => {
+    daemons[n] = createDaemon({ stateDir: dirs[n] }, { log: quiet })
+    await daemons[n].start()
+  }
+  try {
+    const oc = new Controller({ state: new StateDir(dirs.o), hostRoutes: async () => [] })
+    await oc.init({ name: 'owner' })
+    await oc.networkCreate({ name: 'lab', passphrase: OWNER_PASS })
+    await start('o')
+    await call('o', 'unlock', { passphrase: OWNER_PASS })
+    for (const n of ['a', 'b', 'c']) {
+      const k = await call<{ joinString: string }>('o', 'keyCreate', { name: `k${n}`, allowAll: true })
+      await new Controller({ state: new StateDir(dirs[n]), hostRoutes: async () => [] }).join({
+        joinString: k.joinString,
+        name: n,
+      })
+      await start(n)
+    }
+    for (const n of ['a', 'b', 'c']) {
+      await until(`${n} sees its peers`, async () => {
+        const s = await call<NodeStatus>(n, 'status')
+        return s.self.bound && s.peers.filter((p) => p.online && p.bound).length === 3
+      })
+    }
+
+    // the owner names a an admin: every node holds the certificate
+    const named = await call<{ epoch: number; version: number; nodes: Array<{ name: string }> }>(
+      'o',
+      'delegateSet',
+      {
+        node: 'a',
+        admin: true,
+      },
+    )
+    assert.equal(named.epoch, 1)
+    assert.deepEqual(
+      named.nodes.map((n) => n.name),
+      ['a'],
+    )
+    for (const n of ['a', 'b', 'c'])
+      await until(`${n} holds v${named.version}`, async () => (await version(n)) === named.version)
+    assert.deepEqual(
+      (await call<{ nodes: Array<{ name: string }> }>('b', 'delegateList')).nodes.map((n) => n.name),
+      ['a'],
+    )
+    // a member that is not an admin cannot sign
+    await assert.rejects(call('b', 'keyRevoke', { name: 'kc' }), /only the network owner|owner/)
+
+    const bk = await call<{ backup: string }>('o', 'networkBackup', { passphrase: BACKUP_PASS })
+    // the owner's box dies: its state is gone
+    await daemons.o.stop()
+    delete daemons.o
+    await rm(dirs.o, { recursive: true, force: true })
+
+    // the admin revokes c's key: every remaining member applies it, c is cut off within 2 s
+    const rev = await call<{ version: number }>('a', 'keyRevoke', { name: 'kc' })
+    assert.equal(rev.version, named.version + 1)
+    const t0 = Date.now()
+    await until(
+      'c cut off by the admin’s version',
+      async () => {
+        // every remaining member holds the admin's version and refuses c (c itself, cut off from
+        // everyone, may learn it only later)
+        const b = await call<NodeStatus>('b', 'status')
+        const a = await call<NodeStatus>('a', 'status')
+        return (
+          b.self.network.policyVersion === rev.version &&
+          !b.peers.some((p) => p.name === 'c' && p.online) &&
+          !a.peers.some((p) => p.name === 'c' && p.online)
+        )
+      },
+      2000,
+    )
+    console.log(
+      `# delegated admin: key revoke applied on every node ${Date.now() - t0} ms after the CLI returned`,
+    )
+    // nor can the admin take the owner's place: revoking the owner's node is refused by its own store
+    await assert.rejects(call('a', 'nodeRevoke', { target: 'owner' }), /admin cannot/)
+
+    // the owner restored from its backup on b continues the chain above the admin's versions
+    const r = await call<{ previousVersion: number; version: number }>('b', 'networkRestore', {
+      backup: bk.backup,
+      backupPassphrase: BACKUP_PASS,
+      passphrase: 'new local passphrase',
+    })
+    assert.equal(r.previousVersion, rev.version)
+    assert.equal(r.version, rev.version + 1)
+    await until(`a takes the restored owner's v${r.version}`, async () => (await version('a')) >= r.version)
+
+    // the restored owner removes a: a new epoch; a's next change is refused at a itself
+    const removed = await call<{ epoch: number; version: number; nodes: unknown[] }>('b', 'delegateSet', {
+      node: 'a',
+      admin: false,
+    })
+    assert.equal(removed.epoch, 2)
+    assert.deepEqual(removed.nodes, [])
+    await until(`a holds v${removed.version}`, async () => (await version('a')) === removed.version)
+    await assert.rejects(call('a', 'keyRevoke', { name: 'kb' }), /owner/)
+    assert.equal(await version('a'), removed.version)
+    assert.equal(await version('b'), removed.version)
+  } finally {
+    for (const d of Object.values(daemons)) await d.stop().catch(() => {})
+    await rm(root, { recursive: true, force: true })
+  }
+})

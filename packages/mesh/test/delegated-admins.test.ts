@@ -1,0 +1,145 @@
+/**
+ * Delegated admins in the policy store (issue 11, owner continuity): a policy signed by a node the
+ * owner certified is accepted by every node; the certificate cannot be forged or stretched; an admin
+ * cannot touch the owner's node or another admin; removing an admin (a new epoch) makes its later
+ * versions lose whatever their number; two admins signing one version at once settle on one
+ * document everywhere.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { encodePolicy, type Policy, signAdmins } from '@meshlan/wire'
+import { bindMembers } from '../src/membership/binder.ts'
+import { OWNER_KEY_NAME, PolicyStore } from '../src/membership/policy-store.ts'
+import {
+  createKey,
+  createNetwork,
+  nextVersion,
+  removeKey,
+  revokeNodeChange,
+  setAdmins,
+} from '../src/network.ts'
+import { quiet } from './helpers.ts'
+
+const idOf = (k: PrivateKey) => peerIdFromPrivateKey(k).toString()
+
+async function setup() {
+  const ownerKey = await generateKeyPair('Ed25519')
+  const adminKey = await generateKeyPair('Ed25519')
+  const otherAdmin = await generateKeyPair('Ed25519')
+  const ownerNode = idOf(await generateKeyPair('Ed25519'))
+  const { policy } = await createNetwork(ownerKey, { name: 'deleg', subnet: '10.9.0.0/24' })
+  const k = await createKey(policy, ownerKey, { name: 'lan', reusable: true }, [])
+  const bound = await nextVersion(
+    k.policy,
+    ownerKey,
+    bindMembers(
+      [
+        { peerId: ownerNode, key: OWNER_KEY_NAME, wanted: 'owner-box' },
+        { peerId: idOf(adminKey), key: 'lan', wanted: 'nas' },
+        { peerId: idOf(otherAdmin), key: 'lan', wanted: 'pi' },
+      ],
+      Date.now(),
+    ),
+  )
+  const cert = await signAdmins(ownerKey, policy.networkId, 1, [idOf(adminKey), idOf(otherAdmin)])
+  const delegated = await nextVersion(bound.policy, ownerKey, setAdmins(cert))
+  const store = () =>
+    new PolicyStore({
+      networkId: policy.networkId,
+      owner: policy.owner,
+      self: idOf(adminKey),
+      log: quiet,
+    })
+  return { ownerKey, adminKey, otherAdmin, ownerNode, delegated, store }
+}
+
+/** Signs `p` (already changed) as the next version with `key`, bypassing any check. */
+async function signAs(key: PrivateKey, p: Policy, version = p.version + 1): Promise<Uint8Array> {
+  return encodePolicy({ ...p, version, issuedAt: Date.now() }, key)
+}
+
+describe('delegated admins', () => {
+  it('an admin-signed version is accepted; a stranger’s, or one under a forged certificate, is not', async () => {
+    const { adminKey, delegated, store: mk } = await setup()
+    const s = mk()
+    assert.equal(await s.offer(delegated.envelope), 'accepted')
+    assert.equal(s.isAdmin(idOf(adminKey)), true)
+    const revoked = await nextVersion(delegated.policy, adminKey, removeKey('lan'))
+    assert.equal(await s.offer(revoked.envelope), 'accepted')
+    assert.equal(s.version, delegated.policy.version + 1)
+
+    const stranger = await generateKeyPair('Ed25519')
+    const r = await s.offer(await signAs(stranger, revoked.policy))
+    assert.deepEqual(r, { rejected: 'policy is signed by neither the owner nor a delegated admin' })
+
+    // the stranger certifies itself (its own signature on the certificate): not the owner's
+    const forged = await signAdmins(stranger, revoked.policy.networkId, 9, [idOf(stranger)])
+    const f = await s.offer(await signAs(stranger, { ...revoked.policy, admins: forged }))
+    assert.deepEqual(f, { rejected: 'policy is signed by neither the owner nor a delegated admin' })
+
+    // an admin cannot stretch the owner's certificate: adding itself another admin breaks its signature
+    const stretched = { ...revoked.policy.admins!, nodes: [...revoked.policy.admins!.nodes, idOf(stranger)] }
+    const g = await s.offer(await signAs(adminKey, { ...revoked.policy, admins: stretched }))
+    assert.deepEqual(g, { rejected: 'policy is signed by neither the owner nor a delegated admin' })
+  })
+
+  it('an admin cannot revoke or rebind the owner’s node, nor revoke another admin', async () => {
+    const { adminKey, otherAdmin, ownerNode, delegated, store: mk } = await setup()
+    const s = mk()
+    await s.offer(delegated.envelope)
+    const a = await nextVersion(delegated.policy, adminKey, revokeNodeChange(ownerNode))
+    assert.match(
+      JSON.stringify(await s.offer(a.envelope)),
+      /an admin cannot (change the owner’s node|revoke the owner’s or an admin’s node)/,
+    )
+    const b = await nextVersion(delegated.policy, adminKey, revokeNodeChange(idOf(otherAdmin)))
+    assert.match(JSON.stringify(await s.offer(b.envelope)), /an admin cannot revoke/)
+    const c = await nextVersion(delegated.policy, adminKey, (p) => ({
+      ...p,
+      members: p.members.map((m) => (m.key === OWNER_KEY_NAME ? { ...m, name: 'mine-now' } : m)),
+    }))
+    assert.match(JSON.stringify(await s.offer(c.envelope)), /an admin cannot change the owner’s node/)
+    assert.equal(s.version, delegated.policy.version, 'nothing was taken')
+  })
+
+  it('a removed admin’s versions lose to the next epoch, whatever their number', async () => {
+    const { ownerKey, adminKey, otherAdmin, delegated, store: mk } = await setup()
+    const s = mk()
+    await s.offer(delegated.envelope)
+    // the owner removes adminKey: epoch 2, at the next version
+    const cert2 = await signAdmins(ownerKey, delegated.policy.networkId, 2, [idOf(otherAdmin)])
+    const removed = await nextVersion(delegated.policy, ownerKey, setAdmins(cert2))
+    // meanwhile the removed admin signed a far higher version under epoch 1
+    const jump = await signAs(adminKey, removeKey('lan')(structuredClone(delegated.policy)), 1_000_000)
+    assert.equal(await s.offer(jump), 'accepted', 'before the removal is known it is a valid version')
+    assert.equal(await s.offer(removed.envelope), 'accepted', 'the next epoch wins over version 1,000,000')
+    assert.equal(s.isAdmin(idOf(adminKey)), false)
+    assert.equal(await s.offer(jump), 'stale')
+    const again = await signAs(adminKey, removed.policy)
+    assert.deepEqual(await s.offer(again), {
+      rejected: 'policy is signed by neither the owner nor a delegated admin',
+    })
+    // a fresh node that never saw epoch 1 takes epoch 2 and refuses the jump
+    const fresh = mk()
+    assert.equal(await fresh.offer(removed.envelope), 'accepted')
+    assert.equal(await fresh.offer(jump), 'stale')
+  })
+
+  it('two admins sign one version at once: every node settles on the same document', async () => {
+    const { adminKey, otherAdmin, delegated, store: mk } = await setup()
+    const x = await nextVersion(delegated.policy, adminKey, removeKey('lan'))
+    const y = await nextVersion(delegated.policy, otherAdmin, (p) => ({ ...p, name: 'renamed' }))
+    assert.equal(x.policy.version, y.policy.version)
+    const one = mk()
+    const two = mk()
+    for (const s of [one, two]) await s.offer(delegated.envelope)
+    await one.offer(x.envelope)
+    await one.offer(y.envelope)
+    await two.offer(y.envelope)
+    await two.offer(x.envelope)
+    assert.deepEqual(one.envelope, two.envelope)
+  })
+})
