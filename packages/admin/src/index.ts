@@ -15,6 +15,7 @@ export * from './errors.ts'
 export { type AdminListen, adminBind, parseAdminListen } from './listen.ts'
 export { dummyHash, hashPassword, SCRYPT_DEFAULT, type ScryptParams, verifyPassword } from './passwords.ts'
 export { createHandler, type RequestHandler } from './router.ts'
+export { CONTENT_SECURITY_POLICY } from './web.ts'
 export { AdminListeners, type AdminListenSettings } from './server.ts'
 export { type Session, SessionStore } from './sessions.ts'
 export { checkTotp, newTotp, type TotpEnrolment, totpCode } from './totp.ts'
@@ -27,6 +28,7 @@ export type {
   AuthFailureLog,
   FailResult,
   Lockout,
+  LockoutEntry,
   LogFields,
   OwnerLock,
   WriteFile,

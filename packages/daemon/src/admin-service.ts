@@ -12,6 +12,7 @@ import type { Controller } from './controller.ts'
 import { InvalidArgumentError } from './errors.ts'
 import { Lockout, logAuthFailure } from './lockout.ts'
 import { type StateDir, writeFileAtomic } from './state.ts'
+import { findWebRoot } from './web-root.ts'
 
 export interface AdminParts {
   state: StateDir
@@ -21,6 +22,7 @@ export interface AdminParts {
   ownerLock: () => OwnerLock | null
   audit: AuditSink | null
   readAudit: ((q: { since: number | null; limit: number }) => Promise<unknown[]>) | null
+  verifyAudit: (() => Promise<unknown>) | null
   log: Logger
 }
 
@@ -47,6 +49,8 @@ export function createAdminService(p: AdminParts): AdminService {
     },
     audit: p.audit,
     readAudit: p.readAudit,
+    verifyAudit: p.verifyAudit,
+    webRoot: findWebRoot(),
     log: p.log,
   })
 }

@@ -401,6 +401,7 @@ class MeshDaemon implements Daemon {
       ownerLock: () => this.lock,
       audit: this.audit,
       readAudit: async (q) => (await readAudit(this.audit.file, q.since ?? 0)).slice(-q.limit),
+      verifyAudit: () => verifyAudit(this.audit.file),
       log: this.log.child('admin'),
     })
   }
