@@ -397,7 +397,11 @@ class MeshDaemon implements Daemon {
     return createAdminService({
       state: this.state,
       controller: this.controller,
-      status: async () => ({ info: await this.handle('info', {}), node: this.node?.status() ?? null }),
+      status: async () => ({
+        info: await this.handle('info', {}),
+        node: this.node?.status() ?? null,
+        dns: await this.handle('dns-status', {}).catch(() => null),
+      }),
       ownerLock: () => this.lock,
       audit: this.audit,
       readAudit: async (q) => (await readAudit(this.audit.file, q.since ?? 0)).slice(-q.limit),
