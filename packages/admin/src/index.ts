@@ -15,7 +15,6 @@ export * from './errors.ts'
 export { type AdminListen, adminBind, parseAdminListen } from './listen.ts'
 export { dummyHash, hashPassword, SCRYPT_DEFAULT, type ScryptParams, verifyPassword } from './passwords.ts'
 export { createHandler, type RequestHandler } from './router.ts'
-export { CONTENT_SECURITY_POLICY } from './web.ts'
 export { AdminListeners, type AdminListenSettings } from './server.ts'
 export { type Session, SessionStore } from './sessions.ts'
 export { checkTotp, newTotp, type TotpEnrolment, totpCode } from './totp.ts'
@@ -33,3 +32,4 @@ export type {
   OwnerLock,
   WriteFile,
 } from './types.ts'
+export { CONTENT_SECURITY_POLICY } from './web.ts'

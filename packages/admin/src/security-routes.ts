@@ -70,7 +70,12 @@ export async function lockouts(g: Guards, c: RequestContext): Promise<void> {
   const out: Array<{ event: string; source: string; retryAfterS: number; failures: number }> = []
   for (const [event, l] of Object.entries(g.deps.lockouts)) {
     for (const e of (await l.list?.()) ?? [])
-      out.push({ event, source: e.source, retryAfterS: Math.ceil(e.retryAfterMs / 1000), failures: e.failures })
+      out.push({
+        event,
+        source: e.source,
+        retryAfterS: Math.ceil(e.retryAfterMs / 1000),
+        failures: e.failures,
+      })
   }
   const s = me(c)
   sendJson(c.res, 200, {

@@ -59,7 +59,8 @@ export async function webAsset(g: Guards, c: RequestContext): Promise<void> {
   const head = c.req.method === 'HEAD'
   if (g.deps.webRoot == null) {
     if (path !== '/') throw new NotFoundError(path)
-    const text = 'The web admin is not built: run `pnpm --filter @meshlan/web build` (or scripts/build.mjs).\n'
+    const text =
+      'The web admin is not built: run `pnpm --filter @meshlan/web build` (or scripts/build.mjs).\n'
     return send(c.res, 404, 'text/plain; charset=utf-8', text, head)
   }
   if (m == null) throw new NotFoundError(path)
