@@ -32,12 +32,16 @@ const PAGES: Record<string, Page> = {
 
 const main = document.getElementById('main') as HTMLElement
 
+/** Asked only without a session; once an admin exists (409) never again. */
+let bootstrapped = false
 async function needsBootstrap(): Promise<boolean> {
+  if (bootstrapped) return false
   try {
     await api('/api/bootstrap')
     return true
   } catch {
-    return false // 409: an admin exists
+    bootstrapped = true // 409: an admin exists
+    return false
   }
 }
 
@@ -59,11 +63,11 @@ function show(title: string, el: HTMLElement): void {
 async function route(): Promise<void> {
   leavePage()
   const hash = location.hash || '#/overview'
-  if (await needsBootstrap()) {
+  const session = await currentSession()
+  if (session == null && (await needsBootstrap())) {
     renderHeader(null, hash)
     return show('First run', await bootstrapPage.render({ onDone: () => go('#/sign-in') }))
   }
-  const session = await currentSession()
   if (session == null) {
     renderHeader(null, hash)
     return show('Sign in', await signInPage.render({ onDone: () => go('#/overview') }))

@@ -1,0 +1,55 @@
+/**
+ * The browser side of the web test: Debian's chromium through playwright-core, screenshots into
+ * one directory, and reading a QR code off a page's <canvas> with jsQR.
+ */
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import jsqr from 'jsqr'
+import { type Browser, chromium, type Page } from 'playwright-core'
+
+/** jsQR is CommonJS: Node's loader hands its module.exports (the function) over as the default. */
+const jsQR = jsqr as unknown as (
+  data: Uint8ClampedArray,
+  width: number,
+  height: number,
+) => { data: string } | null
+
+/** Debian's package (scripts/lib/toolchain.sh installs it), never a downloaded browser. */
+export const CHROMIUM = '/usr/bin/chromium'
+
+export function haveChromium(): boolean {
+  return existsSync(CHROMIUM)
+}
+
+export function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // chromium refuses to start as root with its sandbox on; CI runs the suite as root
+    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+  })
+}
+
+/** Where screenshots go: MESHLAN_WEB_SCREENSHOTS (e.g. docs/screenshots), else a new temp dir. */
+export async function screenshotDir(): Promise<string> {
+  const dir = process.env.MESHLAN_WEB_SCREENSHOTS ?? (await mkdtemp(join(tmpdir(), 'meshlan-web-shots-')))
+  await mkdir(dir, { recursive: true })
+  return dir
+}
+
+export async function shot(page: Page, dir: string, name: string): Promise<void> {
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true })
+}
+
+/** The text of the QR code drawn on the canvas `selector`, read from its pixels. */
+export async function readQr(page: Page, selector: string): Promise<string | null> {
+  const img = await page.$eval(selector, (c) => {
+    const canvas = c as HTMLCanvasElement
+    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D
+    const d = ctx.getImageData(0, 0, canvas.width, canvas.height)
+    return { w: d.width, h: d.height, data: Array.from(d.data) }
+  })
+  return jsQR(Uint8ClampedArray.from(img.data), img.w, img.h)?.data ?? null
+}
