@@ -34,7 +34,8 @@ export const aclPage: Page = {
           : r.errors.map((e) => h('li', { class: 'error' }, e.message))),
       )
       editor.setAttribute('aria-invalid', String(!r.ok))
-      const d = diffLines(signed, editor.value)
+      // valid text is compared in the signed version's layout: the diff shows rules, not spacing
+      const d = diffLines(signed, r.ok ? aclText(JSON.parse(editor.value)) : editor.value)
       const changed = d.some((l) => l.op !== ' ')
       diff.replaceChildren(
         ...(changed
@@ -50,7 +51,7 @@ export const aclPage: Page = {
       msg.textContent = ''
       try {
         const r = await api<{ key: string; version: number }>('/api/acls', { key, aclText: editor.value })
-        signed = editor.value
+        signed = aclText(JSON.parse(editor.value))
         msg.textContent = `Signed: policy version ${r.version}.`
         check()
       } catch (err) {
