@@ -57,3 +57,18 @@ export async function readQr(page: Page, selector: string): Promise<string | nul
   })
   return jsQR(new Uint8ClampedArray(Buffer.from(img.rgba, 'base64')), img.w, img.h)?.data ?? null
 }
+
+/** Form controls on the page without an accessible name (a <label>, aria-label or aria-labelledby). */
+export function unlabelled(page: Page): Promise<string[]> {
+  return page.$$eval('input, select, textarea, button', (els) =>
+    els
+      .filter((e) => {
+        const c = e as HTMLInputElement
+        if (c.type === 'hidden') return false
+        const named =
+          (c.labels?.length ?? 0) > 0 || c.getAttribute('aria-label') || c.getAttribute('aria-labelledby')
+        return !named && (c.tagName !== 'BUTTON' || (c.textContent ?? '').trim() === '')
+      })
+      .map((e) => e.outerHTML.slice(0, 80)),
+  )
+}

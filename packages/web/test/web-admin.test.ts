@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { buildWeb } from '../build.ts'
-import { haveChromium, launch, readQr, screenshotDir, shot } from './browser.ts'
+import { haveChromium, launch, readQr, screenshotDir, shot, unlabelled } from './browser.ts'
 import { freePort, meshlan, nodeDir, oathtool, ok, okJson, stopNode, until } from './lab.ts'
 
 const USER = 'alice'
@@ -38,13 +38,19 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
   let totpSecret = ''
   let joinString = ''
   const consoleErrors: string[] = []
+  /** A screenshot of the page, after checking every control on it has an accessible name. */
+  const snap = async (p: Page, name: string) => {
+    assert.deepEqual(await unlabelled(p), [], `unlabelled controls on ${name}`)
+    await shot(p, shots, name)
+  }
   const missing = !haveChromium()
 
   before(async () => {
     if (missing) return
     const t0 = Date.now()
-    await buildWeb()
     root = await mkdtemp(join(tmpdir(), 'meshlan-web-'))
+    // a build of its own, named to the daemons: packages/web/build is not touched under other tests
+    process.env.MESHLAN_WEB_ROOT = await buildWeb(join(root, 'web'))
     const port = await freePort()
     owner = await nodeDir(root, 'owner', `[admin]\nlisten = ["127.0.0.1:${port}"]\n`)
     member = await nodeDir(root, 'member', `[routes]\nadvertise = ["${ROUTE}"]\n`)
@@ -65,7 +71,8 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     // a CSP violation or a script error fails the test at the end (an API's 4xx answer is logged
     // as "Failed to load resource": those are expected, e.g. the 401 before signing in)
     page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) consoleErrors.push(m.text())
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+        consoleErrors.push(m.text())
     })
     page.on('pageerror', (e) => consoleErrors.push(e.message))
     console.log(`# set-up ${Date.now() - t0} ms`)
@@ -101,7 +108,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     await page.getByLabel('Username').fill(USER)
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD)
     await page.getByLabel('Password again').fill(PASSWORD)
-    await shot(page, shots, '01-bootstrap')
+    await snap(page, '01-bootstrap')
     await page.getByRole('button', { name: 'Create account' }).click()
     await page.getByRole('heading', { name: 'Sign in to meshlan' }).waitFor()
   })
@@ -110,7 +117,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     if (missing) return t.skip()
     await page.getByLabel('Username').fill(USER)
     await page.getByLabel('Password').fill(PASSWORD)
-    await shot(page, shots, '02-sign-in')
+    await snap(page, '02-sign-in')
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
     await page.getByRole('link', { name: 'Security' }).click()
@@ -121,16 +128,20 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     assert.ok(uri?.startsWith('otpauth://totp/'), `QR: ${uri}`)
     assert.equal(new URL(uri as string).searchParams.get('secret'), totpSecret)
     await page.getByLabel('First code from the app').fill(await oathtool(totpSecret))
-    await shot(page, shots, '03-security-totp-enrol')
+    await snap(page, '03-security-totp-enrol')
     await page.getByRole('button', { name: 'Turn TOTP on' }).click()
     await page.getByText('TOTP is on').waitFor()
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.getByRole('heading', { name: 'Sign in to meshlan' }).waitFor()
-    await page.getByLabel('Username').fill(USER)
-    await page.getByLabel('Password').fill(PASSWORD)
+    // by keyboard only: Tab between the fields, Enter submits
+    await page.getByLabel('Username').focus()
+    await page.keyboard.type(USER)
+    await page.keyboard.press('Tab')
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press('Tab')
     // the enrolment used this 30 s step's code; each step's code works once: take the next one
-    await page.getByLabel('Code').fill(await oathtool(totpSecret, 30))
-    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.keyboard.type(await oathtool(totpSecret, 30))
+    await page.keyboard.press('Enter')
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
   })
 
@@ -141,7 +152,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     await page.getByRole('button', { name: 'Unlock' }).click()
     await page.getByText('unlocked', { exact: true }).waitFor()
     assert.equal((await okJson<{ locked: boolean }>(owner, 'lock', '--status')).locked, false)
-    await shot(page, shots, '04-overview')
+    await snap(page, '04-overview')
   })
 
   it('keys: create one; its QR decodes to the join string shown, and `meshlan key list` has it', async (t) => {
@@ -158,7 +169,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     assert.equal(await readQr(page, 'canvas.qr'), joinString)
     console.log(`# QR read ${Date.now() - t0} ms`)
     await page.getByRole('cell', { name: 'laptop', exact: true }).waitFor()
-    await shot(page, shots, '05-keys')
+    await snap(page, '05-keys')
     const { keys } = await okJson<{ keys: Array<{ name: string }> }>(owner, 'key', 'list')
     assert.ok(
       keys.some((k) => k.name === 'laptop'),
@@ -186,11 +197,11 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     const shown = (await issues.allTextContents()).map((s) => s.trim())
     assert.deepEqual(shown, cliIssues)
     assert.equal(await page.getByRole('button', { name: 'Sign new version' }).isDisabled(), true)
-    await shot(page, shots, '06-acl-error')
+    await snap(page, '06-acl-error')
     await editor.fill(GOOD_ACL)
     await page.locator('#acl-issues li.ok').waitFor()
     assert.ok((await page.locator('pre.diff .add').count()) > 0, 'the diff shows added lines')
-    await shot(page, shots, '07-acl-diff')
+    await snap(page, '07-acl-diff')
     await page.getByRole('button', { name: 'Sign new version' }).click()
     await page.getByText(/Signed: policy version \d+/).waitFor()
     const shownAcl = await okJson<{ name: string; acl: unknown }>(owner, 'acl', 'show', 'laptop')
@@ -217,10 +228,10 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
       20_000,
       'the direct path on the page',
     )
-    await shot(page, shots, '08-topology')
+    await snap(page, '08-topology')
     await page.getByRole('link', { name: 'Members' }).click()
     await page.getByRole('cell', { name: 'member', exact: true }).waitFor()
-    await shot(page, shots, '09-members')
+    await snap(page, '09-members')
   })
 
   it("routes: the member's offered subnet is approved in the page; the member's status has it", async (t) => {
@@ -237,7 +248,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     )
     await page.getByRole('button', { name: `Approve ${ROUTE} on member` }).click()
     await page.getByRole('button', { name: `Revoke ${ROUTE} on member` }).waitFor()
-    await shot(page, shots, '10-routes')
+    await snap(page, '10-routes')
     const list = await okJson<{ nodes: Array<{ name: string; approved: string[] }> }>(owner, 'route', 'list')
     assert.ok(list.nodes.find((n) => n.name === 'member')?.approved.includes(ROUTE), JSON.stringify(list))
     await until(
@@ -250,7 +261,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     )
     await page.getByRole('link', { name: 'Topology' }).click()
     await page.getByText(`subnet router for ${ROUTE}`).waitFor({ timeout: 15_000 })
-    await shot(page, shots, '11-topology-router')
+    await snap(page, '11-topology-router')
   })
 
   it('lockout: after 5 bad passwords the sign-in page says how long the address is locked out', async (t) => {
@@ -273,12 +284,12 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     const msg = p.getByText(/sign-in is locked for \d+ min/)
     await msg.waitFor()
     assert.match((await msg.textContent()) ?? '', /locked for (4 min [0-5]?\d|5 min 0) s more/)
-    await shot(p, shots, '12-sign-in-lockout-phone')
+    await snap(p, '12-sign-in-lockout-phone')
     await other.close()
     await page.getByRole('link', { name: 'Security' }).click()
     await page.getByRole('cell', { name: 'ip:127.0.0.1' }).first().waitFor()
     assert.match((await page.locator('table').last().textContent()) ?? '', /login.*min.*left/)
-    await shot(page, shots, '13-security')
+    await snap(page, '13-security')
   })
 
   it('audit: the view lists all of it and the chain verifies', async (t) => {
@@ -303,7 +314,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
       rows.filter((r) => r.includes('login') && r.includes('failed')).length >= 5,
       'the 5 failed logins',
     )
-    await shot(page, shots, '14-audit')
+    await snap(page, '14-audit')
     await page.getByLabel('Event').selectOption('lockout')
     await until(
       async () => (await page.locator('tbody tr').count()) === 1,
@@ -328,7 +339,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
       await page.locator('main h1').waitFor()
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
       assert.ok(overflow <= 0, `${hash} overflows the phone screen by ${overflow} px`)
-      await shot(page, shots, name)
+      await snap(page, name)
     }
     assert.deepEqual(consoleErrors, [], 'no script error and no CSP violation in the console')
   })
