@@ -159,6 +159,12 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     if (missing) return t.skip()
     await page.getByRole('link', { name: 'Keys' }).click()
     await page.getByLabel('Name').fill('laptop')
+    // an ACL error in the creation form: the same validator, Create waits for a fix
+    const acl = page.getByLabel('ACL (JSON)')
+    await acl.fill('{"rules": [{"to": ["nowhere"]}]}')
+    await page.locator('#k-acl-issues li.error').waitFor()
+    assert.equal(await page.getByRole('button', { name: 'Create key' }).isDisabled(), true)
+    await acl.fill('{"rules": []}')
     const t0 = Date.now()
     await page.getByRole('button', { name: 'Create key' }).click()
     await page.getByRole('heading', { name: 'Key laptop created' }).waitFor()
@@ -192,14 +198,14 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     await page.getByRole('link', { name: 'Edit ACL' }).click()
     const editor = page.getByLabel('ACL (JSON)')
     await editor.fill(BAD_ACL)
-    const issues = page.locator('#acl-issues li.error')
+    const issues = page.locator('#acl-text-issues li.error')
     await issues.first().waitFor()
     const shown = (await issues.allTextContents()).map((s) => s.trim())
     assert.deepEqual(shown, cliIssues)
     assert.equal(await page.getByRole('button', { name: 'Sign new version' }).isDisabled(), true)
     await snap(page, '06-acl-error')
     await editor.fill(GOOD_ACL)
-    await page.locator('#acl-issues li.ok').waitFor()
+    await page.locator('#acl-text-issues li.ok').waitFor()
     assert.ok((await page.locator('pre.diff .add').count()) > 0, 'the diff shows added lines')
     await snap(page, '07-acl-diff')
     await page.getByRole('button', { name: 'Sign new version' }).click()
@@ -264,6 +270,38 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     await snap(page, '11-topology-router')
   })
 
+  it('phone-sized screens: the pages fit a 390 px wide viewport', async (t) => {
+    if (missing) return t.skip()
+    await page.setViewportSize({ width: 390, height: 844 })
+    for (const [hash, name] of [
+      ['#/overview', '15-overview-phone'],
+      ['#/members', '16-members-phone'],
+      ['#/topology', '17-topology-phone'],
+    ]) {
+      await page.goto(`${base}/${hash}`)
+      await page.locator('main h1').waitFor()
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      assert.ok(overflow <= 0, `${hash} overflows the phone screen by ${overflow} px`)
+      await snap(page, name)
+    }
+    await page.setViewportSize({ width: 1200, height: 800 })
+  })
+
+  it('members: revoking the member in the page takes it off a topology page open in another tab, live', async (t) => {
+    if (missing) return t.skip()
+    const live = await ctx.newPage()
+    await live.goto(`${base}/#/topology`)
+    await live.locator('[data-peer="member"]').waitFor()
+    await page.getByRole('link', { name: 'Members' }).click()
+    page.once('dialog', (d) => void d.accept())
+    await page.getByRole('button', { name: 'Revoke member' }).click()
+    await live.locator('[data-peer="member"]').waitFor({ state: 'detached', timeout: 15_000 })
+    await snap(live, '18-topology-after-revoke')
+    await live.close()
+    const st = await okJson<{ peers: Array<{ name: string }> }>(owner, 'status')
+    assert.ok(!st.peers.some((p) => p.name === 'member'), JSON.stringify(st.peers))
+  })
+
   it('lockout: after 5 bad passwords the sign-in page says how long the address is locked out', async (t) => {
     if (missing) return t.skip()
     // another browser (no session): the admin's own session stays signed in
@@ -304,6 +342,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
       'key.create',
       'acl.set',
       'route.approve',
+      'node.revoke',
       'lockout',
     ])
       assert.ok(
@@ -325,22 +364,6 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     // the API's own list agrees with the page
     const verify = await okJson<{ ok: boolean }>(owner, 'audit', '--verify')
     assert.equal(verify.ok, true)
-  })
-
-  it('phone-sized screens: the pages fit a 390 px wide viewport', async (t) => {
-    if (missing) return t.skip()
-    await page.setViewportSize({ width: 390, height: 844 })
-    for (const [hash, name] of [
-      ['#/overview', '15-overview-phone'],
-      ['#/members', '16-members-phone'],
-      ['#/topology', '17-topology-phone'],
-    ]) {
-      await page.goto(`${base}/${hash}`)
-      await page.locator('main h1').waitFor()
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-      assert.ok(overflow <= 0, `${hash} overflows the phone screen by ${overflow} px`)
-      await snap(page, name)
-    }
     assert.deepEqual(consoleErrors, [], 'no script error and no CSP violation in the console')
   })
 })

@@ -3,7 +3,8 @@
  * a diff against the signed version, then sign. Signing is a change: when TOTP is on and the
  * session's last code is stale the API asks for one (api.ts prompts).
  */
-import { aclText, parseAcl } from '../acl-check.ts'
+import { type AclResult, aclText } from '../acl-check.ts'
+import { aclEditor } from '../acl-editor.ts'
 import { api } from '../api.ts'
 import { diffLines } from '../diff.ts'
 import { h, liveRegion, section } from '../dom.ts'
@@ -17,25 +18,12 @@ export const aclPage: Page = {
       `/api/acls?key=${encodeURIComponent(key)}`,
     )
     let signed = aclText(keys[0]?.acl)
-    const editor = h(
-      'textarea',
-      { id: 'acl-text', rows: 14, spellcheck: 'false', class: 'code', 'aria-describedby': 'acl-issues' },
-      signed,
-    )
-    const issues = h('ul', { id: 'acl-issues', class: 'issues', 'aria-live': 'polite' })
     const diff = h('pre', { class: 'diff', 'aria-label': 'Changes against the signed version' })
     const sign = h('button', { class: 'primary', type: 'button' }, 'Sign new version')
     const msg = liveRegion('status')
-    const check = () => {
-      const r = parseAcl(editor.value)
-      issues.replaceChildren(
-        ...(r.ok
-          ? [h('li', { class: 'ok' }, 'Valid.')]
-          : r.errors.map((e) => h('li', { class: 'error' }, e.message))),
-      )
-      editor.setAttribute('aria-invalid', String(!r.ok))
+    const showDiff = (r: AclResult) => {
       // valid text is compared in the signed version's layout: the diff shows rules, not spacing
-      const d = diffLines(signed, r.ok ? aclText(JSON.parse(editor.value)) : editor.value)
+      const d = diffLines(signed, r.ok ? aclText(JSON.parse(editor.textarea.value)) : editor.textarea.value)
       const changed = d.some((l) => l.op !== ' ')
       diff.replaceChildren(
         ...(changed
@@ -46,19 +34,26 @@ export const aclPage: Page = {
       )
       sign.disabled = !r.ok || !changed
     }
-    editor.addEventListener('input', check)
+    const editor = aclEditor({
+      id: 'acl-text',
+      label: 'ACL (JSON)',
+      text: signed,
+      rows: 14,
+      onCheck: showDiff,
+    })
     sign.addEventListener('click', async () => {
       msg.textContent = ''
       try {
-        const r = await api<{ key: string; version: number }>('/api/acls', { key, aclText: editor.value })
-        signed = aclText(JSON.parse(editor.value))
+        const text = editor.textarea.value
+        const r = await api<{ key: string; version: number }>('/api/acls', { key, aclText: text })
+        signed = aclText(JSON.parse(text))
         msg.textContent = `Signed: policy version ${r.version}.`
-        check()
+        editor.check()
       } catch (err) {
         msg.textContent = `Not signed: ${(err as Error).message}`
       }
     })
-    check()
+    editor.check()
     return h(
       'div',
       {},
@@ -73,9 +68,7 @@ export const aclPage: Page = {
           h('code', {}, '{"to": ["tag:servers"], "ports": ["22/tcp"]}'),
           '. See docs/acl.md.',
         ),
-        h('label', { for: 'acl-text' }, 'ACL (JSON)'),
-        editor,
-        issues,
+        editor.root,
       ),
       section('Changes against the signed version', diff, h('div', { class: 'actions' }, sign), msg),
     )

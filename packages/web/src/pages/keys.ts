@@ -1,7 +1,9 @@
 /**
- * Keys: create one (name, expiry, one-use or reusable, its ACL: default deny) and show its join
+ * Keys: create one (name, expiry, one-use or reusable, its ACL — default deny, validated as you
+ * type — or allow everything) and show its join
  * string with a QR code once; list keys with their members; revoke.
  */
+import { aclEditor } from '../acl-editor.ts'
 import { api } from '../api.ts'
 import { field, fill, h, liveRegion, section, table } from '../dom.ts'
 import { when } from '../format.ts'
@@ -39,6 +41,21 @@ function createForm(ctx: PageContext, out: HTMLElement): HTMLElement {
   const expires = h('input', { name: 'expires', type: 'date' })
   const reusable = h('input', { name: 'reusable', type: 'checkbox', id: 'k-reusable' })
   const allowAll = h('input', { name: 'allowAll', type: 'checkbox', id: 'k-allow' })
+  const create = h('button', { class: 'primary' }, 'Create key')
+  // default deny: no rule until one is written here (or on the key's ACL page later)
+  const acl = aclEditor({
+    id: 'k-acl',
+    label: 'ACL (JSON)',
+    text: '{"rules": []}',
+    rows: 4,
+    onCheck: (r) => {
+      create.disabled = !r.ok && !allowAll.checked
+    },
+  })
+  allowAll.addEventListener('change', () => {
+    acl.textarea.disabled = allowAll.checked
+    acl.check()
+  })
   const msg = liveRegion('alert')
   const form = h(
     'form',
@@ -55,11 +72,13 @@ function createForm(ctx: PageContext, out: HTMLElement): HTMLElement {
       'div',
       { class: 'check' },
       allowAll,
-      h('label', { for: 'k-allow' }, 'Allow everything (otherwise deny all until you edit its ACL)'),
+      h('label', { for: 'k-allow' }, 'Allow everything (instead of the ACL below)'),
     ),
+    acl.root,
     msg,
-    h('button', { class: 'primary' }, 'Create key'),
+    create,
   )
+  acl.check()
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault()
     msg.textContent = ''
@@ -68,7 +87,7 @@ function createForm(ctx: PageContext, out: HTMLElement): HTMLElement {
         name: name.value,
         reusable: reusable.checked,
         allowAll: allowAll.checked,
-        aclText: allowAll.checked ? null : '{"rules":[]}',
+        aclText: allowAll.checked ? null : acl.textarea.value,
         expiresAt: expires.value ? Date.parse(`${expires.value}T23:59:59Z`) : null,
       })
       out.replaceChildren(created(r))
