@@ -9,7 +9,7 @@ import { field, fill, h, liveRegion, section, table } from '../dom.ts'
 import { when } from '../format.ts'
 import type { Page, PageContext } from '../page.ts'
 import { qrCanvas } from '../qr.ts'
-import type { Key } from '../types.ts'
+import type { Key, Status } from '../types.ts'
 
 interface Created {
   name: string
@@ -102,9 +102,13 @@ function createForm(ctx: PageContext, out: HTMLElement): HTMLElement {
 let listBox: HTMLElement
 
 async function refreshList(ctx: PageContext, box: HTMLElement): Promise<void> {
-  const { keys, revoked } = await api<{ keys: Key[]; revoked: Array<{ name: string; revokedAt: number }> }>(
-    '/api/keys',
-  )
+  const [{ keys, revoked }, status] = await Promise.all([
+    api<{ keys: Key[]; revoked: Array<{ name: string; revokedAt: number }> }>('/api/keys'),
+    api<Status>('/api/status'),
+  ])
+  // the members this node sees, by the key they joined with (the policy has only the count)
+  const byKey = new Map<string, string[]>()
+  for (const p of status.node?.peers ?? []) byKey.set(p.key, [...(byKey.get(p.key) ?? []), p.name])
   const msg = liveRegion('alert')
   const revoke = (k: Key) =>
     h(
@@ -137,7 +141,7 @@ async function refreshList(ctx: PageContext, box: HTMLElement): Promise<void> {
             when(k.createdAt),
             when(k.expiresAt),
             k.reusable ? 'reusable' : k.claimedBy ? 'one use (used)' : 'one use',
-            `${k.members} / ${k.maxMembers}`,
+            `${k.members} / ${k.maxMembers}${byKey.has(k.name) ? `: ${(byKey.get(k.name) as string[]).join(', ')}` : ''}`,
             h('a', { href: `#/acl/${encodeURIComponent(k.name)}` }, 'Edit ACL'),
             revoke(k),
           ]),
