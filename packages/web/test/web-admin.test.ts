@@ -25,6 +25,7 @@ const ROUTE = '192.168.77.0/24'
 const BAD_ACL = '{"rules":[{"to":["node:server"],"ports":["22/tpc"]}]}'
 const GOOD_ACL = '{"rules":[{"to":["node:server"],"ports":["22/tcp"]}]}'
 const REQUIRED = process.env.MESHLAN_REQUIRE_LABS === '1'
+const HEADINGS: Record<string, string> = { Audit: 'Audit log' }
 
 describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology, routes, lockout, audit', () => {
   let root = ''
@@ -44,6 +45,11 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     await shot(p, shots, name)
   }
   const missing = !haveChromium()
+  /** Follows a navigation link and waits for that page's heading (pages render after a fetch). */
+  const nav = async (p: Page, link: string) => {
+    await p.getByRole('link', { name: link, exact: true }).click()
+    await p.getByRole('heading', { level: 1, name: HEADINGS[link] ?? link, exact: true }).waitFor()
+  }
 
   before(async () => {
     if (missing) return
@@ -120,7 +126,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     await snap(page, '02-sign-in')
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
-    await page.getByRole('link', { name: 'Security' }).click()
+    await nav(page, 'Security')
     await page.getByRole('button', { name: 'Enable TOTP' }).click()
     totpSecret = (await page.locator('code.secret').textContent()) ?? ''
     assert.match(totpSecret, /^[A-Z2-7]{16,}$/)
@@ -157,7 +163,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
 
   it('keys: create one; its QR decodes to the join string shown, and `meshlan key list` has it', async (t) => {
     if (missing) return t.skip()
-    await page.getByRole('link', { name: 'Keys' }).click()
+    await nav(page, 'Keys')
     await page.getByLabel('Name').fill('laptop')
     // an ACL error in the creation form: the same validator, Create waits for a fix
     const acl = page.getByLabel('ACL (JSON)')
@@ -196,6 +202,8 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
       .map((l) => l.replace(/^(meshlan: |error: )/, '').trim())
     assert.ok(cliIssues.length > 0, cli.stderr)
     await page.getByRole('link', { name: 'Edit ACL' }).click()
+    // the keys page has an ACL field too: wait until this page has replaced it
+    await page.getByRole('heading', { name: 'ACL of key laptop' }).waitFor()
     const editor = page.getByLabel('ACL (JSON)')
     await editor.fill(BAD_ACL)
     const issues = page.locator('#acl-text-issues li.error')
@@ -240,7 +248,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
 
   it('topology: a member that joins during the test appears live (server-sent events, no reload)', async (t) => {
     if (missing) return t.skip()
-    await page.getByRole('link', { name: 'Topology' }).click()
+    await nav(page, 'Topology')
     await page.getByText(/^live · updated/).waitFor()
     assert.equal(await page.locator('[data-peer="member"]').count(), 0)
     const t0 = Date.now()
@@ -259,16 +267,16 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
       'the direct path on the page',
     )
     await snap(page, '08-topology')
-    await page.getByRole('link', { name: 'Keys' }).click()
+    await nav(page, 'Keys')
     await page.getByRole('cell', { name: '1 / 1: member' }).waitFor()
-    await page.getByRole('link', { name: 'Members' }).click()
+    await nav(page, 'Members')
     await page.getByRole('cell', { name: 'member', exact: true }).waitFor()
     await snap(page, '09-members')
   })
 
   it("routes: the member's offered subnet is approved in the page; the member's status has it", async (t) => {
     if (missing) return t.skip()
-    await page.getByRole('link', { name: 'Routes' }).click()
+    await nav(page, 'Routes')
     await until(
       async () => {
         if (await page.getByRole('button', { name: `Approve ${ROUTE} on member` }).count()) return true
@@ -291,7 +299,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
       15_000,
       "the approval in the member's status",
     )
-    await page.getByRole('link', { name: 'Topology' }).click()
+    await nav(page, 'Topology')
     await page.getByText(`subnet router for ${ROUTE}`).waitFor({ timeout: 15_000 })
     await snap(page, '11-topology-router')
   })
@@ -318,7 +326,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     const live = await ctx.newPage()
     await live.goto(`${base}/#/topology`)
     await live.locator('[data-peer="member"]').waitFor()
-    await page.getByRole('link', { name: 'Members' }).click()
+    await nav(page, 'Members')
     page.once('dialog', (d) => void d.accept())
     await page.getByRole('button', { name: 'Revoke member' }).click()
     await live.locator('[data-peer="member"]').waitFor({ state: 'detached', timeout: 15_000 })
@@ -350,7 +358,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     assert.match((await msg.textContent()) ?? '', /locked for (4 min [0-5]?\d|5 min 0) s more/)
     await snap(p, '12-sign-in-lockout-phone')
     await other.close()
-    await page.getByRole('link', { name: 'Security' }).click()
+    await nav(page, 'Security')
     await page.getByRole('cell', { name: 'ip:127.0.0.1' }).first().waitFor()
     assert.match((await page.locator('table').last().textContent()) ?? '', /login.*min.*left/)
     await snap(page, '13-security')
@@ -358,7 +366,7 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
 
   it('audit: the view lists all of it and the chain verifies', async (t) => {
     if (missing) return t.skip()
-    await page.getByRole('link', { name: 'Audit' }).click()
+    await nav(page, 'Audit')
     await page.getByText('chain verified').waitFor()
     const rows = await page.locator('tbody tr').allTextContents()
     for (const event of [
