@@ -8,7 +8,8 @@ import { EVENTS_KEEPALIVE_MS, EVENTS_POLL_MS, MAX_EVENT_STREAMS } from './consta
 import type { Guards, RequestContext } from './context.ts'
 import { TooManyStreamsError } from './errors.ts'
 
-let open = 0
+/** Open streams per API (per handler's deps: a test process may run several daemons' APIs). */
+const openStreams = new WeakMap<object, number>()
 
 /** status + routes, as the topology and members pages draw them (routes: null off the owner). */
 async function snapshot(g: Guards): Promise<string> {
@@ -18,10 +19,11 @@ async function snapshot(g: Guards): Promise<string> {
 }
 
 export async function events(g: Guards, c: RequestContext): Promise<void> {
+  const open = openStreams.get(g.deps) ?? 0
   if (open >= MAX_EVENT_STREAMS) throw new TooManyStreamsError(MAX_EVENT_STREAMS)
   const s = c.session
   if (s == null) return
-  open++
+  openStreams.set(g.deps, open + 1)
   c.res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-store',
@@ -57,7 +59,7 @@ export async function events(g: Guards, c: RequestContext): Promise<void> {
   function close(): void {
     if (closed) return
     closed = true
-    open--
+    openStreams.set(g.deps, (openStreams.get(g.deps) ?? 1) - 1)
     clearInterval(timer)
     c.res.end()
   }

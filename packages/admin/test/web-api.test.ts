@@ -57,6 +57,21 @@ function readEvents(
   })
 }
 
+/** Opens a live feed and leaves it open: its status, and how to close it. */
+function openStream(port: number, cookie: string): Promise<{ status: number; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const r = request(
+      { host: '127.0.0.1', port, path: '/api/events', headers: { Cookie: cookie } },
+      (res) => {
+        res.resume()
+        resolve({ status: res.statusCode ?? 0, close: () => r.destroy() })
+      },
+    )
+    r.on('error', reject)
+    r.end()
+  })
+}
+
 describe('admin API for the web admin', () => {
   let t: Awaited<ReturnType<typeof startAdmin>>
   let web: string
@@ -140,6 +155,22 @@ describe('admin API for the web admin', () => {
     assert.equal(JSON.parse(r.events[0]).status.node.peers.length, 0)
     assert.equal(JSON.parse(r.events[1]).status.node.peers.length, 1)
     assert.deepEqual(JSON.parse(r.events[1]).routes, { ok: 'routeList' })
+  })
+
+  it('/api/events: at most 8 open at once (503), a closed one frees its place', async () => {
+    const open = await Promise.all(Array.from({ length: 8 }, () => openStream(t.port, cookie)))
+    assert.deepEqual(
+      open.map((o) => o.status),
+      Array(8).fill(200),
+    )
+    const ninth = await call(t.port, 'GET', '/api/events', { headers: { Cookie: cookie } })
+    assert.equal(ninth.status, 503)
+    open[0].close()
+    await new Promise((r) => setTimeout(r, 200))
+    const again = await openStream(t.port, cookie)
+    assert.equal(again.status, 200)
+    for (const o of [...open.slice(1), again]) o.close()
+    await new Promise((r) => setTimeout(r, 200))
   })
 
   it('password change: a wrong current password is 401 and counted; the right one changes it', async () => {
