@@ -5,7 +5,7 @@
  */
 import { AccountStore } from './accounts.ts'
 import type { AdminDeps } from './context.ts'
-import { TotpStateError } from './errors.ts'
+import { CliTotpRequiredError, TotpStateError, TotpWrongError } from './errors.ts'
 import type { ScryptParams } from './passwords.ts'
 import { createHandler, type RequestHandler } from './router.ts'
 import { AdminListeners, type AdminListenSettings } from './server.ts'
@@ -135,6 +135,26 @@ export class AdminService {
     }
     await this.audit('totp.disable', actor, true, { user: username })
     return { username }
+  }
+
+  /**
+   * The CLI's second factor: once an admin account has TOTP on, owner actions on the control socket
+   * need a current code (or a recovery code, once) of such an account (`--otp`, and `--otp-user`
+   * when several have it on; otherwise the code is tried against each). Resolves when none is
+   * needed or the code is right; CliTotpRequiredError when it is missing, TotpWrongError when wrong.
+   */
+  async proveCliCode(code: unknown, username: unknown, actor: string): Promise<void> {
+    const enrolled: string[] = []
+    for (const u of await this.accounts.usernames()) if (await this.accounts.totpEnabled(u)) enrolled.push(u)
+    if (enrolled.length === 0) return
+    if (typeof code !== 'string' || code.trim() === '') throw new CliTotpRequiredError(enrolled)
+    const named = typeof username === 'string' && username !== ''
+    for (const u of named ? enrolled.filter((e) => e === username) : enrolled) {
+      const how = await this.accounts.proveSecondFactor(u, code)
+      if (how === 'recovery') await this.audit('totp.recovery', actor, true, { user: u })
+      if (how != null) return
+    }
+    throw new TotpWrongError()
   }
 
   /** The account a CLI command means: the one named, else the only one. */

@@ -42,6 +42,19 @@ export class TotpRequiredError extends AdminError {
   }
 }
 
+/** An owner action on the control socket without `--otp` while an admin account has TOTP on. */
+export class CliTotpRequiredError extends AdminError {
+  constructor(accounts: readonly string[]) {
+    super(
+      401,
+      'ERR_TOTP_REQUIRED',
+      `TOTP is on (admin account ${accounts.join(', ')}): add --otp CODE with a current code or a ` +
+        'recovery code, or run the command on a terminal to be asked',
+    )
+    this.name = 'CliTotpRequiredError'
+  }
+}
+
 export class TotpWrongError extends AdminError {
   constructor() {
     super(401, 'ERR_TOTP_WRONG', 'wrong TOTP or recovery code')

@@ -25,11 +25,22 @@ import {
   StateDir,
 } from '@meshlan/daemon/client'
 
+/** The second factor for owner actions (`--otp`, `--otp-user`): sent with every call to the daemon. */
+export interface SecondFactor {
+  otp?: string
+  otpUser?: string
+}
+
+/** The daemon's answer when an owner action needs a TOTP code (admin-service.ts proveCliOtp). */
+const ERR_TOTP_REQUIRED = 'ERR_TOTP_REQUIRED'
+
 export class Client {
   readonly state: StateDir
+  private factor: SecondFactor
 
-  constructor(stateDir: string) {
+  constructor(stateDir: string, factor: SecondFactor = {}) {
     this.state = new StateDir(stateDir)
+    this.factor = factor
   }
 
   get socket(): string {
@@ -41,8 +52,28 @@ export class Client {
   }
 
   /** A request to the running daemon, typed by the control API (`ApiMethods`). */
-  call<M extends ApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
-    return callControl<ApiResult<M>>(this.socket, this.state.dir, method, params as Record<string, unknown>)
+  async call<M extends ApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
+    const send = () =>
+      callControl<ApiResult<M>>(this.socket, this.state.dir, method, {
+        ...(params as Record<string, unknown>),
+        ...(this.factor.otp == null ? {} : { otp: this.factor.otp }),
+        ...(this.factor.otpUser == null ? {} : { otpUser: this.factor.otpUser }),
+      })
+    try {
+      return await send()
+    } catch (err) {
+      // no --otp and a terminal: ask once, as sudo asks for a password
+      if (
+        (err as { code?: string }).code !== ERR_TOTP_REQUIRED ||
+        this.factor.otp != null ||
+        !process.stdin.isTTY
+      )
+        throw err
+      process.stderr.write(`${(err as Error).message}\n`)
+      const { askHidden } = await import('./passphrase.ts')
+      this.factor = { ...this.factor, otp: (await askHidden('TOTP code: ')).trim() }
+      return send()
+    }
   }
 
   /** A controller operation: through the daemon when it runs, else on the state files. */

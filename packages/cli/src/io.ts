@@ -7,6 +7,8 @@ import { Client } from './client.ts'
 export interface GlobalOptions {
   state?: string
   json?: boolean
+  otp?: string
+  otpUser?: string
 }
 
 /** An error whose message is already what the user should read. */
@@ -26,7 +28,10 @@ export const json = (value: unknown): void => out(JSON.stringify(value, null, 2)
 /** The client for the command's --state and whether --json was given. */
 export function ctx(cmd: Command): { client: Client; json: boolean } {
   const o = cmd.optsWithGlobals<GlobalOptions>()
-  return { client: new Client(resolveStateDir(o.state)), json: o.json === true }
+  return {
+    client: new Client(resolveStateDir(o.state), { otp: o.otp, otpUser: o.otpUser }),
+    json: o.json === true,
+  }
 }
 
 export async function readText(file: string): Promise<string> {

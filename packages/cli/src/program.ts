@@ -33,6 +33,11 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version', 'print the version')
     .option('--state <dir>', 'state directory (env MESHLAN_STATE; default /var/lib/meshlan)')
     .option('--json', 'stable JSON on stdout')
+    .option(
+      '--otp <code>',
+      'a TOTP or recovery code for owner actions once TOTP is on (asked on a terminal when missing)',
+    )
+    .option('--otp-user <name>', 'the admin account the --otp code belongs to, when several have TOTP on')
     .showHelpAfterError('(run `meshlan help` for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
     .exitOverride()

@@ -2,7 +2,8 @@
  * `meshlan admin bootstrap` and `meshlan admin totp enable|confirm|disable` against a daemon on
  * loopback (no TUN), with every TOTP code made by `oathtool --totp -b SECRET` (Debian oathtool):
  * the CLI's secret works in an independent implementation, login then needs a code, a recovery
- * code works once, disable needs a code.
+ * code works once, disable needs a code; owner actions on the control socket need `--otp` once TOTP
+ * is on (a wrong code refused and audited, a recovery code accepted once).
  */
 import assert from 'node:assert/strict'
 import { execFile, execFileSync, spawnSync } from 'node:child_process'
@@ -132,6 +133,25 @@ describe('meshlan admin: bootstrap and TOTP, codes from oathtool', { skip }, () 
       401,
       'once',
     )
+
+    // owner actions on the control socket now need a code too: --otp (a prompt on a terminal)
+    assert.equal((await meshlan(dir, 'network', 'create', 'lab')).code, 0)
+    const bare = await meshlan(dir, 'key', 'create', 'laptop')
+    assert.equal(bare.code, 1)
+    assert.match(bare.stderr, /TOTP is on \(admin account alice\): add --otp CODE/)
+    const wrongCli = await meshlan(dir, '--otp', '000000', 'key', 'create', 'laptop')
+    assert.equal(wrongCli.code, 1)
+    assert.match(wrongCli.stderr, /wrong TOTP or recovery code/)
+    const viaRecovery = await meshlan(dir, '--otp', codes[2], 'key', 'create', 'laptop')
+    assert.equal(viaRecovery.code, 0, viaRecovery.stderr)
+    const again = await meshlan(dir, '--otp', codes[2], 'key', 'create', 'desktop')
+    assert.equal(again.code, 1, 'a recovery code works once on the socket too')
+    const keys = (await meshlan(dir, 'key', 'list')).stdout
+    assert.match(keys, /laptop/)
+    assert.doesNotMatch(keys, /desktop/)
+    const audit = (await meshlan(dir, 'audit')).stdout
+    assert.match(audit, /totp\s+FAILED\s+uid:\d+.*wrong TOTP code/)
+    assert.match(audit, /totp\.recovery\s+ok/)
 
     const noCode = await meshlan(dir, 'admin', 'totp', 'disable')
     assert.equal(noCode.code, 1)

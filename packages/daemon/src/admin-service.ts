@@ -5,13 +5,14 @@
  * socket's `admin*` methods (`meshlan admin bootstrap`, `meshlan admin totp ...`).
  */
 import { join } from 'node:path'
-import { AdminService, type AuditSink, type OwnerLock } from '@meshlan/admin'
+import { AdminError, AdminService, type AuditSink, type OwnerLock } from '@meshlan/admin'
 import type { Logger } from '@meshlan/mesh'
 import type { ApiParams } from './api.ts'
-import type { Controller } from './controller.ts'
+import type { CallContext, Controller } from './controller.ts'
 import { InvalidArgumentError } from './errors.ts'
 import { Lockout, logAuthFailure } from './lockout.ts'
 import { type StateDir, writeFileAtomic } from './state.ts'
+import { type GuardInit, guardPassphrase } from './unlock.ts'
 import { findWebRoot } from './web-root.ts'
 
 export interface AdminParts {
@@ -82,4 +83,47 @@ export function adminControl(
     default:
       throw new InvalidArgumentError(`unknown admin method ${JSON.stringify(method)}`)
   }
+}
+
+/**
+ * Owner actions on the control socket that need the CLI's TOTP code (`--otp`) once an admin account
+ * has TOTP on (issue 11): the same actions the API guards as changes. Reading (status, lists, audit)
+ * and `lock` never do.
+ */
+export const OTP_METHODS: ReadonlySet<string> = new Set([
+  'networkProtect',
+  'networkBackup',
+  'networkRestore',
+  'keyCreate',
+  'keyRevoke',
+  'aclSet',
+  'nodeRevoke',
+  'routeApprove',
+  'routeRevoke',
+  'unlock',
+])
+
+/** A wrong code counts toward the per-uid lockout; a missing one does not (it is not a guess). */
+const TOTP_GUESS = {
+  isWrong: (err: unknown) => err instanceof AdminError && err.code === 'ERR_TOTP_WRONG',
+  reason: 'wrong TOTP code',
+}
+
+/**
+ * Checks the `otp` (and `otpUser`) parameters of an owner action and returns the parameters without
+ * them. `guard` is the control socket's TOTP lockout (CLI_TOTP_LOCKOUT_FILE). The CLI run offline,
+ * on the state files, is not asked: whoever can read those files as root holds them anyway.
+ */
+export async function proveCliOtp(
+  admin: AdminService | null,
+  guard: GuardInit,
+  method: string,
+  params: Record<string, unknown>,
+  ctx: CallContext,
+): Promise<Record<string, unknown>> {
+  const { otp, otpUser, ...rest } = params
+  if (!OTP_METHODS.has(method)) return rest
+  if (admin == null) throw new InvalidArgumentError('the daemon is still starting: try again in a moment')
+  await guardPassphrase(guard, 'totp', ctx, () => admin.proveCliCode(otp, otpUser, ctx.actor), TOTP_GUESS)
+  return rest
 }

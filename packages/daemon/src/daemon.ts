@@ -21,7 +21,7 @@ import {
   NoNetworkError,
 } from '@meshlan/mesh'
 import { decodePolicy } from '@meshlan/wire'
-import { ADMIN_CONTROL_METHODS, adminControl, createAdminService } from './admin-service.ts'
+import { ADMIN_CONTROL_METHODS, adminControl, createAdminService, proveCliOtp } from './admin-service.ts'
 import { AUDIT_FILE, AuditLog, readAudit, verifyAudit } from './audit-log.ts'
 import { autoLockMs, type Config, loadConfig } from './config.ts'
 import { RECORDS_SAVE_MS, VERSION } from './constants.ts'
@@ -30,7 +30,7 @@ import { controlAccess } from './control-access.ts'
 import { type CallContext, CONTROLLER_METHODS, Controller, type ControllerMethod } from './controller.ts'
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
 import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
-import { Lockout, UNLOCK_LOCKOUT_FILE } from './lockout.ts'
+import { CLI_TOTP_LOCKOUT_FILE, Lockout, UNLOCK_LOCKOUT_FILE } from './lockout.ts'
 import { MagicDns } from './magic-dns.ts'
 import { MetricsServer, snapshotOf } from './metrics.ts'
 import { NotProtectedError, OWNER_KEY_FILE, OwnerKeyLock } from './owner-lock.ts'
@@ -83,6 +83,7 @@ class MeshDaemon implements Daemon {
   readonly lock: OwnerKeyLock
   readonly audit: AuditLog
   private readonly unlockLockout: Lockout
+  private readonly totpLockout: Lockout
   node: MeshNode | null = null
   readonly stopped: Promise<void>
   private readonly components: DaemonComponents
@@ -115,6 +116,7 @@ class MeshDaemon implements Daemon {
     this.lock = new OwnerKeyLock({ file: join(this.state.dir, OWNER_KEY_FILE) })
     this.audit = new AuditLog({ file: join(this.state.dir, AUDIT_FILE) })
     this.unlockLockout = new Lockout({ file: join(this.state.dir, UNLOCK_LOCKOUT_FILE) })
+    this.totpLockout = new Lockout({ file: join(this.state.dir, CLI_TOTP_LOCKOUT_FILE) })
     this.controller = new Controller({
       state: this.state,
       hostRoutes: components.hostRoutes,
@@ -310,6 +312,8 @@ class MeshDaemon implements Daemon {
       advertiseExitNode: this.config.routes.advertise_exit_node,
       acceptRoutes: this.config.routes.accept,
       exitNode: this.config.routes.exit_node,
+      // with an exit node, an address is routed outside the tunnel before we dial it
+      beforeUnderlayDial: (ip) => this.routing?.bypassNow(ip) ?? Promise.resolve(),
       log: meshLog,
     })
     const device = this.device
@@ -452,12 +456,15 @@ class MeshDaemon implements Daemon {
 
   private async handle(
     method: string,
-    params: Record<string, unknown>,
+    withOtp: Record<string, unknown>,
     caller: ControlCaller = { uid: process.getuid?.() ?? 0 },
   ): Promise<unknown> {
     const who = caller.uid == null ? 'uid:unknown' : `uid:${caller.uid}`
     const ctx: CallContext = { actor: who, source: who }
     const guard = { lockout: this.unlockLockout, log: this.log.child('auth'), audit: this.audit }
+    // owner actions need a TOTP code once an admin account has TOTP on (`--otp`)
+    const totpGuard = { ...guard, lockout: this.totpLockout }
+    const params = await proveCliOtp(this.admin, totpGuard, method, withOtp, ctx)
     if (method === 'networkProtect' && params.oldPassphrase != null) {
       // a wrong old passphrase is a guess like a wrong unlock: same lockout
       return guardPassphrase(guard, 'unlock', ctx, () =>

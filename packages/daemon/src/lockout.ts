@@ -195,3 +195,5 @@ export function logAuthFailure(log: Logger, event: string, source: string, r: Fa
 
 /** The control socket's unlock lockout, in the state directory (sources `uid:N`). */
 export const UNLOCK_LOCKOUT_FILE = 'lockout-unlock.json'
+/** Wrong TOTP codes given to owner actions on the control socket (`--otp`), per uid. */
+export const CLI_TOTP_LOCKOUT_FILE = 'lockout-cli-totp.json'

@@ -10,7 +10,10 @@
  * Exit client: a default route through the TUN in a table of our own, looked up by a rule before
  * `main`, with `throw` routes for every underlay address of members (the tunnel never carries
  * itself); with LAN access, a rule before it keeps every non-default route of `main` (the host's
- * own LAN) as it was (`suppress_prefixlength 0`, as Tailscale and wg-quick do).
+ * own LAN) as it was (`suppress_prefixlength 0`, as Tailscale and wg-quick do). Connections that
+ * arrive from outside the tunnel are marked (CONNMARK) and their replies routed by `main`: an inbound
+ * dial from a member's new address (or any LAN host) is answered where it came from, not into the
+ * tunnel.
  *
  * Everything lives in chains of our own (`MESHLAN-POSTROUTING` in nat, `MESHLAN-FORWARD` in mangle)
  * reached by one jump each, so `clear()` — on `down`, and at start after a crash — removes exactly
@@ -54,6 +57,14 @@ export const ROUTE_PROTO = '90'
  * wg-quick uses none, so neither collides.
  */
 export const FORWARD_MARK = '0x4d000000/0xff000000'
+/**
+ * The exit client's mark of connections that arrived from outside the tunnel, and of their reply
+ * packets (rule EXIT_RULE_REPLY_PRIORITY sends those to `main`). 'N', beside FORWARD_MARK's 'M'.
+ */
+export const EXIT_REPLY_MARK = '0x4e000000/0xff000000'
+/** The exit client's mangle chains: marking inbound connections (PREROUTING), their replies (OUTPUT). */
+export const EXIT_IN_CHAIN = 'MESHLAN-EXIT-IN'
+export const EXIT_OUT_CHAIN = 'MESHLAN-EXIT-OUT'
 /** The exit client's routing table: our default port number, an id nothing else on a host uses. */
 export const EXIT_TABLE = '7946'
 /**
@@ -62,6 +73,8 @@ export const EXIT_TABLE = '7946'
  */
 export const EXIT_RULE_LAN_PRIORITY = '7900'
 export const EXIT_RULE_PRIORITY = '7910'
+/** Replies to inbound connections: by `main`, before the exit node's table. */
+export const EXIT_RULE_REPLY_PRIORITY = '7905'
 
 export class RoutingHostError extends Error {
   readonly code = 'ERR_ROUTING_HOST'
@@ -193,6 +206,7 @@ export class RoutingHost {
         ROUTE_PROTO,
       ])
       await this.must('ip', ['rule', 'add', 'priority', EXIT_RULE_PRIORITY, 'table', EXIT_TABLE])
+      await this.markInboundReplies()
       this.exitClient = { allowLan: false }
     }
     // LAN access on or off: one rule, the default route and the bypass stay as they are
@@ -233,6 +247,25 @@ export class RoutingHost {
     }
   }
 
+  /**
+   * One more underlay address outside the tunnel, now (the node is about to dial it): a no-op
+   * unless we use an exit node. The next setExitClient keeps or removes it like any other.
+   */
+  async addBypass(ip: string): Promise<void> {
+    if (this.exitClient == null || this.bypass.has(ip)) return
+    await this.must('ip', [
+      'route',
+      'replace',
+      'throw',
+      `${ip}/32`,
+      'table',
+      EXIT_TABLE,
+      'proto',
+      ROUTE_PROTO,
+    ])
+    this.bypass.add(ip)
+  }
+
   /** Removes everything we added (also leftovers of a crashed run): routes, chains, forwarding. */
   async clear(): Promise<void> {
     await this.clearExitClient(true)
@@ -263,9 +296,56 @@ export class RoutingHost {
     this.forwardingWas = null
   }
 
+  /**
+   * A connection that starts outside the tunnel (the underlay, the LAN) gets EXIT_REPLY_MARK; our
+   * packets of it get the mark too (mangle OUTPUT: the kernel routes a packet again when its mark
+   * changes there), and the mark's rule sends them by `main`.
+   */
+  private async markInboundReplies(): Promise<void> {
+    const ipt = (...args: string[]) => this.must('iptables', ['-w', '-t', 'mangle', ...args])
+    await ipt('-N', EXIT_IN_CHAIN)
+    await ipt('-A', 'PREROUTING', '-j', EXIT_IN_CHAIN)
+    const inbound = ['!', '-i', this.init.ifname, '-m', 'conntrack', '--ctstate', 'NEW']
+    await ipt('-A', EXIT_IN_CHAIN, ...inbound, '-j', 'CONNMARK', '--set-xmark', EXIT_REPLY_MARK)
+    await ipt('-N', EXIT_OUT_CHAIN)
+    await ipt('-A', 'OUTPUT', '-j', EXIT_OUT_CHAIN)
+    await ipt(
+      '-A',
+      EXIT_OUT_CHAIN,
+      '-m',
+      'connmark',
+      '--mark',
+      EXIT_REPLY_MARK,
+      '-j',
+      'MARK',
+      '--set-xmark',
+      EXIT_REPLY_MARK,
+    )
+    await this.must('ip', [
+      'rule',
+      'add',
+      'priority',
+      EXIT_RULE_REPLY_PRIORITY,
+      'fwmark',
+      EXIT_REPLY_MARK,
+      'table',
+      'main',
+    ])
+  }
+
   private async clearExitClient(always = false): Promise<void> {
     if (this.exitClient == null && !always) return
-    for (const prio of [EXIT_RULE_PRIORITY, EXIT_RULE_LAN_PRIORITY]) {
+    for (const [chain, from] of [
+      [EXIT_IN_CHAIN, 'PREROUTING'],
+      [EXIT_OUT_CHAIN, 'OUTPUT'],
+    ] as const) {
+      for (let i = 0; i < 8; i++) {
+        if ((await this.run('iptables', ['-w', '-t', 'mangle', '-D', from, '-j', chain])).code !== 0) break
+      }
+      await this.run('iptables', ['-w', '-t', 'mangle', '-F', chain])
+      await this.run('iptables', ['-w', '-t', 'mangle', '-X', chain])
+    }
+    for (const prio of [EXIT_RULE_PRIORITY, EXIT_RULE_LAN_PRIORITY, EXIT_RULE_REPLY_PRIORITY]) {
       // after a crash a rule may be there more than once: remove until it is gone
       for (let i = 0; i < 8; i++) {
         if ((await this.run('ip', ['rule', 'del', 'priority', prio])).code !== 0) break

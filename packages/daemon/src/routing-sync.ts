@@ -54,6 +54,16 @@ export class RoutingSync {
     this.schedule()
   }
 
+  /**
+   * The node is about to dial `ip` on the underlay: with an exit node in use its `throw` route goes
+   * in first (after whatever is being applied), so the dial does not enter the tunnel.
+   */
+  bypassNow(ip: string): Promise<void> {
+    const done = this.work.then(() => this.host.addBypass(ip))
+    this.work = done.catch(() => {})
+    return done
+  }
+
   /** Waits for what was scheduled so far. */
   settled(): Promise<void> {
     return this.work

@@ -20,11 +20,24 @@ export interface GuardInit {
   audit: AuditSink
 }
 
+/** What counts as a guess: a wrong passphrase (the default), or the caller's own test. */
+export interface GuessKind {
+  isWrong(err: unknown): boolean
+  /** The audit line's reason. */
+  reason: string
+}
+
+const PASSPHRASE_GUESS: GuessKind = {
+  isWrong: (err) => err instanceof WrongPassphraseError,
+  reason: 'wrong passphrase',
+}
+
 export async function guardPassphrase<T>(
   g: GuardInit,
   event: string,
   ctx: CallContext,
   fn: () => Promise<T>,
+  kind: GuessKind = PASSPHRASE_GUESS,
 ): Promise<T> {
   const wait = await g.lockout.check(ctx.source)
   if (wait > 0) {
@@ -42,10 +55,10 @@ export async function guardPassphrase<T>(
     await g.lockout.succeed(ctx.source)
     return r
   } catch (err) {
-    if (!(err instanceof WrongPassphraseError)) throw err
+    if (!kind.isWrong(err)) throw err
     const f = await g.lockout.fail(ctx.source)
     logAuthFailure(g.log, event, ctx.source, f)
-    await g.audit.append({ ...ctx, event, ok: false, detail: { reason: 'wrong passphrase' } })
+    await g.audit.append({ ...ctx, event, ok: false, detail: { reason: kind.reason } })
     if (f.lockedOut) {
       await g.audit.append({
         ...ctx,

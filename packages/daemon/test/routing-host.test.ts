@@ -120,8 +120,10 @@ describe('routing host (kernel, in a namespace)', () => {
     await inNs('ip', ['route', 'add', 'default', 'via', '192.168.50.1'])
     // IPv4 only: what the exit client touches (the veth's IPv6 link-local routes appear on their
     // own schedule, after duplicate address detection, and would make the comparison flaky)
+    const mangle = async () =>
+      (await sh('iptables-save', ['-t', 'mangle'])).replace(/^[#:].*$/gm, '').replace(/\n+/g, '\n')
     const snapshot = async () =>
-      `${await sh('ip', ['-4', 'rule', 'show'])}\n${await sh('ip', ['-4', 'route', 'show', 'table', 'all'])}`
+      `${await sh('ip', ['-4', 'rule', 'show'])}\n${await sh('ip', ['-4', 'route', 'show', 'table', 'all'])}\n${await mangle()}`
     const before = await snapshot()
     const routeGet = async (ip: string) => sh('ip', ['route', 'get', ip])
     const host = new RoutingHost({ ifname: 'meshlan0', overlay: '10.144.0.0/16', run: inNs })
@@ -131,6 +133,13 @@ describe('routing host (kernel, in a namespace)', () => {
     assert.match(await routeGet('192.168.50.20'), /dev meshlan0/, 'without LAN access the LAN goes too')
     assert.match(await routeGet('192.0.2.10'), /via 192\.168\.50\.1 dev lan0/, 'a member underlay stays')
     assert.match(await sh('ip', ['route', 'show', 'table', EXIT_TABLE]), /throw 198\.51\.100\.7/)
+    // replies to connections that came in from outside the tunnel carry the mark and leave by main
+    assert.match(await sh('ip', ['route', 'get', '192.168.50.20', 'mark', '0x4e000000']), /dev lan0/)
+    assert.match(await mangle(), /-A MESHLAN-EXIT-IN ! -i meshlan0 -m conntrack --ctstate NEW -j CONNMARK/)
+    assert.match(await mangle(), /-A MESHLAN-EXIT-OUT -m connmark --mark 0x4e000000\/0xff000000 -j MARK/)
+    // a dial to a new address: its throw route goes in at once
+    await host.addBypass('203.0.113.5')
+    assert.match(await routeGet('203.0.113.5'), /via 192\.168\.50\.1 dev lan0/, 'a dialled address stays')
 
     await host.setExitClient({ allowLan: true, bypass: ['192.0.2.10'] })
     assert.match(await routeGet('192.168.50.20'), /dev lan0/, 'LAN access: the LAN stays direct')

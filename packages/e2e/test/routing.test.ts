@@ -321,7 +321,12 @@ describe('exit node: all non-local traffic through one member', () => {
       owner: 'owner',
       keys: { admin: null, guest: { rules: [{ to: ['node:exit'] }] } },
       members: { exit: 'admin', client: 'admin', guest: 'guest' },
-      config: { exit: '[routes]\nadvertise_exit_node = true\n' },
+      config: {
+        exit: '[routes]\nadvertise_exit_node = true\n',
+        // the attack of the issue 9 review: a member lists an internet address in its record, hoping
+        // other members' traffic to it skips the exit node (their bypass must not take it)
+        guest: `announce = ["/ip4/${ml.node('guest').host.address('lan')}/tcp/7946", "/ip4/${siteIp}/tcp/7946"]\n`,
+      },
     })
     iperfWeb = await startIperf3Server(web, 5201)
   })
@@ -365,6 +370,23 @@ describe('exit node: all non-local traffic through one member', () => {
       what: 'the site via the exit node',
     })
     console.log(`# exit node: the site answered ${Date.now() - t0} ms after \`meshlan set --exit-node\``)
+    const exitTable = (await ml.node('client').exec('ip', ['-4', 'route', 'show', 'table', '7946'])).stdout
+    assert.match(exitTable, /throw/, `the underlay is bypassed: ${exitTable}`)
+    assert.doesNotMatch(
+      exitTable,
+      new RegExp(`throw ${siteIp.replaceAll('.', '\\.')}\\b`),
+      'a member chose a bypass',
+    )
+    // an inbound connection from outside the tunnel (a LAN host here; a member dialling from a new
+    // address alike) is answered where it came from, not into the exit node
+    const inbound = await startIperf3Server(ml.node('client').host, 5301)
+    try {
+      const lanIp = ml.node('client').host.address('lan')
+      const r = await ml.node('guest').exec('iperf3', ['-c', lanIp, '-p', '5301', '-t', '1', '-J'], 20_000)
+      assert.ok(iperf3Received(r).bytes > 0)
+    } finally {
+      inbound.kill()
+    }
     assert.equal((await ml.node('client').status()).self.exitNode, 'exit')
     assert.equal(await pings('client', homeIp), false, 'without LAN access the home LAN is off')
     // the mesh itself keeps working (the underlay never loops into the tunnel), and so does .mesh

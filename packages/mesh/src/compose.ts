@@ -64,6 +64,12 @@ export interface MeshNodeInit extends RoutingOptions {
    * address (reachability/port-mapping.ts). The daemon's default is true. @default false
    */
   portMapping?: boolean
+  /**
+   * Called with an underlay IPv4 address before we dial it (libp2p dials and hole punches), once the
+   * node's exit-client bypass holds it: the daemon adds its `throw` route there, so the first SYN
+   * does not go into the tunnel. @default none
+   */
+  beforeUnderlayDial?: (ip: string) => Promise<void>
   /** Debounce of recompute after a change. @default 50 */
   recomputeDebounceMs?: number
   log?: Logger
@@ -82,6 +88,8 @@ export interface NodeHooks {
   describe(): RecordFields | null
   isMember(peerId: string): boolean
   underlay(addr: string): boolean
+  /** An underlay address (multiaddr or IP) is about to be dialled. */
+  beforeDial(addr: string): Promise<void>
   selfName(): string
 }
 
@@ -105,6 +113,7 @@ export async function composeNode(
         relaying: () => services?.reachability.relaying() ?? init.relay === true,
         isMember: (peer) => hooks.isMember(peer.toString()),
         underlay: (addr) => hooks.underlay(addr),
+        beforeDial: (addr) => hooks.beforeDial(addr),
       },
     },
     {
@@ -143,6 +152,7 @@ export async function composeNode(
         holdReservations: init.relayClient,
         portMapping: init.portMapping ?? false,
         explicitAnnounce: (init.announce?.length ?? 0) > 0,
+        beforeDial: (ip) => hooks.beforeDial(ip),
       }),
     },
   )

@@ -23,6 +23,7 @@ import type { MembershipService } from './membership/service.ts'
 import type { PolicyChange } from './network.ts'
 import { isUnderlay } from './overlay.ts'
 import { computePeerTable, emptyPeerTable, type PeerTable } from './peer-table.ts'
+import { DialBypass, dialTarget } from './routing/dial-bypass.ts'
 import * as routing from './routing/settings.ts'
 import { refreshRtts } from './rtt.ts'
 import * as view from './status.ts'
@@ -50,6 +51,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private selfReason: string | null = 'no policy yet'
   private selfKey: string | null = null
   private readonly rtts = new Map<string, number>()
+  private readonly dialBypass = new DialBypass()
   private readonly recomputer: Coalescer
   private rttTimer: NodeJS.Timeout | null = null
   private routing: routing.RoutingState
@@ -95,6 +97,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       describe: () => this.describe(),
       isMember: (id) => this.isMember(id),
       underlay: (addr) => this.underlay(addr),
+      beforeDial: (addr) => this.beforeDial(addr),
       selfName: () => this.name,
     })
     this.lp = lp
@@ -184,7 +187,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     for (const k of this.table.invalidAcls) this.log.warn('key has an invalid ACL: denying all', { key: k })
     tu.apply(this.table)
     routing.keepRoutersConnected(this.table, this.routing, this.s.reachability)
-    const bypass = routing.underlayBypass(nodes, this.init.bootstrap, this.lp, (ip) => this.underlay(ip))
+    const bypass = routing.underlayBypass(this.dialBypass.list(), this.init.bootstrap, this.lp, (ip) =>
+      this.underlay(ip),
+    )
     this.emit('routing', routing.hostRouting(this.table, bypass))
     const now = this.table.self
     if (now != null && (now.ip !== before?.ip || now.name !== before?.name)) {
@@ -223,6 +228,22 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
    */
   underlay(addrOrIp: string): boolean {
     return isUnderlay(addrOrIp, this.subnet)
+  }
+
+  /**
+   * With an exit node in use, an address we are about to dial is routed outside the tunnel first
+   * (the daemon's `beforeUnderlayDial`), and kept so while the dial may last (DialBypass).
+   */
+  private async beforeDial(addr: string): Promise<void> {
+    if (this.table.exit == null || this.init.beforeUnderlayDial == null) return
+    const ip = dialTarget(addr)
+    if (ip == null || !this.underlay(ip) || ip.startsWith('127.')) return
+    if (!this.dialBypass.hold(ip)) return
+    try {
+      await this.init.beforeUnderlayDial(ip)
+    } catch (err) {
+      this.log.warn('could not route a dialled address outside the exit node', { ip, error: String(err) })
+    }
   }
 
   private get subnet(): string | null {

@@ -87,6 +87,11 @@ export interface TransportGater {
    */
   underlay?(addr: string): boolean
   /**
+   * Called with each underlay address libp2p is about to dial, after `underlay` allowed it and before
+   * the connect: an exit client routes it outside the tunnel first (routing/dial-bypass.ts).
+   */
+  beforeDial?(addr: string): Promise<void>
+  /**
    * Whether our member relay serves now (relay = "auto" runs the server from the start but grants
    * reservations and hops only while reachable from outside). @default true
    */
@@ -176,7 +181,11 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
     },
     connectionGater: {
       denyDialPeer: async (peer) => init.gater?.deny(peer) ?? false,
-      denyDialMultiaddr: async (ma) => !(init.gater?.underlay?.(ma.toString()) ?? true),
+      denyDialMultiaddr: async (ma) => {
+        if (!(init.gater?.underlay?.(ma.toString()) ?? true)) return true
+        await init.gater?.beforeDial?.(ma.toString())
+        return false
+      },
       denyInboundEncryptedConnection: async (peer) => init.gater?.deny(peer) ?? false,
       denyOutboundEncryptedConnection: async (peer) => init.gater?.deny(peer) ?? false,
       // member relays: reservations and relayed connections for members only

@@ -26,9 +26,13 @@ describe('member relays', () => {
   it('a member holds a reservation on the member relay and announces it', async () => {
     const m1 = mesh.nodes[0]
     await until(() => m1.netcheck().relays.some((r) => r.reserved), 15_000, 'reservation')
-    const rec = mesh.owner.topology.get(m1.peerId)
     await until(() => (mesh.owner.topology.get(m1.peerId)?.record.relays.length ?? 0) > 0, 10_000, 'record')
-    assert.ok(rec)
+    // the announced circuit runs through the member relay (the owner)
+    const rec = mesh.owner.topology.get(m1.peerId)
+    assert.ok(
+      rec?.record.relays.some((r) => r.includes(`/p2p/${mesh.owner.peerId}/p2p-circuit`)),
+      String(rec?.record.relays),
+    )
   })
 
   it('a non-member gets neither a reservation nor a relayed connection', async () => {

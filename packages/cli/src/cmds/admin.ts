@@ -47,11 +47,9 @@ export function registerAdmin(program: Command): void {
       'start TOTP: prints the otpauth:// URI, a QR code and 10 recovery codes, then asks for a first code',
     )
     .option('--user <name>', 'the admin account (default: the only one)')
-    .option(
-      '--otp <code>',
-      'the first code, instead of a prompt (needs the secret: use `totp confirm` later)',
-    )
-    .action(async (o: { user?: string; otp?: string }, cmd: Command) => {
+    // the first code comes from the global --otp, instead of a prompt (or `totp confirm` later)
+    .action(async (u: { user?: string }, cmd: Command) => {
+      const o = { ...u, otp: cmd.optsWithGlobals<{ otp?: string }>().otp }
       const { client, json: asJson } = ctx(cmd)
       const r = await client.call('adminTotpBegin', { username: o.user ?? null })
       if (asJson) json(r)
@@ -85,8 +83,9 @@ export function registerAdmin(program: Command): void {
     .command('disable')
     .description('turn TOTP off (needs a current code or a recovery code)')
     .option('--user <name>', 'the admin account (default: the only one)')
-    .option('--otp <code>', 'a current code or a recovery code, instead of a prompt')
-    .action(async (o: { user?: string; otp?: string }, cmd: Command) => {
+    // a current code or a recovery code: the global --otp, else a prompt
+    .action(async (u: { user?: string }, cmd: Command) => {
+      const o = { ...u, otp: cmd.optsWithGlobals<{ otp?: string }>().otp }
       const { client, json: asJson } = ctx(cmd)
       const code = await codeOf(o, 'disable TOTP')
       const r = await client.call('adminTotpDisable', { username: o.user ?? null, code })

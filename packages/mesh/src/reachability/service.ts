@@ -89,6 +89,8 @@ export interface ReachabilityInit {
    * port on every interface address is announced too (announceAddrs). @default false
    */
   explicitAnnounce?: boolean
+  /** Called with the remote IP before each hole-punch dial (the exit client's bypass). @default none */
+  beforeDial?: (ip: string) => Promise<void>
 }
 
 /** What reachability reads of the topology: member records and the member relays. */
@@ -177,7 +179,15 @@ export class Reachability {
     this.log = init.log
     this.host = components.host
     this.adapter = components.host.adapter
-    this.dial = components.dial ?? dialFromPort
+    const dial = components.dial ?? dialFromPort
+    const beforeDial = init.beforeDial
+    this.dial =
+      beforeDial == null
+        ? dial
+        : async (o) => {
+            await beforeDial(o.remoteAddress)
+            return dial(o)
+          }
     this.relayRole = new RelayRole(init.relay ?? false)
     // the relay server is part of the libp2p node, built at start: only these modes can change live
     this.relayServer = init.relay === true || init.relay === 'auto'

@@ -146,8 +146,10 @@ export interface HostRouting {
   /** The exit node we send non-local traffic to; null when none is configured or usable. */
   exit: { name: string; ip: string } | null
   /**
-   * Underlay IPv4 addresses of peers, relays and bootstrap nodes: with an exit node in use they stay
-   * on the host's own routes, so the tunnel never carries itself. Sorted, unique.
+   * Underlay IPv4 addresses we hold connections to, dial now, or bootstrap from: with an exit node in
+   * use they stay on the host's own routes, so the tunnel never carries itself. Never the addresses
+   * members merely list in their records (a member would choose what skips the exit node). Sorted,
+   * unique.
    */
   bypass: string[]
 }
@@ -155,18 +157,19 @@ export interface HostRouting {
 const IP4_IN_ADDR = /\/ip4\/(\d{1,3}(?:\.\d{1,3}){3})\//g
 
 /**
- * Every /ip4/ underlay address we may use to reach members (relay circuits included): in their
- * records, the bootstrap list, our open connections. Sorted and unique.
+ * Every /ip4/ underlay address the tunnel runs over or is about to (relay circuits included): our
+ * open connections, the addresses we are dialling (`dialing`, from DialBypass), the bootstrap list.
+ * Sorted and unique.
  */
 export function underlayBypass(
-  nodes: ReadonlyArray<{ record: { addrs: string[] } }>,
+  dialing: readonly string[],
   bootstrap: readonly string[] | undefined,
   lp: { getConnections(): Array<{ remoteAddr: { toString(): string } }> } | null,
   isUnderlay: (ip: string) => boolean,
 ): string[] {
   const out = new Set<string>()
   const conns = lp?.getConnections().map((c) => c.remoteAddr.toString()) ?? []
-  for (const a of [...nodes.flatMap((n) => n.record.addrs), ...(bootstrap ?? []), ...conns]) {
+  for (const a of [...dialing.map((ip) => `/ip4/${ip}/`), ...(bootstrap ?? []), ...conns]) {
     for (const m of `${a}/`.matchAll(IP4_IN_ADDR)) {
       const ip = m[1]
       if (ipToUint32(ip) >= 0 && isUnderlay(ip) && !ip.startsWith('127.')) out.add(ip)
