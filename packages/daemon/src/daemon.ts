@@ -404,6 +404,8 @@ class MeshDaemon implements Daemon {
       status: async () => ({
         info: await this.handle('info', {}),
         node: this.node?.status() ?? null,
+        // `meshlan netcheck`'s view (no probing: what the node already knows)
+        net: this.node?.netcheck() ?? null,
         dns: await this.handle('dns-status', {}).catch(() => null),
       }),
       ownerLock: () => this.lock,

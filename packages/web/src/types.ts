@@ -45,6 +45,20 @@ export interface Status {
   info: { version: string; network: { id: string; role: string } | null; device: string | null }
   node: NodeStatus | null
   dns: { enabled: boolean; mode: string; applied: boolean } | null
+  net: Netcheck | null
+}
+
+/** What `meshlan netcheck` shows (the node's view, no probing). */
+export interface Netcheck {
+  observed: string[]
+  natMapping: string | null
+  natPreservesPort: boolean | null
+  behindNat: boolean | null
+  relay: boolean
+  relayMode: string
+  relayReason: string
+  relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
+  portMapping: { enabled: boolean; state: string }
 }
 
 export interface RouteNode {

@@ -158,6 +158,11 @@ describe('web admin in chromium: bootstrap, TOTP, keys + QR, ACL, live topology,
     await page.getByRole('button', { name: 'Unlock' }).click()
     await page.getByText('unlocked', { exact: true }).waitFor()
     assert.equal((await okJson<{ locked: boolean }>(owner, 'lock', '--status')).locked, false)
+    for (const fact of ['Policy version', 'Relays in use', 'NAT', 'This node relays', 'MagicDNS'])
+      await page
+        .getByRole('term')
+        .filter({ hasText: new RegExp(`^${fact}$`) })
+        .waitFor()
     await snap(page, '04-overview')
   })
 

@@ -50,6 +50,29 @@ function lockSection(ctx: PageContext): HTMLElement {
   )
 }
 
+function natText(s: Status): string {
+  const n = s.net
+  if (n == null) return '—'
+  const seen = n.observed.length
+    ? `seen by peers as ${n.observed.join(', ')}`
+    : 'no address seen by peers yet'
+  if (n.behindNat == null) return seen
+  if (!n.behindNat) return `no NAT (${seen})`
+  const kind = n.natMapping ? `, ${n.natMapping} mapping${n.natPreservesPort ? ', port preserved' : ''}` : ''
+  return `behind NAT${kind} (${seen})`
+}
+
+function relaysKnown(s: Status): string {
+  const r = s.net?.relays ?? []
+  if (r.length === 0) return 'none'
+  return r
+    .map(
+      (x) =>
+        `${x.name}${x.reserved ? ' (reserved)' : ''}${x.rttMs == null ? '' : ` ${x.rttMs.toFixed(0)} ms`}`,
+    )
+    .join(', ')
+}
+
 export const overviewPage: Page = {
   title: 'Overview',
   async render(ctx) {
@@ -83,6 +106,10 @@ export const overviewPage: Page = {
           ['Direct paths', String(peers.filter((p) => p.path === 'direct').length)],
           ['Relayed paths', String(peers.filter((p) => p.path === 'relay').length)],
           ['Relays in use', relays.length ? relays.join(', ') : 'none'],
+          ['Relays known', relaysKnown(s)],
+          ['NAT', natText(s)],
+          ['This node relays', s.net == null ? '—' : `${s.net.relay ? 'yes' : 'no'} (${s.net.relayReason})`],
+          ['Port mapping', s.net == null ? '—' : s.net.portMapping.enabled ? s.net.portMapping.state : 'off'],
           [
             'Not direct, why',
             peers
