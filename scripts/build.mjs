@@ -4,6 +4,7 @@
 //   <out>/dist/meshlan.mjs          the CLI (`meshlan ...`), with its lazily loaded chunks beside it
 //   <out>/dist/meshlan-daemon.mjs   the daemon the CLI spawns (MESHLAN_DAEMON_ENTRY)
 //   <out>/build/Release/*.node      the addons (the bundles load ../build/Release/*.node)
+//   <out>/web/                      the web admin the daemon serves (packages/web/build.ts)
 //
 // Type stripping stays for development (scripts/meshlan runs the sources); the bundle is what
 // scripts/install.sh installs: one file to parse instead of ~900 modules, so `meshlan status`
@@ -12,6 +13,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { buildWeb } from '../packages/web/build.ts'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const out = resolve(process.argv[2] ?? join(root, 'build/meshlan'))
@@ -72,4 +74,5 @@ mkdirSync(join(out, 'build/Release'), { recursive: true })
 for (const name of ['meshlan_tun.node', 'meshlan_sock.node', 'meshlan_peercred.node']) {
   cpSync(join(root, 'packages/tun/build/Release', name), join(out, 'build/Release', name))
 }
+await buildWeb(join(out, 'web'))
 console.log(`built ${out}`)

@@ -15,7 +15,7 @@ PNPM_VERSION=$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$MESHLAN
 # miniupnpd-nftables: the miniupnpd binary alone (the NAT lab's UPnP router, run only inside a lab
 # namespace), not the `miniupnpd` package, whose init script and service would run it on this host;
 # nftables: `nft`, which creates the chains miniupnpd adds its rules to (in that namespace too).
-DEB_PACKAGES="iproute2 iptables iperf3 iputils-ping dnsutils jq procps util-linux kmod make g++ python3 ca-certificates fail2ban oathtool miniupnpd-nftables nftables"
+DEB_PACKAGES="iproute2 iptables iperf3 iputils-ping dnsutils jq procps util-linux kmod make g++ python3 ca-certificates fail2ban oathtool miniupnpd-nftables nftables chromium"
 
 tc_log() { printf '[toolchain] %s\n' "$*" >&2; }
 

@@ -219,6 +219,36 @@ export class AccountStore {
     })
   }
 
+  /** A new password, once the current one is proved; false (nothing changed) when it is wrong. */
+  async changePassword(username: string, current: string, next: string): Promise<boolean> {
+    if (!(await this.checkPassword(username, current))) return false
+    checkCredentials(username, next)
+    const hash = await hashPassword(next, this.init.scrypt)
+    return this.serial(async () => {
+      const user = await this.user(username)
+      user.password = hash
+      await this.save(await this.load())
+      return true
+    })
+  }
+
+  /** Ten new recovery codes (shown once) replace the unused ones; TOTP must be on. */
+  regenerateRecoveryCodes(username: string): Promise<string[]> {
+    return this.serial(async () => {
+      const user = await this.user(username)
+      if (user.totp == null) throw new TotpStateError(`TOTP is not on for ${username}: enable it first`)
+      const codes = Array.from({ length: RECOVERY_CODES }, recoveryCode)
+      user.totp.recovery = codes.map((c) => sha256(normalizeRecoveryCode(c)))
+      await this.save(await this.load())
+      return codes
+    })
+  }
+
+  /** Unused recovery codes left (0 with TOTP off). */
+  async recoveryCodesLeft(username: string): Promise<number> {
+    return (await this.load()).users.find((u) => u.username === username)?.totp?.recovery.length ?? 0
+  }
+
   private async user(username: string): Promise<StoredUser> {
     const u = (await this.load()).users.find((x) => x.username === username)
     if (u == null) throw new UnknownAdminError(username)

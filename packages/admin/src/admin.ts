@@ -31,6 +31,9 @@ export interface AdminServiceInit {
   ownerLock?: OwnerLock | null
   audit?: AuditSink | null
   readAudit?: AdminDeps['readAudit']
+  verifyAudit?: AdminDeps['verifyAudit']
+  /** The built web admin's directory (packages/web), or null. */
+  webRoot?: string | null
   log: AdminLogger
   /** Lower scrypt cost (tests only). */
   scrypt?: ScryptParams
@@ -64,6 +67,8 @@ export class AdminService {
       ownerLock: init.ownerLock ?? null,
       audit: init.audit ?? null,
       readAudit: init.readAudit ?? null,
+      verifyAudit: init.verifyAudit ?? null,
+      webRoot: init.webRoot ?? null,
       log: init.log,
       now,
     })

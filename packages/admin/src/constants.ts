@@ -34,3 +34,9 @@ export const CSRF_HEADER = 'x-csrf-token'
 export const TOTP_HEADER = 'x-totp'
 /** The accounts file in the state directory. */
 export const ACCOUNTS_FILE = 'admin.json'
+/** Live views (server-sent events) at once: each holds a connection of MAX_CONNECTIONS and a timer. */
+export const MAX_EVENT_STREAMS = 8
+/** How often a live view looks for a change: a path change shows within a second. */
+export const EVENTS_POLL_MS = 1000
+/** A comment line this often keeps proxies from closing a quiet stream. */
+export const EVENTS_KEEPALIVE_MS = 15_000

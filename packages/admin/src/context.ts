@@ -34,6 +34,10 @@ export interface AdminDeps {
   audit: AuditSink | null
   /** Entries of the audit log, newest last (null: no reader). */
   readAudit: ((q: { since: number | null; limit: number }) => Promise<unknown[]>) | null
+  /** The audit chain's check (as `meshlan audit --verify`); null: no log. */
+  verifyAudit: (() => Promise<unknown>) | null
+  /** The built web admin (index.html and assets/); null: not built, `/` says how to build it. */
+  webRoot: string | null
   log: AdminLogger
   now: () => number
 }

@@ -158,3 +158,17 @@ export class TotpStateError extends AdminError {
     this.name = 'TotpStateError'
   }
 }
+
+/** The current password given to change it is wrong (counted as a failed login of the address). */
+export class PasswordWrongError extends AdminError {
+  constructor() {
+    super(401, 'ERR_PASSWORD_WRONG', 'the current password is wrong')
+  }
+}
+
+/** Too many live event streams at once (each holds a connection and a timer). */
+export class TooManyStreamsError extends AdminError {
+  constructor(max: number) {
+    super(503, 'ERR_BUSY', `at most ${max} live views at once: close one and reload`)
+  }
+}

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isIPv4 } from 'node:net'
 import { MAX_BODY_BYTES } from './constants.ts'
 import { AdminError, BadRequestError, BodyTooLargeError } from './errors.ts'
+import { SECURITY_HEADERS } from './web.ts'
 
 /**
  * The JSON object in the body. A Content-Length over the limit is refused before reading; a
@@ -72,7 +73,7 @@ export function sendJson(
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
+    ...SECURITY_HEADERS,
     ...headers,
   })
   res.end(text)

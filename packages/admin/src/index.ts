@@ -27,7 +27,9 @@ export type {
   AuthFailureLog,
   FailResult,
   Lockout,
+  LockoutEntry,
   LogFields,
   OwnerLock,
   WriteFile,
 } from './types.ts'
+export { CONTENT_SECURITY_POLICY } from './web.ts'

@@ -8,11 +8,16 @@ import * as admin from './admin-routes.ts'
 import * as auth from './auth-routes.ts'
 import { type AdminDeps, type Guard, Guards, type RequestContext } from './context.ts'
 import { AdminError, MethodNotAllowedError, NotFoundError } from './errors.ts'
+import { events } from './events.ts'
 import { clientIp, sendError } from './http.ts'
+import * as security from './security-routes.ts'
+import { webAsset } from './web.ts'
 
 type Handler = (g: Guards, c: RequestContext) => Promise<void>
+type Method = 'GET' | 'HEAD' | 'POST'
+type Entry = Partial<Record<Method, { guard: Guard; run: Handler }>>
 
-const ROUTES: Record<string, Partial<Record<'GET' | 'POST', { guard: Guard; run: Handler }>>> = {
+const ROUTES: Record<string, Entry> = {
   '/api/bootstrap': {
     GET: { guard: 'none', run: auth.bootstrapState },
     POST: { guard: 'none', run: auth.bootstrap },
@@ -34,7 +39,18 @@ const ROUTES: Record<string, Partial<Record<'GET' | 'POST', { guard: Guard; run:
   '/api/routes/revoke': { POST: { guard: 'change', run: admin.routeRevoke } },
   '/api/nodes/revoke': { POST: { guard: 'change', run: admin.nodeRevoke } },
   '/api/audit': { GET: { guard: 'session', run: admin.audit } },
+  '/api/audit/verify': { GET: { guard: 'session', run: security.auditVerify } },
+  '/api/events': { GET: { guard: 'session', run: events } },
+  '/api/password': { POST: { guard: 'change', run: security.changePassword } },
+  '/api/totp/begin': { POST: { guard: 'change', run: security.totpBegin } },
+  '/api/totp/confirm': { POST: { guard: 'change', run: security.totpConfirm } },
+  '/api/totp/disable': { POST: { guard: 'change', run: security.totpDisable } },
+  '/api/totp/recovery-codes': { POST: { guard: 'change', run: security.recoveryCodes } },
+  '/api/lockouts': { GET: { guard: 'session', run: security.lockouts } },
 }
+
+/** Anything outside /api/ is the web admin's files (no session: the sign-in page is one of them). */
+const WEB: Entry = { GET: { guard: 'none', run: webAsset }, HEAD: { guard: 'none', run: webAsset } }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>
 
@@ -43,9 +59,9 @@ export function createHandler(deps: AdminDeps): RequestHandler {
   return async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://admin')
-      const entry = ROUTES[url.pathname]
+      const entry = url.pathname.startsWith('/api/') ? ROUTES[url.pathname] : WEB
       if (entry == null) throw new NotFoundError(url.pathname)
-      const route = entry[req.method as 'GET' | 'POST']
+      const route = entry[req.method as Method]
       if (route == null) throw new MethodNotAllowedError(Object.keys(entry).join(', '))
       const c: RequestContext = { req, res, ip: clientIp(req), session: null, query: url.searchParams }
       if (route.guard !== 'none') {

@@ -64,11 +64,22 @@ export class SessionStore {
     return s
   }
 
+  /** Whether the session still lives, without resetting its idle clock (a live stream is not activity). */
+  alive(s: Session): boolean {
+    return [...this.sessions.values()].includes(s) && !expired(s, this.now())
+  }
+
   delete(id: string | null): void {
     if (id != null) this.sessions.delete(sha256(id))
   }
 
+  /** Ends every session of `username` but `keep` (the one that changed the password or TOTP). */
+  deleteUserExcept(username: string, keep: Session): void {
+    for (const [k, s] of this.sessions) if (s.username === username && s !== keep) this.sessions.delete(k)
+  }
+
   /** Ends every session of a user (TOTP turned on or off changes what a session proved). */
+
   deleteUser(username: string): void {
     for (const [k, s] of this.sessions) if (s.username === username) this.sessions.delete(k)
   }

@@ -45,6 +45,17 @@ export interface Lockout {
   check(key: string): Promise<number>
   fail(key: string): Promise<FailResult>
   succeed(key: string): Promise<void>
+  /** Sources that failed recently or are locked out now (for the security page). */
+  list?(): Promise<LockoutEntry[]>
+}
+
+/** One source a Lockout remembers. */
+export interface LockoutEntry {
+  source: string
+  /** ms until it may try again (0: not locked out, only counted). */
+  retryAfterMs: number
+  /** Failures within the window. */
+  failures: number
 }
 
 /** The events the admin API counts, each with its own Lockout (a wrong TOTP code counts as a login). */

@@ -28,6 +28,13 @@ export class MemoryLockout implements Lockout {
   async succeed(key: string): Promise<void> {
     this.state.delete(key)
   }
+  async list() {
+    return [...this.state].map(([source, s]) => ({
+      source,
+      retryAfterMs: Math.max(0, s.until - Date.now()),
+      failures: s.fails,
+    }))
+  }
 }
 
 export interface Calls {
@@ -37,7 +44,13 @@ export interface Calls {
 }
 
 export async function startAdmin(
-  opts: { scrypt?: { N: number; r: number; p: number }; now?: () => number } = {},
+  opts: {
+    scrypt?: { N: number; r: number; p: number }
+    now?: () => number
+    status?: () => Promise<unknown>
+    webRoot?: string | null
+    verifyAudit?: () => Promise<unknown>
+  } = {},
 ) {
   const dir = await mkdtemp(join(tmpdir(), 'meshlan-admin-'))
   const calls: Calls[] = []
@@ -73,7 +86,9 @@ export async function startAdmin(
       routeRevoke: record('routeRevoke'),
       nodeRevoke: record('nodeRevoke'),
     },
-    status: async () => ({ node: null }),
+    status: opts.status ?? (async () => ({ node: null })),
+    webRoot: opts.webRoot ?? null,
+    verifyAudit: opts.verifyAudit ?? null,
     ownerLock: {
       protected: true,
       get locked() {

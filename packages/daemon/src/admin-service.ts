@@ -13,6 +13,7 @@ import { InvalidArgumentError } from './errors.ts'
 import { Lockout, logAuthFailure } from './lockout.ts'
 import { type StateDir, writeFileAtomic } from './state.ts'
 import { type GuardInit, guardPassphrase } from './unlock.ts'
+import { findWebRoot } from './web-root.ts'
 
 export interface AdminParts {
   state: StateDir
@@ -22,6 +23,7 @@ export interface AdminParts {
   ownerLock: () => OwnerLock | null
   audit: AuditSink | null
   readAudit: ((q: { since: number | null; limit: number }) => Promise<unknown[]>) | null
+  verifyAudit: (() => Promise<unknown>) | null
   log: Logger
 }
 
@@ -48,6 +50,8 @@ export function createAdminService(p: AdminParts): AdminService {
     },
     audit: p.audit,
     readAudit: p.readAudit,
+    verifyAudit: p.verifyAudit,
+    webRoot: findWebRoot(),
     log: p.log,
   })
 }

@@ -401,10 +401,17 @@ class MeshDaemon implements Daemon {
     return createAdminService({
       state: this.state,
       controller: this.controller,
-      status: async () => ({ info: await this.handle('info', {}), node: this.node?.status() ?? null }),
+      status: async () => ({
+        info: await this.handle('info', {}),
+        node: this.node?.status() ?? null,
+        // `meshlan netcheck`'s view (no probing: what the node already knows)
+        net: this.node?.netcheck() ?? null,
+        dns: await this.handle('dns-status', {}).catch(() => null),
+      }),
       ownerLock: () => this.lock,
       audit: this.audit,
       readAudit: async (q) => (await readAudit(this.audit.file, q.since ?? 0)).slice(-q.limit),
+      verifyAudit: () => verifyAudit(this.audit.file),
       log: this.log.child('admin'),
     })
   }

@@ -116,6 +116,18 @@ export class Lockout {
     if (all.delete(key)) await this.save()
   }
 
+  /** Sources with failures in the window or a lockout in force (the admin's security page). */
+  async list(): Promise<Array<{ source: string; retryAfterMs: number; failures: number }>> {
+    const now = this.now()
+    const out: Array<{ source: string; retryAfterMs: number; failures: number }> = []
+    for (const [source, s] of await this.load()) {
+      const failures = s.failures.filter((t) => now - t < this.windowMs).length
+      const retryAfterMs = Math.max(0, s.lockedUntil - now)
+      if (failures > 0 || retryAfterMs > 0) out.push({ source, retryAfterMs, failures })
+    }
+    return out
+  }
+
   private load(): Promise<Map<string, SourceState>> {
     if (this.sources != null) return Promise.resolve(this.sources)
     this.loading ??= readFile(this.file, 'utf8')

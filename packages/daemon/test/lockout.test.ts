@@ -35,6 +35,18 @@ describe('Lockout', () => {
     assert.match(await readFile(file, 'utf8'), /"ip:203\.0\.113\.5"/)
   })
 
+  it('list(): sources with failures in the window or a lockout in force (the web admin shows them)', async () => {
+    const l = new Lockout({ file: join(dir, 'list.json'), now })
+    for (let i = 0; i < 5; i++) await l.fail('ip:203.0.113.9')
+    await l.fail('ip:198.51.100.1')
+    assert.deepEqual(await l.list(), [
+      { source: 'ip:203.0.113.9', retryAfterMs: 5 * 60_000, failures: 0 },
+      { source: 'ip:198.51.100.1', retryAfterMs: 0, failures: 1 },
+    ])
+    t += 24 * 3_600_000
+    assert.deepEqual(await l.list(), [], 'a day later: nothing in force, nothing in the window')
+  })
+
   it('failures older than the window do not count; a success forgets only that source', async () => {
     const l = new Lockout({ file: join(dir, 'b.json'), now })
     for (let i = 0; i < 4; i++) await l.fail('uid:1000')
