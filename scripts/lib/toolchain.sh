@@ -21,7 +21,7 @@ tc_log() { printf '[toolchain] %s\n' "$*" >&2; }
 
 ensure_debs() {
   local missing=() c
-  for c in ip iptables iperf3 ping dig jq flock make g++ python3 fail2ban-regex oathtool miniupnpd nft; do
+  for c in ip iptables iperf3 ping dig jq flock make g++ python3 fail2ban-regex oathtool miniupnpd nft chromium; do
     command -v "$c" >/dev/null 2>&1 || missing+=("$c")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
