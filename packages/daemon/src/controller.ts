@@ -246,6 +246,8 @@ export class Controller implements ControllerApi {
     const isOwner = network.role === 'owner' && network.owner === ownerId
     if (!isOwner && admin === 'owner-only') throw new NotOwnerError(what)
     const bytes = await this.state.readPolicy()
+    // a member without a policy yet is simply not an admin
+    if (bytes == null && !isOwner) throw new NotOwnerError(what)
     if (bytes == null) throw new StateError(this.state.path('policy'), 'is missing: restore it from a backup')
     const d = decodePolicy(bytes)
     if (!d.ok) throw new StateError(this.state.path('policy'), `is damaged (${d.reason})`)

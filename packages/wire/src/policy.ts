@@ -15,7 +15,7 @@ import {
   MAX_POLICY_MEMBERS,
   MAX_POLICY_ROUTES,
 } from './constants.ts'
-import { fromBase64, toBase64 } from './encoding.ts'
+import { fromBase64, parseJsonBytes, toBase64 } from './encoding.ts'
 import {
   openEnvelope,
   openOuterEnvelope,
@@ -254,20 +254,25 @@ export async function decodeNetworkPolicy(
   | { ok: false; reason: string }
   | { ok: false; reason: 'signature' }
 > {
-  const byOwner = await decodeOwnerPolicy(bytes, ownerPublicKey)
-  if (byOwner.ok) return { ok: true, value: byOwner.value, signer: 'owner' }
-  if (byOwner.reason !== 'signature') return byOwner
-  // not the owner's: the body names who else may sign; bounded work (one certificate check, at
-  // most MAX_POLICY_ADMINS signature checks) on a document that passed the outer checks
-  const dec = decodePolicy(bytes)
-  if (!dec.ok) return dec
-  const admins = dec.value.body.admins
-  if (admins == null || !(await verifyAdmins(admins, dec.value.body.networkId, ownerPublicKey)))
+  const outer = openOuterEnvelope(bytes, POLICY_TYPE, MAX_POLICY_BYTES)
+  if (!outer.ok) return outer
+  const signed = { type: POLICY_TYPE, ...outer.value }
+  const full = (signer: string) => {
+    const d = decodePolicy(bytes)
+    return d.ok ? { ok: true as const, value: d.value, signer } : d
+  }
+  if (await verifySigned(signed, ownerPublicKey)) return full('owner')
+  // Not the owner's. Before any schema work on the document, only its certificate is read (a small
+  // object), checked against the owner's key, and the envelope against the few nodes it names: a
+  // member that is no admin still cannot buy schema work on a document it signed.
+  const json = parseJsonBytes(outer.value.payload) as { admins?: unknown; networkId?: unknown } | undefined
+  const cert = adminsSchema.safeParse(json?.admins)
+  if (!cert.success || typeof json?.networkId !== 'string') return { ok: false, reason: 'signature' }
+  if (!(await verifyAdmins(cert.data, json.networkId, ownerPublicKey)))
     return { ok: false, reason: 'signature' }
-  for (const id of admins.nodes) {
+  for (const id of cert.data.nodes) {
     const pub = publicKeyFromPeerId(id)
-    if (pub.ok && (await verifySigned(dec.value, pub.value)))
-      return { ok: true, value: dec.value, signer: id }
+    if (pub.ok && (await verifySigned(signed, pub.value))) return full(id)
   }
   return { ok: false, reason: 'signature' }
 }

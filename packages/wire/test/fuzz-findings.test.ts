@@ -61,7 +61,7 @@ describe('fuzz findings', () => {
     )
     assert.equal(store.version, 0)
     // refused for the signature, which means the schema never ran on a stranger's document
-    assert.deepEqual(r, { rejected: 'policy signature is not the owner’s' })
+    assert.deepEqual(r, { rejected: 'policy is signed by neither the owner nor a delegated admin' })
   })
 
   it('decodePolicy accepts only ACL content that re-encodes to itself (finite numbers, bounded depth)', async () => {
