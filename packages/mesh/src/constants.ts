@@ -111,6 +111,16 @@ export const YAMUX_MAX_WINDOW = 256 * 1024
  * (no bytes of its own, rtt.ts), or by one ping stream where the muxer keeps no RTT.
  */
 export const RTT_REFRESH_MS = 10_000
+/**
+ * Each end of every connection sends a yamux ping this often (keepalive.ts). It keeps NAT and
+ * firewall mappings of idle connections open (RFC 5382 asks NATs for ≥ 2 h of idle TCP; cloud NAT
+ * gateways drop after ~350 s: with both ends pinging, the link is never silent for more than this),
+ * gives both ends an RTT and, to each end, whether the peer still answers (online). It was libp2p's
+ * 30 s: at 50 peers ~350 B/s of a node's underlay, a third of the issue-14 budget.
+ */
+export const KEEPALIVE_MS = 120_000
+/** A keepalive ping unanswered for this long: the peer or the path is gone (offline, no RTT). */
+export const KEEPALIVE_TIMEOUT_MS = 10_000
 /** One overlay ping (`meshlan ping`, RTT keepalive) waits this long: a relayed path under load. */
 export const PING_TIMEOUT_MS = 5_000
 /** Between the pings of one `meshlan ping`: short, yet not a burst. */
@@ -156,7 +166,32 @@ export const RECORD_EXPIRE_SWEEP_MS = 60_000
 export const RELAY_RESERVATION_TIMEOUT_MS = 5_000
 /** Our member relay: one hop (the CONNECT to the destination) must complete within this. */
 export const RELAY_HOP_TIMEOUT_MS = 10_000
-/** Gossipsub heartbeat: under its 1 s default, so the mesh of a new topic forms (and repairs) sooner. */
-export const GOSSIP_HEARTBEAT_MS = 700
+/**
+ * Gossipsub heartbeat: its 1 s default. Each heartbeat repairs the mesh and sends gossip about the
+ * last few heartbeats' messages; newcomers get records and policies by sync and flood publishing,
+ * not by waiting for the mesh (the 700 ms this was cost ~40% more heartbeats for nothing measurable).
+ */
+export const GOSSIP_HEARTBEAT_MS = 1_000
+/*
+ * Gossipsub's mesh, sized for a members-only network whose records and policies also travel by
+ * sync and flood publishing (issue 14). Each node forwards a message to its D mesh peers, so every
+ * node receives each message about D + 1 times (the flood copy from the publisher included): the
+ * defaults (6 / 4 / 12) made a record cost ~7 copies per node. D 3 still keeps the mesh connected
+ * when a peer leaves (Dlo 2 until the next heartbeat grafts again) and reaches every member in a
+ * few hops; Dout 1 keeps one outbound peer in each mesh (gossipsub asks Dout < Dlo, ≤ D/2).
+ */
+export const GOSSIP_D = 3
+export const GOSSIP_D_LOW = 2
+export const GOSSIP_D_HIGH = 4
+export const GOSSIP_D_OUT = 1
+/** Pruning an overfull mesh keeps this many peers by score, the rest of D at random. */
+export const GOSSIP_D_SCORE = 2
+/**
+ * Gossip (IHAVE) is sent to this many peers outside the mesh per heartbeat, about every message of
+ * the last three heartbeats, and no more than that (gossipFactor 0): it repairs what the mesh lost,
+ * which anti-entropy (sync) also does for records and the owner's sync push for policies. Its
+ * default (6, or a quarter of the peers) cost more bytes per record than the record.
+ */
+export const GOSSIP_D_LAZY = 1
 /** RateLimitedLog: at most one line per this many ms unless the caller says otherwise. */
 export const LOG_RATE_LIMIT_MS = 1_000
