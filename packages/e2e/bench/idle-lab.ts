@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { canRunLabs, type ExecResult } from '@meshlan/lab'
+import { canRunLabs, type ExecResult, waitFor } from '@meshlan/lab'
 import { createMeshLab, formMesh, ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
 
 const { values } = parseArgs({
@@ -36,6 +36,8 @@ const SETTLE_S = Number(values.settle)
 const MEASURE_S = Number(values.measure)
 const CLK_TCK = 100 // Linux USER_HZ
 const COUNT = 'meshlan-idle-bench'
+const CLI_TIMEOUT_MS = 180_000
+const THIS_TREE = join(import.meta.dirname, '../../..')
 
 const can = canRunLabs()
 if (!can.ok) {
@@ -45,14 +47,17 @@ if (!can.ok) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Runs another tree's CLI (the "before" side): MeshHost with its own main.ts. */
+/**
+ * Runs the CLI of `tree` (another worktree for the "before" side) with a patient timeout: on a
+ * shared machine `meshlan join` alone has taken over 30 s (formMesh's default).
+ */
 function useTree(ml: MeshLab, tree: string): void {
   const main = join(tree, 'packages/cli/src/main.ts')
   for (const [name, n] of ml.nodes) {
     const other = Object.create(n) as MeshHost
     other.run = (args, opts = {}) =>
       n.host.exec(process.execPath, [main, '--state', n.state, ...args], {
-        timeoutMs: opts.timeoutMs ?? 30_000,
+        timeoutMs: Math.max(opts.timeoutMs ?? 0, CLI_TIMEOUT_MS),
         env: { ...process.env, MESHLAN_LOG: process.env.MESHLAN_LOG ?? 'info', ...opts.env },
       })
     ml.nodes.set(name, other)
@@ -118,9 +123,19 @@ async function connectAll(ml: MeshLab, names: string[]): Promise<void> {
 async function build(prefix: string, tree?: string): Promise<{ ml: MeshLab; names: string[] }> {
   const names = Array.from({ length: N }, (_, i) => `n${i}`)
   const ml = await createMeshLab({ prefix, hosts: names })
-  if (tree != null) useTree(ml, tree)
+  useTree(ml, tree ?? THIS_TREE)
   const members = Object.fromEntries(names.slice(1).map((x) => [x, 'all']))
-  await formMesh(ml, { owner: names[0], keys: { all: null }, members })
+  // formMesh waits 30 s for every node to see every other: a loaded machine may need longer
+  await formMesh(ml, { owner: names[0], keys: { all: null }, members }).catch(async (err: Error) => {
+    if (!/every node to see every other node/.test(err.message)) throw err
+    await waitFor(
+      async () => {
+        for (const x of names) if ((await ml.node(x).status()).peers.length < N - 1) return false
+        return true
+      },
+      { timeoutMs: CLI_TIMEOUT_MS, intervalMs: 2000, what: 'every node to see every other (patient)' },
+    )
+  })
   await connectAll(ml, names)
   for (const x of names) await countTcp(ml.node(x))
   return { ml, names }
