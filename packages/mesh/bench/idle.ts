@@ -1,7 +1,7 @@
 /**
  * Idle cost (issue 14): what an idle mesh of N nodes costs each node on the underlay, and in CPU.
  *
- *   node packages/mesh/bench/idle.ts [--nodes 50] [--settle 30] [--measure 60] [--connect full|star]
+ *   node packages/mesh/bench/idle.ts [--nodes 50] [--settle 30] [--measure 600] [--connect full|star]
  *   (or IDLE_NODES, IDLE_SETTLE_S, IDLE_MEASURE_S, IDLE_CONNECT)
  *
  * An owner and N-1 members over the in-process memory transport (test/helpers.ts buildMesh), all
@@ -9,7 +9,9 @@
  * as after each pair exchanged traffic once: the case "a node with N-1 peers". `star` leaves the
  * bootstrap topology (everyone connected to the owner only). After `settle` seconds every counter
  * is zeroed and `measure` seconds are counted (idle-counter.ts): per protocol the yamux frames and
- * bytes each node sends; per node the raw (Noise) bytes and messages it sends and receives.
+ * bytes each node sends; per node the raw (Noise) bytes and messages it sends and receives. The
+ * window defaults to RECORD_REFRESH_MS: each node's periodic record then falls in it exactly once
+ * (a shorter one counts anything from none to all of them).
  *
  * On-wire bytes: the raw bytes are measured (Noise ciphertext: 2-byte length + 16-byte tag per
  * message included). TCP/IP is ESTIMATED: 52 bytes per Noise message (IPv4 20 + TCP 20 + the
@@ -21,6 +23,7 @@
  */
 import { parseArgs } from 'node:util'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { RECORD_REFRESH_MS } from '../src/constants.ts'
 import type { MeshNode } from '../src/node.ts'
 import { buildMesh, until, waitConverged } from '../test/helpers.ts'
 import { IdleCounter, type Tally } from './idle-counter.ts'
@@ -29,7 +32,7 @@ const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: process.env.IDLE_NODES ?? '50' },
     settle: { type: 'string', default: process.env.IDLE_SETTLE_S ?? '30' },
-    measure: { type: 'string', default: process.env.IDLE_MEASURE_S ?? '60' },
+    measure: { type: 'string', default: process.env.IDLE_MEASURE_S ?? String(RECORD_REFRESH_MS / 1000) },
     connect: { type: 'string', default: process.env.IDLE_CONNECT ?? 'full' },
   },
 })

@@ -31,8 +31,19 @@ export const RECORDS_TOPIC = '/meshlan/records/2'
 /** Gossip topic of owner-signed policies. */
 export const POLICY_TOPIC = '/meshlan/policy/2'
 
-/** Republish our node record this often even when nothing changed. */
-export const RECORD_REPUBLISH_MS = 30_000
+/**
+ * Our record is compared with what we last published this often and gossiped only when it changed
+ * (an interface address, a relay reservation lost between maintenance rounds: changes no event
+ * announces reach members as fast as when every record was republished at this pace).
+ */
+export const RECORD_CHECK_MS = 30_000
+/**
+ * An unchanged record is republished this often (issue 14: every 30 s cost ~N KB per interval per
+ * node at N members, most of the idle underlay). It keeps the record from expiring
+ * (RECORD_EXPIRE_MS) and tells members we hold no connection to that we are still there
+ * (RECORD_OFFLINE_MS); connected members know from the keepalive, and news travels on change.
+ */
+export const RECORD_REFRESH_MS = 10 * 60_000
 /** Relay reservations we announce: a peer needs one that works; 8 covers relays going away. */
 export const MAX_RECORD_RELAYS_SENT = 8
 /** Bootstrap addresses are dialled again this often while none of them is connected. */
@@ -44,10 +55,12 @@ export const BOOTSTRAP_RETRY_MS = 15_000
 export const ANTI_ENTROPY_MS = 3_000
 /**
  * …and, doubling after each round that brought nothing, at most this often when idle. A round
- * sends a digest of every record held (~70 bytes per member: 3.5 KB at 50); gossip carries every
- * republished record anyway, so an idle network loses at most a minute of a record gossip dropped.
+ * sends a digest of every record held and our own record (~5 KB at 50 members): at 60 s that was
+ * ~85 B/s each way per node, a sixth of the idle budget (issue 14). Gossip carries every change at
+ * once and a new peer makes the rounds fast again, so an idle network repairs a record gossip
+ * dropped within a few rounds of this.
  */
-export const ANTI_ENTROPY_MAX_MS = 60_000
+export const ANTI_ENTROPY_MAX_MS = 5 * 60_000
 /** Re-choose and refresh relay reservations this often. */
 export const RELAY_MAINTAIN_MS = 5_000
 /** Direct paths that carry tunnel traffic are pinged this often… */
@@ -56,9 +69,14 @@ export const DIRECT_WATCH_MS = 300
 export const DIRECT_WATCH_TIMEOUT_MS = 300
 /** Re-probe our NAT's behaviour (does it keep the listening port?) this often. */
 export const NAT_PROBE_MS = 5 * 60_000
-/** A node whose record we haven't heard for this long is offline. */
-export const RECORD_OFFLINE_MS = 95_000
-/** Records whose timestamp is further than this from our clock are refused. */
+/**
+ * A member we hold no open connection to is offline when its record has not been refreshed for
+ * this long: two refreshes missed, plus slack for a slow gossip path. With a connection, its
+ * keepalive decides (topology/service.ts isOnline: a silent connection within KEEPALIVE_MS +
+ * KEEPALIVE_TIMEOUT_MS).
+ */
+export const RECORD_OFFLINE_MS = 2 * RECORD_REFRESH_MS + 5 * 60_000
+/** Records whose timestamp is ahead of our clock by more than this are refused. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000
 /**
  * A connected peer must complete the hello handshake within this time or it is disconnected; its
@@ -89,8 +107,14 @@ export const MAX_UNBOUND_PER_KEY = 64
 export const DEFAULT_KEY_MAX_MEMBERS = 32
 /** A sync answer is read no further after this many refused records (each costs a signature check). */
 export const MAX_REFUSED_RECORDS_PER_SYNC = 32
-/** Records not refreshed for this long are forgotten (members republish every 30 s). */
+/** Records not refreshed for this long are forgotten (members republish every RECORD_REFRESH_MS). */
 export const RECORD_EXPIRE_MS = 60 * 60_000
+/**
+ * A record made longer ago than this is stale on arrival (no offence: an honest member hands on by
+ * sync the records it holds, some up to an hour old): every node would have forgotten it, and it
+ * bounds how long a departed member's record can travel from node to node.
+ */
+export const MAX_RECORD_AGE_MS = RECORD_EXPIRE_MS + MAX_CLOCK_SKEW_MS
 /**
  * The owner batches member bindings that arrive close together into one policy version: every
  * version costs each node a revalidation, so a burst of newcomers (a fleet booting) should cost one.
@@ -111,6 +135,16 @@ export const YAMUX_MAX_WINDOW = 256 * 1024
  * (no bytes of its own, rtt.ts), or by one ping stream where the muxer keeps no RTT.
  */
 export const RTT_REFRESH_MS = 10_000
+/**
+ * Each end of every connection sends a yamux ping this often (keepalive.ts). It keeps NAT and
+ * firewall mappings of idle connections open (RFC 5382 asks NATs for ≥ 2 h of idle TCP; cloud NAT
+ * gateways drop after ~350 s: with both ends pinging, the link is never silent for more than this),
+ * gives both ends an RTT and, to each end, whether the peer still answers (online). It was libp2p's
+ * 30 s: at 50 peers ~350 B/s of a node's underlay, a third of the issue-14 budget.
+ */
+export const KEEPALIVE_MS = 120_000
+/** A keepalive ping unanswered for this long: the peer or the path is gone (offline, no RTT). */
+export const KEEPALIVE_TIMEOUT_MS = 10_000
 /** One overlay ping (`meshlan ping`, RTT keepalive) waits this long: a relayed path under load. */
 export const PING_TIMEOUT_MS = 5_000
 /** Between the pings of one `meshlan ping`: short, yet not a burst. */
@@ -156,8 +190,34 @@ export const RECORD_EXPIRE_SWEEP_MS = 60_000
 export const RELAY_RESERVATION_TIMEOUT_MS = 5_000
 /** Our member relay: one hop (the CONNECT to the destination) must complete within this. */
 export const RELAY_HOP_TIMEOUT_MS = 10_000
-/** Gossipsub heartbeat: under its 1 s default, so the mesh of a new topic forms (and repairs) sooner. */
-export const GOSSIP_HEARTBEAT_MS = 700
+/**
+ * Gossipsub heartbeat: its 1 s default (it was 700 ms, so that a new topic's mesh formed sooner).
+ * Each heartbeat repairs the mesh and gossips about the last three heartbeats' messages, so a
+ * shorter one costs CPU in every idle node and gossip bytes per message; newcomers get records and
+ * policies by sync and flood publishing, not by waiting for the mesh.
+ */
+export const GOSSIP_HEARTBEAT_MS = 1_000
+/*
+ * Gossipsub's mesh, sized for a members-only network whose records and policies also travel by
+ * sync and flood publishing (issue 14). Each node forwards a message to its D mesh peers, so every
+ * node receives each message about D + 1 times (the flood copy from the publisher included): the
+ * defaults (6 / 4 / 12) made a record cost ~7 copies per node. D 3 still keeps the mesh connected
+ * when a peer leaves (Dlo 2 until the next heartbeat grafts again) and reaches every member in a
+ * few hops; Dout 1 keeps one outbound peer in each mesh (gossipsub asks Dout < Dlo, ≤ D/2).
+ */
+export const GOSSIP_D = 3
+export const GOSSIP_D_LOW = 2
+export const GOSSIP_D_HIGH = 4
+export const GOSSIP_D_OUT = 1
+/** Pruning an overfull mesh keeps this many peers by score, the rest of D at random. */
+export const GOSSIP_D_SCORE = 2
+/**
+ * Gossip (IHAVE) is sent to this many peers outside the mesh per heartbeat, about every message of
+ * the last three heartbeats, and no more than that (gossipFactor 0): it repairs what the mesh lost,
+ * which anti-entropy (sync) also does for records and the owner's sync push for policies. Its
+ * default (6, or a quarter of the peers) cost more bytes per record than the record.
+ */
+export const GOSSIP_D_LAZY = 1
 /** RateLimitedLog: at most one line per this many ms unless the caller says otherwise. */
 export const LOG_RATE_LIMIT_MS = 1_000
 /**

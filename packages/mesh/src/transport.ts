@@ -35,8 +35,15 @@ import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p'
 type ServiceMap = Record<string, unknown>
 
 import {
+  GOSSIP_D,
+  GOSSIP_D_HIGH,
+  GOSSIP_D_LAZY,
+  GOSSIP_D_LOW,
+  GOSSIP_D_OUT,
+  GOSSIP_D_SCORE,
   GOSSIP_HEARTBEAT_MS,
   INBOUND_CONNECTION_RATE,
+  KEEPALIVE_MS,
   MAX_CONNECTIONS,
   MAX_INCOMING_PENDING,
   RELAY_HOP_TIMEOUT_MS,
@@ -169,7 +176,10 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
           maxStreamWindowSize: YAMUX_MAX_WINDOW,
           maxReadBufferLength: 8 * 1024 * 1024,
         },
+        // both ends ping: NAT mappings stay open, and each end has an RTT and knows whether the
+        // peer answers (keepalive.ts reads it); nothing else pings an idle connection
         enableKeepAlive: true,
+        keepAliveInterval: KEEPALIVE_MS,
       }),
     ],
     // The monitor aborts connections whose pings are slow under load: we keep our own keepalive.
@@ -224,6 +234,14 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
         floodPublish: true,
         doPX: false,
         heartbeatInterval: GOSSIP_HEARTBEAT_MS,
+        // the mesh and gossip sized for a members-only network (constants.ts, issue 14)
+        D: GOSSIP_D,
+        Dlo: GOSSIP_D_LOW,
+        Dhi: GOSSIP_D_HIGH,
+        Dout: GOSSIP_D_OUT,
+        Dscore: GOSSIP_D_SCORE,
+        Dlazy: GOSSIP_D_LAZY,
+        gossipFactor: 0,
         directConnectTicks: 30,
       }),
       // libp2p's Components is not exported by name; CoreComponents is the part of it our services

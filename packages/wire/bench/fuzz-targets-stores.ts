@@ -6,7 +6,7 @@
  * right key did not sign for this network, and the stores stay within their bounds.
  */
 import type { Ed25519PrivateKey } from '@libp2p/interface'
-import { MAX_CLOCK_SKEW_MS, MAX_UNBOUND_PER_KEY } from '../../mesh/src/constants.ts'
+import { MAX_CLOCK_SKEW_MS, MAX_RECORD_AGE_MS, MAX_UNBOUND_PER_KEY } from '../../mesh/src/constants.ts'
 import type { Logger } from '../../mesh/src/logger.ts'
 import { PolicyStore } from '../../mesh/src/membership/policy-store.ts'
 import { RecordStore } from '../../mesh/src/topology/records.ts'
@@ -166,7 +166,7 @@ export function recordStoreTarget(fx: Fixtures): Target {
   return {
     name: 'record-store',
     about:
-      'RecordStore.offer (records from gossip or sync) on one long-lived store: accepted only if signed by the node it names, a member now, seq newer, ts within skew; ≤ MAX_UNBOUND_PER_KEY unbound per key',
+      'RecordStore.offer (records from gossip or sync) on one long-lived store: accepted only if signed by the node it names, a member now, seq newer, ts not ahead of the skew nor older than MAX_RECORD_AGE_MS; ≤ MAX_UNBOUND_PER_KEY unbound per key',
     async setup() {
       const store = await loadedStore(fx, fx.other.id)
       const records = new RecordStore(fx.other.id, store, quiet)
@@ -205,7 +205,17 @@ export function recordStoreTarget(fx: Fixtures): Target {
             seq,
             ts:
               fx.now +
-              pick(rand, [0, 0, 0, 1000, -MAX_CLOCK_SKEW_MS - 1, MAX_CLOCK_SKEW_MS + 1, MAX_CLOCK_SKEW_MS]),
+              pick(rand, [
+                0,
+                0,
+                0,
+                1000,
+                -MAX_CLOCK_SKEW_MS - 1,
+                MAX_CLOCK_SKEW_MS + 1,
+                MAX_CLOCK_SKEW_MS,
+                -MAX_RECORD_AGE_MS,
+                -MAX_RECORD_AGE_MS - 1,
+              ]),
           }
           const r = rand()
           const payload = r < 0.3 ? mutateJson(rand, rec, 16 * 1024) : utf8(JSON.stringify(rec))
@@ -254,8 +264,8 @@ export function recordStoreTarget(fx: Fixtures): Target {
           const r = d.value.body
           if (m.signed == null || m.signerId !== r.peerId || Buffer.compare(m.signed, d.value.payload) !== 0)
             return 'accepted-garbage: accepted a record its node did not sign'
-          if (Math.abs(r.ts - fx.now) > MAX_CLOCK_SKEW_MS)
-            return 'accepted-garbage: timestamp outside the skew'
+          if (r.ts - fx.now > MAX_CLOCK_SKEW_MS) return 'accepted-garbage: timestamp ahead of the skew'
+          if (fx.now - r.ts > MAX_RECORD_AGE_MS) return 'accepted-garbage: a record older than any node keeps'
           if (r.seq <= (lastAccepted.get(r.peerId) ?? -1))
             return `replay: seq ${r.seq} accepted after ${lastAccepted.get(r.peerId)}`
           lastAccepted.set(r.peerId, r.seq)

@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { NodeRecord } from '@meshlan/wire'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL } from '../constants.ts'
+import { keepaliveOf } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
 import {
   DIRECT_DIAL_TIMEOUT_MS,
@@ -225,7 +226,9 @@ export class Paths {
     for (const relay of candidates) {
       try {
         const conn = this.best(relay) ?? (await this.connect(relay))
-        const rtt = await pingConnection(conn, RELAY_PING_TIMEOUT_MS)
+        // the connection's keepalive already knows (no bytes); a ping only before its first pong
+        // or while it is overdue (issue 14: a ping stream per relay every 5 s was ~200 B/s each)
+        const rtt = keepaliveOf(conn)?.rttMs ?? (await pingConnection(conn, RELAY_PING_TIMEOUT_MS))
         this.relayRtts.set(relay, rtt)
       } catch (err) {
         this.relayRtts.delete(relay)

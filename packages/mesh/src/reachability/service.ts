@@ -708,7 +708,7 @@ export function reachability(
       },
       isMember: (id) => id === init.selfId || m.gate.isAdmitted(id) || t.get(id) != null,
       underlay: (addr) => isUnderlay(addr, m.store.policy?.subnet ?? null),
-      publishRecord: () => t.publishRecord(),
+      publishRecord: () => t.publishIfChanged(),
       onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
       activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
       handle: (protocol, handler, options) => m.gate.handle(protocol, handler, options),

@@ -2,7 +2,8 @@
  * The record store: the signed node records of the network's members, as gossiped.
  *
  * A record is checked once, when it arrives (gossip validator or sync): size and schema, network,
- * the node's own signature, the clock skew, a sequence number above the last one we hold, and a
+ * the node's own signature, a timestamp neither ahead of our clock (MAX_CLOCK_SKEW_MS) nor older
+ * than MAX_RECORD_AGE_MS, a sequence number above the last one we hold, and a
  * membership claim valid under the current policy. Only then is it stored and forwarded. When the
  * policy changes or a key expires, every stored record's membership is decided again. The store is
  * bounded: members the owner has not bound yet are capped per key (MAX_UNBOUND_PER_KEY), bound
@@ -17,7 +18,13 @@ import {
   publicKeyFromPeerId,
   verifyRecord,
 } from '@meshlan/wire'
-import { MAX_CLOCK_SKEW_MS, MAX_UNBOUND_PER_KEY, RECORD_EXPIRE_MS, RECORD_OFFLINE_MS } from '../constants.ts'
+import {
+  MAX_CLOCK_SKEW_MS,
+  MAX_RECORD_AGE_MS,
+  MAX_UNBOUND_PER_KEY,
+  RECORD_EXPIRE_MS,
+  RECORD_OFFLINE_MS,
+} from '../constants.ts'
 import type { Logger } from '../logger.ts'
 import type { Membership, PolicyStore } from '../membership/policy-store.ts'
 
@@ -72,8 +79,10 @@ export class RecordStore extends EventEmitter<TopologyEvents> {
     const r = dec.value.body
     if (r.networkId !== this.policy.networkId) return { rejected: 'record is for another network' }
     if (r.peerId === this.selfId) return 'stale'
-    if (Math.abs(r.ts - now) > MAX_CLOCK_SKEW_MS)
-      return { rejected: 'record timestamp too far from our clock' }
+    if (r.ts - now > MAX_CLOCK_SKEW_MS) return { rejected: 'record timestamp ahead of our clock' }
+    // an honest node hands on, by sync, records up to RECORD_REFRESH_MS old and older ones of members
+    // that went away: stale, not an offence; older than anyone keeps a record, no news either
+    if (now - r.ts > MAX_RECORD_AGE_MS) return 'stale'
     const last = this.seqs.get(r.peerId) ?? -1
     if (r.seq <= last) return 'stale'
     // the cheap refusal first: a new unbound member of a key at its cap costs no signature check
@@ -107,7 +116,9 @@ export class RecordStore extends EventEmitter<TopologyEvents> {
     ) {
       this.log.debug('node record changed', { peer: r.peerId, name: r.name, ip: r.ip })
     }
-    this.emit('change')
+    // a refresh that says what the last record said changes nothing to recompute (issue 14: every
+    // refresh used to cost each node a peer-table recompute and the daemon a records-file write)
+    if (prev == null || contentOf(prev.record) !== contentOf(r)) this.emit('change')
     return 'accepted'
   }
 
@@ -169,6 +180,11 @@ export class RecordStore extends EventEmitter<TopologyEvents> {
 const MAX_RECORDS = MAX_POLICY_MEMBERS + 256
 /** Sequence numbers remembered (so replays of dropped records stay stale). */
 const MAX_SEQS = 4 * MAX_RECORDS
+
+/** What a record says, without what every refresh changes (seq, ts, the policy version it saw). */
+function contentOf(r: NodeRecord): string {
+  return JSON.stringify({ ...r, seq: 0, ts: 0, policyVersion: 0 })
+}
 
 function sameAddrs(a: NodeRecord, b: NodeRecord): boolean {
   return a.addrs.length === b.addrs.length && a.addrs.every((x, i) => x === b.addrs[i])

@@ -22,11 +22,13 @@ import {
   MAX_POLICY_PUSH_PEERS,
   MAX_REFUSED_RECORDS_PER_SYNC,
   POLICY_TOPIC,
+  RECORD_CHECK_MS,
   RECORD_EXPIRE_SWEEP_MS,
-  RECORD_REPUBLISH_MS,
+  RECORD_REFRESH_MS,
   RECORDS_TOPIC,
   SYNC_PROTOCOL,
 } from '../constants.ts'
+import { keepaliveOf } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import { type KnownNode, RecordStore } from './records.ts'
@@ -85,13 +87,18 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   private readonly timers: NodeJS.Timeout[] = []
   private lastSeq = 0
   private lastRecord: Uint8Array | null = null
+  /** What our last published record said (recordContent) and when we published it. */
+  private lastContent: string | null = null
+  private lastPublishedAt = 0
   private running = false
   /** When we last pulled a newer policy back from each member (pullBack). */
   private readonly pulledBack = new Map<string, { at: number; claim: string }>()
   /** The next anti-entropy round's delay: ANTI_ENTROPY_MS, doubled after each round that brought
    * nothing, up to ANTI_ENTROPY_MAX_MS; back to ANTI_ENTROPY_MS when a round or a new peer did. */
   private antiEntropyMs = ANTI_ENTROPY_MS
+  /** The pending round (null while one runs) and when it is due. */
   private antiEntropyTimer: NodeJS.Timeout | null = null
+  private antiEntropyDue = 0
 
   constructor(init: TopologyInit, components: TopologyComponents) {
     super()
@@ -100,7 +107,12 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     const m = components.membership
     this.records = new RecordStore(m.selfId, m.store, init.log.child('records'))
     this.records.on('change', () => this.emit('change'))
-    m.on('policy', () => void this.revalidate())
+    m.on('policy', () => {
+      void this.revalidate()
+      // a new version usually binds a newcomer: its record is at the owner by now, and a member
+      // the gossip mesh does not reach directly (a spoke of a hub) pulls it at the next round
+      this.antiEntropySoon()
+    })
     m.on('expiry', () => void this.revalidate())
     m.on('signed', (envelope) => void this.publishPolicy(envelope))
     m.gate.on('ready', (peer, conn) => this.onReady(peer, conn))
@@ -142,7 +154,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     const every = (ms: number, fn: () => Promise<unknown>): void => {
       this.timers.push(setInterval(() => void fn().catch(() => {}), ms))
     }
-    every(RECORD_REPUBLISH_MS, () => this.publishRecord())
+    every(RECORD_CHECK_MS, () => this.refreshRecord())
     this.scheduleAntiEntropy()
     every(BOOTSTRAP_RETRY_MS, () => this.bootstrap())
     every(RECORD_EXPIRE_SWEEP_MS, async () => this.forget(this.records.expire()))
@@ -163,8 +175,17 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     return this.records.all()
   }
 
+  /**
+   * Whether a member is there: with an open connection, whether its keepalive answers (keepalive.ts:
+   * a peer gone silent is offline within KEEPALIVE_MS + KEEPALIVE_TIMEOUT_MS); without one, whether
+   * its record was refreshed within RECORD_OFFLINE_MS.
+   */
   isOnline(n: KnownNode): boolean {
-    return this.records.isOnline(n)
+    const conns = this.c.connectionManager
+      .getConnections(peerIdFromString(n.record.peerId))
+      .filter((c) => c.status === 'open')
+    if (conns.length === 0) return this.records.isOnline(n)
+    return conns.some((c) => keepaliveOf(c)?.answering ?? true)
   }
 
   /** Our newest signed record, if we have one. */
@@ -172,9 +193,28 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     return this.lastRecord
   }
 
-  /** Signs and gossips our node record (needs a policy and an address). */
-  async publishRecord(): Promise<void> {
+  /**
+   * Gossips our record when what it says changed since we last published it; the callers are the
+   * events that may change it (addresses, relays, observations, routes).
+   */
+  async publishIfChanged(): Promise<void> {
     const fields = this.init.describe()
+    if (fields != null && this.recordContent(fields) !== this.lastContent) await this.publishRecord(fields)
+  }
+
+  /** RECORD_CHECK_MS: a change no event announced goes out now, an unchanged record every RECORD_REFRESH_MS. */
+  private async refreshRecord(): Promise<void> {
+    if (Date.now() - this.lastPublishedAt >= RECORD_REFRESH_MS) await this.publishRecord()
+    else await this.publishIfChanged()
+  }
+
+  private recordContent(fields: RecordFields): string {
+    return JSON.stringify({ ...fields, claim: this.c.membership.claim })
+  }
+
+  /** Signs and gossips our node record now (needs a policy and an address). */
+  async publishRecord(described?: RecordFields): Promise<void> {
+    const fields = described ?? this.init.describe()
     const m = this.c.membership
     if (!this.running || fields == null || m.store.policy == null) return
     const now = Date.now()
@@ -191,6 +231,8 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
       ...fields,
     }
     this.lastRecord = await encodeRecord(record, this.init.privateKey)
+    this.lastContent = this.recordContent(fields)
+    this.lastPublishedAt = now
     await this.c.pubsub.publish(RECORDS_TOPIC, this.lastRecord).catch((err: Error) => {
       this.init.log.debug('record publish', { error: err.message })
     })
@@ -278,14 +320,20 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
 
   private scheduleAntiEntropy(): void {
     if (!this.running) return
+    this.antiEntropyDue = Date.now() + this.antiEntropyMs
     this.antiEntropyTimer = setTimeout(() => {
+      this.antiEntropyTimer = null
       void this.antiEntropy().finally(() => this.scheduleAntiEntropy())
     }, this.antiEntropyMs)
   }
 
-  /** The next rounds run at the fast pace again (from the next one on). */
+  /** The next rounds run at the fast pace again; a round pending further ahead is brought forward. */
   private antiEntropySoon(): void {
     this.antiEntropyMs = ANTI_ENTROPY_MS
+    if (this.antiEntropyTimer != null && this.antiEntropyDue - Date.now() > ANTI_ENTROPY_MS) {
+      clearTimeout(this.antiEntropyTimer)
+      this.scheduleAntiEntropy()
+    }
   }
 
   /**

@@ -1,0 +1,198 @@
+/**
+ * Idle cost in a namespace lab (issue 14): real daemons, real TCP, every node connected to every
+ * other. Benchmark, not a test: prints numbers, asserts nothing. Root.
+ *
+ *   node packages/e2e/bench/idle-lab.ts [--nodes 10] [--settle 60] [--measure 600]
+ *                                       [--base DIR]   (a second lab, same run, with DIR's CLI)
+ *
+ * One LAN segment, an owner and N-1 members (formMesh, every key allow-all); then every node pings
+ * every other node's overlay address once, so each pair holds a connection (a node with N-1 peers,
+ * as in packages/mesh/bench/idle.ts --connect full). After `settle` seconds the window starts. Per
+ * node it reads, at both ends of the window, inside the node's namespace:
+ *  - iptables counters of every TCP packet in and out (the underlay's IP bytes: meshlan is the only
+ *    TCP there), and the LAN interface's bytes (ARP, IPv6 neighbour discovery, UPnP search too);
+ *  - the daemon's CPU time (/proc/PID/stat utime + stime), as a share of one core.
+ * With `--base DIR` a second lab of the same size runs at the same time with the CLI of the tree
+ * in DIR (a worktree of the commit before): the same machine load for both, and the same-run
+ * ratio. The window should cover RECORD_REFRESH_MS (600 s) so each node's periodic record is in it
+ * once.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { canRunLabs, type ExecResult, waitFor } from '@meshlan/lab'
+import { createMeshLab, formMesh, ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '10' },
+    settle: { type: 'string', default: '60' },
+    measure: { type: 'string', default: '600' },
+    base: { type: 'string' },
+  },
+})
+const N = Number(values.nodes)
+const SETTLE_S = Number(values.settle)
+const MEASURE_S = Number(values.measure)
+const CLK_TCK = 100 // Linux USER_HZ
+const COUNT = 'meshlan-idle-bench'
+const CLI_TIMEOUT_MS = 180_000
+const THIS_TREE = join(import.meta.dirname, '../../..')
+
+const can = canRunLabs()
+if (!can.ok) {
+  console.error(`idle lab benchmark skipped: ${can.reason}`)
+  process.exit(0)
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Runs the CLI of `tree` (another worktree for the "before" side) with a patient timeout: on a
+ * shared machine `meshlan join` alone has taken over 30 s (formMesh's default).
+ */
+function useTree(ml: MeshLab, tree: string): void {
+  const main = join(tree, 'packages/cli/src/main.ts')
+  for (const [name, n] of ml.nodes) {
+    const other = Object.create(n) as MeshHost
+    other.run = (args, opts = {}) =>
+      n.host.exec(process.execPath, [main, '--state', n.state, ...args], {
+        timeoutMs: Math.max(opts.timeoutMs ?? 0, CLI_TIMEOUT_MS),
+        env: { ...process.env, MESHLAN_LOG: process.env.MESHLAN_LOG ?? 'info', ...opts.env },
+      })
+    ml.nodes.set(name, other)
+  }
+}
+
+interface Sample {
+  tcpOut: { packets: number; bytes: number }
+  tcpIn: { packets: number; bytes: number }
+  ifTx: number
+  ifRx: number
+  cpuS: number
+}
+
+const must = (r: ExecResult, what: string): string => {
+  if (r.code !== 0) throw new Error(`${what}: ${r.stderr}`)
+  return r.stdout
+}
+
+async function countTcp(n: MeshHost): Promise<void> {
+  for (const chain of ['INPUT', 'OUTPUT'])
+    must(
+      await n.exec('iptables', ['-w', '-I', chain, '1', '-p', 'tcp', '-m', 'comment', '--comment', COUNT]),
+      'iptables',
+    )
+}
+
+async function sample(n: MeshHost): Promise<Sample> {
+  const chain = async (c: string) => {
+    const out = must(await n.exec('iptables', ['-w', '-L', c, '-v', '-x', '-n']), 'iptables -L')
+    const line = out.split('\n').find((l) => l.includes(COUNT)) ?? ''
+    const [packets, bytes] = line.trim().split(/\s+/).map(Number)
+    return { packets, bytes }
+  }
+  const ifname = n.host.iface('lan').ifname
+  const stat = async (dir: 'tx' | 'rx') =>
+    Number(must(await n.exec('cat', [`/sys/class/net/${ifname}/statistics/${dir}_bytes`]), 'stats').trim())
+  const pid = readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim()
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  // fields 14 and 15 of /proc/PID/stat (utime, stime); [0] here is field 3
+  const cpuS = (Number(f[11]) + Number(f[12])) / CLK_TCK
+  return {
+    tcpOut: await chain('OUTPUT'),
+    tcpIn: await chain('INPUT'),
+    ifTx: await stat('tx'),
+    ifRx: await stat('rx'),
+    cpuS,
+  }
+}
+
+/** Every node pings every other node's overlay address once: each pair then holds a connection. */
+async function connectAll(ml: MeshLab, names: string[]): Promise<void> {
+  const ips = await Promise.all(names.map((x) => ipOf(ml.node(x))))
+  await Promise.all(
+    names.map(async (x, i) => {
+      const targets = ips.filter((_, j) => j !== i)
+      const script = targets.map((ip) => `ping -c 2 -W 3 -q ${ip} >/dev/null 2>&1 &`).join(' ') + ' wait'
+      await ml.node(x).exec('sh', ['-c', script], 60_000)
+    }),
+  )
+}
+
+async function build(prefix: string, tree?: string): Promise<{ ml: MeshLab; names: string[] }> {
+  const names = Array.from({ length: N }, (_, i) => `n${i}`)
+  const ml = await createMeshLab({ prefix, hosts: names })
+  useTree(ml, tree ?? THIS_TREE)
+  const members = Object.fromEntries(names.slice(1).map((x) => [x, 'all']))
+  // formMesh waits 30 s for every node to see every other: a loaded machine may need longer
+  await formMesh(ml, { owner: names[0], keys: { all: null }, members }).catch(async (err: Error) => {
+    if (!/every node to see every other node/.test(err.message)) throw err
+    await waitFor(
+      async () => {
+        for (const x of names) if ((await ml.node(x).status()).peers.length < N - 1) return false
+        return true
+      },
+      { timeoutMs: CLI_TIMEOUT_MS, intervalMs: 2000, what: 'every node to see every other (patient)' },
+    )
+  })
+  await connectAll(ml, names)
+  for (const x of names) await countTcp(ml.node(x))
+  return { ml, names }
+}
+
+function report(
+  label: string,
+  names: string[],
+  a: Sample[],
+  b: Sample[],
+  secs: number,
+  peers: number[],
+): string {
+  const per = (f: (s: Sample) => number) => names.map((_, i) => (f(b[i]) - f(a[i])) / secs)
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length
+  const tcpTx = per((s) => s.tcpOut.bytes)
+  const tcpRx = per((s) => s.tcpIn.bytes)
+  const pkts = per((s) => s.tcpOut.packets + s.tcpIn.packets)
+  const ifTx = per((s) => s.ifTx)
+  const ifRx = per((s) => s.ifRx)
+  const cpu = per((s) => s.cpuS).map((x) => x * 100)
+  const f = (x: number) => x.toFixed(0).padStart(7)
+  const lines = [
+    `${label}: ${names.length} daemons, connected peers per node min ${Math.min(...peers)} max ${Math.max(...peers)}, ${secs.toFixed(0)} s window`,
+    `  TCP (IP bytes/s)    tx mean ${f(mean(tcpTx))} max ${f(Math.max(...tcpTx))} | rx mean ${f(mean(tcpRx))} max ${f(Math.max(...tcpRx))} | packets/s ${mean(pkts).toFixed(1)}`,
+    `  owner (n0)          tx ${f(tcpTx[0])} rx ${f(tcpRx[0])}`,
+    `  interface (bytes/s) tx mean ${f(mean(ifTx))} | rx mean ${f(mean(ifRx))}`,
+    `  CPU per daemon      mean ${mean(cpu).toFixed(3)}% max ${Math.max(...cpu).toFixed(3)}% of a core`,
+  ]
+  return lines.join('\n')
+}
+
+const sides: Array<{ label: string; prefix: string; tree?: string }> = [{ label: 'this tree', prefix: 'mia' }]
+if (values.base != null) sides.push({ label: `base ${values.base}`, prefix: 'mib', tree: values.base })
+const labs: Array<{ label: string; ml: MeshLab; names: string[] }> = []
+try {
+  for (const s of sides) {
+    const t0 = Date.now()
+    const { ml, names } = await build(s.prefix, s.tree)
+    labs.push({ label: s.label, ml, names })
+    console.log(
+      `# ${s.label}: ${N} daemons formed and connected in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    )
+  }
+  await sleep(SETTLE_S * 1000)
+  const before = await Promise.all(labs.map((l) => Promise.all(l.names.map((x) => sample(l.ml.node(x))))))
+  const w0 = performance.now()
+  await sleep(MEASURE_S * 1000)
+  const after = await Promise.all(labs.map((l) => Promise.all(l.names.map((x) => sample(l.ml.node(x))))))
+  const secs = (performance.now() - w0) / 1000
+  for (const [i, l] of labs.entries()) {
+    const peers = await Promise.all(
+      l.names.map(async (x) => (await l.ml.node(x).status()).peers.filter((p) => p.path !== 'none').length),
+    )
+    console.log(report(l.label, l.names, before[i], after[i], secs, peers))
+  }
+} finally {
+  for (const l of labs) await l.ml.teardown()
+}
+process.exit(0)

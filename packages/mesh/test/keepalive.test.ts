@@ -1,0 +1,77 @@
+/**
+ * keepalive.ts's contract: what it reads of libp2p's connection and yamux's muxer. Each assertion
+ * names the assumption it guards, so a libp2p or yamux upgrade that breaks one fails here instead
+ * of leaving status without RTTs and every connected member "online" forever.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Connection } from '@libp2p/interface'
+import { memory } from '@libp2p/memory'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddrConnectionPair } from '@libp2p/utils'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { KEEPALIVE_TIMEOUT_MS } from '../src/constants.ts'
+import { keepaliveOf } from '../src/keepalive.ts'
+import { createTransport, type MeshLibp2p } from '../src/transport.ts'
+import { until } from './helpers.ts'
+
+async function node(name: string): Promise<MeshLibp2p> {
+  const lp = await createTransport({
+    privateKey: await generateKeyPair('Ed25519'),
+    networkId: 'keepalivetest',
+    listen: [`/memory/keepalive-${name}`],
+    underlay: memory(),
+  })
+  await lp.start()
+  return lp
+}
+
+describe('keepalive adapter (libp2p 3.3.11, @libp2p/yamux 8)', () => {
+  let a: MeshLibp2p
+  let b: MeshLibp2p
+  before(async () => {
+    a = await node('a')
+    b = await node('b')
+  })
+  after(async () => {
+    await a?.stop()
+    await b?.stop()
+  })
+
+  it('both ends of a connection read an RTT from the keepalive (Connection.muxer, yamux rtt, a ping at open)', async () => {
+    const out = await a.dial(multiaddr(`/memory/keepalive-b/p2p/${b.peerId}`))
+    const inbound = (): Connection | undefined => b.getConnections(peerIdFromString(a.peerId.toString()))[0]
+    await until(
+      () => (keepaliveOf(out)?.rttMs ?? -1) >= 0 && (keepaliveOf(inbound() as Connection)?.rttMs ?? -1) >= 0,
+      5000,
+      'an RTT at both ends',
+    )
+    assert.equal(keepaliveOf(out)?.answering, true)
+    assert.equal(keepaliveOf(inbound() as Connection)?.answering, true)
+  })
+
+  it('a ping nobody answers keeps its start: overdue after KEEPALIVE_TIMEOUT_MS (yamux activePing.start)', async () => {
+    // one end has a muxer, the other reads nothing: its first keepalive ping is never answered
+    const [outbound] = multiaddrConnectionPair()
+    const muxer = yamux({ enableKeepAlive: true, keepAliveInterval: 60_000 })().createStreamMuxer(outbound)
+    const conn = { muxer } as unknown as Connection
+    try {
+      await new Promise((r) => setTimeout(r, 100)) // the first ping goes out once the task runs
+      const now = Date.now()
+      assert.deepEqual(keepaliveOf(conn, now), { rttMs: null, answering: true })
+      assert.deepEqual(keepaliveOf(conn, now + KEEPALIVE_TIMEOUT_MS + 1000), {
+        rttMs: null,
+        answering: false,
+      })
+    } finally {
+      muxer.abort(new Error('test over'))
+    }
+  })
+
+  it('a muxer it cannot read says nothing (null), never "answering"', () => {
+    assert.equal(keepaliveOf({} as Connection), null)
+    assert.equal(keepaliveOf({ muxer: { rtt: 'x' } } as unknown as Connection), null)
+  })
+})
