@@ -85,6 +85,11 @@ export interface ControllerHooks {
   amendPolicy?(change: PolicyChange): Promise<{ policy: Policy; envelope: Uint8Array } | null>
   /** The running node's multiaddrs, with /p2p/; null when no node runs. */
   listenAddrs?(): string[] | null
+  /**
+   * A join string's bootstrap list from the running node: member relays first, then `self` (our
+   * addresses), then other members (reachability joinBootstrap); null when no node runs.
+   */
+  joinAddrs?(self: string[]): string[] | null
   /** Record envelopes the running node knows. */
   records?(): Uint8Array[]
   /** network.json changed (created or joined): (re)start the node. */
@@ -670,7 +675,10 @@ export class Controller implements ControllerApi {
     throw new UnknownNodeError(target)
   }
 
-  /** Bootstrap addresses for a join string: announce, else the node's addresses, else the host's. */
+  /**
+   * Bootstrap addresses for a join string: announce, else the node's addresses, else the host's;
+   * with a node running, member relays and other reachable members around them (joinAddrs).
+   */
   async bootstrapAddrs(key: PrivateKey): Promise<string[]> {
     const id = peerIdFromPrivateKey(key).toString()
     const withId = (a: string): string => (a.includes('/p2p/') ? a : `${a}/p2p/${id}`)
@@ -687,7 +695,8 @@ export class Controller implements ControllerApi {
       const port = listenPort(config.listen)
       addrs = this.addresses().map((ip) => withId(`/ip4/${ip}/tcp/${port}`))
     }
-    return [...new Set(addrs)].slice(0, 16)
+    // with a node running, several members: a newcomer can join while this node is offline
+    return this.hooks.joinAddrs?.(addrs) ?? [...new Set(addrs)].slice(0, 16)
   }
 
   // ---- member -----------------------------------------------------------------------------------
