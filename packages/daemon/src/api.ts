@@ -104,6 +104,11 @@ export interface ControllerApiMethods {
     }
   }
   keyList: { params: NoParams; result: { keys: KeyInfo[]; revoked: RevokedKeyInfo[] } }
+  /** Owner: the same key's join string with today's bootstrap members (relays first). */
+  keyRefresh: {
+    params: { joinString: string }
+    result: { name: string; joinString: string; bootstrap: string[] }
+  }
   keyRevoke: { params: { name: string }; result: { name: string; version: number } }
   aclShow: { params: { key?: string | null }; result: { keys: Array<{ name: string; acl: unknown }> } }
   aclSet: { params: { key: string; aclText: string }; result: { key: string; version: number } }

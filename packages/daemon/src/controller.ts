@@ -40,12 +40,15 @@ import {
 import {
   decodePolicy,
   decodeRecord,
+  deriveMeshKey,
+  encodeJoinString,
   isEd25519PeerId,
   MAX_POLICY_MEMBERS,
   NAME_RE,
   type NodeRecord,
   type Policy,
   parseJoinString,
+  publicKeyToRawBase64,
 } from '@meshlan/wire'
 import { toBase64 } from '@meshlan/wire/encoding'
 import type { ControllerApi, ControllerApiMethod } from './api.ts'
@@ -122,6 +125,7 @@ export const CONTROLLER_METHODS: readonly ControllerMethod[] = [
   'networkBackup',
   'keyCreate',
   'keyList',
+  'keyRefresh',
   'keyRevoke',
   'aclShow',
   'aclSet',
@@ -482,6 +486,30 @@ export class Controller implements ControllerApi {
         (r) => ({ version: r.version }),
       ),
     )
+  }
+
+  /**
+   * The same key's join string with today's bootstrap list (relays first): the mesh changed since
+   * the string was made. Its secret lives only in the string, so the owner hands the old one in;
+   * refused unless it is a live key of this network.
+   */
+  async keyRefresh(p: { joinString: string }) {
+    const { key, policy } = await this.owner('refresh join strings')
+    const parsed = parseJoinString(p.joinString)
+    if (!parsed.ok) throw new InvalidJoinStringError(parsed.reason)
+    const join = parsed.value
+    const entry = policy.keys.find((k) => k.name === join.keyName)
+    const mesh = await deriveMeshKey(join.secret, policy.networkId)
+    if (
+      join.networkId !== policy.networkId ||
+      entry == null ||
+      entry.publicKey !== publicKeyToRawBase64(mesh.publicKey)
+    )
+      throw new InvalidJoinStringError(
+        `it is not a live key of this network (${policy.networkId}): see \`meshlan key list\`, or make a new one with \`meshlan key create\``,
+      )
+    const bootstrap = await this.bootstrapAddrs(key)
+    return { name: entry.name, joinString: encodeJoinString({ ...join, bootstrap }), bootstrap }
   }
 
   async keyList(_p: Record<string, never> = {}) {
