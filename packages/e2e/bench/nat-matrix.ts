@@ -134,16 +134,18 @@ async function runCell(cell: Cell): Promise<Row> {
     const to = ml.node(cell.to)
     const ip = await ipOf(to)
     for (let i = 0; i < ATTEMPTS; i++) {
-      await to.cli(['down'])
-      await waitFor(async () => (await pathTo(from, cell.to)) === 'none', {
-        timeoutMs: 20_000,
-        intervalMs: 100,
-      }).catch(() => {})
-      await to.cli(['up'])
-      const t0 = Date.now()
       let first = Number.NaN
       let direct = Number.NaN
+      let t0 = Date.now()
+      // a failed step (a `meshlan up` that timed out on the loaded machine) is a failed attempt
       try {
+        await to.cli(['down'])
+        await waitFor(async () => (await pathTo(from, cell.to)) === 'none', {
+          timeoutMs: 20_000,
+          intervalMs: 100,
+        }).catch(() => {})
+        await to.cli(['up'])
+        t0 = Date.now()
         await waitFor(async () => (await from.exec('ping', ['-c', '1', '-W', '1', ip])).code === 0, {
           timeoutMs: 15_000,
           intervalMs: 20,
@@ -154,7 +156,9 @@ async function runCell(cell: Cell): Promise<Row> {
           intervalMs: 50,
         })
         direct = Date.now() - t0
-      } catch {}
+      } catch (err) {
+        console.error(`${cell.name} ${i + 1}: ${(err as Error).message.split('\n')[0]}`)
+      }
       row.attempts++
       if (Number.isFinite(first)) row.firstMs.push(first)
       if (Number.isFinite(direct)) {
@@ -165,6 +169,8 @@ async function runCell(cell: Cell): Promise<Row> {
         `${cell.name} ${i + 1}/${ATTEMPTS}: first reply ${first} ms, direct ${direct} ms after up`,
       )
     }
+    // traffic first: with ATTEMPTS=0 (throughput only) nothing has opened a tunnel yet
+    await from.exec('ping', ['-c', '5', '-i', '0.2', '-W', '1', ip], 30_000)
     const isDirect = await waitFor(async () => (await pathTo(from, cell.to)) === 'direct', {
       timeoutMs: DIRECT_WAIT_MS,
       intervalMs: 100,
@@ -196,25 +202,33 @@ async function runCell(cell: Cell): Promise<Row> {
   return row
 }
 
+function formatRow(r: Row): string {
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '—')
+  const pct = r.attempts === 0 ? 0 : (100 * r.direct) / r.attempts
+  const direct = r.directMs.length > 0 ? `${f(median(r.directMs))} ms (${f(p90(r.directMs))})` : 'never'
+  return `| ${r.cell} | ${r.direct}/${r.attempts} (${pct.toFixed(0)} %) | ${f(median(r.firstMs))} ms (${f(p90(r.firstMs))}) | ${direct} | ${f(r.directMbps)} | ${f(r.relayMbps)} |`
+}
+
 const wanted = (process.env.CELLS ?? '').split(',').filter((c) => c !== '')
 const rows: Row[] = []
 for (const cell of CELLS) {
   if (wanted.length > 0 && !wanted.includes(cell.name)) continue
   const t = Date.now()
-  rows.push(await runCell(cell))
+  const row = await runCell(cell).catch((err: Error) => {
+    console.error(`${cell.name}: the cell failed: ${err.message.split('\n')[0]}`)
+    return null
+  })
+  if (row == null) continue
+  rows.push(row)
+  // each row as soon as its cell is done: a crash later loses nothing measured
   console.error(`${cell.name}: done in ${((Date.now() - t) / 1000).toFixed(0)} s`)
+  console.error(formatRow(row))
 }
 
-const f = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '—')
 console.log(`NAT matrix: ${ATTEMPTS} attempts per cell, iperf3 ${DUR} s, 1 stream`)
 console.log('')
 console.log(
   '| NAT | direct | up → first reply, median (p90) | up → direct, median (p90) | direct Mbit/s | relayed Mbit/s |',
 )
 console.log('|---|---|---|---|---|---|')
-for (const r of rows) {
-  const pct = r.attempts === 0 ? 0 : (100 * r.direct) / r.attempts
-  console.log(
-    `| ${r.cell} | ${r.direct}/${r.attempts} (${pct.toFixed(0)} %) | ${f(median(r.firstMs))} ms (${f(p90(r.firstMs))}) | ${r.directMs.length > 0 ? `${f(median(r.directMs))} ms (${f(p90(r.directMs))})` : 'never'} | ${f(r.directMbps)} | ${f(r.relayMbps)} |`,
-  )
-}
+for (const r of rows) console.log(formatRow(r))
