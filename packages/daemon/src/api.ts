@@ -125,6 +125,11 @@ export interface ControllerApiMethods {
   delegateSet: { params: { node: string; admin: boolean }; result: DelegatesInfo & { version: number } }
   /** The delegated admins of the policy this node holds. */
   delegateList: { params: NoParams; result: DelegatesInfo }
+  /** Owner: the same key's join string with today's bootstrap members (relays first). */
+  keyRefresh: {
+    params: { joinString: string }
+    result: { name: string; joinString: string; bootstrap: string[] }
+  }
   keyRevoke: { params: { name: string }; result: { name: string; version: number } }
   aclShow: { params: { key?: string | null }; result: { keys: Array<{ name: string; acl: unknown }> } }
   aclSet: { params: { key: string; aclText: string }; result: { key: string; version: number } }

@@ -42,6 +42,8 @@ import {
   adminEpoch,
   decodePolicy,
   decodeRecord,
+  deriveMeshKey,
+  encodeJoinString,
   isEd25519PeerId,
   MAX_POLICY_ADMINS,
   MAX_POLICY_MEMBERS,
@@ -49,6 +51,7 @@ import {
   type NodeRecord,
   type Policy,
   parseJoinString,
+  publicKeyToRawBase64,
   signAdmins,
 } from '@meshlan/wire'
 import { toBase64 } from '@meshlan/wire/encoding'
@@ -90,6 +93,11 @@ export interface ControllerHooks {
   amendPolicy?(change: PolicyChange): Promise<{ policy: Policy; envelope: Uint8Array } | null>
   /** The running node's multiaddrs, with /p2p/; null when no node runs. */
   listenAddrs?(): string[] | null
+  /**
+   * A join string's bootstrap list from the running node: member relays first, then `self` (our
+   * addresses), then other members (reachability joinBootstrap); null when no node runs.
+   */
+  joinAddrs?(self: string[]): string[] | null
   /** Record envelopes the running node knows. */
   records?(): Uint8Array[]
   /** network.json changed (created or joined): (re)start the node. */
@@ -125,6 +133,7 @@ export const CONTROLLER_METHODS: readonly ControllerMethod[] = [
   'keyList',
   'delegateSet',
   'delegateList',
+  'keyRefresh',
   'keyRevoke',
   'aclShow',
   'aclSet',
@@ -533,6 +542,30 @@ export class Controller implements ControllerApi {
     )
   }
 
+  /**
+   * The same key's join string with today's bootstrap list (relays first): the mesh changed since
+   * the string was made. Its secret lives only in the string, so the owner hands the old one in;
+   * refused unless it is a live key of this network.
+   */
+  async keyRefresh(p: { joinString: string }) {
+    const { key, policy } = await this.owner('refresh join strings')
+    const parsed = parseJoinString(p.joinString)
+    if (!parsed.ok) throw new InvalidJoinStringError(parsed.reason)
+    const join = parsed.value
+    const entry = policy.keys.find((k) => k.name === join.keyName)
+    const mesh = await deriveMeshKey(join.secret, policy.networkId)
+    if (
+      join.networkId !== policy.networkId ||
+      entry == null ||
+      entry.publicKey !== publicKeyToRawBase64(mesh.publicKey)
+    )
+      throw new InvalidJoinStringError(
+        `it is not a live key of this network (${policy.networkId}): see \`meshlan key list\`, or make a new one with \`meshlan key create\``,
+      )
+    const bootstrap = await this.bootstrapAddrs(key)
+    return { name: entry.name, joinString: encodeJoinString({ ...join, bootstrap }), bootstrap }
+  }
+
   async keyList(_p: Record<string, never> = {}) {
     const { policy } = await this.owner('list mesh keys', 'admin-too')
     return {
@@ -766,7 +799,10 @@ export class Controller implements ControllerApi {
     throw new UnknownNodeError(target)
   }
 
-  /** Bootstrap addresses for a join string: announce, else the node's addresses, else the host's. */
+  /**
+   * Bootstrap addresses for a join string: announce, else the node's addresses, else the host's;
+   * with a node running, member relays and other reachable members around them (joinAddrs).
+   */
   async bootstrapAddrs(key: PrivateKey): Promise<string[]> {
     const id = peerIdFromPrivateKey(key).toString()
     const withId = (a: string): string => (a.includes('/p2p/') ? a : `${a}/p2p/${id}`)
@@ -783,7 +819,8 @@ export class Controller implements ControllerApi {
       const port = listenPort(config.listen)
       addrs = this.addresses().map((ip) => withId(`/ip4/${ip}/tcp/${port}`))
     }
-    return [...new Set(addrs)].slice(0, 16)
+    // with a node running, several members: a newcomer can join while this node is offline
+    return this.hooks.joinAddrs?.(addrs) ?? [...new Set(addrs)].slice(0, 16)
   }
 
   // ---- member -----------------------------------------------------------------------------------

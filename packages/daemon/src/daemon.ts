@@ -130,6 +130,7 @@ class MeshDaemon implements Daemon {
           return r
         },
         listenAddrs: () => (this.node == null ? null : this.listenAddrs()),
+        joinAddrs: (self) => this.node?.libp2pNode.services.reachability.joinBootstrap(self) ?? null,
         records: () => this.node?.knownRecordEnvelopes() ?? [],
         networkChanged: () => this.restartNode(),
       },

@@ -140,3 +140,123 @@ export async function createUpnpLab(prefix: string): Promise<MeshLab & { upnp: M
   if (upnp == null) throw new Error('miniupnpd did not start')
   return Object.assign(ml, { upnp })
 }
+
+/**
+ * Two members behind one home router that does not hairpin (plain MASQUERADE: a connection from
+ * the LAN to the router's own public address ends at the router, which drops or resets it), with
+ * home addresses in 192.168/16 as real homes have (the other labs' 198.18/15 is not a LAN range
+ * for meshlan, so they never exercise the shared-NAT rules for private addresses).
+ *
+ *   public 198.18.70.0/24 : relay1 (owner, relay), relay2 (relay), natH wan
+ *   home   192.168.1.0/24 : a, a2   (behind natH)
+ */
+export async function createSharedNatLab(prefix: string, filter?: NatFilter): Promise<MeshLab> {
+  const ml = await createMeshLab({
+    prefix,
+    build: async (lab) => {
+      await lab.addSegment('pub', { cidr: '198.18.70.0/24' })
+      await lab.addSegment('home', { cidr: '192.168.1.0/24' })
+      await lab.addNatRouter('nath', { wan: 'pub', lan: 'home', filter })
+      return [
+        await lab.addHost('relay1', { segment: 'pub' }),
+        await lab.addHost('relay2', { segment: 'pub' }),
+        await lab.addHost('a', { segment: 'home' }),
+        await lab.addHost('a2', { segment: 'home' }),
+      ]
+    },
+  })
+  try {
+    await formMesh(ml, {
+      owner: 'relay1',
+      network: 'home',
+      keys: { home: null },
+      members: { relay2: 'home', a: 'home', a2: 'home' },
+      config: { relay1: RELAY_CONFIG, relay2: RELAY_CONFIG, a: NODE_CONFIG, a2: NODE_CONFIG },
+    })
+  } catch (err) {
+    await ml.teardown()
+    throw err
+  }
+  return ml
+}
+
+export interface DoubleNatLabInit {
+  prefix: string
+  /** The carrier NAT picks a random source port per flow (--random-fully). @default false */
+  symmetricCarrier?: boolean
+  /** What every NAT does with unsolicited inbound. @default 'drop' */
+  filter?: NatFilter
+}
+
+/**
+ * Double NAT: a home router whose WAN sits in a carrier-grade NAT's 100.64.0.0/10 (RFC 6598), so
+ * `a` is behind two MASQUERADEs; `b` is behind an ordinary home router on the public segment.
+ *
+ *   public  198.18.72.0/24 : relay1 (owner, relay), relay2 (relay), cgn wan, natB wan
+ *   carrier 100.64.0.0/24  : homeA wan            (behind cgn, the carrier NAT)
+ *   lanA    192.168.1.0/24 : a                    (behind homeA)
+ *   lanB    192.168.2.0/24 : b                    (behind natB)
+ */
+export async function createDoubleNatLab(init: DoubleNatLabInit): Promise<MeshLab> {
+  const ml = await createMeshLab({
+    prefix: init.prefix,
+    build: async (lab) => {
+      await lab.addSegment('pub', { cidr: '198.18.72.0/24' })
+      await lab.addSegment('carrier', { cidr: '100.64.0.0/24' })
+      await lab.addSegment('lana', { cidr: '192.168.1.0/24' })
+      await lab.addSegment('lanb', { cidr: '192.168.2.0/24' })
+      // the carrier NAT first: the home router's default route goes through it
+      await lab.addNatRouter('cgn', {
+        wan: 'pub',
+        lan: 'carrier',
+        symmetric: init.symmetricCarrier === true,
+        filter: init.filter,
+      })
+      await lab.addNatRouter('homea', { wan: 'carrier', lan: 'lana', filter: init.filter })
+      await lab.addNatRouter('natb', { wan: 'pub', lan: 'lanb', filter: init.filter })
+      return [
+        await lab.addHost('relay1', { segment: 'pub' }),
+        await lab.addHost('relay2', { segment: 'pub' }),
+        await lab.addHost('a', { segment: 'lana' }),
+        await lab.addHost('b', { segment: 'lanb' }),
+      ]
+    },
+  })
+  try {
+    await formMesh(ml, {
+      owner: 'relay1',
+      network: 'home',
+      keys: { home: null },
+      members: { relay2: 'home', a: 'home', b: 'home' },
+      config: { relay1: RELAY_CONFIG, relay2: RELAY_CONFIG, a: NODE_CONFIG, b: NODE_CONFIG },
+    })
+  } catch (err) {
+    await ml.teardown()
+    throw err
+  }
+  return ml
+}
+
+/**
+ * Joining without the owner: the owner and one member relay on the public segment, a newcomer
+ * behind a home NAT. Not formed: the test runs every step, to switch the owner off.
+ *
+ *   public 198.18.74.0/24  : owner, relay (relay = true), natN wan
+ *   lanN   192.168.20.0/24 : newcomer (behind natN)
+ */
+export async function createJoinLab(prefix: string, filter?: NatFilter): Promise<MeshLab> {
+  const ml = await createMeshLab({
+    prefix,
+    build: async (lab) => {
+      await lab.addSegment('pub', { cidr: '198.18.74.0/24' })
+      await lab.addSegment('lann', { cidr: '192.168.20.0/24' })
+      await lab.addNatRouter('natn', { wan: 'pub', lan: 'lann', filter })
+      return [
+        await lab.addHost('owner', { segment: 'pub' }),
+        await lab.addHost('relay', { segment: 'pub' }),
+        await lab.addHost('newcomer', { segment: 'lann' }),
+      ]
+    },
+  })
+  return ml
+}

@@ -72,7 +72,7 @@ export {
   type HelloProof,
 } from './hello.ts'
 export * from './ipv4.ts'
-export { encodeJoinString, type JoinInfo, parseJoinString } from './join.ts'
+export { encodeJoinString, type JoinInfo, parseBootstrapAddr, parseJoinString } from './join.ts'
 export { deriveMeshKey, meshKeySeed, networkIdFrom, newMeshKeySecret } from './mesh-key.ts'
 export {
   type Acl,

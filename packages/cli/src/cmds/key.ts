@@ -95,6 +95,16 @@ export function registerKey(program: Command): void {
       }
     })
   key
+    .command('refresh')
+    .argument('<join-string>', 'a join string of a live key (its secret exists only there)')
+    .description("print the key's join string again, naming today's reachable members (relays first)")
+    .action(async (joinString: string, _o, cmd: Command) => {
+      const { client, json: asJson } = ctx(cmd)
+      const r = await client.control('keyRefresh', { joinString })
+      if (asJson) json(r)
+      else out(r.joinString)
+    })
+  key
     .command('list')
     .description('list mesh keys')
     .action(async (_o, cmd: Command) => {

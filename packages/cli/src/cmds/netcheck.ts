@@ -9,6 +9,7 @@ function humanNetcheck(n: NetcheckResult): string {
     `listen        ${n.listen.join(' ') || '-'}`,
     `observed      ${n.observed.join(' ') || '- (no member has told us yet)'}`,
     `behind NAT    ${n.behindNat == null ? 'unknown' : n.behindNat ? 'yes' : 'no'}`,
+    `NAT           ${n.nat.kind}: ${n.nat.reason}`,
     `NAT mapping   ${n.natMapping ?? '-'}  (keeps the port: ${n.natPreservesPort == null ? 'unknown' : n.natPreservesPort ? 'yes, hole punching can work' : 'no (symmetric): relays carry the traffic'})`,
     `member relay  ${n.relay ? 'yes (this node relays for members)' : 'no'}  (${n.relayMode})`,
     `  why         ${n.relayReason}`,

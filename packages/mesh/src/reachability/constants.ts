@@ -184,3 +184,14 @@ export const PORT_MAP_RETRY_MS = 30_000
  * an SSDP search every 10 minutes costs one multicast packet.
  */
 export const PORT_MAP_REDISCOVER_MS = 10 * 60_000
+
+/**
+ * Join strings (join-bootstrap.ts): bootstrap addresses in all. A newcomer dials them in order
+ * (each up to BOOTSTRAP_DIAL_TIMEOUT_MS), and the string is pasted by hand: 12 addresses keep it
+ * near 2 KB and cover four relays, the issuing node and a few members.
+ */
+export const JOIN_MAX_ADDRS = 12
+/** Member relays a join string names first: more than one so one offline relay is no dead end. */
+export const JOIN_MAX_RELAYS = 4
+/** Addresses per other member: one per uplink is plenty; more only lengthens the string. */
+export const JOIN_ADDRS_PER_MEMBER = 2

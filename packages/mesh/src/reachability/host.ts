@@ -20,7 +20,11 @@ import { adapterOf, type Libp2pAdapter } from './libp2p-adapter.ts'
 
 export interface ReachabilityHost {
   getConnections(peer?: PeerId): Connection[]
-  dial(target: PeerId | Multiaddr | Multiaddr[], options?: AbortOptions): Promise<Connection>
+  /** `force`: a new connection even when one (a relayed one) is open already. */
+  dial(
+    target: PeerId | Multiaddr | Multiaddr[],
+    options?: AbortOptions & { force?: boolean },
+  ): Promise<Connection>
   getMultiaddrs(): Multiaddr[]
   handle(protocol: string, handler: StreamHandler, options: StreamHandlerOptions): Promise<void>
   unhandle(protocols: string[]): Promise<void>

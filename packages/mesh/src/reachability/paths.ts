@@ -153,10 +153,7 @@ export class Paths {
   private async doConnect(peerId: string): Promise<Connection> {
     const id = peerIdFromString(peerId)
     const rec = this.init.record(peerId)
-    const direct = (rec?.addrs ?? [])
-      .filter((a) => !isLoopback(a) && this.init.underlay(a))
-      .map((a) => withPeer(a, peerId))
-      .filter((a): a is Multiaddr => a != null)
+    const direct = this.directAddrs(peerId)
     const circuits = onePerRelay((rec?.relays ?? []).filter((a) => this.init.underlay(a)))
       .map((a) => withPeer(a, peerId))
       .filter((a): a is Multiaddr => a != null)
@@ -199,6 +196,28 @@ export class Paths {
     if (errors.length === 0)
       return this.host.dial(id, { signal: AbortSignal.timeout(DIRECT_ONLY_DIAL_TIMEOUT_MS) })
     throw new NoPathError(peerId, errors.join('; '))
+  }
+
+  /** A member's announced direct addresses we may dial (no loopback, nothing in the overlay). */
+  private directAddrs(peerId: string): Multiaddr[] {
+    return (this.init.record(peerId)?.addrs ?? [])
+      .filter((a) => !isLoopback(a) && this.init.underlay(a))
+      .map((a) => withPeer(a, peerId))
+      .filter((a): a is Multiaddr => a != null)
+  }
+
+  /**
+   * Dials only a member's direct addresses, also while a relayed connection is open (libp2p would
+   * hand that one back): a peer behind our own NAT is on our LAN, and its LAN addresses answer
+   * without any punching — behind a router that does not hairpin they are the only way.
+   */
+  async dialDirect(peerId: string): Promise<Connection | null> {
+    const direct = this.directAddrs(peerId)
+    if (direct.length === 0) return null
+    return this.host.dial(direct, {
+      signal: AbortSignal.timeout(DIRECT_SAME_NAT_DIAL_TIMEOUT_MS),
+      force: true,
+    })
   }
 
   /** Lower is better: connected relays by RTT, then unconnected ones. */

@@ -61,7 +61,9 @@ import {
   type StreamHandle,
 } from './holepunch.ts'
 import { hostOfComponents, type ReachabilityHost, type ReachabilityHostComponents } from './host.ts'
+import { joinBootstrap } from './join-bootstrap.ts'
 import type { Libp2pAdapter } from './libp2p-adapter.ts'
+import { describeNat, type NatDescription } from './nat-kind.ts'
 import { mappingIp, type NatMapping, peerIsSymmetric, probeNat, UNKNOWN_MAPPING } from './nat-probe.ts'
 import { ObservedIps } from './observed.ts'
 import { type DirectFailure, isRelayed, type PathKind, Paths, pingConnection } from './paths.ts'
@@ -98,6 +100,8 @@ export interface TopologyView {
   record(peerId: string): NodeRecord | undefined
   /** Records whose `relay` flag is set, each with whether it is online. */
   relays(): Array<{ record: NodeRecord; online: boolean }>
+  /** Every member record, each with whether it is online (join strings). @default relays() */
+  members?(): Array<{ record: NodeRecord; online: boolean }>
 }
 
 export interface ReachabilityComponents {
@@ -136,6 +140,8 @@ export interface Netcheck {
   natMapping: string | null
   natPreservesPort: boolean | null
   behindNat: boolean | null
+  /** The NAT we are behind (public, nat, symmetric-nat, double-nat …) and why we think so. */
+  nat: NatDescription
   /** This node relays for members now. */
   relay: boolean
   /** `relay` in config.toml: "auto", "on" (true) or "off" (false). */
@@ -359,6 +365,21 @@ export class Reachability {
     return [...out].filter((a) => this.c.underlay(a) && !/^\/ip4\/169\.254\./.test(a))
   }
 
+  /**
+   * The bootstrap addresses of a join string made here now (join-bootstrap.ts): online member
+   * relays first, then ours (`self`, default announceAddrs()), then other members' public ones.
+   */
+  joinBootstrap(self: string[] = this.announceAddrs()): string[] {
+    const t = this.c.topology
+    const members = (t.members?.() ?? t.relays()).map(({ record, online }) => ({
+      peerId: record.peerId,
+      addrs: record.addrs,
+      relay: record.relay === true,
+      online,
+    }))
+    return joinBootstrap({ peerId: this.selfId, addrs: self }, members)
+  }
+
   /** Our TCP listening port (the one the hole-punch dialer binds), or null. */
   listenPort(): number | null {
     return this.adapter.tcpListenPorts()[0] ?? null
@@ -408,6 +429,14 @@ export class Reachability {
       natMapping: this.nat.mapped,
       natPreservesPort: this.nat.preservesPort,
       behindNat: observed.length > 0 ? !observed.every((ip) => lan.includes(ip)) : null,
+      nat: describeNat({
+        observed,
+        ownIps: [...new Set([...lan, ...hostIpv4s(false).filter((ip) => this.c.underlay(ip))])],
+        probed: this.nat.mapped,
+        preservesPort: this.nat.preservesPort,
+        listenPort: this.listenPort(),
+        mappedIp: this.mappedIps()[0] ?? null,
+      }),
       ...this.relayStatus(),
       relays: this.c.topology.relays().map(({ record }) => ({
         peerId: record.peerId,
@@ -563,9 +592,12 @@ export class Reachability {
     if (!isRelayed(conn)) {
       this.c.onDirect(peer, conn)
       if (conn.direction === 'outbound') void this.learnObserved(conn)
-    } else if (conn.direction === 'inbound') {
+    } else {
+      // behind our own NAT the peer is on our LAN: dial it there, no punching needed
+      if (this.sharesNat(peer)) setTimeout(() => void this.lanRedial(peer), PUNCH_AFTER_RELAYED_MS).unref()
       // a member reached us through a relay: we are "B" and start hole punching
-      setTimeout(() => void this.maybePunch(conn), PUNCH_AFTER_RELAYED_MS).unref()
+      if (conn.direction === 'inbound')
+        setTimeout(() => void this.maybePunch(conn), PUNCH_AFTER_RELAYED_MS).unref()
     }
   }
 
@@ -622,9 +654,26 @@ export class Reachability {
     setTimeout(() => this.punchAgain(peer), delay).unref()
   }
 
+  /**
+   * A peer behind our own NAT that we reach only through a relay (its record's mapping arrived
+   * after the first dial, or the watchdog dropped the LAN path): dial its LAN addresses again.
+   * Either side may do it; a second direct connection is harmless (the oldest direct one wins).
+   */
+  private async lanRedial(peer: string): Promise<void> {
+    if (!this.running || this.paths.path(peer) === 'direct' || !this.c.isMember(peer)) return
+    try {
+      const conn = await this.paths.dialDirect(peer)
+      if (conn != null)
+        this.log.info('direct over the LAN (same NAT)', { peer, addr: conn.remoteAddr.toString() })
+    } catch (err) {
+      this.log.debug('LAN redial failed', { peer, error: (err as Error).message })
+    }
+  }
+
   /** B's side again, on the relayed connection the peer opened to us, if it is still there. */
   private punchAgain(peer: string): void {
     if (!this.running) return
+    if (this.sharesNat(peer)) void this.lanRedial(peer)
     const conn = this.host
       .getConnections(peerIdFromString(peer))
       .find((c) => isRelayed(c) && c.direction === 'inbound')
@@ -705,6 +754,7 @@ export function reachability(
             .all()
             .filter((n) => n.record.relay === true)
             .map((n) => ({ record: n.record, online: t.isOnline(n) })),
+        members: () => t.all().map((n) => ({ record: n.record, online: t.isOnline(n) })),
       },
       isMember: (id) => id === init.selfId || m.gate.isAdmitted(id) || t.get(id) != null,
       underlay: (addr) => isUnderlay(addr, m.store.policy?.subnet ?? null),
