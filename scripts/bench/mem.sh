@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Memory of two meshlan daemons, idle and under load, for several ways of running them.
+# Memory and latency of two meshlan daemons, idle and under load, for several ways of running them
+# (or several trees), in paired rounds that alternate the order.
 #
 #   scripts/bench/mem.sh VARIANT... [env: IDLE=30 DUR=10 ROUNDS=1]
 #     VARIANT = name=ENTRY[,NODE FLAGS...][;ENV=VALUE ...]
@@ -10,7 +11,8 @@
 #
 # Per variant and round, in its own two-namespace lab (torn down on exit): both daemons up, B
 # joined, one ping through the tunnel, then IDLE s with one ping a second → VmRSS of each (idle);
-# then a saturating 1-stream iperf3 of DUR s A→B → VmHWM of each (peak) and Mbit/s. Rounds
+# then 100 pings at 10 ms (idle ping avg/p99), then a saturating 1-stream iperf3 of DUR s A→B with
+# pings every 20 ms from 1 s in (load ping avg/p99) → VmHWM of each (peak) and Mbit/s. Rounds
 # alternate the variants' order. Root only. A benchmark: compare variants within one run.
 set -euo pipefail
 IDLE=${IDLE:-30}; DUR=${DUR:-10}; ROUNDS=${ROUNDS:-1}
@@ -34,6 +36,8 @@ for n in "$NA" "$NB"; do ip -n "$n" link set lo up; done
 ip -n "$NA" link set "${P}x" up; ip -n "$NB" link set "${P}y" up
 ip netns exec "$NB" iperf3 -s -D -p 5201 -I "$WORK/iperf.pid" --logfile "$WORK/iperf-server.log"
 
+# avg and p99 of a ping output's rtt samples
+pstat() { grep -o 'time=[0-9.]*' | cut -d= -f2 | sort -n | awk '{ a[NR] = $1; s += $1 } END { if (NR == 0) { print "NA NA"; exit } i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; printf "%.2f %.2f\n", s / NR, a[i] }'; }
 kb() { awk -v k="$2" '$1 == k":" { print int($2 / 1024); f = 1 } END { if (!f) print "NA" }' "/proc/$1/status"; }
 until_ok() { local n=$1; shift; for _ in $(seq $((n * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
@@ -66,20 +70,26 @@ one() { # <variant> -> "idleA idleB peakA peakB mbit"
   done
   ip netns exec "$NA" ping -q -c "$IDLE" -i 1 "$target" >/dev/null 2>&1 || true
   local ia ib; ia=$(kb "$pa" VmRSS); ib=$(kb "$pb" VmRSS)
-  local j; j=$(ip netns exec "$NA" iperf3 -c "$target" -p 5201 -t "$DUR" -J)
+  local ip; ip=$(ip netns exec "$NA" ping -n -c 100 -i 0.01 -W 2 "$target" 2>/dev/null | pstat)
+  ip netns exec "$NA" iperf3 -c "$target" -p 5201 -t "$DUR" -J >"$w/iperf.json" 2>&1 &
+  local ipf=$!
+  sleep 1
+  local lp; lp=$(ip netns exec "$NA" ping -n -i 0.02 -w $((DUR - 2)) -W 2 "$target" 2>/dev/null | pstat)
+  wait "$ipf" || true
+  local j; j=$(cat "$w/iperf.json")
   local ha hb; ha=$(kb "$pa" VmHWM); hb=$(kb "$pb" VmHWM)
   kill "$pa" "$pb" 2>/dev/null; wait "$pa" "$pb" 2>/dev/null || true
-  echo "$ia $ib $ha $hb $(echo "$j" | jq -r '.end.sum_received.bits_per_second / 1e6 | round')"
+  echo "$ia $ib $ha $hb $(echo "$j" | jq -r '.end.sum_received.bits_per_second / 1e6 | round') $ip $lp"
 }
 
-printf '%-12s %5s  %-9s %-9s %-9s %s\n' variant round 'idle A/B' 'peak A/B' Mbit/s spec
+printf '%-10s %5s  %-9s %-9s %6s  %-13s %-13s %s\n' variant round 'idle MB' 'peak MB' Mbit/s 'ping avg/p99' 'load avg/p99' spec
 names=(); specs=()
 for v in "$@"; do names+=("${v%%=*}"); specs+=("${v#*=}"); done
 for r in $(seq "$ROUNDS"); do
   order=$(seq 0 $((${#specs[@]} - 1)))
   [ $((r % 2)) = 0 ] && order=$(echo "$order" | tac)
   for i in $order; do
-    read -r ia ib ha hb mb < <(one "${specs[$i]}")
-    printf '%-12s %5d  %-9s %-9s %-9s %s\n' "${names[$i]}" "$r" "$ia/$ib" "$ha/$hb" "$mb" "${specs[$i]}"
+    read -r ia ib ha hb mb pa p9 la l9 < <(one "${specs[$i]}")
+    printf '%-10s %5d  %-9s %-9s %6s  %-13s %-13s %s\n' "${names[$i]}" "$r" "$ia/$ib" "$ha/$hb" "$mb" "$pa/$p9" "$la/$l9" "${specs[$i]}"
   done
 done
