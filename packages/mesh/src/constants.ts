@@ -163,6 +163,14 @@ export const FQ_QUANTUM_BYTES = 64 * 1024
  */
 export const CODEL_TARGET_MS = 5
 export const CODEL_INTERVAL_MS = 100
+/**
+ * CoDel leaves a flow alone while it holds less than this. With offloads a packet is a 64 KiB TCP
+ * super-packet, which alone takes 13–26 ms through a 20–40 Mbit/s relayed path: with a one-packet
+ * floor CoDel dropped on such paths whenever two were queued, and relayed iperf3 fell from
+ * 33–39 to 11–20 Mbit/s (nat-bench, 2026-11-30). Four super-packets: ~2 ms at 1 Gbit/s, so on a LAN
+ * CoDel still acts. A ping is not behind this backlog either way: it has its own flow queue.
+ */
+export const CODEL_MIN_BACKLOG_BYTES = 256 * 1024
 /** At most one warning per this many ms about refused type-3 frames (the rest are counted). */
 export const BAD_VNET_LOG_MS = 1000
 /** Pump: packets per TUN batch. */

@@ -18,6 +18,7 @@
  */
 import {
   CODEL_INTERVAL_MS,
+  CODEL_MIN_BACKLOG_BYTES,
   CODEL_TARGET_MS,
   FQ_FLOWS,
   FQ_QUANTUM_BYTES,
@@ -50,6 +51,8 @@ export interface FlowQueueInit {
   targetMs?: number
   /** @default CODEL_INTERVAL_MS */
   intervalMs?: number
+  /** A flow holding less than this is never dropped by CoDel. @default CODEL_MIN_BACKLOG_BYTES */
+  minBacklog?: number
 }
 
 export class FlowQueue {
@@ -59,6 +62,7 @@ export class FlowQueue {
   private readonly quantum: number
   private readonly target: number
   private readonly interval: number
+  private readonly minBacklog: number
   // entries (a free list threads through `next`)
   private readonly slab: (Uint8Array | null)[]
   private readonly start: Uint32Array
@@ -108,6 +112,7 @@ export class FlowQueue {
     this.quantum = init.quantum ?? FQ_QUANTUM_BYTES
     this.target = init.targetMs ?? CODEL_TARGET_MS
     this.interval = init.intervalMs ?? CODEL_INTERVAL_MS
+    this.minBacklog = init.minBacklog ?? CODEL_MIN_BACKLOG_BYTES
     const n = this.limitPackets
     this.slab = new Array<Uint8Array | null>(n).fill(null)
     this.start = new Uint32Array(n)
@@ -268,8 +273,9 @@ export class FlowQueue {
     this.outTime = this.time[e]
     this.release(f)
     this.okToDrop = false
-    // a backlog below one quantum (one super-packet) is no standing queue
-    if (this.outSojourn < this.target || this.flowBytes[f] < this.quantum) {
+    // a backlog of a few super-packets is no standing queue: on a slow path one alone takes longer
+    // than the target to send (RFC 8289 §4.4's "≤ one MTU" rule, for 64 KiB packets)
+    if (this.outSojourn < this.target || this.flowBytes[f] < this.minBacklog) {
       this.firstAboveTime[f] = 0
     } else if (this.firstAboveTime[f] === 0) {
       this.firstAboveTime[f] = now + this.interval
