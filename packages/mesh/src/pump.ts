@@ -30,8 +30,9 @@
  *
  * Buffer ownership: the device's slab belongs to the pump once the batch callback runs (the device
  * allocates a fresh one per batch); the peers' queues hold references to its frames until they are
- * dequeued or dropped; runs of it are handed to `stream.send()` and never touched again. The decoder's buffer is only valid until the next push, so the device write happens
- * before the next chunk is pushed (writes are synchronous).
+ * dequeued or dropped; runs of it are handed to `stream.send()` and never touched again. The
+ * decoder's buffer is only valid until the next push, so the device write happens before the next
+ * chunk is pushed (writes are synchronous).
  */
 import type { Stream } from '@libp2p/interface'
 import {
@@ -105,7 +106,8 @@ export const PUMP_DROPS = [
   // a destination outside the overlay that we do not serve: in none of our approved routes and we
   // are no approved exit node (an unapproved or revoked route, or a peer using us without approval)
   'NOT_OUR_ROUTE',
-  // dropped by the peer queue's CoDel: it waited past CODEL_TARGET_MS for a whole interval
+  // dropped by the peer queue's CoDel: its flow held ≥ CODEL_MIN_BACKLOG_BYTES and its packets had
+  // waited past CODEL_TARGET_MS for a whole CODEL_INTERVAL_MS (tunnel/queue.ts)
   'CODEL',
 ] as const
 export type PumpDrop = (typeof PUMP_DROPS)[number]
