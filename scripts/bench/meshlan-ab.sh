@@ -6,5 +6,8 @@
 #   OLD_ROOT=/tmp/old TOOLS_FILE=scripts/bench/meshlan-ab.sh TOOLS="meshlanold meshlan" ../shared/bench/anchors.sh
 source "$(dirname "${BASH_SOURCE[0]}")/meshlan-tools.sh"
 OLD_CLI=${OLD_ROOT:?set OLD_ROOT to a bootstrapped worktree of the old commit}/packages/cli/src/main.ts
+# OLD_BUNDLE=DIR: the old tree's scripts/build.mjs output instead (as MESHLAN_BUNDLE for the new one)
+OLD_CLI=${OLD_BUNDLE:+$OLD_BUNDLE/dist/meshlan.mjs}
+OLD_CLI=${OLD_CLI:-$OLD_ROOT/packages/cli/src/main.ts}
 # the same lab set-up as up_meshlan (meshlan-tools.sh), with the old tree's CLI
 up_meshlanold() { MESHLAN_CLI=$OLD_CLI up_meshlan; }

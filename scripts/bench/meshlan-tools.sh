@@ -8,7 +8,10 @@
 
 MESHLAN_ROOT=${MESHLAN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 MESHLAN_NODE=${MESHLAN_NODE:-$(PATH="$MESHLAN_ROOT/.toolchain/bin:$PATH" command -v node)}
-MESHLAN_CLI="$MESHLAN_ROOT/packages/cli/src/main.ts"
+# MESHLAN_BUNDLE=DIR: run a scripts/build.mjs output (DIR/dist/meshlan.mjs, what install.sh ships)
+# instead of the sources (type stripping, ~900 modules: ~40 MB more RSS, docs/benchmarks.md)
+MESHLAN_CLI=${MESHLAN_BUNDLE:+$MESHLAN_BUNDLE/dist/meshlan.mjs}
+MESHLAN_CLI=${MESHLAN_CLI:-"$MESHLAN_ROOT/packages/cli/src/main.ts"}
 
 meshlan_in() {   # <netns> <state> <args...>
   local ns=$1 st=$2; shift 2

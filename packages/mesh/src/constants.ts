@@ -127,7 +127,11 @@ export const REVOKE_HANGUP_DELAY_MS = 500
 /** A timer re-checks memberships at the next key expiry, but at least this often. */
 export const EXPIRY_CHECK_MAX_MS = 60_000
 
-/** Yamux windows: small enough that a loaded tunnel does not queue seconds of data. */
+/**
+ * Yamux windows: small enough that a loaded tunnel does not queue seconds of data. 256 KiB is also
+ * the smallest @libp2p/yamux accepts (its verifyConfig refuses less: the yamux spec's initial
+ * window), so what waits beyond it is kept in the pump's flow queues (tunnel/queue.ts).
+ */
 export const YAMUX_INITIAL_WINDOW = 256 * 1024
 export const YAMUX_MAX_WINDOW = 256 * 1024
 /**
@@ -162,6 +166,45 @@ export const PEER_QUEUE_BYTES = 128 * 1024
  * 64 KiB: 128 KiB would hold two, and dropping one throws away ~46 segments at once.
  */
 export const PEER_QUEUE_BYTES_OFFLOAD = 1024 * 1024
+/**
+ * Pump: a run of contiguous frames is sent with one `send()` up to this size. Noise seals at most
+ * 64 KiB per message anyway, so longer runs save little, and the part of a run beyond the yamux
+ * window waits in the stream's own buffer, out of the AQM's sight: this bounds that part.
+ */
+export const SEND_RUN_BYTES = 64 * 1024
+/**
+ * Pump: packets a peer's queue holds at most (its entry arrays are this long): 128 KiB of 1400-byte
+ * packets is ~94, of 52-byte TCP ACKs ~2500; past 1024 the byte bound is not what limits anyway.
+ */
+export const PEER_QUEUE_PACKETS = 1024
+/**
+ * Pump: flow queues per peer (a power of two). A tunnel to one peer carries a handful of
+ * concurrent flows; 16 keeps a bulk transfer and an interactive flow apart unless their hashes
+ * collide (1 in 16), and costs a few hundred bytes per peer.
+ */
+export const FQ_FLOWS = 16
+/**
+ * Pump: bytes a backlogged flow may send per round (deficit round robin): one 64 KiB TCP
+ * super-packet, so with offloads each bulk flow sends one packet per turn, and a flow whose backlog
+ * is under one quantum is never dropped by CoDel (no standing queue yet).
+ */
+export const FQ_QUANTUM_BYTES = 64 * 1024
+/**
+ * CoDel (RFC 8289): a flow whose packets waited longer than TARGET for a whole INTERVAL starts
+ * losing packets at its head. The RFC's values: 5 ms is 5–10 % of a 100 ms internet RTT, the worst
+ * path a member relay or a WAN peer puts under a tunnel; on a LAN they still cap the standing
+ * queue at ~5 ms, below the ~10 ms the 1 MiB FIFO held at 1 Gbit/s.
+ */
+export const CODEL_TARGET_MS = 5
+export const CODEL_INTERVAL_MS = 100
+/**
+ * CoDel leaves a flow alone while it holds less than this. With offloads a packet is a 64 KiB TCP
+ * super-packet, which alone takes 13–26 ms through a 20–40 Mbit/s relayed path: with a one-packet
+ * floor CoDel dropped on such paths whenever two were queued, and relayed iperf3 fell from
+ * 33–39 to 11–20 Mbit/s (nat-bench, 2026-11-30). Four super-packets: ~2 ms at 1 Gbit/s, so on a LAN
+ * CoDel still acts. A ping is not behind this backlog either way: it has its own flow queue.
+ */
+export const CODEL_MIN_BACKLOG_BYTES = 256 * 1024
 /** At most one warning per this many ms about refused type-3 frames (the rest are counted). */
 export const BAD_VNET_LOG_MS = 1000
 /** Pump: packets per TUN batch. */

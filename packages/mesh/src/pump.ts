@@ -11,9 +11,12 @@
  *      (their primary router) and 0.0.0.0/0 (the exit node we use); none → NO_ROUTE
  *   4. filter: the link's compiled ACL, egress direction (stateful; drop → counted with its verdict)
  *   5. frame: the 4-byte frame header is written into the packet's headroom, in place
- *   6. coalesce: runs of consecutive packets to one peer are already a valid frame sequence in the
- *      slab, so each run is one subarray: no copy, no per-packet allocation
- *   7. send: one `send()` per run, honouring backpressure (bounded per-peer queue, drop-tail)
+ *   6. queue: the frame (slab, start, end) goes into the peer's FlowQueue (tunnel/queue.ts): one
+ *      flow queue per 5-tuple hash, CoDel drops by sojourn time, the fattest flow loses packets at
+ *      the byte bound; nothing copied, nothing allocated
+ *   7. send, after the batch: each touched peer's queue is served (new flows first) while the stream
+ *      takes more; runs of frames contiguous in one slab go out as one subarray, one `send()` each.
+ *      What the stream will not take waits in the queue, where AQM can see it, not in the stream.
  * Inbound, per stream chunk (peer → device):
  *   1. the stream's 'message' event hands a chunk to that stream's FrameDecoder
  *      (a malformed frame closes that stream only)
@@ -26,9 +29,10 @@
  *   6. write the accepted packets to the device in one batch call
  *
  * Buffer ownership: the device's slab belongs to the pump once the batch callback runs (the device
- * allocates a fresh one per batch); runs of it are handed to `stream.send()` and never touched
- * again. The decoder's buffer is only valid until the next push, so the device write happens
- * before the next chunk is pushed (writes are synchronous).
+ * allocates a fresh one per batch); the peers' queues hold references to its frames until they are
+ * dequeued or dropped; runs of it are handed to `stream.send()` and never touched again. The
+ * decoder's buffer is only valid until the next push, so the device write happens before the next
+ * chunk is pushed (writes are synchronous).
  */
 import type { Stream } from '@libp2p/interface'
 import {
@@ -56,11 +60,13 @@ import {
   BAD_VNET_LOG_MS,
   PEER_QUEUE_BYTES,
   PEER_QUEUE_BYTES_OFFLOAD,
+  SEND_RUN_BYTES,
   TUNNEL_RETRY_AFTER_FAILURE_MS,
   TUNNEL_RETRY_AFTER_REFUSAL_MS,
 } from './constants.ts'
 import { createLogger, type Logger, RateLimitedLog } from './logger.ts'
 import { RouteTable } from './route-table.ts'
+import { FlowQueue, flowHash } from './tunnel/queue.ts'
 
 /** What the pump needs of a TUN device (the real one or an in-memory fake). */
 export interface PacketDevice {
@@ -100,6 +106,9 @@ export const PUMP_DROPS = [
   // a destination outside the overlay that we do not serve: in none of our approved routes and we
   // are no approved exit node (an unapproved or revoked route, or a peer using us without approval)
   'NOT_OUR_ROUTE',
+  // dropped by the peer queue's CoDel: its flow held ≥ CODEL_MIN_BACKLOG_BYTES and its packets had
+  // waited past CODEL_TARGET_MS for a whole CODEL_INTERVAL_MS (tunnel/queue.ts)
+  'CODEL',
 ] as const
 export type PumpDrop = (typeof PUMP_DROPS)[number]
 const D_BAD_PACKET = 0
@@ -113,6 +122,7 @@ const D_DEVICE_FULL = 7
 const D_BAD_FRAME = 8
 const D_BAD_VNET = 9
 const D_NOT_OUR_ROUTE = 10
+const D_CODEL = 11
 
 /** An IPv4 prefix: `base` a uint32 (host bits are cleared where stored). */
 export interface Prefix {
@@ -163,6 +173,8 @@ export interface PumpInit {
   mtu?: number
   /** IP frames decoded per device write. @default 256 */
   rxBatch?: number
+  /** The peer queues' clock: monotonic ms (tests step it). @default performance.now */
+  now?: () => number
   log?: Logger
 }
 
@@ -206,10 +218,15 @@ class PeerLink {
   lastTx = 0
   opening = false
   needsDrain = false
-  queue: Uint8Array[] = []
-  queuedBytes = 0
-  /** chunks collected during the current TUN batch */
-  pending: Uint8Array[] = []
+  /** Frames waiting for the stream; created with the first packet (most peers never get one). */
+  queue: FlowQueue | null = null
+  /** The queue's drop counters already added to the pump's. */
+  countedCodel = 0
+  countedOverflow = 0
+  /** Got packets in the current TUN batch (it is in the pump's `touched` list). */
+  touched = false
+  /** Inside drainQueue: the stream's 'idle' may fire from our own send(). */
+  draining = false
   refused: { code: string; reason: string } | null = null
   retryAt = 0
   inbound = new Set<Stream>()
@@ -231,6 +248,7 @@ export class Pump {
   private readonly openStreamFn: (peerId: string) => Promise<TunnelStream>
   private readonly peerQueueBytes: number
   private readonly rxBatch: number
+  private readonly now: () => number
   private readonly log: Logger
   private readonly dropLog: RateLimitedLog
   private readonly routes = new RouteTable<PeerLink>()
@@ -254,7 +272,6 @@ export class Pump {
   private overlayKnown = false
   private exitLink: PeerLink | null = null
   private running = false
-  private batchTime = 0
   /** Our device's packets carry a virtio_net_hdr: skip it to parse, send it along (frame type 3). */
   private readonly vnet: number
   private readonly frameType: number
@@ -268,6 +285,7 @@ export class Pump {
       init.peerQueueBytes ??
       (components.device.vnetHdr === true ? PEER_QUEUE_BYTES_OFFLOAD : PEER_QUEUE_BYTES)
     this.rxBatch = init.rxBatch ?? 256
+    this.now = init.now ?? (() => performance.now())
     this.maxGsoSize = init.mtu != null ? init.mtu - 40 : VNET_MAX_GSO_SIZE
     this.log = init.log ?? createLogger('pump')
     this.dropLog = new RateLimitedLog(this.log)
@@ -453,7 +471,7 @@ export class Pump {
       txBytes: l.txBytes,
       rxPackets: l.rxPackets,
       rxBytes: l.rxBytes,
-      queued: l.queuedBytes,
+      queued: l.queue?.bytes ?? 0,
       drops: l.drops,
       streamOpen: l.out != null,
       refused: l.refused,
@@ -472,92 +490,75 @@ export class Pump {
 
   private onDeviceBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
     const now = Date.now()
-    this.batchTime = now
-    let runLink: PeerLink | null = null
-    let runStart = 0
-    let runEnd = 0
+    // the queues' clock: monotonic and sub-millisecond (CoDel's target is 5 ms)
+    const mono = this.now()
     const vnet = this.vnet
     const h = this.txHeader
+    const touched = this.touched
     for (let i = 0; i < count; i++) {
       const off = offsets[i]
       const len = lengths[i]
       const ip = off + vnet
-      let link: PeerLink | undefined
       const bad = len <= vnet ? IPV4_SHORT : h.parse(slab, ip, len - vnet)
       if (bad !== 0) {
         this.drop(D_BAD_PACKET, undefined, HEADER_REASONS[bad])
-      } else {
-        link = this.routes.lookup(h.dst)
-        if (link == null) {
-          this.drop(D_NO_ROUTE)
-        } else if (link.filter == null) {
-          this.drop(D_NOT_ALLOWED, link)
-          link = undefined
-        } else {
-          const v = link.filter.checkEgress(h, now)
-          if (v !== ACCEPT) {
-            this.drop(D_ACL, link, VERDICT_NAMES[v])
-            link = undefined
-          }
-        }
+        continue
       }
+      const link = this.routes.lookup(h.dst)
       if (link == null) {
-        if (runLink != null) this.endRun(runLink, slab, runStart, runEnd)
-        runLink = null
+        this.drop(D_NO_ROUTE)
+        continue
+      }
+      if (link.filter == null) {
+        this.drop(D_NOT_ALLOWED, link)
+        continue
+      }
+      const v = link.filter.checkEgress(h, now)
+      if (v !== ACCEPT) {
+        this.drop(D_ACL, link, VERDICT_NAMES[v])
         continue
       }
       const frameStart = off - FRAME_HEADER_BYTES
       writeFrameHeader(slab, frameStart, this.frameType, len)
       link.txPackets++
       link.txBytes += len
-      // a run continues only when this frame starts exactly where the previous one ended
-      if (runLink === link && frameStart === runEnd) {
-        runEnd = off + len
-      } else {
-        if (runLink != null) this.endRun(runLink, slab, runStart, runEnd)
-        runLink = link
-        runStart = frameStart
-        runEnd = off + len
+      let q = link.queue
+      if (q == null) {
+        q = new FlowQueue({ limitBytes: this.peerQueueBytes })
+        link.queue = q
+      }
+      // a whole batch may be larger than the queue: hand the stream what it takes before dropping
+      if (!q.fits(len + FRAME_HEADER_BYTES) && link.out != null && !link.needsDrain)
+        this.drainQueue(link, mono)
+      q.enqueue(slab, frameStart, off + len, flowHash(h.src, h.dst, h.proto, h.sport, h.dport), mono)
+      if (!link.touched) {
+        link.touched = true
+        link.lastTx = now
+        touched.push(link)
       }
     }
-    if (runLink != null) this.endRun(runLink, slab, runStart, runEnd)
-    const touched = this.touched
-    for (let i = 0; i < touched.length; i++) this.flush(touched[i])
+    for (let i = 0; i < touched.length; i++) {
+      const link = touched[i]
+      link.touched = false
+      if (link.out == null) this.ensureStream(link)
+      else if (!link.needsDrain) this.drainQueue(link, mono)
+      this.countQueueDrops(link)
+    }
     touched.length = 0
   }
 
-  private endRun(link: PeerLink, slab: Uint8Array, start: number, end: number): void {
-    if (link.pending.length === 0) {
-      this.touched.push(link)
-      link.lastTx = this.batchTime
-    }
-    link.pending.push(slab.subarray(start, end))
-  }
-
-  private flush(link: PeerLink): void {
-    const chunks = link.pending
-    for (let i = 0; i < chunks.length; i++) this.sendChunk(link, chunks[i])
-    chunks.length = 0 // reused for the next batch: no array per peer per batch
-  }
-
-  private sendChunk(link: PeerLink, chunk: Uint8Array): void {
-    const out = link.out
-    if (out != null && !link.needsDrain && link.queue.length === 0) {
-      try {
-        if (!out.send(chunk)) link.needsDrain = true
-      } catch {
-        this.closeLink(link, 'send failed')
-        this.drop(D_QUEUE_FULL, link)
-      }
-      return
-    }
-    if (link.queuedBytes + chunk.byteLength > this.peerQueueBytes) {
-      this.drop(D_QUEUE_FULL, link)
-      return
-    }
-    link.queue.push(chunk)
-    link.queuedBytes += chunk.byteLength
-    if (out == null) this.ensureStream(link)
+  /** Adds what the link's queue dropped since the last call to the pump's and the link's counters. */
+  private countQueueDrops(link: PeerLink): void {
+    const q = link.queue
+    if (q == null) return
+    const codel = q.codelDrops - link.countedCodel
+    const overflow = q.overflowDrops - link.countedOverflow
+    if (codel === 0 && overflow === 0) return
+    link.countedCodel = q.codelDrops
+    link.countedOverflow = q.overflowDrops
+    this.drops[D_CODEL] += codel
+    this.drops[D_QUEUE_FULL] += overflow
+    link.drops += codel + overflow
   }
 
   private ensureStream(link: PeerLink): void {
@@ -599,6 +600,12 @@ export class Pump {
       link.needsDrain = false
       this.drainQueue(link)
     })
+    // the stream's own buffer emptied: ours may go on (see drainQueue). In a microtask: the stream
+    // fires 'idle' while still inside its send loop, where a send() would only append, unsent.
+    const afterIdle = (): void => {
+      if (link.out === stream && !link.needsDrain) this.drainQueue(link)
+    }
+    stream.addEventListener('idle', () => queueMicrotask(afterIdle))
     stream.addEventListener('message', (evt) => {
       decoder.push(evt.data)
       for (;;) {
@@ -633,28 +640,57 @@ export class Pump {
     this.drainQueue(link)
   }
 
-  private drainQueue(link: PeerLink): void {
+  /**
+   * Sends from the link's queue while the stream takes more. Frames contiguous in one slab go out
+   * as one subarray of at most SEND_RUN_BYTES. The next run waits until the stream's own buffer is
+   * empty: yamux fires 'drain' on every window update, however small, and `send()` then appends
+   * a whole run while only the update's bytes leave — measured, that buffer grew to ~900 KB under
+   * load, a FIFO the ping waited behind. So what the stream cannot send now waits here, per flow,
+   * where CoDel sees it; at most one run beyond the yamux window waits in the stream.
+   */
+  private drainQueue(link: PeerLink, now = this.now()): void {
     const out = link.out
-    if (out == null) return
-    while (link.queue.length > 0 && !link.needsDrain) {
-      const chunk = link.queue.shift() as Uint8Array
-      link.queuedBytes -= chunk.byteLength
-      try {
-        if (!out.send(chunk)) link.needsDrain = true
-      } catch {
-        this.closeLink(link, 'send failed')
-        return
+    const q = link.queue
+    if (out == null || q == null || link.needsDrain || link.draining || out.writeBufferLength > 0) return
+    link.draining = true
+    let slab: Uint8Array | null = null
+    let start = 0
+    let end = 0
+    while (link.out === out && q.dequeue(now)) {
+      if (q.outSlab === slab && q.outStart === end && q.outEnd - start <= SEND_RUN_BYTES) {
+        end = q.outEnd
+        continue
       }
+      if (slab !== null) {
+        this.sendRun(link, out, slab, start, end)
+        if (link.needsDrain || link.out !== out || out.writeBufferLength > 0) {
+          // the frame in hand goes back to the head of its flow
+          if (link.out === out) q.unget()
+          slab = null
+          break
+        }
+      }
+      slab = q.outSlab
+      start = q.outStart
+      end = q.outEnd
+    }
+    if (slab !== null && link.out === out) this.sendRun(link, out, slab, start, end)
+    link.draining = false
+    this.countQueueDrops(link)
+  }
+
+  private sendRun(link: PeerLink, out: Stream, slab: Uint8Array, start: number, end: number): void {
+    try {
+      if (!out.send(slab.subarray(start, end))) link.needsDrain = true
+    } catch {
+      this.drop(D_QUEUE_FULL, link)
+      this.closeLink(link, 'send failed')
     }
   }
 
   private discardQueue(link: PeerLink): void {
-    if (link.queue.length > 0) {
-      this.drops[D_QUEUE_FULL] += link.queue.length
-      link.drops += link.queue.length
-    }
-    link.queue = []
-    link.queuedBytes = 0
+    link.queue?.clear()
+    this.countQueueDrops(link)
   }
 
   private closeLink(link: PeerLink, why: string): void {
