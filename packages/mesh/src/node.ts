@@ -284,6 +284,10 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         return n != null && t.isOnline(n)
       },
       version: (p) => t.get(p)?.record.version ?? null,
+      lastSeen: (p) => {
+        const n = t.get(p)
+        return n == null ? null : t.lastSeen(n)
+      },
       selfVersion: this.init.version ?? null,
       links: () => tu.pump?.linkStats() ?? [],
       drops: { ...(tu.pump?.dropCounts() ?? {}), ...view.gateDrops(m.gate.counters) },

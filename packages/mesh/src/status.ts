@@ -31,6 +31,11 @@ export interface PeerStatus {
   exitNode: boolean
   /** The meshlan version its record says it runs; null for nodes too old to say. */
   version: string | null
+  /**
+   * When this node last had evidence of the member (ms since the epoch): now while a connection to
+   * it answers keepalives, else when its newest record was signed; null when we hold no record.
+   */
+  lastSeen: number | null
 }
 
 export interface NodeStatus {
@@ -80,6 +85,8 @@ export interface StatusSource {
   links(): LinkStats[]
   /** The version a peer's record states (null: not given). */
   version(peerId: string): string | null
+  /** PeerStatus.lastSeen. @default none (null) */
+  lastSeen?(peerId: string): number | null
 }
 
 export function peerStatuses(src: StatusSource): PeerStatus[] {
@@ -99,6 +106,7 @@ export function peerStatuses(src: StatusSource): PeerStatus[] {
         bound: p.bound,
         online: src.online(p.peerId),
         version: src.version(p.peerId),
+        lastSeen: src.lastSeen?.(p.peerId) ?? null,
         ...src.pathDetail(p.peerId),
         routes: p.routes.map((r) => r.cidr),
         exitNode: p.exitNode,

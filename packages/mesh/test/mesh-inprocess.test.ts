@@ -23,6 +23,12 @@ describe('in-process mesh over the memory transport', () => {
     await waitConverged(all, 2)
     const view = addressView
     for (const n of all) assert.equal(view(n), view(mesh.owner))
+    // connected members were seen now (the web admin's "Seen" column)
+    const seenAt = Date.now()
+    for (const p of mesh.owner.status().peers) {
+      assert.ok(p.online)
+      assert.ok(p.lastSeen != null && Math.abs(p.lastSeen - seenAt) < 5000, `${p.name} lastSeen ${p.lastSeen}`)
+    }
 
     const [server, guest] = mesh.nodes
     const owner = mesh.owner

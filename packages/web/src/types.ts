@@ -24,6 +24,8 @@ export interface Peer {
   routes: string[]
   exitNode: boolean
   version: string | null
+  /** ms since the epoch: now while connected, else its record's time (PeerStatus.lastSeen). */
+  lastSeen?: number | null
 }
 
 export interface NodeStatus {

@@ -188,6 +188,17 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     return conns.some((c) => keepaliveOf(c)?.answering ?? true)
   }
 
+  /**
+   * When we last had evidence of the member (ms since the epoch): now while an open connection's
+   * keepalive answers, else the time its newest record was signed; null for one we do not know.
+   */
+  lastSeen(n: KnownNode, now = Date.now()): number {
+    const conns = this.c.connectionManager
+      .getConnections(peerIdFromString(n.record.peerId))
+      .filter((c) => c.status === 'open')
+    return conns.some((c) => keepaliveOf(c)?.answering ?? true) ? now : n.record.ts
+  }
+
   /** Our newest signed record, if we have one. */
   get ownRecord(): Uint8Array | null {
     return this.lastRecord

@@ -3,7 +3,7 @@ import { api } from '../api.ts'
 import { h, liveRegion, section, table } from '../dom.ts'
 import { bytes, pathText } from '../format.ts'
 import type { Page } from '../page.ts'
-import type { Status } from '../types.ts'
+import type { Peer, Status } from '../types.ts'
 
 export const membersPage: Page = {
   title: 'Members',
@@ -48,7 +48,7 @@ export const membersPage: Page = {
                 pathText(p),
                 p.rttMs == null ? '—' : `${p.rttMs.toFixed(1)} ms`,
                 `${bytes(p.rxBytes)} / ${bytes(p.txBytes)}`,
-                p.online ? 'online now' : 'offline',
+                seenText(p),
                 p.version ?? '—',
                 revoke(p.name),
               ]),
@@ -56,4 +56,20 @@ export const membersPage: Page = {
       ),
     )
   },
+}
+
+/** "online now", else how long ago the member was last seen (its record's time), else offline. */
+function seenText(p: Peer): string {
+  if (p.online) return 'online now'
+  if (p.lastSeen == null) return 'offline'
+  const s = Math.max(0, Math.round((Date.now() - p.lastSeen) / 1000))
+  const ago =
+    s < 90
+      ? `${s} s`
+      : s < 5400
+        ? `${Math.round(s / 60)} min`
+        : s < 129600
+          ? `${Math.round(s / 3600)} h`
+          : `${Math.round(s / 86400)} d`
+  return `offline, seen ${ago} ago`
 }
