@@ -27,7 +27,10 @@ describe('in-process mesh over the memory transport', () => {
     const seenAt = Date.now()
     for (const p of mesh.owner.status().peers) {
       assert.ok(p.online)
-      assert.ok(p.lastSeen != null && Math.abs(p.lastSeen - seenAt) < 5000, `${p.name} lastSeen ${p.lastSeen}`)
+      assert.ok(
+        p.lastSeen != null && Math.abs(p.lastSeen - seenAt) < 5000,
+        `${p.name} lastSeen ${p.lastSeen}`,
+      )
     }
 
     const [server, guest] = mesh.nodes
