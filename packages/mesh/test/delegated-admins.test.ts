@@ -31,7 +31,8 @@ async function setup() {
   const otherAdmin = await generateKeyPair('Ed25519')
   const ownerNode = idOf(await generateKeyPair('Ed25519'))
   const { policy } = await createNetwork(ownerKey, { name: 'deleg', subnet: '10.9.0.0/24' })
-  const k = await createKey(policy, ownerKey, { name: 'lan', reusable: true }, [])
+  const k0 = await createKey(policy, ownerKey, { name: 'lan', reusable: true }, [])
+  const k = await createKey(k0.policy, ownerKey, { name: 'guests', reusable: true }, [])
   const bound = await nextVersion(
     k.policy,
     ownerKey,
@@ -67,7 +68,7 @@ describe('delegated admins', () => {
     const s = mk()
     assert.equal(await s.offer(delegated.envelope), 'accepted')
     assert.equal(s.isAdmin(idOf(adminKey)), true)
-    const revoked = await nextVersion(delegated.policy, adminKey, removeKey('lan'))
+    const revoked = await nextVersion(delegated.policy, adminKey, removeKey('guests'))
     assert.equal(await s.offer(revoked.envelope), 'accepted')
     assert.equal(s.version, delegated.policy.version + 1)
 
@@ -86,7 +87,7 @@ describe('delegated admins', () => {
     assert.deepEqual(g, { rejected: 'policy is signed by neither the owner nor a delegated admin' })
   })
 
-  it('an admin cannot revoke or rebind the owner’s node, nor revoke another admin', async () => {
+  it('an admin cannot revoke, rebind or add an owner’s node, shadow its key name, change the subnet, or revoke another admin', async () => {
     const { adminKey, otherAdmin, ownerNode, delegated, store: mk } = await setup()
     const s = mk()
     await s.offer(delegated.envelope)
@@ -96,12 +97,27 @@ describe('delegated admins', () => {
       /an admin cannot (change the owner’s node|revoke the owner’s or an admin’s node)/,
     )
     const b = await nextVersion(delegated.policy, adminKey, revokeNodeChange(idOf(otherAdmin)))
-    assert.match(JSON.stringify(await s.offer(b.envelope)), /an admin cannot revoke/)
+    assert.match(JSON.stringify(await s.offer(b.envelope)), /an admin cannot (revoke|unbind)/)
     const c = await nextVersion(delegated.policy, adminKey, (p) => ({
       ...p,
       members: p.members.map((m) => (m.key === OWNER_KEY_NAME ? { ...m, name: 'mine-now' } : m)),
     }))
     assert.match(JSON.stringify(await s.offer(c.envelope)), /an admin cannot change the owner’s node/)
+    const d = await nextVersion(delegated.policy, adminKey, (p) => ({
+      ...p,
+      members: p.members.map((m) => (m.peerId === idOf(adminKey) ? { ...m, key: OWNER_KEY_NAME } : m)),
+    }))
+    assert.match(JSON.stringify(await s.offer(d.envelope)), /an admin cannot bind a node as the owner’s/)
+    const e = await nextVersion(delegated.policy, adminKey, (p) => ({
+      ...p,
+      keys: [...p.keys, { ...p.keys[0], name: OWNER_KEY_NAME }],
+    }))
+    assert.match(JSON.stringify(await s.offer(e.envelope)), /cannot create a key named owner/)
+    // the other admin joined with key `lan`: removing it would cut that admin off
+    const g = await nextVersion(delegated.policy, adminKey, removeKey('lan'))
+    assert.match(JSON.stringify(await s.offer(g.envelope)), /cannot unbind an admin node or remove its key/)
+    const f = await nextVersion(delegated.policy, adminKey, (p) => ({ ...p, subnet: '10.8.0.0/24' }))
+    assert.match(JSON.stringify(await s.offer(f.envelope)), /cannot change the subnet/)
     assert.equal(s.version, delegated.policy.version, 'nothing was taken')
   })
 
@@ -113,7 +129,7 @@ describe('delegated admins', () => {
     const cert2 = await signAdmins(ownerKey, delegated.policy.networkId, 2, [idOf(otherAdmin)])
     const removed = await nextVersion(delegated.policy, ownerKey, setAdmins(cert2))
     // meanwhile the removed admin signed a far higher version under epoch 1
-    const jump = await signAs(adminKey, removeKey('lan')(structuredClone(delegated.policy)), 1_000_000)
+    const jump = await signAs(adminKey, removeKey('guests')(structuredClone(delegated.policy)), 1_000_000)
     assert.equal(await s.offer(jump), 'accepted', 'before the removal is known it is a valid version')
     assert.equal(await s.offer(removed.envelope), 'accepted', 'the next epoch wins over version 1,000,000')
     assert.equal(s.isAdmin(idOf(adminKey)), false)
@@ -130,7 +146,7 @@ describe('delegated admins', () => {
 
   it('two admins sign one version at once: every node settles on the same document', async () => {
     const { adminKey, otherAdmin, delegated, store: mk } = await setup()
-    const x = await nextVersion(delegated.policy, adminKey, removeKey('lan'))
+    const x = await nextVersion(delegated.policy, adminKey, removeKey('guests'))
     const y = await nextVersion(delegated.policy, otherAdmin, (p) => ({ ...p, name: 'renamed' }))
     assert.equal(x.policy.version, y.policy.version)
     const one = mk()

@@ -159,7 +159,8 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
 
   /**
    * What a delegated admin may not do, though its signature is valid: touch the owner's node (its
-   * binding, or revoke it) or revoke an admin node. The owner's certificate in the policy it cannot
+   * binding, or revoke it), make another node the owner's (a binding or a key named `owner`),
+   * change the subnet, or revoke, unbind or remove the key of an admin node. The owner's certificate in the policy it cannot
    * forge, and an older one loses on epoch (isNewer). Null: within its rights.
    */
   private beyondAdmin(p: Policy): string | null {
@@ -170,6 +171,23 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
       const kept = p.members.find((x) => x.peerId === m.peerId)
       if (kept == null || kept.key !== OWNER_KEY_NAME || kept.ip !== m.ip || kept.name !== m.name)
         return 'an admin cannot change the owner’s node'
+    }
+    // nor make a node the owner's (a binding under `owner`), nor shadow that name with a key
+    if (p.members.filter((m) => m.key === OWNER_KEY_NAME).length !== ownerNodes.length)
+      return 'an admin cannot bind a node as the owner’s'
+    if (p.keys.some((k) => k.name === OWNER_KEY_NAME) && !cur.keys.some((k) => k.name === OWNER_KEY_NAME))
+      return `an admin cannot create a key named ${OWNER_KEY_NAME}`
+    if (p.subnet !== cur.subnet) return 'an admin cannot change the subnet'
+    // an admin node stays a member: its binding and the key it joined with stay (only the owner
+    // removes an admin, by a new certificate, and then may revoke it)
+    for (const id of p.admins?.nodes ?? []) {
+      const was = cur.members.find((m) => m.peerId === id)
+      if (was == null) continue
+      if (
+        !p.members.some((m) => m.peerId === id && m.key === was.key) ||
+        !p.keys.some((k) => k.name === was.key)
+      )
+        return 'an admin cannot unbind an admin node or remove its key'
     }
     const before = new Set(cur.revokedNodes.map((n) => n.peerId))
     const protectedIds = new Set([this.owner, ...ownerNodes.map((m) => m.peerId), ...(p.admins?.nodes ?? [])])
