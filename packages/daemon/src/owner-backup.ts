@@ -17,7 +17,7 @@ import { privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/key
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { OWNER_KEY_NAME } from '@meshlan/mesh'
-import { decodeOwnerPolicy, type Policy, publicKeyFromPeerId } from '@meshlan/wire'
+import { decodeNetworkPolicy, type Policy, publicKeyFromPeerId } from '@meshlan/wire'
 import { fromBase64, toBase64 } from '@meshlan/wire/encoding'
 import { DaemonError } from './errors.ts'
 import {
@@ -155,7 +155,8 @@ export async function openOwnerBackup(
   if (owner !== j.owner) throw bad('its key is not the owner it names')
   const pub = publicKeyFromPeerId(owner)
   if (!pub.ok) throw bad(pub.reason)
-  const d = await decodeOwnerPolicy(policy, pub.value)
+  // the owner's or a delegated admin's (the newest the owner held may be an admin's version)
+  const d = await decodeNetworkPolicy(policy, pub.value)
   if (!d.ok) throw bad(`its policy does not verify (${d.reason})`)
   const body = d.value.body
   if (body.networkId !== j.networkId || body.owner !== owner) throw bad('its policy is for another network')

@@ -91,7 +91,18 @@ it('a delegated admin keeps the network administered after the owner’s box is 
     // a member that is not an admin cannot sign
     await assert.rejects(call('b', 'keyRevoke', { name: 'kc' }), /only the network owner|owner/)
 
-    const bk = await call<{ backup: string }>('o', 'networkBackup', { passphrase: BACKUP_PASS })
+    // with the owner online too: an admin's key, which the owner takes like any version
+    const made = await call<{ version: number; joinString: string }>('a', 'keyCreate', { name: 'from-admin' })
+    assert.equal(made.version, named.version + 1)
+    await until(
+      `the owner holds the admin's v${made.version}`,
+      async () => (await version('o')) === made.version,
+    )
+    // the backup holds the newest the owner has: the admin's version
+    const bk = await call<{ backup: string; version: number }>('o', 'networkBackup', {
+      passphrase: BACKUP_PASS,
+    })
+    assert.equal(bk.version, made.version)
     // the owner's box dies: its state is gone
     await daemons.o.stop()
     delete daemons.o
@@ -99,7 +110,7 @@ it('a delegated admin keeps the network administered after the owner’s box is 
 
     // the admin revokes c's key: every remaining member applies it, c is cut off within 2 s
     const rev = await call<{ version: number }>('a', 'keyRevoke', { name: 'kc' })
-    assert.equal(rev.version, named.version + 1)
+    assert.equal(rev.version, made.version + 1)
     const t0 = Date.now()
     await until(
       'c cut off by the admin’s version',
