@@ -121,18 +121,29 @@ export function remoteIp(conn: Connection): string | null {
   return isRelayed(conn) ? null : (IP4.exec(conn.remoteAddr.toString())?.[1] ?? null)
 }
 
-/** Whether `ip` is on one of this host's own IPv4 subnets (a neighbour, not "outside"). */
-export function onOurSubnets(ip: string): boolean {
-  const n = ipToUint32(ip)
-  if (n < 0) return false
+/**
+ * A test for "on one of this host's own IPv4 subnets" (a neighbour, not "outside"), reading the
+ * interfaces once: a caller checking every connection makes one of these, not one read per
+ * connection (an idle relay = "auto" node asks every second; issue 14's idle profile).
+ */
+export function ourSubnets(): (ip: string) => boolean {
+  const nets: Array<{ base: number; mask: number }> = []
   for (const list of Object.values(networkInterfaces())) {
     for (const i of list ?? []) {
       if (i.family !== 'IPv4' || i.internal || i.cidr == null) continue
       const c = parseCidr(i.cidr)
-      if (c.ok && (n & c.mask) >>> 0 === c.base) return true
+      if (c.ok) nets.push({ base: c.base, mask: c.mask })
     }
   }
-  return false
+  return (ip) => {
+    const n = ipToUint32(ip)
+    return n >= 0 && nets.some((c) => (n & c.mask) >>> 0 === c.base)
+  }
+}
+
+/** Whether `ip` is on one of this host's own IPv4 subnets (a neighbour, not "outside"). */
+export function onOurSubnets(ip: string): boolean {
+  return ourSubnets()(ip)
 }
 
 /**

@@ -52,7 +52,14 @@ import {
   REPUNCH_AFTER_FALLBACK_MS,
   TUNNEL_ACTIVE_WINDOW_MS,
 } from './constants.ts'
-import { askDialBack, DialBackResponder, outsideMember, remoteIp, type TcpProbe } from './dialback.ts'
+import {
+  askDialBack,
+  DialBackResponder,
+  ourSubnets,
+  outsideMember,
+  remoteIp,
+  type TcpProbe,
+} from './dialback.ts'
 import {
   HolePuncher,
   type PortDialer,
@@ -511,12 +518,13 @@ export class Reachability {
       return
     }
     const outside = new Map<string, Connection>()
+    const neighbour = ourSubnets()
     for (const conn of this.host.getConnections()) {
       const peer = conn.remotePeer.toString()
       const ip = remoteIp(conn)
       if (ip == null || conn.status !== 'open' || outside.has(peer) || !this.c.isMember(peer)) continue
       const rec = this.c.topology.record(peer)
-      if (rec != null && outsideMember(ip, rec.addrs)) outside.set(peer, conn)
+      if (rec != null && outsideMember(ip, rec.addrs, neighbour)) outside.set(peer, conn)
     }
     const peer = this.relayRole.pick([...outside.keys()], now)
     const conn = peer == null ? undefined : outside.get(peer)
