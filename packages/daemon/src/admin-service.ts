@@ -106,7 +106,7 @@ export const OTP_METHODS: ReadonlySet<string> = new Set([
 ])
 
 /** A wrong code counts toward the per-uid lockout; a missing one does not (it is not a guess). */
-const TOTP_GUESS = {
+export const TOTP_GUESS = {
   isWrong: (err: unknown) => err instanceof AdminError && err.code === 'ERR_TOTP_WRONG',
   reason: 'wrong TOTP code',
 }

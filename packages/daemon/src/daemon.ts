@@ -21,7 +21,13 @@ import {
   NoNetworkError,
 } from '@meshlan/mesh'
 import { decodePolicy } from '@meshlan/wire'
-import { ADMIN_CONTROL_METHODS, adminControl, createAdminService, proveCliOtp } from './admin-service.ts'
+import {
+  ADMIN_CONTROL_METHODS,
+  adminControl,
+  createAdminService,
+  proveCliOtp,
+  TOTP_GUESS,
+} from './admin-service.ts'
 import { AUDIT_FILE, AuditLog, readAudit, verifyAudit } from './audit-log.ts'
 import { autoLockMs, type Config, loadConfig } from './config.ts'
 import { RECORDS_SAVE_MS, VERSION } from './constants.ts'
@@ -509,8 +515,19 @@ class MeshDaemon implements Daemon {
     }
     const owner = await this.ownerLockMethod(method, params, ctx, guard)
     if (owner !== undefined) return owner
-    if (ADMIN_CONTROL_METHODS.includes(method) && this.admin != null)
-      return adminControl(this.admin, method, params, who)
+    if (ADMIN_CONTROL_METHODS.includes(method) && this.admin != null) {
+      const admin = this.admin
+      // a TOTP code given to confirm or disable is a guess like `--otp`: the same per-uid lockout
+      if (method === 'adminTotpDisable' || method === 'adminTotpConfirm')
+        return guardPassphrase(
+          totpGuard,
+          'totp',
+          ctx,
+          () => adminControl(admin, method, params, who),
+          TOTP_GUESS,
+        )
+      return adminControl(admin, method, params, who)
+    }
     switch (method) {
       case 'info': {
         const network = await this.state.readNetwork()

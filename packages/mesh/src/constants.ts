@@ -269,3 +269,11 @@ export const LOG_RATE_LIMIT_MS = 1_000
  * owner, is gone; anti-entropy brings it to the rest.
  */
 export const MAX_POLICY_PUSH_PEERS = 32
+/**
+ * A delegated admin's version may be at most this far above the one a node holds: room for many
+ * admin changes a node missed while offline, while an admin can never leap to a version the owner's
+ * signer cannot go above (2^53 is out of reach at this step).
+ */
+export const MAX_ADMIN_VERSION_STEP = 65_536
+/** A delegated admin's version may be issued at most this far ahead of our clock (clocks differ). */
+export const MAX_ADMIN_CLOCK_AHEAD_MS = 10 * 60_000

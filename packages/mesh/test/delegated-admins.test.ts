@@ -97,7 +97,7 @@ describe('delegated admins', () => {
       /an admin cannot (change the owner’s node|revoke the owner’s or an admin’s node)/,
     )
     const b = await nextVersion(delegated.policy, adminKey, revokeNodeChange(idOf(otherAdmin)))
-    assert.match(JSON.stringify(await s.offer(b.envelope)), /an admin cannot (revoke|unbind)/)
+    assert.match(JSON.stringify(await s.offer(b.envelope)), /an admin cannot (revoke|change an admin)/)
     const c = await nextVersion(delegated.policy, adminKey, (p) => ({
       ...p,
       members: p.members.map((m) => (m.key === OWNER_KEY_NAME ? { ...m, name: 'mine-now' } : m)),
@@ -115,13 +115,56 @@ describe('delegated admins', () => {
     assert.match(JSON.stringify(await s.offer(e.envelope)), /cannot create a key named owner/)
     // the other admin joined with key `lan`: removing it would cut that admin off
     const g = await nextVersion(delegated.policy, adminKey, removeKey('lan'))
-    assert.match(JSON.stringify(await s.offer(g.envelope)), /cannot unbind an admin node or remove its key/)
+    assert.match(
+      JSON.stringify(await s.offer(g.envelope)),
+      /an admin cannot change an admin node’s binding or key/,
+    )
+    // nor shut the other admin out through its key: revoked, expired, or another public key (red-team F2)
+    for (const [what, change] of [
+      [
+        'revoked',
+        (p: Policy) => ({
+          ...p,
+          revokedKeys: [
+            ...p.revokedKeys,
+            {
+              name: 'lan',
+              publicKey: p.keys.find((k) => k.name === 'lan')!.publicKey,
+              revokedAt: Date.now(),
+            },
+          ],
+        }),
+      ],
+      [
+        'expired',
+        (p: Policy) => ({
+          ...p,
+          keys: p.keys.map((k) => (k.name === 'lan' ? { ...k, memberExpiresAt: 1 } : k)),
+        }),
+      ],
+      [
+        'rekeyed',
+        (p: Policy) => ({
+          ...p,
+          keys: p.keys.map((k) =>
+            k.name === 'lan' ? { ...k, publicKey: p.keys.find((x) => x.name === 'guests')!.publicKey } : k,
+          ),
+        }),
+      ],
+    ] as const) {
+      const v = await nextVersion(delegated.policy, adminKey, change)
+      assert.match(
+        JSON.stringify(await s.offer(v.envelope)),
+        /an admin cannot change an admin node’s binding or key/,
+        what,
+      )
+    }
     const f = await nextVersion(delegated.policy, adminKey, (p) => ({ ...p, subnet: '10.8.0.0/24' }))
     assert.match(JSON.stringify(await s.offer(f.envelope)), /cannot change the subnet/)
     assert.equal(s.version, delegated.policy.version, 'nothing was taken')
   })
 
-  it('a removed admin’s versions lose to the next epoch, whatever their number', async () => {
+  it('a removed admin’s versions lose to the next epoch, whatever their number; no admin leaps', async () => {
     const { ownerKey, adminKey, otherAdmin, delegated, store: mk } = await setup()
     const s = mk()
     await s.offer(delegated.envelope)
@@ -129,9 +172,20 @@ describe('delegated admins', () => {
     const cert2 = await signAdmins(ownerKey, delegated.policy.networkId, 2, [idOf(otherAdmin)])
     const removed = await nextVersion(delegated.policy, ownerKey, setAdmins(cert2))
     // meanwhile the removed admin signed a far higher version under epoch 1
-    const jump = await signAs(adminKey, removeKey('guests')(structuredClone(delegated.policy)), 1_000_000)
+    // an admin cannot leap to a version the owner's signer could not go above (red-team F1)
+    const brick = await signAs(
+      adminKey,
+      removeKey('guests')(structuredClone(delegated.policy)),
+      Number.MAX_SAFE_INTEGER,
+    )
+    assert.match(JSON.stringify(await s.offer(brick)), /at most 65536 above the one held/)
+    const jump = await signAs(
+      adminKey,
+      removeKey('guests')(structuredClone(delegated.policy)),
+      delegated.policy.version + 60_000,
+    )
     assert.equal(await s.offer(jump), 'accepted', 'before the removal is known it is a valid version')
-    assert.equal(await s.offer(removed.envelope), 'accepted', 'the next epoch wins over version 1,000,000')
+    assert.equal(await s.offer(removed.envelope), 'accepted', 'the next epoch wins over a higher version')
     assert.equal(s.isAdmin(idOf(adminKey)), false)
     assert.equal(await s.offer(jump), 'stale')
     const again = await signAs(adminKey, removed.policy)

@@ -24,7 +24,7 @@ import {
   verifyClaim,
 } from '@meshlan/wire'
 import { type AclFile, aclToFile, allowAllAcl } from '../acl/index.ts'
-import { MAX_CLAIM_CACHE } from '../constants.ts'
+import { MAX_ADMIN_CLOCK_AHEAD_MS, MAX_ADMIN_VERSION_STEP, MAX_CLAIM_CACHE } from '../constants.ts'
 import type { Logger } from '../logger.ts'
 
 /** The owner's implicit key: everything. */
@@ -178,16 +178,33 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     if (p.keys.some((k) => k.name === OWNER_KEY_NAME) && !cur.keys.some((k) => k.name === OWNER_KEY_NAME))
       return `an admin cannot create a key named ${OWNER_KEY_NAME}`
     if (p.subnet !== cur.subnet) return 'an admin cannot change the subnet'
-    // an admin node stays a member: its binding and the key it joined with stay (only the owner
-    // removes an admin, by a new certificate, and then may revoke it)
+    // no leaps: a version far above the one held would leave the owner's signer no room above it
+    if (p.version > cur.version + MAX_ADMIN_VERSION_STEP)
+      return `an admin version may be at most ${MAX_ADMIN_VERSION_STEP} above the one held`
+    if (p.issuedAt > Date.now() + MAX_ADMIN_CLOCK_AHEAD_MS)
+      return 'an admin version cannot be issued in the future'
+    // an admin node stays a member exactly as it is: its binding, and the key it joined with
+    // (entry unchanged, not revoked) — only the owner removes an admin, by a new certificate
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
     for (const id of p.admins?.nodes ?? []) {
       const was = cur.members.find((m) => m.peerId === id)
       if (was == null) continue
-      if (
-        !p.members.some((m) => m.peerId === id && m.key === was.key) ||
-        !p.keys.some((k) => k.name === was.key)
+      const wasKey = cur.keys.find((k) => k.name === was.key)
+      const isKey = p.keys.find((k) => k.name === was.key)
+      const newlyRevoked = p.revokedKeys.some(
+        (r) =>
+          (r.name === was.key || r.publicKey === wasKey?.publicKey) &&
+          !cur.revokedKeys.some((c) => c.name === r.name && c.publicKey === r.publicKey),
       )
-        return 'an admin cannot unbind an admin node or remove its key'
+      if (
+        !same(
+          p.members.find((m) => m.peerId === id),
+          was,
+        ) ||
+        !same(isKey, wasKey) ||
+        newlyRevoked
+      )
+        return 'an admin cannot change an admin node’s binding or key'
     }
     const before = new Set(cur.revokedNodes.map((n) => n.peerId))
     const protectedIds = new Set([this.owner, ...ownerNodes.map((m) => m.peerId), ...(p.admins?.nodes ?? [])])
