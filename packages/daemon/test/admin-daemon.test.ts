@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { totpCode } from '@meshlan/admin'
 import { createLogger } from '@meshlan/mesh'
 import { callControl } from '../src/control.ts'
 import { Controller } from '../src/controller.ts'
@@ -144,5 +145,21 @@ describe('admin API in the daemon: per-IP lockout across a restart, fail2ban-reg
     assert.equal(Number(m[3]), failures.length, out)
     assert.equal((out.match(/127\.0\.0\.3/g) ?? []).length >= 5, true, out)
     assert.ok(!lines.some((l) => l.includes(PASSWORD)), 'no password in the log')
+  })
+
+  it('TOTP codes guessed on the control socket (totp disable) count toward the per-uid lockout', async () => {
+    const state = new StateDir(dir)
+    const call = <T>(m: string, p: Record<string, unknown> = {}) =>
+      callControl<T>(state.socketPath(), dir, m, p)
+    const b = await call<{ secret: string }>('adminTotpBegin', {})
+    await call('adminTotpConfirm', { code: totpCode(b.secret) })
+    for (let i = 0; i < 4; i++)
+      await assert.rejects(call('adminTotpDisable', { code: '000000' }), /wrong TOTP/)
+    // the 5th wrong code starts the lockout; then even the right code is refused
+    await assert.rejects(call('adminTotpDisable', { code: '000000' }), /too many failed totp attempts/)
+    await assert.rejects(
+      call('adminTotpDisable', { code: totpCode(b.secret, Date.now() + 30_000) }),
+      /too many failed totp attempts from here: try again in \d+ s/,
+    )
   })
 })
