@@ -231,20 +231,7 @@ export class RoutingHost {
       await this.run('ip', ['route', 'del', 'throw', `${ip}/32`, 'table', EXIT_TABLE])
       this.bypass.delete(ip)
     }
-    for (const ip of want) {
-      if (this.bypass.has(ip)) continue
-      await this.must('ip', [
-        'route',
-        'replace',
-        'throw',
-        `${ip}/32`,
-        'table',
-        EXIT_TABLE,
-        'proto',
-        ROUTE_PROTO,
-      ])
-      this.bypass.add(ip)
-    }
+    for (const ip of want) await this.throwRoute(ip)
   }
 
   /**
@@ -252,7 +239,12 @@ export class RoutingHost {
    * unless we use an exit node. The next setExitClient keeps or removes it like any other.
    */
   async addBypass(ip: string): Promise<void> {
-    if (this.exitClient == null || this.bypass.has(ip)) return
+    if (this.exitClient != null) await this.throwRoute(ip)
+  }
+
+  /** A `throw` route for `ip` in EXIT_TABLE (the lookup falls through to `main`), once. */
+  private async throwRoute(ip: string): Promise<void> {
+    if (this.bypass.has(ip)) return
     await this.must('ip', [
       'route',
       'replace',

@@ -6,68 +6,17 @@
  * removes the admin, that node can sign nothing any more.
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
-import { createLogger, type NodeStatus } from '@meshlan/mesh'
-import { callControl } from '../src/control.ts'
-import { Controller } from '../src/controller.ts'
-import { createDaemon, type Daemon } from '../src/daemon.ts'
-import { StateDir } from '../src/state.ts'
-
-const quiet = createLogger('t', { level: 'error' })
-const CONFIG =
-  'listen = ["/ip4/127.0.0.1/tcp/0"]\nlog_level = "error"\n[tun]\nenabled = false\n[admin]\nlisten = []\n'
-const OWNER_PASS = 'correct horse battery'
-const BACKUP_PASS = 'backup passphrase 42'
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return
-    await sleep(100)
-  }
-  assert.fail(`timed out waiting for ${what}`)
-}
+import type { NodeStatus } from '@meshlan/mesh'
+import { BACKUP_PASS, continuityMesh, until } from './continuity-mesh.ts'
 
 it('a delegated admin keeps the network administered after the owner’s box is lost; removed, it cannot sign', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'delegate-'))
-  const dirs = Object.fromEntries(['o', 'a', 'b', 'c'].map((n) => [n, join(root, n)]))
-  for (const d of Object.values(dirs)) {
-    await mkdir(d)
-    await writeFile(join(d, 'config.toml'), CONFIG)
-  }
-  const call = <T>(n: string, meth: string, p = {}) =>
-    callControl<T>(join(dirs[n], 'control.sock'), dirs[n], meth, p)
+  const m = await continuityMesh('delegate')
+  const { dirs, daemons, call } = m
   const version = async (n: string) => (await call<NodeStatus>(n, 'status')).self.network.policyVersion
-  const daemons: Record<string, Daemon> = {}
-  const start = async (n: string) => {
-    daemons[n] = createDaemon({ stateDir: dirs[n] }, { log: quiet })
-    await daemons[n].start()
-  }
   try {
-    const oc = new Controller({ state: new StateDir(dirs.o), hostRoutes: async () => [] })
-    await oc.init({ name: 'owner' })
-    await oc.networkCreate({ name: 'lab', passphrase: OWNER_PASS })
-    await start('o')
-    await call('o', 'unlock', { passphrase: OWNER_PASS })
-    for (const n of ['a', 'b', 'c']) {
-      const k = await call<{ joinString: string }>('o', 'keyCreate', { name: `k${n}`, allowAll: true })
-      await new Controller({ state: new StateDir(dirs[n]), hostRoutes: async () => [] }).join({
-        joinString: k.joinString,
-        name: n,
-      })
-      await start(n)
-    }
-    for (const n of ['a', 'b', 'c']) {
-      await until(`${n} sees its peers`, async () => {
-        const s = await call<NodeStatus>(n, 'status')
-        return s.self.bound && s.peers.filter((p) => p.online && p.bound).length === 3
-      })
-    }
-
     // the owner names a an admin: every node holds the certificate
     const named = await call<{ epoch: number; version: number; nodes: Array<{ name: string }> }>(
       'o',
@@ -155,7 +104,6 @@ it('a delegated admin keeps the network administered after the owner’s box is 
     assert.equal(await version('a'), removed.version)
     assert.equal(await version('b'), removed.version)
   } finally {
-    for (const d of Object.values(daemons)) await d.stop().catch(() => {})
-    await rm(root, { recursive: true, force: true })
+    await m.close()
   }
 })

@@ -8,69 +8,19 @@
  * verifies under the same owner key. A restore on b with no member left to ask refuses.
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { it } from 'node:test'
-import { createLogger, type NodeStatus } from '@meshlan/mesh'
+import type { NodeStatus } from '@meshlan/mesh'
 import { decodeOwnerPolicy, publicKeyFromPeerId } from '@meshlan/wire'
 import { fromBase64, toBase64 } from '@meshlan/wire/encoding'
-import { callControl } from '../src/control.ts'
-import { Controller } from '../src/controller.ts'
-import { createDaemon, type Daemon } from '../src/daemon.ts'
-import { StateDir } from '../src/state.ts'
-
-const quiet = createLogger('t', { level: 'error' })
-const CONFIG =
-  'listen = ["/ip4/127.0.0.1/tcp/0"]\nlog_level = "error"\n[tun]\nenabled = false\n[admin]\nlisten = []\n'
-const OWNER_PASS = 'correct horse battery'
-const BACKUP_PASS = 'backup passphrase 42'
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function until(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return
-    await sleep(100)
-  }
-  assert.fail(`timed out waiting for ${what}`)
-}
+import { BACKUP_PASS, continuityMesh, until } from './continuity-mesh.ts'
 
 it('owner continuity: backup, owner state lost, restore on a member continues the chain; a revoke reaches every node; wrong passphrase, tampered backup and no reachable member are refused; the 24-word phrase restores on another member', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'restore-'))
-  const dirs = Object.fromEntries(['o', 'a', 'b', 'c'].map((n) => [n, join(root, n)]))
-  for (const d of Object.values(dirs)) {
-    await mkdir(d)
-    await writeFile(join(d, 'config.toml'), CONFIG)
-  }
-  const call = <T>(n: string, meth: string, p = {}) =>
-    callControl<T>(join(dirs[n], 'control.sock'), dirs[n], meth, p)
-  const daemons: Record<string, Daemon> = {}
-  const start = async (n: string) => {
-    daemons[n] = createDaemon({ stateDir: dirs[n] }, { log: quiet })
-    await daemons[n].start()
-  }
+  const m = await continuityMesh('restore')
+  const { dirs, daemons, call } = m
+  const net = { owner: m.owner }
   try {
-    const oc = new Controller({ state: new StateDir(dirs.o), hostRoutes: async () => [] })
-    await oc.init({ name: 'owner' })
-    const net = await oc.networkCreate({ name: 'lab', passphrase: OWNER_PASS })
-    await start('o')
-    await call('o', 'unlock', { passphrase: OWNER_PASS })
-    for (const n of ['a', 'b', 'c']) {
-      const k = await call<{ joinString: string }>('o', 'keyCreate', { name: `k${n}`, allowAll: true })
-      await new Controller({ state: new StateDir(dirs[n]), hostRoutes: async () => [] }).join({
-        joinString: k.joinString,
-        name: n,
-      })
-      await start(n)
-    }
-    // every member bound and online at every other member
-    for (const n of ['a', 'b', 'c']) {
-      await until(`${n} sees its peers`, async () => {
-        const s = await call<NodeStatus>(n, 'status')
-        return s.self.bound && s.peers.filter((p) => p.online && p.bound).length === 3
-      })
-    }
     const ownerNode = daemons.o.node?.peerId as string
 
     // the backup, then one more version the backup does not hold
@@ -243,7 +193,6 @@ it('owner continuity: backup, owner state lost, restore on a member continues th
       ],
     )
   } finally {
-    for (const d of Object.values(daemons)) await d.stop().catch(() => {})
-    await rm(root, { recursive: true, force: true })
+    await m.close()
   }
 })
