@@ -35,7 +35,12 @@ import { type ControlCaller, type ControlServer, isListening, listenControl } fr
 import { controlAccess } from './control-access.ts'
 import { type CallContext, CONTROLLER_METHODS, Controller, type ControllerMethod } from './controller.ts'
 import { type OpenDevice, type OverlayDevice, openTunDevice } from './device.ts'
-import { DaemonRunningError, InvalidArgumentError, NodeNotRunningError } from './errors.ts'
+import {
+  DaemonRunningError,
+  DaemonStoppingError,
+  InvalidArgumentError,
+  NodeNotRunningError,
+} from './errors.ts'
 import { CLI_TOTP_LOCKOUT_FILE, Lockout, UNLOCK_LOCKOUT_FILE } from './lockout.ts'
 import { MagicDns } from './magic-dns.ts'
 import { MetricsServer, snapshotOf } from './metrics.ts'
@@ -166,21 +171,9 @@ class MeshDaemon implements Daemon {
     // so a client that can connect finds a ready daemon
     if (await isListening(this.state.socketPath())) throw new DaemonRunningError(this.state.dir)
     try {
-      await this.serialLifecycle(() => this.startNode())
-      this.server = await listenControl(
-        this.state.socketPath(),
-        this.state.dir,
-        (m, p, c) => this.handle(m, p, c),
-        this.log,
-        { access: controlAccess() },
-      )
-      await writeFileAtomic(this.state.path('pid'), `${process.pid}\n`, 0o600)
-      this.wrotePid = true
-      const source = () => (this.node == null ? null : snapshotOf(this.node))
-      this.metrics = new MetricsServer({ source, log: this.log.child('metrics') })
-      await this.metrics.apply(this.config.metrics, this.node?.address ?? null)
-      this.admin = this.createAdmin()
-      await this.admin.apply(this.config.admin, this.node?.address ?? null)
+      // one lifecycle step, so a stop() that starts meanwhile (a fatal error, a signal) runs after
+      // it and finds the socket and pid file to remove; and it stops here if it already began
+      await this.serialLifecycle(() => this.startServices())
     } catch (err) {
       await this.stop()
       throw err
@@ -188,6 +181,25 @@ class MeshDaemon implements Daemon {
     this.log.info('daemon started', { state: this.state.dir, peer: peerId, pid: process.pid })
     this.recordsTimer = setInterval(() => void this.saveRecords(), RECORDS_SAVE_MS)
     this.recordsTimer.unref()
+  }
+
+  private async startServices(): Promise<void> {
+    await this.startNode()
+    if (this.stopping != null) throw new DaemonStoppingError()
+    this.server = await listenControl(
+      this.state.socketPath(),
+      this.state.dir,
+      (m, p, c) => this.handle(m, p, c),
+      this.log,
+      { access: controlAccess() },
+    )
+    await writeFileAtomic(this.state.path('pid'), `${process.pid}\n`, 0o600)
+    this.wrotePid = true
+    const source = () => (this.node == null ? null : snapshotOf(this.node))
+    this.metrics = new MetricsServer({ source, log: this.log.child('metrics') })
+    await this.metrics.apply(this.config.metrics, this.node?.address ?? null)
+    this.admin = this.createAdmin()
+    await this.admin.apply(this.config.admin, this.node?.address ?? null)
   }
 
   /** MagicDNS lives on the TUN: without one (tests, control plane only) the host is never touched. */

@@ -46,6 +46,14 @@ export class DaemonStopError extends DaemonError {
   }
 }
 
+/** A stop (signal, fatal error) arrived while the daemon was still starting: it stops instead. */
+export class DaemonStoppingError extends DaemonError {
+  constructor() {
+    super('ERR_DAEMON_STOPPING', 'the meshlan daemon was told to stop while starting: start it again')
+    this.name = 'DaemonStoppingError'
+  }
+}
+
 export class ConfigError extends DaemonError {
   readonly field: string
   constructor(path: string, field: string, problem: string) {

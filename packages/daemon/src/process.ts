@@ -80,6 +80,7 @@ export async function runDaemonProcess(stateDir: string): Promise<number> {
   try {
     await daemon.start()
   } catch (err) {
+    if (fatal) return EXIT_FATAL // the fault stopped the start: exit as for any fatal error
     log.error('daemon failed to start', { error: (err as Error).message })
     return 1
   }

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import { it } from 'node:test'
 import type { NodeStatus } from '@meshlan/mesh'
 import { BACKUP_PASS, continuityMesh, until } from './continuity-mesh.ts'

@@ -47,6 +47,8 @@ describe('daemon: fatal errors exit non-zero after a bounded cleanup', () => {
   for (const [fault, logged] of [
     ['throw', /uncaught exception: stopping and exiting/],
     ['reject', /unhandled rejection: stopping and exiting/],
+    // the fault arrives while start() is still running: the start stops, nothing is left behind
+    ['early', /uncaught exception: stopping and exiting/],
   ] as const) {
     it(`${fault}: logged, socket and pid file removed, exit code 70`, async () => {
       const state = await mkdtemp(join(root, `${fault}-`))
