@@ -17,13 +17,11 @@ import { Coalescer } from './coalesce.ts'
 import { composeNode, type MeshNodeInit, type NodeServices, selfRecord } from './compose.ts'
 import { RTT_REFRESH_MS } from './constants.ts'
 import { createLogger, type Logger } from './logger.ts'
-import { bindMembers } from './membership/binder.ts'
-import { OWNER_KEY_NAME } from './membership/policy-store.ts'
 import type { MembershipService } from './membership/service.ts'
 import type { PolicyChange } from './network.ts'
 import { isUnderlay } from './overlay.ts'
 import { computePeerTable, emptyPeerTable, type PeerTable } from './peer-table.ts'
-import { DialBypass, dialTarget } from './routing/dial-bypass.ts'
+import { DialBypass } from './routing/dial-bypass.ts'
 import * as routing from './routing/settings.ts'
 import { refreshRtts } from './rtt.ts'
 import * as view from './status.ts'
@@ -121,13 +119,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       network: this.networkId,
       addrs: lp.getMultiaddrs().map(String).join(','),
     })
-    // the owner binds itself before it answers anyone, so its name and address are final at once
-    if (m.isOwner && m.store.policy != null && m.store.binding(this.peerId) == null) {
-      // a locked owner key cannot sign: the node runs unbound until it is unlocked (the binder retries)
-      const self = [{ peerId: this.peerId, key: OWNER_KEY_NAME, wanted: this.init.name }]
-      const failed = (err: Error) => this.log.warn('binding the owner node failed', { error: err.message })
-      await m.amend(bindMembers(self, Date.now())).catch(failed)
-    }
+    await m.bindSelf(this.init.name)
     await this.recompute()
     this.rttTimer = setInterval(
       () => void refreshRtts(this.table.peers.keys(), this.s.reachability, this.rtts),
@@ -236,14 +228,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
    */
   private async beforeDial(addr: string): Promise<void> {
     if (this.table.exit == null || this.init.beforeUnderlayDial == null) return
-    const ip = dialTarget(addr)
-    if (ip == null || !this.underlay(ip) || ip.startsWith('127.')) return
-    if (!this.dialBypass.hold(ip)) return
-    try {
-      await this.init.beforeUnderlayDial(ip)
-    } catch (err) {
-      this.log.warn('could not route a dialled address outside the exit node', { ip, error: String(err) })
-    }
+    await this.dialBypass.before(addr, (ip) => this.underlay(ip), this.init.beforeUnderlayDial, this.log)
   }
 
   private get subnet(): string | null {
@@ -279,15 +264,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       reason: this.selfReason == null ? null : (m.gate.refusal ?? this.selfReason),
       reach: this.s.reachability,
       rtt: (p) => this.rtts.get(p) ?? null,
-      online: (p) => {
-        const n = t.get(p)
-        return n != null && t.isOnline(n)
-      },
-      version: (p) => t.get(p)?.record.version ?? null,
-      lastSeen: (p) => {
-        const n = t.get(p)
-        return n == null ? null : t.lastSeen(n)
-      },
+      ...view.recordFacts(t),
       selfVersion: this.init.version ?? null,
       links: () => tu.pump?.linkStats() ?? [],
       drops: { ...(tu.pump?.dropCounts() ?? {}), ...view.gateDrops(m.gate.counters) },

@@ -89,6 +89,30 @@ export interface StatusSource {
   lastSeen?(peerId: string): number | null
 }
 
+/** What the topology knows of a peer's record, as StatusSource reads it. */
+export interface RecordView<N extends { record: { version?: string | null } }> {
+  get(peerId: string): N | undefined
+  isOnline(n: N): boolean
+  lastSeen(n: N): number
+}
+
+/** StatusSource's per-peer record facts (online, version, last seen) from the topology. */
+export function recordFacts<N extends { record: { version?: string | null } }>(
+  t: RecordView<N>,
+): Pick<StatusSource, 'online' | 'version' | 'lastSeen'> {
+  return {
+    online: (p) => {
+      const n = t.get(p)
+      return n != null && t.isOnline(n)
+    },
+    version: (p) => t.get(p)?.record.version ?? null,
+    lastSeen: (p) => {
+      const n = t.get(p)
+      return n == null ? null : t.lastSeen(n)
+    },
+  }
+}
+
 export function peerStatuses(src: StatusSource): PeerStatus[] {
   const stats = new Map(src.links().map((s) => [s.peerId, s]))
   return [...src.table.peers.values()]

@@ -18,7 +18,7 @@ import {
 } from '../routing/auto-approve.ts'
 import { type BindRequest, bindMembers } from './binder.ts'
 import { type GateComponents, MembershipGate } from './gate.ts'
-import { type Membership, type MembershipResult, PolicyStore } from './policy-store.ts'
+import { type Membership, type MembershipResult, OWNER_KEY_NAME, PolicyStore } from './policy-store.ts'
 import { PolicySigner } from './signer.ts'
 
 export interface MembershipInit {
@@ -154,6 +154,18 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     if (!this.store.isAdmin(this.selfId)) return Promise.reject(new NotOwnerError('change the policy'))
     this.adminSigner ??= this.newSigner(this.init.privateKey)
     return this.adminSigner.amend(change)
+  }
+
+  /**
+   * On the owner, at start: bind itself before it answers anyone, so its name and address are final
+   * at once. A locked owner key cannot sign: the node runs unbound until unlocked (the binder retries).
+   */
+  async bindSelf(wanted: string): Promise<void> {
+    if (!this.isOwner || this.store.policy == null || this.store.binding(this.selfId) != null) return
+    const self = [{ peerId: this.selfId, key: OWNER_KEY_NAME, wanted }]
+    await this.amend(bindMembers(self, Date.now())).catch((err: Error) =>
+      this.init.log.warn('binding the owner node failed', { error: err.message }),
+    )
   }
 
   /**

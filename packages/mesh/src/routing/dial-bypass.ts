@@ -5,6 +5,7 @@
  * would then skip the exit node. Only addresses we dial ourselves, for as long as the dial may
  * take, plus those we hold connections to (the node adds those), are bypassed.
  */
+import type { Logger } from '../logger.ts'
 
 /**
  * How long a dialled address stays bypassed: longer than a libp2p dial (5 s) or a punch window,
@@ -30,6 +31,25 @@ export class DialBypass {
       this.held.delete(oldest)
     }
     return fresh
+  }
+
+  /**
+   * Before a dial to `addr` (a multiaddr or an IP): an underlay address not held yet is held and
+   * handed to `bypass` (the daemon adds its `throw` route); a failure is logged, the dial goes on.
+   */
+  async before(
+    addr: string,
+    underlay: (ip: string) => boolean,
+    bypass: (ip: string) => Promise<void>,
+    log: Pick<Logger, 'warn'>,
+  ): Promise<void> {
+    const ip = dialTarget(addr)
+    if (ip == null || !underlay(ip) || ip.startsWith('127.') || !this.hold(ip)) return
+    try {
+      await bypass(ip)
+    } catch (err) {
+      log.warn('could not route a dialled address outside the exit node', { ip, error: String(err) })
+    }
   }
 
   /** The addresses held now (expired ones forgotten). */
