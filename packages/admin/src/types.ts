@@ -5,15 +5,20 @@
  * and writeFileAtomic, and the compiler checks at that call that they fit these shapes.
  */
 
-/** One audit entry (part A's AuditSink writes it, hash-chained, to the audit log). */
+/**
+ * One security-relevant action (the daemon's audit-log.ts writes it, hash-chained). Never a
+ * secret in it: no passphrase, password, token, TOTP code or join string.
+ */
 export interface AuditEvent {
+  /** What happened, e.g. `unlock`, `key.create`, `acl.set`, `login`. */
   event: string
-  /** The admin user, or `-` before anyone is known. */
+  /** Who: `uid:1000` on the control socket, the admin user name (or `-`) on the admin API. */
   actor: string
-  /** Where the request came from, e.g. `ip:203.0.113.5`. */
+  /** From where: `uid:1000` (control socket), `ip:203.0.113.5` (admin API). */
   source: string
+  /** Whether it succeeded. @default true */
   ok?: boolean
-  /** Names, versions, reasons: never a secret. */
+  /** Event-specific facts (names, versions, diffs as text): never a secret. */
   detail?: Record<string, string | number | boolean | null>
 }
 

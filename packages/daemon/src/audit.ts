@@ -6,22 +6,11 @@
  * Never put a secret in an event: no passphrase, password, token, TOTP code or join string.
  */
 
-export interface AuditEvent {
-  /** What happened, e.g. `unlock`, `key.create`, `acl.set`, `login`. */
-  event: string
-  /** Who: `uid:1000` on the control socket, the admin user name on the admin API. */
-  actor: string
-  /** From where: `uid:1000` (control socket), `ip:203.0.113.5` (admin API). */
-  source: string
-  /** Whether it succeeded. @default true */
-  ok?: boolean
-  /** Event-specific facts (names, versions, diffs as text): never a secret. */
-  detail?: Record<string, string | number | boolean | null>
-}
+// one definition, in the admin package (which cannot import the daemon): its comments say what
+// each field holds
+import type { AuditSink } from '@meshlan/admin'
 
-export interface AuditSink {
-  append(e: AuditEvent): Promise<void>
-}
+export type { AuditEvent, AuditSink } from '@meshlan/admin'
 
 /** A sink that drops everything (tests, a controller run without a daemon's state). */
 export const NULL_AUDIT: AuditSink = { append: async () => {} }

@@ -1,4 +1,9 @@
-/** The API's answers the pages read (docs/admin-api.md; the daemon's JSON, as `meshlan ... --json`). */
+/**
+ * The API's answers the pages read (docs/admin-api.md; the daemon's JSON, as `meshlan ... --json`):
+ * the daemon's and the node's own types, imported as types only (nothing of them is bundled).
+ */
+import type { AuditEntry as AuditEntryLine, AuditVerifyInfo, KeyInfo } from '@meshlan/daemon/api'
+import type { Netcheck, NodeStatus, PeerStatus, RouteOverviewNode } from '@meshlan/mesh'
 
 export interface Session {
   username: string
@@ -8,40 +13,8 @@ export interface Session {
   ownerKey: { protected: boolean; locked: boolean } | null
 }
 
-export interface Peer {
-  name: string
-  ip: string
-  peerId: string
-  path: 'direct' | 'relay' | 'none'
-  rttMs: number | null
-  rxBytes: number
-  txBytes: number
-  key: string
-  bound: boolean
-  online: boolean
-  via: string | null
-  why: string | null
-  routes: string[]
-  exitNode: boolean
-  version: string | null
-  /** ms since the epoch: now while connected, else its record's time (PeerStatus.lastSeen). */
-  lastSeen?: number | null
-}
-
-export interface NodeStatus {
-  self: {
-    name: string
-    ip: string | null
-    peerId: string
-    network: { id: string; name: string | null; subnet: string | null; owner: string; policyVersion: number }
-    key: string | null
-    routes: { advertised: string[]; approved: string[] }
-    exitNode: string | null
-    version: string | null
-  }
-  peers: Peer[]
-  drops: Record<string, number>
-}
+export type Peer = PeerStatus
+export type { NodeStatus, Netcheck }
 
 export interface Status {
   info: { version: string; network: { id: string; role: string } | null; device: string | null }
@@ -50,58 +23,12 @@ export interface Status {
   net: Netcheck | null
 }
 
-/** What `meshlan netcheck` shows (the node's view, no probing). */
-export interface Netcheck {
-  observed: string[]
-  natMapping: string | null
-  natPreservesPort: boolean | null
-  behindNat: boolean | null
-  relay: boolean
-  relayMode: string
-  relayReason: string
-  relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
-  portMapping: { enabled: boolean; state: string }
-}
-
-export interface RouteNode {
-  peerId: string
-  name: string
-  ip: string | null
-  advertised: string[]
-  approved: string[]
-  primary: string[]
-  exitNode: { advertised: boolean; approved: boolean }
-}
+export type RouteNode = RouteOverviewNode
 
 export interface Routes {
   nodes: RouteNode[]
 }
 
-export interface Key {
-  name: string
-  tags: string[]
-  createdAt: number
-  expiresAt: number | null
-  memberExpiresAt: number | null
-  reusable: boolean
-  claimedBy: string | null
-  maxMembers: number
-  members: number
-}
-
-export interface AuditEntry {
-  ts: string
-  event: string
-  actor: string
-  source: string
-  ok: boolean
-  detail: Record<string, string | number | boolean | null>
-}
-
-export interface AuditVerify {
-  ok: boolean
-  lines: number
-  bad: { file: string; line: number; reason: string } | null
-  truncated: { file: string; line: number } | null
-  startsMidChain: boolean
-}
+export type Key = KeyInfo
+export type AuditEntry = Omit<AuditEntryLine, 'prev'>
+export type AuditVerify = AuditVerifyInfo

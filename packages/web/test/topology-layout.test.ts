@@ -25,6 +25,7 @@ function peer(name: string, over: Partial<Peer> = {}): Peer {
     routes: [],
     exitNode: false,
     version: null,
+    lastSeen: null,
     ...over,
   }
 }
