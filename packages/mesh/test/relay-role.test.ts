@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
   DIALBACK_RESPONDER_WINDOW_MS,
+  RELAY_CONFIRM_IDLE_MS,
   RELAY_CONFIRM_RETRY_MS,
   RELAY_CONFIRM_TTL_MS,
   RELAY_RECONFIRM_MS,
@@ -54,6 +55,23 @@ describe('RelayRole', () => {
     assert.equal(r.serving(20), false)
     assert.match(r.status(20).reason, /could not dial us back \(m2: no answer/)
     assert.equal(r.confirm('m1', '/ip4/203.0.113.5/tcp/7946', 30), true, 'serving again')
+  })
+
+  it('auto: a round with nobody to ask rests until a connection opens or RELAY_CONFIRM_IDLE_MS passed', () => {
+    const r = new RelayRole('auto')
+    const t = 1_000_000
+    assert.equal(r.due(t), true)
+    r.idle(t)
+    assert.equal(r.due(t + RELAY_CONFIRM_RETRY_MS), false, 'no 1 s rounds while nobody is outside')
+    assert.equal(r.due(t + RELAY_CONFIRM_IDLE_MS - 1), false)
+    assert.equal(r.due(t + RELAY_CONFIRM_IDLE_MS), true)
+    r.idle(t)
+    r.wake()
+    assert.equal(r.due(t + 1), true, 'a new connection: ask at once')
+    r.idle(t)
+    r.setMode(true)
+    r.setMode('auto')
+    assert.equal(r.due(t + 1), true, 'a new mode starts afresh')
   })
 
   it('asks members in turn, none twice within the responder window', () => {

@@ -147,6 +147,14 @@ export const DIALBACK_RESPONDER_WINDOW_MS = 5_000
  * network's first public member should relay within a second or two of its first NATed member.
  */
 export const RELAY_CONFIRM_RETRY_MS = 1_000
+/**
+ * relay = "auto": after a round that found nobody to ask (no member outside our network is
+ * connected, or we are behind a NAT), the next round waits this long unless a connection opens
+ * first (a new member is the only thing that gives us someone to ask). Idle CPU (issue 14): the
+ * 1 s retry read the host's interfaces and walked every connection each second, in every
+ * network whose members share one LAN.
+ */
+export const RELAY_CONFIRM_IDLE_MS = 60_000
 /** relay = "auto" while serving: confirm again this often (an address or firewall may change). */
 export const RELAY_RECONFIRM_MS = 60_000
 /** A confirmation counts this long: three re-confirmations missed and we stop relaying. */

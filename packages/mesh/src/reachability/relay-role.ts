@@ -9,6 +9,7 @@
  */
 import {
   DIALBACK_RESPONDER_WINDOW_MS,
+  RELAY_CONFIRM_IDLE_MS,
   RELAY_CONFIRM_RETRY_MS,
   RELAY_CONFIRM_TTL_MS,
   RELAY_FAILS_TO_STOP,
@@ -34,6 +35,8 @@ export class RelayRole {
   private fails = 0
   private lastFail: string | null = null
   private lastAsk = 0
+  /** No round before this (nobody to ask last time) unless woken. */
+  private quietUntil = 0
   private readonly asked = new Map<string, number>()
 
   constructor(mode: RelayMode) {
@@ -48,6 +51,7 @@ export class RelayRole {
     this.fails = 0
     this.lastFail = null
     this.lastAsk = 0
+    this.quietUntil = 0
   }
 
   serving(now: number): boolean {
@@ -57,9 +61,19 @@ export class RelayRole {
 
   /** Whether to ask a member now (auto only): soon while unconfirmed, now and then once serving. */
   due(now: number): boolean {
-    if (this.mode !== 'auto') return false
+    if (this.mode !== 'auto' || now < this.quietUntil) return false
     const every = this.serving(now) ? RELAY_RECONFIRM_MS : RELAY_CONFIRM_RETRY_MS
     return now - this.lastAsk >= every
+  }
+
+  /** A round found nobody to ask: skip rounds for RELAY_CONFIRM_IDLE_MS, or until wake(). */
+  idle(now: number): void {
+    this.quietUntil = now + RELAY_CONFIRM_IDLE_MS
+  }
+
+  /** Something changed that may give us someone to ask (a connection opened): rounds resume. */
+  wake(): void {
+    this.quietUntil = 0
   }
 
   /** Which of these members to ask: not asked within the responder's window, least recently first. */

@@ -213,7 +213,10 @@ export class Reachability {
             client: components.portMapClient ?? portMapClient(),
             log: init.log.child('portmap'),
             listenPort: () => this.listenPort(),
-            onChange: () => void this.c.publishRecord().catch(() => {}),
+            onChange: () => {
+              this.relayRole.wake() // a mapped port is an address members outside can dial back
+              void this.c.publishRecord().catch(() => {})
+            },
           })
         : null
     this.paths = new Paths({
@@ -513,6 +516,7 @@ export class Reachability {
     const port = mapped != null ? Number(mapped.external.split('/').pop()) : this.listenPort()
     // behind a NAT nobody outside can dial our announced address: nothing to ask
     if (port == null || this.behindNatIps().length > 0) {
+      this.relayRole.idle(now)
       if (this.relayRole.serving(now) && this.relayRole.fail('self', 'behind a NAT', now))
         await this.relayChanged()
       return
@@ -528,7 +532,10 @@ export class Reachability {
     }
     const peer = this.relayRole.pick([...outside.keys()], now)
     const conn = peer == null ? undefined : outside.get(peer)
-    if (peer == null || conn == null) return
+    if (peer == null || conn == null) {
+      if (outside.size === 0) this.relayRole.idle(now)
+      return
+    }
     this.relayRole.asking(peer, now)
     this.confirming = true
     try {
@@ -596,6 +603,7 @@ export class Reachability {
 
   private onConnectionOpen(conn: Connection): void {
     if (!this.running) return
+    this.relayRole.wake()
     const peer = conn.remotePeer.toString()
     if (!isRelayed(conn)) {
       this.c.onDirect(peer, conn)
