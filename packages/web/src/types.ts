@@ -14,7 +14,7 @@ export interface Session {
 }
 
 export type Peer = PeerStatus
-export type { NodeStatus, Netcheck }
+export type { Netcheck, NodeStatus }
 
 export interface Status {
   info: { version: string; network: { id: string; role: string } | null; device: string | null }
