@@ -238,6 +238,15 @@ export class Paths {
       .map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
   }
 
+  /**
+   * No relay to consider and none ranked (so none reserved): maintenance has nothing to do. Asked
+   * first because reading our circuit addresses walks libp2p's whole address list (issue 14: idle
+   * CPU of networks on one LAN, which have no relay).
+   */
+  relaysIdle(): boolean {
+    return this.relayRtts.size === 0 && this.init.relayCandidates().length === 0
+  }
+
   /** Keeps reservations on the (up to) RESERVED_RELAYS member relays with the lowest RTT. */
   async maintainReservations(): Promise<void> {
     if (!this.init.holdReservations()) return

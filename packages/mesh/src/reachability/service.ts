@@ -698,6 +698,10 @@ export class Reachability {
 
   private async maintainRelays(): Promise<void> {
     if (!this.running) return
+    if (this.paths.relaysIdle()) {
+      if (this.nat.mapped == null) await this.probeNat()
+      return
+    }
     const before = this.paths.circuitAddrs().join(',')
     await this.paths.maintainReservations().catch((err: Error) => {
       this.log.debug('relay maintenance failed', { error: err.message })
@@ -714,15 +718,15 @@ export class Reachability {
    */
   private async watchDirectPaths(): Promise<void> {
     if (!this.running) return
+    let ourRelays: number | undefined // read once per round: it walks libp2p's address list
     for (const peerId of this.c.activePeers(TUNNEL_ACTIVE_WINDOW_MS)) {
       const conn = this.paths.best(peerId)
       if (conn == null || isRelayed(conn)) continue
       // nothing to fall back on: no relay on either side
-      if (
-        (this.c.topology.record(peerId)?.relays.length ?? 0) === 0 &&
-        this.paths.circuitAddrs().length === 0
-      )
-        continue
+      if ((this.c.topology.record(peerId)?.relays.length ?? 0) === 0) {
+        ourRelays ??= this.paths.circuitAddrs().length
+        if (ourRelays === 0) continue
+      }
       try {
         await pingConnection(conn, DIRECT_WATCH_TIMEOUT_MS)
         this.directMisses.delete(peerId)
