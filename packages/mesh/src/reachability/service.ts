@@ -76,6 +76,7 @@ import { ObservedIps } from './observed.ts'
 import { type DirectFailure, isRelayed, type PathKind, Paths, pingConnection } from './paths.ts'
 import { type PortMapClient, portMapClient } from './port-map-client.ts'
 import { PortMapper, type PortMappingView } from './port-mapping.ts'
+import { RelayGovernor, type RelayGovernorStats } from './relay-governor.ts'
 import { type RelayMode, RelayRole } from './relay-role.ts'
 
 export interface ReachabilityInit {
@@ -100,6 +101,21 @@ export interface ReachabilityInit {
   explicitAnnounce?: boolean
   /** Called with the remote IP before each hole-punch dial (the exit client's bypass). @default none */
   beforeDial?: (ip: string) => Promise<void>
+  /**
+   * What our member relay forwards for members (relay-governor.ts): a cap on all of it together
+   * (`[nat] relay_rate_mbit`), a quota per member per period (`relay_member_quota_mb`,
+   * `relay_quota_period`). @default no cap, no quota: equal shares only while the relay is busy
+   */
+  relayLimits?: RelayLimits
+}
+
+/** `[nat] relay_rate_mbit`, `relay_member_quota_mb`, `relay_quota_period`, in bytes and ms. */
+export interface RelayLimits {
+  /** Bytes per second for all members together; 0: no fixed cap. */
+  rateBytesPerSec: number
+  /** Bytes per member per period; 0: no quota. */
+  quotaBytes: number
+  quotaPeriodMs: number
 }
 
 /** What reachability reads of the topology: member records and the member relays. */
@@ -158,6 +174,8 @@ export interface Netcheck {
   relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
   /** The router's port mapping for our listening port (UPnP IGD / NAT-PMP). */
   portMapping: PortMappingView
+  /** What our member relay forwarded for members, their shares and quotas (null: no relay server). */
+  relayUsage: RelayGovernorStats | null
 }
 
 export class Reachability {
@@ -186,6 +204,8 @@ export class Reachability {
   private announcedServing = false
   /** null when `portMapping` is off */
   private readonly portMapper: PortMapper | null
+  /** Shares and quotas of what our relay server forwards; null without one. */
+  private readonly governor: RelayGovernor | null
 
   constructor(init: ReachabilityInit, components: ReachabilityComponents) {
     this.c = components
@@ -207,6 +227,13 @@ export class Reachability {
     this.selfId = init.selfId
     this.explicitAnnounce = init.explicitAnnounce === true
     this.dialBack = new DialBackResponder(components.tcpProbe)
+    this.governor = this.relayServer
+      ? new RelayGovernor({
+          ...init.relayLimits,
+          streams: () => this.adapter.relayStreams(),
+          log: init.log.child('relay'),
+        })
+      : null
     this.portMapper =
       init.portMapping === true
         ? new PortMapper({
@@ -263,6 +290,7 @@ export class Reachability {
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
     this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
     this.timers.push(setInterval(() => void this.watchDirectPaths(), DIRECT_WATCH_MS))
+    this.governor?.start()
     if (this.relayServer)
       this.timers.push(setInterval(() => void this.confirmRelay(), RELAY_CONFIRM_RETRY_MS))
     setTimeout(() => void this.maintainRelays().then(() => this.probeNat()), FIRST_PROBE_MS).unref()
@@ -279,6 +307,7 @@ export class Reachability {
     this.relaySoon = null
     this.offOpen?.()
     this.offOpen = null
+    this.governor?.stop()
     await this.host.unhandle([DIALBACK_PROTOCOL]).catch(() => {})
     // bounded (PORT_UNMAP_TIMEOUT_MS): a router that went away never holds up `down`
     await this.portMapper?.stop()
@@ -452,6 +481,7 @@ export class Reachability {
         reserved: circuits.some((c) => c.includes(record.peerId)),
       })),
       portMapping: this.portMapping(),
+      relayUsage: this.relayUsage(),
     }
   }
 
@@ -464,6 +494,16 @@ export class Reachability {
     this.relayRole.setMode(mode)
     void this.confirmRelay()
     return true
+  }
+
+  /** Why our relay must not connect these members now (a quota), or null (the connection gater). */
+  relayRefusal(source: string, destination: string): string | null {
+    return this.governor?.refusal(source, destination) ?? null
+  }
+
+  /** What our relay forwarded for members (null: no relay server). */
+  relayUsage(): RelayGovernorStats | null {
+    return this.governor?.stats() ?? null
   }
 
   /** Whether this node serves as a member relay now (its record's `relay` flag). */
