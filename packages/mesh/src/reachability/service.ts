@@ -184,6 +184,7 @@ export class Reachability {
   private readonly host: ReachabilityHost
   private readonly adapter: Libp2pAdapter
   private offOpen: (() => void) | null = null
+  private offClose: (() => void) | null = null
   private readonly paths: Paths
   private readonly puncher: HolePuncher
   private readonly observed = new ObservedIps()
@@ -286,6 +287,7 @@ export class Reachability {
       maxOutboundStreams: OBSERVE_MAX_STREAMS,
     })
     this.offOpen = this.host.onConnectionOpen((conn) => this.onConnectionOpen(conn))
+    this.offClose = this.host.onConnectionClose((conn) => this.onConnectionClose(conn))
     this.running = true
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
     this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
@@ -307,6 +309,8 @@ export class Reachability {
     this.relaySoon = null
     this.offOpen?.()
     this.offOpen = null
+    this.offClose?.()
+    this.offClose = null
     this.governor?.stop()
     await this.host.unhandle([DIALBACK_PROTOCOL]).catch(() => {})
     // bounded (PORT_UNMAP_TIMEOUT_MS): a router that went away never holds up `down`
@@ -649,6 +653,20 @@ export class Reachability {
     }
   }
 
+  /**
+   * A direct connection closed (our watchdog, the peer's, or the path died): the way back to direct
+   * is a new punch once things settle. Only B — the side with the inbound relayed connection —
+   * initiates (punchAgain finds it), so both sides listen here: before, only the side whose own
+   * watchdog fired scheduled it, and when that was A, nobody punched again (the tunnel stayed on
+   * the relay for good, found by the path-change lab test).
+   */
+  private onConnectionClose(conn: Connection): void {
+    if (!this.running || isRelayed(conn)) return
+    const peer = conn.remotePeer.toString()
+    if (!this.c.isMember(peer) || this.paths.path(peer) === 'direct') return
+    setTimeout(() => this.punchAgain(peer), REPUNCH_AFTER_FALLBACK_MS).unref()
+  }
+
   /** Whether a peer sits behind the same NAT as we do (its signed mapping is one of our IPs). */
   private sharesNat(peerId: string): boolean {
     return this.peerMappedIps(peerId).some((ip) => this.observed.has(ip))
@@ -764,9 +782,8 @@ export class Reachability {
         if (misses < DIRECT_MISSES_TO_FALLBACK) continue
         this.directMisses.delete(peerId)
         this.log.info('direct path dead, falling back to the relay', { peer: peerId })
+        // the way back, a new punch, follows the close (onConnectionClose, on both sides)
         conn.abort(new Error('direct path stopped answering'))
-        // the way back: punch again once things settle (B's side initiates, as always)
-        setTimeout(() => this.punchAgain(peerId), REPUNCH_AFTER_FALLBACK_MS).unref()
       }
     }
   }
