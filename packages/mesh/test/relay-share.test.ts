@@ -1,11 +1,7 @@
 /** The arithmetic of a member relay's shares and quotas (reachability/relay-share.ts). */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import {
-  RELAY_BUSY_BACKOFF,
-  RELAY_BUSY_ELU,
-  RELAY_SHARE_FLOOR_BYTES,
-} from '../src/reachability/constants.ts'
+import { RELAY_BUSY_BACKOFF, RELAY_BUSY_CPU, RELAY_SHARE_FLOOR_BYTES } from '../src/reachability/constants.ts'
 import {
   charge,
   newShareAccount,
@@ -28,7 +24,7 @@ describe('relay shares', () => {
   it('budget: fixed when a rate is set; unlimited on an idle relay; backs off while busy, then recovers', () => {
     assert.equal(nextBudget(INF, 5e6, 1, 400_000), 400_000)
     assert.equal(nextBudget(INF, 5e6, 0.2, 0), INF)
-    const busy = nextBudget(INF, 1e6, RELAY_BUSY_ELU + 0.05, 0)
+    const busy = nextBudget(INF, 1e6, RELAY_BUSY_CPU + 0.05, 0)
     assert.equal(busy, 1e6 * RELAY_BUSY_BACKOFF)
     // idle again: grows, and is lifted once members no longer come near it
     let b = busy

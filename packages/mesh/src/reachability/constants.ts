@@ -205,11 +205,12 @@ export const JOIN_ADDRS_PER_MEMBER = 2
  */
 export const RELAY_SHARE_TICK_MS = 100
 /**
- * Event-loop utilisation (0–1, Node's `performance.eventLoopUtilization()`) over one tick above
- * which the relay counts as busy: its CPU, not the members, limits what it forwards. Only then
- * (without `[nat] relay_rate_mbit`) are members held to equal shares; below it nobody is slowed.
+ * The share of one core the relay's process used over a tick (`process.cpuUsage()`) above which it
+ * counts as busy: its CPU, not the members, limits what it forwards (the node runs on one thread).
+ * Only then (without `[nat] relay_rate_mbit`) are members held to equal shares; below it nobody
+ * is slowed.
  */
-export const RELAY_BUSY_ELU = 0.9
+export const RELAY_BUSY_CPU = 0.9
 /**
  * A busy relay gives its members together this fraction of what they got in the last tick, so its
  * own tunnel traffic and control plane keep the rest of its CPU (they never starve).

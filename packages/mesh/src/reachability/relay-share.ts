@@ -3,7 +3,7 @@
  * (relay-governor.ts applies it to streams).
  *
  * - **Budget** per tick: `[nat] relay_rate_mbit` when set; otherwise unlimited while the relay is
- *   idle enough, and, while it is busy (its event loop saturated), RELAY_BUSY_BACKOFF of what
+ *   idle enough, and, while it is busy (its CPU saturated), RELAY_BUSY_BACKOFF of what
  *   members got in the last tick, so the relay's own traffic keeps the rest.
  * - **Shares**: max-min fair (water-filling) over the members' demands: a member that was held
  *   back wants more than any share; one that wasn't wants about what it used. A member with many
@@ -17,7 +17,7 @@
 import {
   RELAY_BUCKET_TICKS,
   RELAY_BUSY_BACKOFF,
-  RELAY_BUSY_ELU,
+  RELAY_BUSY_CPU,
   RELAY_IDLE_GROWTH,
   RELAY_SHARE_FLOOR_BYTES,
 } from './constants.ts'
@@ -40,11 +40,11 @@ export function waterFill(demands: readonly number[], budget: number): number[] 
 
 /**
  * The members' budget for the next tick, from the last one: `rate` (bytes per tick) when fixed,
- * else following the relay's load (`elu`, 0–1) and what members used (`used`, bytes).
+ * else following the relay's load (`cpu`, the share of a core, 0–1) and what members used (`used`, bytes).
  */
-export function nextBudget(prev: number, used: number, elu: number, rate: number): number {
+export function nextBudget(prev: number, used: number, cpu: number, rate: number): number {
   if (rate > 0) return rate
-  if (elu >= RELAY_BUSY_ELU) return Math.max(used * RELAY_BUSY_BACKOFF, RELAY_SHARE_FLOOR_BYTES)
+  if (cpu >= RELAY_BUSY_CPU) return Math.max(used * RELAY_BUSY_BACKOFF, RELAY_SHARE_FLOOR_BYTES)
   if (prev === Number.POSITIVE_INFINITY) return prev
   const grown = prev * RELAY_IDLE_GROWTH
   // lifted once members no longer come near it: nobody is slowed on an idle relay
