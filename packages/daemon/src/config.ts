@@ -85,6 +85,16 @@ export interface Config {
      * mapped address (mesh reachability/port-mapping.ts). @default true
      */
     port_mapping: boolean
+    /**
+     * What this node's member relay forwards for all members together, Mbit/s, split fairly
+     * among the members using it; 0 = no fixed cap (equal shares only while the relay is busy).
+     * @default 0
+     */
+    relay_rate_mbit: number
+    /** MB (10^6 bytes) each member may relay through us per `relay_quota_period`; 0 = no quota. @default 0 */
+    relay_member_quota_mb: number
+    /** The quota's period, a duration ("24h"). @default "24h" */
+    relay_quota_period: string
   }
   admin: {
     /**
@@ -179,7 +189,19 @@ const schema = z.strictObject({
       { error: 'listening on every address (0.0.0.0, [::]) needs expose = true', path: ['listen'] },
     )
     .optional(),
-  nat: z.strictObject({ port_mapping: z.boolean().optional() }).optional(),
+  nat: z
+    .strictObject({
+      port_mapping: z.boolean().optional(),
+      relay_rate_mbit: z.number().min(0).max(100_000).optional(),
+      relay_member_quota_mb: z.number().min(0).max(1e9).optional(),
+      relay_quota_period: z
+        .string()
+        .refine((s) => parseDuration(s).ok, {
+          error: 'must be a duration like 1h or 24h',
+        })
+        .optional(),
+    })
+    .optional(),
   admin: z
     .strictObject({
       listen: z
@@ -268,13 +290,35 @@ export function parseConfig(text: string): ConfigResult {
         listen: c.metrics?.listen == null || c.metrics.listen === '' ? null : c.metrics.listen,
         expose: c.metrics?.expose ?? false,
       },
-      nat: { port_mapping: c.nat?.port_mapping ?? true },
+      nat: {
+        port_mapping: c.nat?.port_mapping ?? true,
+        relay_rate_mbit: c.nat?.relay_rate_mbit ?? 0,
+        relay_member_quota_mb: c.nat?.relay_member_quota_mb ?? 0,
+        relay_quota_period: c.nat?.relay_quota_period ?? DEFAULT_RELAY_QUOTA_PERIOD,
+      },
       admin: {
         listen: c.admin?.listen ?? [...DEFAULT_ADMIN_LISTEN],
         public: c.admin?.public ?? false,
         auto_lock: c.admin?.auto_lock == null || c.admin.auto_lock === '' ? null : c.admin.auto_lock,
       },
     },
+  }
+}
+
+/** `[nat] relay_quota_period` when unset: a member's relay quota renews daily. */
+export const DEFAULT_RELAY_QUOTA_PERIOD = '24h'
+
+/** `[nat] relay_*` as the mesh node takes them: bytes per second, bytes, ms. */
+export function relayLimits(nat: Config['nat']): {
+  rateBytesPerSec: number
+  quotaBytes: number
+  quotaPeriodMs: number
+} {
+  const period = parseDuration(nat.relay_quota_period)
+  return {
+    rateBytesPerSec: (nat.relay_rate_mbit * 1e6) / 8,
+    quotaBytes: nat.relay_member_quota_mb * 1e6,
+    quotaPeriodMs: period.ok ? period.value : 24 * 60 * 60 * 1000,
   }
 }
 

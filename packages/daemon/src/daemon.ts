@@ -29,7 +29,7 @@ import {
   TOTP_GUESS,
 } from './admin-service.ts'
 import { AUDIT_FILE, AuditLog, readAudit, verifyAudit } from './audit-log.ts'
-import { autoLockMs, type Config, loadConfig } from './config.ts'
+import { autoLockMs, type Config, loadConfig, relayLimits } from './config.ts'
 import { RECORDS_SAVE_MS, VERSION } from './constants.ts'
 import { type ControlCaller, type ControlServer, isListening, listenControl } from './control.ts'
 import { controlAccess } from './control-access.ts'
@@ -327,6 +327,7 @@ class MeshDaemon implements Daemon {
       knownRecords: await this.state.readRecords(),
       relay: this.config.relay,
       portMapping: this.config.nat.port_mapping,
+      relayLimits: relayLimits(this.config.nat),
       advertiseRoutes: this.config.routes.advertise,
       advertiseExitNode: this.config.routes.advertise_exit_node,
       acceptRoutes: this.config.routes.accept,

@@ -38,6 +38,15 @@ export interface MetricsSnapshot {
     /** This node serves as a member relay now. */
     serving: boolean
     relays: Array<{ name: string; peerId: string; reserved: boolean; rttMs: number | null }>
+    /** What our relay forwarded per member (bounded by the governor's account table); [] without one. */
+    members: Array<{
+      name: string
+      peerId: string
+      bytes: number
+      throttled: number
+      quotaCuts: number
+      quotaRefused: number
+    }>
   }
 }
 
@@ -83,6 +92,14 @@ export function snapshotOf(node: MeshNode): MetricsSnapshot {
         reserved: r.reserved,
         rttMs: r.rttMs,
       })),
+      members: (nc.relayUsage?.members ?? []).map((m) => ({
+        name: services.topology.get(m.peerId)?.record.name ?? m.peerId,
+        peerId: m.peerId,
+        bytes: m.bytes,
+        throttled: m.throttled,
+        quotaCuts: m.quotaCuts,
+        quotaRefused: m.quotaRefused,
+      })),
     },
   }
 }
@@ -119,6 +136,9 @@ class MeshMetrics {
   private readonly relayReservations: Gauge
   private readonly relayReserved: Gauge
   private readonly relayRtt: Gauge
+  private readonly relayedBytes: Counter
+  private readonly relayThrottled: Counter
+  private readonly relayQuota: Counter
 
   constructor(prom: Prom, source: MetricsSource) {
     this.source = source
@@ -167,6 +187,21 @@ class MeshMetrics {
       'relay_id',
     ])
     this.relayRtt = gauge('meshlan_relay_rtt_seconds', 'Last RTT to the member relay', ['relay', 'relay_id'])
+    this.relayedBytes = counter(
+      'meshlan_relay_member_bytes_total',
+      'Bytes our member relay forwarded for the member (its uploads through us)',
+      peer,
+    )
+    this.relayThrottled = counter(
+      'meshlan_relay_member_throttled_total',
+      'Times our member relay paused the member for using up its fair share',
+      peer,
+    )
+    this.relayQuota = counter(
+      'meshlan_relay_member_quota_total',
+      'Circuits of the member our relay cut (cut) or refused (refused) for its relay quota',
+      [...peer, 'event'],
+    )
   }
 
   /** Sets every meshlan metric from one snapshot (series of peers that left disappear). */
@@ -190,6 +225,9 @@ class MeshMetrics {
       this.relayReservations,
       this.relayReserved,
       this.relayRtt,
+      this.relayedBytes,
+      this.relayThrottled,
+      this.relayQuota,
     ])
       m.reset()
     this.up.set(s == null ? 0 : 1)
@@ -218,6 +256,13 @@ class MeshMetrics {
       const l = { relay: r.name, relay_id: r.peerId }
       this.relayReserved.set(l, r.reserved ? 1 : 0)
       if (r.rttMs != null) this.relayRtt.set(l, r.rttMs / 1000)
+    }
+    for (const m of s.relay.members) {
+      const l = { peer: m.name, peer_id: m.peerId }
+      this.relayedBytes.inc(l, m.bytes)
+      this.relayThrottled.inc(l, m.throttled)
+      this.relayQuota.inc({ ...l, event: 'cut' }, m.quotaCuts)
+      this.relayQuota.inc({ ...l, event: 'refused' }, m.quotaRefused)
     }
   }
 }

@@ -57,7 +57,11 @@ function snapshot(rx: number): MetricsSnapshot {
     ],
     drops: { ACL: 3, NO_ROUTE: 0, NOT_MEMBER_STREAM: 2 },
     punch: { dials: 4, viaListener: 1, refusedNotMember: 0 },
-    relay: { serving: false, relays: [{ name: 'r', peerId: R, reserved: true, rttMs: 30 }] },
+    relay: {
+      serving: false,
+      relays: [{ name: 'r', peerId: R, reserved: true, rttMs: 30 }],
+      members: [{ name: 'b', peerId: B, bytes: 5000, throttled: 3, quotaCuts: 1, quotaRefused: 2 }],
+    },
   }
 }
 
@@ -115,6 +119,11 @@ describe('metrics endpoint', () => {
     assert.equal(value(b, 'meshlan_relay_reservations'), 1)
     assert.equal(value(b, `meshlan_relay_reserved{relay="r",relay_id="${R}"}`), 1)
     assert.equal(value(b, `meshlan_relay_rtt_seconds{relay="r",relay_id="${R}"}`), 0.03)
+    const pc = `peer="b",peer_id="${B}"`
+    assert.equal(value(b, `meshlan_relay_member_bytes_total{${pc}}`), 5000)
+    assert.equal(value(b, `meshlan_relay_member_throttled_total{${pc}}`), 3)
+    assert.equal(value(b, `meshlan_relay_member_quota_total{${pc},event="cut"}`), 1)
+    assert.equal(value(b, `meshlan_relay_member_quota_total{${pc},event="refused"}`), 2)
     assert.match(b, /# TYPE meshlan_peer_rx_bytes_total counter/)
     assert.match(b, /# TYPE meshlan_peer_rtt_seconds gauge/)
     // prom-client's default metrics: memory and event-loop lag

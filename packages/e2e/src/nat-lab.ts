@@ -15,6 +15,12 @@ export interface NatLabInit {
   symmetricB?: boolean
   /** Put a second host on LAN A. @default false */
   withA2?: boolean
+  /**
+   * a2's listening port. Two members behind one NAT on the same port: the NAT gives the public
+   * port to one of them only and the other looks symmetric (docs/nat.md); another port makes a2 a
+   * second, independent pair with b. @default 7946
+   */
+  a2Port?: number
   /** What both NATs do with unsolicited inbound. @default 'drop' */
   filter?: NatFilter
 }
@@ -56,7 +62,7 @@ export async function createNatLab(init: NatLabInit): Promise<MeshLab> {
     }
     if (init.withA2 === true) {
       members.a2 = 'home'
-      config.a2 = NODE_CONFIG
+      config.a2 = init.a2Port == null ? NODE_CONFIG : `listen = ["/ip4/0.0.0.0/tcp/${init.a2Port}"]\n`
     }
     await formMesh(ml, { owner: 'relay1', network: 'home', keys: { home: null }, members, config })
   } catch (err) {

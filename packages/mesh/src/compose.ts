@@ -12,6 +12,7 @@ import { type MembershipService, membership } from './membership/service.ts'
 import type { Advertised } from './peer-table.ts'
 import type { PacketDevice } from './pump.ts'
 import type { RelayMode } from './reachability/relay-role.ts'
+import type { RelayLimits } from './reachability/service.ts'
 import { type Reachability, reachability } from './reachability/service.ts'
 import type { RoutingOptions } from './routing/settings.ts'
 import { type RecordFields, type TopologyService, topology } from './topology/service.ts'
@@ -59,6 +60,8 @@ export interface MeshNodeInit extends RoutingOptions {
   relay?: RelayMode
   /** Hold reservations on member relays and announce them. @default true unless this node relays now */
   relayClient?: boolean
+  /** What our member relay forwards per member (`[nat] relay_*`). @default no cap, no quota */
+  relayLimits?: RelayLimits
   /**
    * Map our listening port on the home router (UPnP IGD / NAT-PMP) and announce the mapped
    * address (reachability/port-mapping.ts). The daemon's default is true. @default false
@@ -114,6 +117,8 @@ export async function composeNode(
         isMember: (peer) => hooks.isMember(peer.toString()),
         underlay: (addr) => hooks.underlay(addr),
         beforeDial: (addr) => hooks.beforeDial(addr),
+        relayRefusal: (src, dst) =>
+          services?.reachability.relayRefusal(src.toString(), dst.toString()) ?? null,
       },
     },
     {
@@ -151,6 +156,7 @@ export async function composeNode(
         relay: init.relay ?? false,
         holdReservations: init.relayClient,
         portMapping: init.portMapping ?? false,
+        relayLimits: init.relayLimits,
         explicitAnnounce: (init.announce?.length ?? 0) > 0,
         beforeDial: (ip) => hooks.beforeDial(ip),
       }),

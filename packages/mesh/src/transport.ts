@@ -103,6 +103,11 @@ export interface TransportGater {
    * reservations and hops only while reachable from outside). @default true
    */
   relaying?(): boolean
+  /**
+   * Why our member relay must not connect these two members now (one is over its relay quota),
+   * or null (relay-governor.ts).
+   */
+  relayRefusal?(source: PeerId, destination: PeerId): string | null
 }
 
 /** A libp2p transport factory (`memory()` from @libp2p/memory in tests). */
@@ -205,7 +210,8 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
         !(
           (init.gater?.isMember(source) ?? false) &&
           (init.gater?.isMember(destination) ?? false) &&
-          (init.gater?.relaying?.() ?? true)
+          (init.gater?.relaying?.() ?? true) &&
+          (init.gater?.relayRefusal?.(source, destination) ?? null) == null
         ),
       denyInboundRelayedConnection: async (_relay, remote) => !(init.gater?.isMember(remote) ?? false),
     },

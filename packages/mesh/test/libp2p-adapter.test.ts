@@ -16,6 +16,10 @@ import {
   type Libp2pAdapter,
 } from '../src/reachability/libp2p-adapter.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
+import { until } from './helpers.ts'
+import { blast, type RelayFixture, relayFixture } from './relay-fixture.ts'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const ECHO = '/meshlan/test/adapter-echo/1.0.0'
 
@@ -155,5 +159,38 @@ describe('libp2p adapter contract (real loopback TCP)', () => {
       logger: { forComponent: (_n: unknown) => {} },
     })
     assert.deepEqual(wrong, ['upgrader.upgradeOutbound takes 1 arguments, expected 2'])
+  })
+})
+
+describe('libp2p adapter contract: the streams a member relay forwards (circuit relay v2)', () => {
+  let fx: RelayFixture
+  after(async () => fx?.stop())
+
+  it('(d) relayStreams lists the source HOP and destination STOP streams; pause() stops that direction', async () => {
+    fx = await relayFixture(2)
+    const [a, c] = fx.members
+    const conn = await fx.circuit(a, c)
+    const load = blast(conn, 2500)
+    await until(() => fx.received(c, a) > 0, 3000, 'bytes through the relay')
+    const streams = adapterOf(fx.relay).relayStreams()
+    const of = (n: MeshLibp2p) => streams.filter((s) => s.member === n.peerId.toString())
+    // assumption: a circuit is a's inbound HOP stream piped to an outbound STOP stream to c
+    assert.equal(of(a).length, 1, `a's streams: ${of(a).map((s) => s.stream.protocol)}`)
+    assert.equal(of(a)[0].stream.protocol, '/libp2p/circuit/relay/0.2.0/hop')
+    assert.equal(of(c).length, 1, `c's streams: ${of(c).map((s) => s.stream.protocol)}`)
+    assert.equal(of(c)[0].stream.protocol, '/libp2p/circuit/relay/0.2.0/stop')
+    // assumption: the relay's pipe reads through 'message' events, so a paused HOP stream (yamux
+    // withholds window) stops what a sends from reaching c, and resume() lets it go on
+    of(a)[0].stream.pause()
+    await sleep(200) // what was in flight (one window) lands
+    const paused = fx.received(c, a)
+    await sleep(500)
+    const whilePaused = fx.received(c, a) - paused
+    of(a)[0].stream.resume()
+    await sleep(500)
+    const afterResume = fx.received(c, a) - paused - whilePaused
+    await load
+    assert.equal(whilePaused, 0, `${whilePaused} B reached c while a's HOP stream was paused`)
+    assert.ok(afterResume > 0, 'nothing moved after resume()')
   })
 })

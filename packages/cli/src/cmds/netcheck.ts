@@ -29,6 +29,27 @@ function humanNetcheck(n: NetcheckResult): string {
       ),
     )
   }
+  const u = n.relayUsage
+  if (u != null && u.members.length > 0) {
+    const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`
+    lines.push(
+      `relayed for members: ${mb(u.bytes)}, budget ${u.budgetBytesPerSec == null ? 'unlimited' : `${((u.budgetBytesPerSec * 8) / 1e6).toFixed(0)} Mbit/s`}`,
+    )
+    lines.push(
+      table(
+        ['MEMBER', 'RELAYED', 'THIS PERIOD', 'PAUSED', 'QUOTA CUT/REFUSED', 'STREAMS'],
+        u.members.map((m) => [
+          m.peerId,
+          mb(m.bytes),
+          mb(m.periodBytes),
+          String(m.throttled),
+          `${m.quotaCuts}/${m.quotaRefused}`,
+          String(m.streams),
+        ]),
+      ),
+    )
+    for (const m of u.members) if (m.refusedBecause != null) lines.push(`  refused: ${m.refusedBecause}`)
+  }
   return lines.join('\n')
 }
 

@@ -203,3 +203,40 @@ export const JOIN_MAX_ADDRS = 12
 export const JOIN_MAX_RELAYS = 4
 /** Addresses per other member: one per uplink is plenty; more only lengthens the string. */
 export const JOIN_ADDRS_PER_MEMBER = 2
+
+// ---- a member relay's share of its capacity (relay-governor.ts, relay-share.ts) ----------------
+
+/**
+ * How often a relay recomputes each member's share and resumes members that earned tokens again.
+ * 100 ms: short against a TCP flow's patience (a paused member's sender just sees a slower path),
+ * long enough that one tick's bookkeeping (a pass over the relay's streams) costs nothing.
+ */
+export const RELAY_SHARE_TICK_MS = 100
+/**
+ * The share of one core the relay's process used over a tick (`process.cpuUsage()`) above which it
+ * counts as busy: its CPU, not the members, limits what it forwards (the node runs on one thread).
+ * Only then (without `[nat] relay_rate_mbit`) are members held to equal shares; below it nobody
+ * is slowed.
+ */
+export const RELAY_BUSY_CPU = 0.9
+/**
+ * A busy relay gives its members together this fraction of what they got in the last tick, so its
+ * own tunnel traffic and control plane keep the rest of its CPU (they never starve).
+ */
+export const RELAY_BUSY_BACKOFF = 0.8
+/** Once no longer busy, the members' budget grows by this factor per tick until it is lifted. */
+export const RELAY_IDLE_GROWTH = 1.5
+/**
+ * Every member may relay at least this much per tick, whatever its share (128 KiB per 100 ms is
+ * ~10 Mbit/s): a budget squeezed by a busy relay never starves a member's keepalives and pings.
+ */
+export const RELAY_SHARE_FLOOR_BYTES = 128 * 1024
+/**
+ * A member's token bucket holds at most this many ticks of its share: a short burst after a quiet
+ * spell passes unslowed, a long one is paced.
+ */
+export const RELAY_BUCKET_TICKS = 2
+/** Members a relay keeps accounts for (usage, quota, throttle counters); the least recent goes. */
+export const RELAY_MAX_MEMBER_ACCOUNTS = 1024
+/** `[nat] relay_quota_period` by default: a member's quota renews daily. */
+export const RELAY_QUOTA_PERIOD_MS = 24 * 60 * 60 * 1000

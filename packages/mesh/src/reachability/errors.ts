@@ -72,3 +72,18 @@ export class PortMapRefusedError extends MeshError {
     this.gateway = gateway
   }
 }
+
+/** A member used up its relay quota (`[nat] relay_member_quota_mb`): its circuits are cut. */
+export class RelayQuotaExceededError extends MeshError {
+  readonly member: string
+  constructor(member: string, usedBytes: number, quotaBytes: number, resetsInMs: number) {
+    super(
+      'ERR_RELAY_QUOTA',
+      `member ${member} relayed ${(usedBytes / 1e6).toFixed(1)} MB, over its quota of ${(quotaBytes / 1e6).toFixed(1)} MB ` +
+        `per period; relaying for it resumes in ${Math.ceil(resetsInMs / 60_000)} min. Its direct path is unaffected; ` +
+        'raise [nat] relay_member_quota_mb on this relay (0 = no quota) if it should relay more',
+    )
+    this.name = 'RelayQuotaExceededError'
+    this.member = member
+  }
+}

@@ -29,6 +29,7 @@ export interface ReachabilityHost {
   handle(protocol: string, handler: StreamHandler, options: StreamHandlerOptions): Promise<void>
   unhandle(protocols: string[]): Promise<void>
   onConnectionOpen(fn: (conn: Connection) => void): () => void
+  onConnectionClose(fn: (conn: Connection) => void): () => void
   readonly adapter: Libp2pAdapter
 }
 
@@ -55,6 +56,11 @@ export function hostOfComponents(c: ReachabilityHostComponents): ReachabilityHos
       c.events.addEventListener('connection:open', listener)
       return () => c.events.removeEventListener('connection:open', listener)
     },
+    onConnectionClose: (fn) => {
+      const listener = (evt: CustomEvent<Connection>): void => fn(evt.detail)
+      c.events.addEventListener('connection:close', listener)
+      return () => c.events.removeEventListener('connection:close', listener)
+    },
     adapter: c.libp2pAdapter,
   }
 }
@@ -70,6 +76,11 @@ export function hostOfNode(lp: MeshLibp2p): ReachabilityHost {
       const listener = (evt: CustomEvent<Connection>): void => fn(evt.detail)
       lp.addEventListener('connection:open', listener)
       return () => lp.removeEventListener('connection:open', listener)
+    },
+    onConnectionClose: (fn) => {
+      const listener = (evt: CustomEvent<Connection>): void => fn(evt.detail)
+      lp.addEventListener('connection:close', listener)
+      return () => lp.removeEventListener('connection:close', listener)
     },
     adapter: adapterOf(lp),
   }

@@ -12,6 +12,11 @@
  * - `tcpListenPorts()`: the ports our TCP listeners are bound to (transport manager listeners).
  * - `reserveOn(relay)`: a circuit-relay reservation, i.e. `transportManager.listen` on
  *   `/p2p/<relay>/p2p-circuit` (the circuit listener reserves over the connection we already have).
+ * - `relayStreams()`: the streams our circuit relay server forwards, each with the member whose
+ *   upload it carries. Assumptions (@libp2p/circuit-relay-v2 4.2.13, `handleConnect`): a circuit is
+ *   the source's inbound HOP stream piped to an outbound STOP stream we opened to the destination,
+ *   both listed in their connection's `streams` while the circuit lives; the pipe reads them through
+ *   'message' events, so `pause()` on one (yamux then withholds window) stops that direction.
  * - `REUSE_PORT_LISTEN_OPTS`: the `listenOpts` that make the TCP listener bind with SO_REUSEPORT,
  *   so the hole-punch dialer can bind the same port. Assumption: @libp2p/tcp 11.0.28 spreads
  *   `listenOpts` into the listener's context (`createListener`), which becomes both the
@@ -22,7 +27,8 @@
  * TCP; `checkComponents()` is run at construction and fails loudly with Libp2pAssumptionError.
  */
 import type { Socket } from 'node:net'
-import type { AbortOptions, ComponentLogger, Connection, Upgrader } from '@libp2p/interface'
+import { RELAY_V2_HOP_CODEC, RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v2'
+import type { AbortOptions, ComponentLogger, Connection, Stream, Upgrader } from '@libp2p/interface'
 import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import type { TCPOptions } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -53,12 +59,20 @@ export interface UpgradeSocketOptions extends AbortOptions {
   component?: string
 }
 
+/** A stream our relay server forwards: `member` is the peer whose bytes arrive on it. */
+export interface RelayedStream {
+  member: string
+  stream: Stream
+}
+
 export interface Libp2pAdapter {
   upgradeSocket(socket: Socket, role: UpgradeRole, options?: UpgradeSocketOptions): Promise<Connection>
   tcpListenPorts(): number[]
   /** The addresses our TCP listeners are bound to (`/ip4/0.0.0.0/tcp/7946` when on every interface). */
   tcpListenAddrs(): string[]
   reserveOn(relayPeerId: string): Promise<void>
+  /** The streams our member relay forwards for others now (see the file comment). */
+  relayStreams(): RelayedStream[]
   /** The component contract re-checked now (empty: every assumption holds). */
   brokenAssumptions(): string[]
 }
@@ -163,6 +177,23 @@ class Libp2pAdapterService implements Libp2pAdapter {
         const parts = a.getComponents()
         if (parts.some((p) => p.name === 'p2p-circuit') || !parts.some((p) => p.name === 'tcp')) continue
         out.push(a.toString())
+      }
+    }
+    return out
+  }
+
+  relayStreams(): RelayedStream[] {
+    const out: RelayedStream[] = []
+    for (const conn of this.components.connectionManager.getConnections()) {
+      // a relay never serves a hop over a circuit (the server refuses it), and our own circuits as
+      // a client are an outbound HOP or an inbound STOP: not forwarded traffic
+      if (conn.status !== 'open' || conn.remoteAddr.toString().includes('/p2p-circuit')) continue
+      for (const s of conn.streams) {
+        if (
+          (s.protocol === RELAY_V2_HOP_CODEC && s.direction === 'inbound') ||
+          (s.protocol === RELAY_V2_STOP_CODEC && s.direction === 'outbound')
+        )
+          out.push({ member: conn.remotePeer.toString(), stream: s })
       }
     }
     return out

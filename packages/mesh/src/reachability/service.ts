@@ -76,6 +76,7 @@ import { ObservedIps } from './observed.ts'
 import { type DirectFailure, isRelayed, type PathKind, Paths, pingConnection } from './paths.ts'
 import { type PortMapClient, portMapClient } from './port-map-client.ts'
 import { PortMapper, type PortMappingView } from './port-mapping.ts'
+import { RelayGovernor, type RelayGovernorStats } from './relay-governor.ts'
 import { type RelayMode, RelayRole } from './relay-role.ts'
 
 export interface ReachabilityInit {
@@ -100,6 +101,21 @@ export interface ReachabilityInit {
   explicitAnnounce?: boolean
   /** Called with the remote IP before each hole-punch dial (the exit client's bypass). @default none */
   beforeDial?: (ip: string) => Promise<void>
+  /**
+   * What our member relay forwards for members (relay-governor.ts): a cap on all of it together
+   * (`[nat] relay_rate_mbit`), a quota per member per period (`relay_member_quota_mb`,
+   * `relay_quota_period`). @default no cap, no quota: equal shares only while the relay is busy
+   */
+  relayLimits?: RelayLimits
+}
+
+/** `[nat] relay_rate_mbit`, `relay_member_quota_mb`, `relay_quota_period`, in bytes and ms. */
+export interface RelayLimits {
+  /** Bytes per second for all members together; 0: no fixed cap. */
+  rateBytesPerSec: number
+  /** Bytes per member per period; 0: no quota. */
+  quotaBytes: number
+  quotaPeriodMs: number
 }
 
 /** What reachability reads of the topology: member records and the member relays. */
@@ -158,6 +174,8 @@ export interface Netcheck {
   relays: Array<{ peerId: string; name: string; rttMs: number | null; reserved: boolean }>
   /** The router's port mapping for our listening port (UPnP IGD / NAT-PMP). */
   portMapping: PortMappingView
+  /** What our member relay forwarded for members, their shares and quotas (null: no relay server). */
+  relayUsage: RelayGovernorStats | null
 }
 
 export class Reachability {
@@ -166,6 +184,7 @@ export class Reachability {
   private readonly host: ReachabilityHost
   private readonly adapter: Libp2pAdapter
   private offOpen: (() => void) | null = null
+  private offClose: (() => void) | null = null
   private readonly paths: Paths
   private readonly puncher: HolePuncher
   private readonly observed = new ObservedIps()
@@ -186,6 +205,8 @@ export class Reachability {
   private announcedServing = false
   /** null when `portMapping` is off */
   private readonly portMapper: PortMapper | null
+  /** Shares and quotas of what our relay server forwards; null without one. */
+  private readonly governor: RelayGovernor | null
 
   constructor(init: ReachabilityInit, components: ReachabilityComponents) {
     this.c = components
@@ -207,6 +228,13 @@ export class Reachability {
     this.selfId = init.selfId
     this.explicitAnnounce = init.explicitAnnounce === true
     this.dialBack = new DialBackResponder(components.tcpProbe)
+    this.governor = this.relayServer
+      ? new RelayGovernor({
+          ...init.relayLimits,
+          streams: () => this.adapter.relayStreams(),
+          log: init.log.child('relay'),
+        })
+      : null
     this.portMapper =
       init.portMapping === true
         ? new PortMapper({
@@ -262,10 +290,12 @@ export class Reachability {
       maxOutboundStreams: OBSERVE_MAX_STREAMS,
     })
     this.offOpen = this.host.onConnectionOpen((conn) => this.onConnectionOpen(conn))
+    this.offClose = this.host.onConnectionClose((conn) => this.onConnectionClose(conn))
     this.running = true
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
     this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
     this.timers.push(setInterval(() => void this.watchDirectPaths(), DIRECT_WATCH_MS))
+    this.governor?.start()
     if (this.relayServer)
       this.timers.push(setInterval(() => void this.confirmRelay(), RELAY_CONFIRM_RETRY_MS))
     setTimeout(() => void this.maintainRelays().then(() => this.probeNat()), FIRST_PROBE_MS).unref()
@@ -282,6 +312,9 @@ export class Reachability {
     this.relaySoon = null
     this.offOpen?.()
     this.offOpen = null
+    this.offClose?.()
+    this.offClose = null
+    this.governor?.stop()
     await this.host.unhandle([DIALBACK_PROTOCOL]).catch(() => {})
     // bounded (PORT_UNMAP_TIMEOUT_MS): a router that went away never holds up `down`
     await this.portMapper?.stop()
@@ -455,6 +488,7 @@ export class Reachability {
         reserved: circuits.some((c) => c.includes(record.peerId)),
       })),
       portMapping: this.portMapping(),
+      relayUsage: this.relayUsage(),
     }
   }
 
@@ -467,6 +501,16 @@ export class Reachability {
     this.relayRole.setMode(mode)
     void this.confirmRelay()
     return true
+  }
+
+  /** Why our relay must not connect these members now (a quota), or null (the connection gater). */
+  relayRefusal(source: string, destination: string): string | null {
+    return this.governor?.refusal(source, destination) ?? null
+  }
+
+  /** What our relay forwarded for members (null: no relay server). */
+  relayUsage(): RelayGovernorStats | null {
+    return this.governor?.stats() ?? null
   }
 
   /** Whether this node serves as a member relay now (its record's `relay` flag). */
@@ -617,6 +661,20 @@ export class Reachability {
     }
   }
 
+  /**
+   * A direct connection closed (our watchdog, the peer's, or the path died): the way back to direct
+   * is a new punch once things settle. Only B — the side with the inbound relayed connection —
+   * initiates (punchAgain finds it), so both sides listen here: before, only the side whose own
+   * watchdog fired scheduled it, and when that was A, nobody punched again (the tunnel stayed on
+   * the relay for good, found by the path-change lab test).
+   */
+  private onConnectionClose(conn: Connection): void {
+    if (!this.running || isRelayed(conn)) return
+    const peer = conn.remotePeer.toString()
+    if (!this.c.isMember(peer) || this.paths.path(peer) === 'direct') return
+    setTimeout(() => this.punchAgain(peer), REPUNCH_AFTER_FALLBACK_MS).unref()
+  }
+
   /** Whether a peer sits behind the same NAT as we do (its signed mapping is one of our IPs). */
   private sharesNat(peerId: string): boolean {
     return this.peerMappedIps(peerId).some((ip) => this.observed.has(ip))
@@ -736,9 +794,8 @@ export class Reachability {
         if (misses < DIRECT_MISSES_TO_FALLBACK) continue
         this.directMisses.delete(peerId)
         this.log.info('direct path dead, falling back to the relay', { peer: peerId })
+        // the way back, a new punch, follows the close (onConnectionClose, on both sides)
         conn.abort(new Error('direct path stopped answering'))
-        // the way back: punch again once things settle (B's side initiates, as always)
-        setTimeout(() => this.punchAgain(peerId), REPUNCH_AFTER_FALLBACK_MS).unref()
       }
     }
   }
