@@ -295,7 +295,8 @@ export class Reachability {
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
     this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
     this.timers.push(setInterval(() => void this.watchDirectPaths(), DIRECT_WATCH_MS))
-    this.governor?.start()
+    // the governor's 100 ms tick runs only while we serve (relayChanged): idle CPU, issue 14
+    if (this.relaying()) this.governor?.start()
     if (this.relayServer)
       this.timers.push(setInterval(() => void this.confirmRelay(), RELAY_CONFIRM_RETRY_MS))
     setTimeout(() => void this.maintainRelays().then(() => this.probeNat()), FIRST_PROBE_MS).unref()
@@ -607,6 +608,8 @@ export class Reachability {
   private async relayChanged(): Promise<void> {
     const st = this.relayStatus()
     this.announcedServing = st.relay
+    if (st.relay) this.governor?.start()
+    else this.governor?.stop()
     this.log.info(st.relay ? 'serving as a member relay' : 'no longer a member relay', {
       why: st.relayReason,
     })
