@@ -65,6 +65,11 @@ export const ANTI_ENTROPY_MAX_MS = 5 * 60_000
 export const RELAY_MAINTAIN_MS = 5_000
 /** Direct paths that carry tunnel traffic are pinged this often… */
 export const DIRECT_WATCH_MS = 300
+/**
+ * …and while no tunnel is active, the watchdog looks again this often: a tunnel that starts is
+ * watched within a second, and an idle node is not woken 3 times a second (issue 14, idle CPU).
+ */
+export const DIRECT_WATCH_IDLE_MS = 1_000
 /** …and a ping slower than this counts as a miss (two misses: fall back to the relay). */
 export const DIRECT_WATCH_TIMEOUT_MS = 300
 /** Re-probe our NAT's behaviour (does it keep the listening port?) this often. */

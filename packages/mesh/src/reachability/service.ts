@@ -33,7 +33,13 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { dialFromPort } from '@meshlan/tun'
 import type { NodeRecord } from '@meshlan/wire'
-import { DIRECT_WATCH_MS, DIRECT_WATCH_TIMEOUT_MS, NAT_PROBE_MS, RELAY_MAINTAIN_MS } from '../constants.ts'
+import {
+  DIRECT_WATCH_IDLE_MS,
+  DIRECT_WATCH_MS,
+  DIRECT_WATCH_TIMEOUT_MS,
+  NAT_PROBE_MS,
+  RELAY_MAINTAIN_MS,
+} from '../constants.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import { hostIpv4s, isUnderlay } from '../overlay.ts'
@@ -194,6 +200,7 @@ export class Reachability {
   private nat: NatMapping = UNKNOWN_MAPPING
   private readonly timers: NodeJS.Timeout[] = []
   private relaySoon: NodeJS.Timeout | null = null
+  private watchTimer: NodeJS.Timeout | null = null
   private running = false
   private readonly relayRole: RelayRole
   private readonly relayServer: boolean
@@ -294,7 +301,7 @@ export class Reachability {
     this.running = true
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
     this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
-    this.timers.push(setInterval(() => void this.watchDirectPaths(), DIRECT_WATCH_MS))
+    this.scheduleWatch(DIRECT_WATCH_IDLE_MS)
     // the governor's 100 ms tick runs only while we serve (relayChanged): idle CPU, issue 14
     if (this.relaying()) this.governor?.start()
     if (this.relayServer)
@@ -309,6 +316,7 @@ export class Reachability {
     this.running = false
     for (const t of this.timers) clearInterval(t)
     this.timers.length = 0
+    if (this.watchTimer != null) clearTimeout(this.watchTimer)
     if (this.relaySoon != null) clearTimeout(this.relaySoon)
     this.relaySoon = null
     this.offOpen?.()
@@ -777,10 +785,26 @@ export class Reachability {
    * Direct paths carrying tunnels are pinged often; two misses in a row close the connection so
    * the tunnel falls back to the relay (the relayed connection stays open for that).
    */
-  private async watchDirectPaths(): Promise<void> {
-    if (!this.running) return
+  private scheduleWatch(ms: number): void {
+    this.watchTimer = setTimeout(() => {
+      const began = Date.now()
+      void this.watchDirectPaths().then((active) => {
+        if (!this.running) return
+        // one round at a time; rounds DIRECT_WATCH_MS apart from their starts while tunnels run
+        this.scheduleWatch(
+          active ? Math.max(0, DIRECT_WATCH_MS - (Date.now() - began)) : DIRECT_WATCH_IDLE_MS,
+        )
+      })
+    }, ms)
+    this.watchTimer.unref()
+  }
+
+  /** One watchdog round; whether any tunnel was active. */
+  private async watchDirectPaths(): Promise<boolean> {
+    if (!this.running) return false
+    const active = this.c.activePeers(TUNNEL_ACTIVE_WINDOW_MS)
     let ourRelays: number | undefined // read once per round: it walks libp2p's address list
-    for (const peerId of this.c.activePeers(TUNNEL_ACTIVE_WINDOW_MS)) {
+    for (const peerId of active) {
       const conn = this.paths.best(peerId)
       if (conn == null || isRelayed(conn)) continue
       // nothing to fall back on: no relay on either side
@@ -801,6 +825,7 @@ export class Reachability {
         conn.abort(new Error('direct path stopped answering'))
       }
     }
+    return active.length > 0
   }
 }
 
