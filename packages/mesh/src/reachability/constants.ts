@@ -75,6 +75,18 @@ export const UPGRADE_TIMEOUT_MS = 10_000
  */
 export const MAX_PUNCH_DIALS = 4
 /**
+ * Of those, at most this many our own IPv6 addresses (a host with SLAAC privacy addresses has
+ * several): IPv4 keeps room for its observed and LAN candidates.
+ */
+export const MAX_PUNCH_IPV6_CANDIDATES = 2
+/**
+ * When an IPv4 punch connects while an IPv6 one is still pending, wait this long (at most) for
+ * the IPv6 socket: both sides must pick the same socket, and the rule is "IPv6 when both
+ * connected". One relay RTT, clamped: the peer's end of a socket we hold connects within one RTT.
+ */
+export const PUNCH_IPV6_GRACE_MIN_MS = 20
+export const PUNCH_IPV6_GRACE_MAX_MS = 500
+/**
  * The responder refuses a CONNECT from a peer it handled less than this long ago. Honest initiators
  * never ask sooner: their retry back-off starts at PUNCH_RETRY_BASE_MS (10 s) and a re-punch after
  * a dead direct path waits REPUNCH_AFTER_FALLBACK_MS after ≥ 2 missed watchdog pings.
