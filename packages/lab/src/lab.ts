@@ -20,6 +20,7 @@ import {
   LabPermissionError,
 } from './errors.ts'
 import {
+  type Firewall6,
   Host,
   type HostContext,
   type HostInterface,
@@ -29,6 +30,7 @@ import {
   writeResolvConf,
 } from './host.ts'
 import { type Cidr, cidrsOverlap, formatIpv4, inCidr, parseCidr, parseIpv4 } from './ipv4.ts'
+import { type Cidr6, cidr6Overlap, hostIpv6, parseCidr6 } from './ipv6.ts'
 import { checkName, checkPrefix, hostNamespace, ifname, switchNamespace } from './names.ts'
 import { LabProcess, type ProcessExit } from './process.ts'
 import { registerLab, unregisterLab } from './registry.ts'
@@ -48,6 +50,12 @@ export interface LabInit {
 export interface SegmentInit {
   /** IPv4 CIDR, e.g. '198.18.10.0/24'. Must not overlap another segment of the lab. */
   cidr: string
+  /**
+   * An IPv6 prefix too, e.g. '2001:2:0:60::/64': every interface on the segment gets the address
+   * with its IPv4 host number (198.18.60.10 → 2001:2:0:60::a), and routers route IPv6 without NAT
+   * (call `lab.routeIpv6()` once the topology is built). @default none (IPv4 only)
+   */
+  cidr6?: string
 }
 
 export interface HostInit {
@@ -71,6 +79,13 @@ export interface NatRouterInit {
    * unreachable for the rest), as a router without INPUT rules or OpenWRT's wan zone. @default 'drop'
    */
   filter?: NatFilter
+  /**
+   * IPv6 (routed, never NATed) from the WAN into the LAN when both have an IPv6 prefix: a stateful
+   * firewall that lets replies in and 'drop's or 'reject's (TCP RST, ICMPv6 port unreachable) the
+   * rest, as home routers do, or 'open' (a carrier routing its customers' prefixes).
+   * @default the IPv4 `filter`
+   */
+  firewall6?: Firewall6
 }
 
 /** A segment: one Linux bridge in the switch namespace. */
@@ -78,6 +93,8 @@ export interface Segment {
   readonly name: string
   readonly cidr: string
   readonly prefixLength: number
+  /** The IPv6 prefix, when the segment has one. */
+  readonly cidr6?: string
   /** Bridge name inside the switch namespace. */
   readonly bridge: string
   /** The NAT router whose LAN this is, if any. */
@@ -97,7 +114,7 @@ export interface LabDescription {
     lan?: string
     symmetric?: boolean
     filter?: NatFilter
-    interfaces: Array<{ segment: string; ifname: string; address: string; up: boolean }>
+    interfaces: Array<{ segment: string; ifname: string; address: string; address6?: string; up: boolean }>
   }>
 }
 
@@ -113,6 +130,7 @@ export interface LabLog {
 interface SegmentState {
   name: string
   cidr: Cidr
+  cidr6: Cidr6 | undefined
   bridge: string
   used: Set<number>
   router: NatRouter | undefined
@@ -191,15 +209,29 @@ export class Lab implements HostContext {
     if (this.#segments.has(name))
       throw new LabNameError(`segment ${name} already exists in lab ${this.prefix}`)
     const cidr = parseCidr(init.cidr)
+    const cidr6 = init.cidr6 === undefined ? undefined : parseCidr6(init.cidr6)
     for (const s of this.#segments.values()) {
       if (cidrsOverlap(s.cidr, cidr)) {
         throw new LabAddressError(
           `segment ${name} (${init.cidr}) overlaps segment ${s.name} (${s.cidr.text})`,
         )
       }
+      if (cidr6 && s.cidr6 && cidr6Overlap(s.cidr6, cidr6)) {
+        throw new LabAddressError(
+          `segment ${name} (${init.cidr6}) overlaps segment ${s.name} (${s.cidr6.text})`,
+        )
+      }
     }
     const bridge = ifname(this.prefix, 'b', this.#bridgeCount++)
-    const state: SegmentState = { name, cidr, bridge, used: new Set(), router: undefined, members: [] }
+    const state: SegmentState = {
+      name,
+      cidr,
+      cidr6,
+      bridge,
+      used: new Set(),
+      router: undefined,
+      members: [],
+    }
     this.#segments.set(name, state)
     const sw = this.switchNamespace
     await must('ip', [
@@ -216,6 +248,9 @@ export class Lab implements HostContext {
       '0',
     ])
     await must('ip', ['-n', sw, 'link', 'set', bridge, 'addrgenmode', 'none'])
+    // IPv6: flood multicast (neighbour solicitations) as a dumb switch does; a snooping bridge
+    // forwards a group only to ports it saw join, and lab interfaces join before any querier runs
+    if (cidr6) await must('ip', ['-n', sw, 'link', 'set', bridge, 'type', 'bridge', 'mcast_snooping', '0'])
     await must('ip', ['-n', sw, 'link', 'set', bridge, 'up'])
     return this.segmentInfo(state)
   }
@@ -248,6 +283,7 @@ export class Lab implements HostContext {
       lan.name,
       init.symmetric ?? false,
       init.filter ?? 'drop',
+      init.firewall6 ?? init.filter ?? 'drop',
     )
     this.#hosts.set(name, router)
     const lanAddress = init.lanAddress ?? formatIpv4(lan.cidr.network + ROUTER_LAN_OFFSET)
@@ -256,7 +292,7 @@ export class Lab implements HostContext {
     await this.createNamespace(ns)
     await this.attach(router, wan.name, init.wanAddress)
     await this.attach(router, lan.name, lanAddress, true)
-    await router.configure()
+    await router.configure(wan.cidr6 !== undefined && lan.cidr6 !== undefined)
     for (const h of lan.members) {
       if (h !== router && !h.gateway) await h.setGateway(lanAddress, h.iface(lan.name).ifname)
     }
@@ -275,12 +311,14 @@ export class Lab implements HostContext {
     if (!reserved) this.reserve(seg, addr)
     const hostIf = ifname(this.prefix, 'e', host.interfaces.length)
     const peer = ifname(this.prefix, 'p', this.#vethCount++)
+    const addr6 = seg.cidr6 && hostIpv6(seg.cidr6, (parseIpv4(addr) ?? 0) - seg.cidr.network)
     const iface: HostInterface = {
       segment,
       ifname: hostIf,
       peer,
       address: addr,
       prefixLength: seg.cidr.bits,
+      ...(addr6 ? { address6: addr6 } : {}),
       up: true,
     }
     host.interfaces.push(iface)
@@ -293,11 +331,80 @@ export class Lab implements HostContext {
     await must('ip', ['-n', sw, 'link', 'set', peer, 'master', seg.bridge, 'up'])
     await must('ip', ['-n', ns, 'link', 'set', hostIf, 'addrgenmode', 'none'])
     await must('ip', ['-n', ns, 'addr', 'add', `${addr}/${seg.cidr.bits}`, 'dev', hostIf])
+    if (addr6) {
+      // nodad: usable at once (no other host can hold it: the lab assigns every address). A
+      // link-local address too: a router resolves the next hop of a forwarded packet only from
+      // one (Linux's ndisc_send_ns sends no solicitation without it)
+      const ll = `fe80::${((parseIpv4(addr) ?? 0) - seg.cidr.network).toString(16)}/64`
+      for (const a of [`${addr6}/${seg.cidr6?.bits}`, ll])
+        await must('ip', ['-n', ns, '-6', 'addr', 'add', a, 'dev', hostIf, 'nodad'])
+    }
     await must('ip', ['-n', ns, 'link', 'set', hostIf, 'up'])
     if (seg.router && seg.router !== host && !host.gateway) {
       await host.setGateway(seg.router.lanAddress, hostIf)
     }
     return iface
+  }
+
+  /**
+   * IPv6 routes for every host and router to every IPv6 segment it is not on: via the nearest
+   * router (shortest chain of routers), as an ISP and home routers would route the prefixes they
+   * delegate. No NAT: IPv6 addresses are end to end. Call once the topology is built (again after
+   * adding to it); idempotent.
+   */
+  async routeIpv6(): Promise<void> {
+    this.checkOpen()
+    const v6 = [...this.#segments.values()].filter((s) => s.cidr6 !== undefined)
+    for (const host of this.#hosts.values()) {
+      const own = host.interfaces.filter((i) => v6.some((s) => s.name === i.segment))
+      for (const target of v6) {
+        if (own.some((i) => i.segment === target.name)) continue
+        const hop = this.nextHop6(host, target.name)
+        if (hop == null) continue
+        await must('ip', [
+          '-n',
+          host.namespace,
+          '-6',
+          'route',
+          'replace',
+          target.cidr6?.text ?? '',
+          'via',
+          hop.via,
+          'dev',
+          hop.dev,
+        ])
+      }
+    }
+  }
+
+  /** The first router on the shortest router chain from `host` to `segment` (breadth first). */
+  private nextHop6(host: Host, segment: string): { via: string; dev: string } | null {
+    const routers = [...this.#hosts.values()].filter((h): h is NatRouter => h instanceof NatRouter)
+    // a queue of (segment reached, the first hop that got there)
+    const queue: Array<{ seg: string; first: { via: string; dev: string } | null }> = host.interfaces
+      .filter((i) => i.address6 !== undefined)
+      .map((i) => ({ seg: i.segment, first: null }))
+    const seen = new Set(queue.map((q) => q.seg))
+    while (queue.length > 0) {
+      const cur = queue.shift()
+      if (cur === undefined) break
+      for (const r of routers) {
+        if (r === host) continue
+        const inIf = r.interfaces.find((i) => i.segment === cur.seg && i.address6 !== undefined)
+        if (inIf === undefined) continue
+        const first = cur.first ?? {
+          via: inIf.address6 ?? '',
+          dev: host.iface(cur.seg).ifname,
+        }
+        for (const out of r.interfaces) {
+          if (out.address6 === undefined || seen.has(out.segment)) continue
+          if (out.segment === segment) return first
+          seen.add(out.segment)
+          queue.push({ seg: out.segment, first })
+        }
+      }
+    }
+    return null
   }
 
   /** Internal: starts a tracked process inside `host`'s namespace. */
@@ -355,6 +462,7 @@ export class Lab implements HostContext {
           segment: i.segment,
           ifname: i.ifname,
           address: `${i.address}/${i.prefixLength}`,
+          ...(i.address6 !== undefined ? { address6: i.address6 } : {}),
           up: i.up,
         })),
       })),
@@ -422,6 +530,7 @@ export class Lab implements HostContext {
     return {
       name: s.name,
       cidr: s.cidr.text,
+      ...(s.cidr6 ? { cidr6: s.cidr6.text } : {}),
       prefixLength: s.cidr.bits,
       bridge: s.bridge,
       router: s.router?.name,
