@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, MAX_DCUTR_MESSAGE } from '@meshlan/wire'
@@ -14,11 +15,12 @@ import { addrFamily, announceableFamily, ipFamily, isGlobalIpv6, tcpAddr } from 
 import { createLogger } from '../src/logger.ts'
 import { candidateAddrs, selectCandidates, toCandidates } from '../src/reachability/candidates.ts'
 import { DCUTR_PROTOCOL, MAX_PUNCH_DIALS, MAX_PUNCH_IPV6_CANDIDATES } from '../src/reachability/constants.ts'
+import { askDialBack, DIALBACK_PROTOCOL, DialBackResponder, remoteIp } from '../src/reachability/dialback.ts'
 import { HolePuncher, type PortDialer, type PunchResult } from '../src/reachability/holepunch.ts'
 import { hostOfNode } from '../src/reachability/host.ts'
 import { adapterOf } from '../src/reachability/libp2p-adapter.ts'
 import { pickPreferred } from '../src/reachability/punch-pick.ts'
-import type { MeshLibp2p } from '../src/transport.ts'
+import { createTransport, type MeshLibp2p } from '../src/transport.ts'
 import { loopbackNode, until } from './helpers.ts'
 
 describe('IPv6 addresses: only global unicast is an endpoint', () => {
@@ -230,5 +232,41 @@ describe('DCUtR responder with IPv6 candidates (in-process, loopback TCP through
       'our CONNECT carried our IPv6 candidate',
     )
     assert.equal(results[0].ok, false)
+  })
+})
+
+describe('dial-back over IPv6 (in-process, ::1)', () => {
+  let a: MeshLibp2p
+  let b: MeshLibp2p
+  before(async () => {
+    const node6 = async () => {
+      const lp = await createTransport({
+        privateKey: await generateKeyPair('Ed25519'),
+        networkId: 'dialback6',
+        listen: ['/ip6/::1/tcp/0'],
+      })
+      await lp.start()
+      return lp
+    }
+    a = await node6()
+    b = await node6()
+  })
+  after(async () => {
+    await a?.stop()
+    await b?.stop()
+  })
+
+  it('the member dials the IPv6 address it sees the asker at, on the port asked, and says so', async () => {
+    const responder = new DialBackResponder()
+    await a.handle(DIALBACK_PROTOCOL, (stream, conn) => void responder.handle(stream, conn))
+    // libp2p lists no IPv6 loopback in getMultiaddrs(): the listener's own address
+    const listen = (n: MeshLibp2p) => adapterOf(n).tcpListenAddrs()[0]
+    const conn = await b.dial(multiaddr(`${listen(a)}/p2p/${a.peerId.toString()}`))
+    assert.match(conn.remoteAddr.toString(), /^\/ip6\/::1\//)
+    assert.equal(remoteIp(conn), '::1')
+    const port = Number(/\/tcp\/(\d+)/.exec(listen(b))?.[1])
+    const answer = await askDialBack(conn, port)
+    assert.deepEqual(answer, { ok: true, addr: `/ip6/::1/tcp/${port}`, detail: '' })
+    assert.equal(responder.counters.served, 1)
   })
 })

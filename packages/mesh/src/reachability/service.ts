@@ -616,9 +616,11 @@ export class Reachability {
     if (!this.relayRole.due(now)) return
     // with a port mapping, members outside reach us at the router's port, not our own
     const mapped = this.portMapper?.current() ?? null
-    const port = mapped != null ? Number(mapped.external.split('/').pop()) : this.listenPort()
-    // behind a NAT nobody outside can dial our announced address: nothing to ask
-    if (port == null || this.behindNatIps().length > 0) {
+    const port4 = mapped != null ? Number(mapped.external.split('/').pop()) : this.listenPort('ipv4')
+    const port6 = this.listenPort('ipv6')
+    // behind a NAT nobody outside can dial our announced IPv4 address: nothing to ask (an IPv6
+    // address alone does not make a relay IPv4-only members behind NATs could reach)
+    if ((port4 == null && port6 == null) || this.behindNatIps().length > 0) {
       this.relayRole.idle(now)
       if (this.relayRole.serving(now) && this.relayRole.fail('self', 'behind a NAT', now))
         await this.relayChanged()
@@ -630,6 +632,8 @@ export class Reachability {
       const peer = conn.remotePeer.toString()
       const ip = remoteIp(conn)
       if (ip == null || conn.status !== 'open' || outside.has(peer) || !this.c.isMember(peer)) continue
+      // the member dials back on the family of this connection: we must listen on it
+      if ((connFamily(conn) === 'ipv6' ? port6 : port4) == null) continue
       const rec = this.c.topology.record(peer)
       if (rec != null && outsideMember(ip, rec.addrs, neighbour)) outside.set(peer, conn)
     }
@@ -639,13 +643,17 @@ export class Reachability {
       if (outside.size === 0) this.relayRole.idle(now)
       return
     }
+    const v6 = connFamily(conn) === 'ipv6'
+    const port = (v6 ? port6 : port4) ?? 0
     this.relayRole.asking(peer, now)
     this.confirming = true
     try {
       const answer = await askDialBack(conn, port)
       if (answer == null) return
-      const ip = /^\/ip4\/([\d.]+)\//.exec(answer.addr)?.[1]
-      const ours = ip != null && (this.lanIps().includes(ip) || answer.addr === mapped?.external)
+      const ip = /^\/ip[46]\/([^/]+)\//.exec(answer.addr)?.[1]
+      const ours =
+        ip != null &&
+        (v6 ? this.ipv6Addrs().includes(ip) : this.lanIps().includes(ip) || answer.addr === mapped?.external)
       const changed =
         answer.ok && ours
           ? this.relayRole.confirm(peer, answer.addr, Date.now())
