@@ -583,7 +583,10 @@ export async function createLab(init: LabInit): Promise<Lab> {
 export function formatLab(d: LabDescription): string {
   const lines = [`lab ${d.prefix} (switch namespace ${d.switchNamespace})`]
   for (const s of d.segments) {
-    lines.push(`  segment ${s.name} ${s.cidr} bridge ${s.bridge}${s.router ? ` (LAN of ${s.router})` : ''}`)
+    const v6 = s.cidr6 ? ` ${s.cidr6}` : ''
+    lines.push(
+      `  segment ${s.name} ${s.cidr}${v6} bridge ${s.bridge}${s.router ? ` (LAN of ${s.router})` : ''}`,
+    )
   }
   for (const h of d.hosts) {
     const extra =
@@ -592,7 +595,8 @@ export function formatLab(d: LabDescription): string {
         : ''
     lines.push(`  ${h.kind} ${h.name} netns ${h.namespace}${h.gateway ? ` via ${h.gateway}` : ''}${extra}`)
     for (const i of h.interfaces) {
-      lines.push(`    ${i.ifname} ${i.address} on ${i.segment}${i.up ? '' : ' (down)'}`)
+      const v6 = i.address6 ? ` ${i.address6}` : ''
+      lines.push(`    ${i.ifname} ${i.address}${v6} on ${i.segment}${i.up ? '' : ' (down)'}`)
     }
   }
   return lines.join('\n')
