@@ -69,85 +69,113 @@ describe('NAT traversal: IPv4 CGNAT plus IPv6 firewalls (home A drops, home B re
     assert.ok(status.self.ip != null)
   })
 
-  it('the tunnel works at once through the relay, then goes direct over IPv6; traffic flows with the relay blocked', {
-    skip,
-  }, async () => {
-    const a = ml.node('a')
-    const b = ml.node('b')
-    const aV6 = ml.lab.host('a').address6('lana')
-    const bV6 = ml.lab.host('b').address6('lanb')
-    await waitFor(() => reserved(b), { timeoutMs: 15_000, what: 'b to hold a relay reservation' })
-    const bIp = await ipOf(b)
-
-    // 1. relayed at once: with IPv6 between the homes cut, the relay carries the tunnel
-    await blockIpv6Between(ml, true)
-    try {
-      const p = await a.exec('ping', ['-c', '10', '-i', '0.1', '-W', '2', bIp])
-      const got = replies(p.stdout)
-      const path = await peerPath(a, 'b')
-      console.log(`# IPv6 cut: ${got}/10 replies over ${path?.path} via ${path?.via} (${path?.why})`)
-      assert.ok(got >= 8, `only ${got}/10 replies through the relay:\n${p.stdout}`)
-      assert.equal(path?.path, 'relay')
-      assert.equal(path?.via, 'relay1')
-    } finally {
-      await blockIpv6Between(ml, false)
-    }
-
-    // 2. a fresh start of b with IPv6 open: first reply (relayed), then direct over IPv6
-    await b.cli(['down'])
-    await waitFor(async () => (await peerPath(a, 'b'))?.path === 'none', {
-      timeoutMs: 20_000,
-      intervalMs: 100,
-      what: 'a to lose b',
-    }).catch(() => {})
-    await b.cli(['up'])
-    const tUp = Date.now()
-    await waitFor(async () => (await a.exec('ping', ['-c', '1', '-W', '1', bIp])).code === 0, {
-      timeoutMs: 15_000,
-      intervalMs: 20,
-      what: 'first ping a → b after up',
-    })
-    const first = Date.now() - tUp
-    const firstPath = (await peerPath(a, 'b'))?.path
-    const direct = await waitFor(
-      async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - tUp : false),
-      // three punches (at once, 10 s and 30 s later), as the other resetting-router labs allow
-      { timeoutMs: 45_000, intervalMs: 100, what: 'a direct path a ↔ b over IPv6' },
-    )
-    console.log(
-      `# b up → first reply from a ${first} ms (path then: ${firstPath}); direct ${direct} ms after up`,
-    )
-
-    // 3. direct over IPv6, on both sides, in status and in the kernel's sockets
-    const pa = await peerPath(a, 'b')
-    const pb = await waitFor(
-      async () => {
-        const p = await peerPath(b, 'a')
-        return p?.path === 'direct' ? p : false
-      },
-      { timeoutMs: 5000, intervalMs: 100, what: "b's status to show the direct path" },
-    )
-    console.log(`# a sees b at ${pa?.addr} (${pa?.family}); b sees a at ${pb.addr} (${pb.family})`)
-    assert.equal(pa?.family, 'ipv6')
-    assert.equal(pb.family, 'ipv6')
-    assert.match(String(pa?.addr), new RegExp(`^/ip6/${bV6}/tcp/\\d+$`))
-    assert.match(String(pb.addr), new RegExp(`^/ip6/${aV6}/tcp/\\d+$`))
-    const pairs = await tcpPairs(a)
-    const v6 = pairs.filter((p) => p.local.startsWith(`[${aV6}]:`) && p.peer.startsWith(`[${bV6}]:`))
-    assert.ok(
-      v6.length > 0,
-      `no TCP connection [${aV6}] ↔ [${bV6}] in a's namespace:\n${JSON.stringify(pairs)}`,
-    )
-    const ping = await a.run(['ping', 'b', '--count', '2'])
-    assert.equal(ping.code, 0, ping.stderr)
-    assert.match(ping.stdout, /direct over IPv6/)
-
-    // 4. the proof: the relay drops everything (IPv4 and IPv6) while traffic keeps flowing
-    const r = await pingWithRelaysBlocked(ml, a, bIp, 3, ['relay1'])
-    console.log(
-      `# relay blocked: ${r.received}/${r.sent} replies over IPv6, longest gap ${r.gap.toFixed(0)} ms`,
-    )
-    assert.ok(r.received >= r.sent - 2, `only ${r.received}/${r.sent} replies with the relay blocked`)
-    assert.equal((await peerPath(a, 'b'))?.family, 'ipv6', 'still direct over IPv6 afterwards')
-  })
+  it(
+    'the tunnel works at once through the relay, then goes direct over IPv6; traffic flows with the relay blocked',
+    {
+      skip,
+    },
+    () => directOverIpv6(ml, 'drop/reject'),
+  )
 })
+
+describe("NAT traversal: IPv4 CGNAT plus IPv6 firewalls that both reject (OpenWRT's default)", () => {
+  let ml: MeshLab
+  before(async () => {
+    if (skip) return
+    ml = await createIpv6CgnatLab({ prefix: 'ml6r', filterA: 'reject', filterB: 'reject' })
+  })
+  after(async () => ml?.teardown())
+
+  it(
+    'goes direct over IPv6 through two resetting firewalls; traffic flows with the relay blocked',
+    {
+      skip,
+    },
+    () => directOverIpv6(ml, 'reject/reject'),
+  )
+})
+
+/**
+ * The scenario: relayed at once (IPv6 between the homes cut), then b restarted with IPv6 open —
+ * first reply, direct over IPv6 on both sides (status and the kernel's sockets), and traffic with
+ * the relay dropping everything.
+ */
+async function directOverIpv6(ml: MeshLab, what: string): Promise<void> {
+  const a = ml.node('a')
+  const b = ml.node('b')
+  const aV6 = ml.lab.host('a').address6('lana')
+  const bV6 = ml.lab.host('b').address6('lanb')
+  await waitFor(() => reserved(b), { timeoutMs: 15_000, what: 'b to hold a relay reservation' })
+  const bIp = await ipOf(b)
+
+  // 1. relayed at once: with IPv6 between the homes cut, the relay carries the tunnel
+  await blockIpv6Between(ml, true)
+  try {
+    const p = await a.exec('ping', ['-c', '10', '-i', '0.1', '-W', '2', bIp])
+    const got = replies(p.stdout)
+    const path = await peerPath(a, 'b')
+    console.log(`# ${what}: IPv6 cut: ${got}/10 replies over ${path?.path} via ${path?.via} (${path?.why})`)
+    assert.ok(got >= 8, `only ${got}/10 replies through the relay:\n${p.stdout}`)
+    assert.equal(path?.path, 'relay')
+    assert.equal(path?.via, 'relay1')
+  } finally {
+    await blockIpv6Between(ml, false)
+  }
+
+  // 2. a fresh start of b with IPv6 open: first reply (relayed), then direct over IPv6
+  await b.cli(['down'])
+  await waitFor(async () => (await peerPath(a, 'b'))?.path === 'none', {
+    timeoutMs: 20_000,
+    intervalMs: 100,
+    what: 'a to lose b',
+  }).catch(() => {})
+  await b.cli(['up'])
+  const tUp = Date.now()
+  await waitFor(async () => (await a.exec('ping', ['-c', '1', '-W', '1', bIp])).code === 0, {
+    timeoutMs: 15_000,
+    intervalMs: 20,
+    what: 'first ping a → b after up',
+  })
+  const first = Date.now() - tUp
+  const firstPath = (await peerPath(a, 'b'))?.path
+  const direct = await waitFor(
+    async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - tUp : false),
+    // three punches (at once, 10 s and 30 s later), as the other resetting-router labs allow
+    { timeoutMs: 45_000, intervalMs: 100, what: 'a direct path a ↔ b over IPv6' },
+  )
+  console.log(
+    `# ${what}: b up → first reply from a ${first} ms (path then: ${firstPath}); direct ${direct} ms after up`,
+  )
+
+  // 3. direct over IPv6, on both sides, in status and in the kernel's sockets
+  const pa = await peerPath(a, 'b')
+  const pb = await waitFor(
+    async () => {
+      const p = await peerPath(b, 'a')
+      return p?.path === 'direct' ? p : false
+    },
+    { timeoutMs: 5000, intervalMs: 100, what: "b's status to show the direct path" },
+  )
+  console.log(`# ${what}: a sees b at ${pa?.addr} (${pa?.family}); b sees a at ${pb.addr} (${pb.family})`)
+  assert.equal(pa?.family, 'ipv6')
+  assert.equal(pb.family, 'ipv6')
+  assert.match(String(pa?.addr), new RegExp(`^/ip6/${bV6}/tcp/\\d+$`))
+  assert.match(String(pb.addr), new RegExp(`^/ip6/${aV6}/tcp/\\d+$`))
+  const pairs = await tcpPairs(a)
+  const v6 = pairs.filter((p) => p.local.startsWith(`[${aV6}]:`) && p.peer.startsWith(`[${bV6}]:`))
+  assert.ok(
+    v6.length > 0,
+    `no TCP connection [${aV6}] ↔ [${bV6}] in a's namespace:\n${JSON.stringify(pairs)}`,
+  )
+  const ping = await a.run(['ping', 'b', '--count', '2'])
+  assert.equal(ping.code, 0, ping.stderr)
+  assert.match(ping.stdout, /direct over IPv6/)
+
+  // 4. the proof: the relay drops everything (IPv4 and IPv6) while traffic keeps flowing
+  const r = await pingWithRelaysBlocked(ml, a, bIp, 3, ['relay1'])
+  console.log(
+    `# ${what}: relay blocked: ${r.received}/${r.sent} replies over IPv6, longest gap ${r.gap.toFixed(0)} ms`,
+  )
+  assert.ok(r.received >= r.sent - 2, `only ${r.received}/${r.sent} replies with the relay blocked`)
+  assert.equal((await peerPath(a, 'b'))?.family, 'ipv6', 'still direct over IPv6 afterwards')
+}

@@ -59,7 +59,13 @@ import {
 import type { ReachabilityHost } from './host.ts'
 import type { Libp2pAdapter, UpgradeRole } from './libp2p-adapter.ts'
 import { isRelayed } from './paths.ts'
-import { AttemptBudget, dialThroughRefusals, peerSpeaksWithin, retryPaceMs } from './punch-dial.ts'
+import {
+  AttemptBudget,
+  dialThroughRefusals,
+  peerSpeaksWithin,
+  retryPaceMs,
+  silentRedialMs,
+} from './punch-dial.ts'
 import { pickPreferred } from './punch-pick.ts'
 
 export { candidateAddrs } from './candidates.ts'
@@ -353,6 +359,8 @@ export class HolePuncher {
             deadline,
             paceMs,
             budget,
+            // IPv6: re-send silent tries too (PUNCH_SILENT_REDIAL_*)
+            silentRedialMs: ipFamily(c.ip) === 'ipv6' ? silentRedialMs(rttMs) : undefined,
             signal: ac.signal,
             onAttempt: () => this.counters.dials++,
           })
