@@ -20,112 +20,29 @@ import {
   LabPermissionError,
 } from './errors.ts'
 import {
-  type Firewall6,
   Host,
   type HostContext,
   type HostInterface,
-  type NatFilter,
   NatRouter,
   type SpawnOptions,
   writeResolvConf,
 } from './host.ts'
 import { type Cidr, cidrsOverlap, formatIpv4, inCidr, parseCidr, parseIpv4 } from './ipv4.ts'
 import { type Cidr6, cidr6Overlap, hostIpv6, parseCidr6 } from './ipv6.ts'
+import { ipv6Routes } from './ipv6-routes.ts'
+import type {
+  HostInit,
+  LabDescription,
+  LabInit,
+  LabLog,
+  NatRouterInit,
+  Segment,
+  SegmentInit,
+} from './lab-types.ts'
 import { checkName, checkPrefix, hostNamespace, ifname, switchNamespace } from './names.ts'
-import { LabProcess, type ProcessExit } from './process.ts'
+import { LabProcess } from './process.ts'
 import { registerLab, unregisterLab } from './registry.ts'
 import { must, runSync } from './run.ts'
-
-export interface LabInit {
-  /** Short (1-6 chars, [a-z][a-z0-9]*), unique per test; leads every namespace and interface name. */
-  prefix: string
-  /** Where spawned processes log. @default `<os.tmpdir()>/meshlan-lab-<prefix>` (DEFAULT_LOG_DIR_NAME) */
-  logDir?: string
-  /** Time limit of `host.exec()`. @default DEFAULT_EXEC_TIMEOUT_MS (30 s) */
-  execTimeoutMs?: number
-  /** Tear the lab down on process 'exit', SIGINT, SIGTERM, SIGHUP. @default true */
-  handleExit?: boolean
-}
-
-export interface SegmentInit {
-  /** IPv4 CIDR, e.g. '198.18.10.0/24'. Must not overlap another segment of the lab. */
-  cidr: string
-  /**
-   * An IPv6 prefix too, e.g. '2001:2:0:60::/64': every interface on the segment gets the address
-   * with its IPv4 host number (198.18.60.10 → 2001:2:0:60::a), and routers route IPv6 without NAT
-   * (call `lab.routeIpv6()` once the topology is built). @default none (IPv4 only)
-   */
-  cidr6?: string
-}
-
-export interface HostInit {
-  /** First segment to attach to; omit to attach later with `host.attach()`. */
-  segment?: string
-  /** @default the lowest free address from host offset HOST_AUTO_OFFSET (.10) */
-  address?: string
-}
-
-export interface NatRouterInit {
-  wan: string
-  lan: string
-  /** @default the lowest free address of the WAN segment from .1 */
-  wanAddress?: string
-  /** @default host offset ROUTER_LAN_OFFSET (.1) of the LAN */
-  lanAddress?: string
-  /** MASQUERADE --random-fully (endpoint-dependent mapping, "symmetric NAT"). @default false */
-  symmetric?: boolean
-  /**
-   * Unsolicited inbound from the WAN: 'drop' silently, or 'reject' (TCP RST, ICMP port
-   * unreachable for the rest), as a router without INPUT rules or OpenWRT's wan zone. @default 'drop'
-   */
-  filter?: NatFilter
-  /**
-   * IPv6 (routed, never NATed) from the WAN into the LAN when both have an IPv6 prefix: a stateful
-   * firewall that lets replies in and 'drop's or 'reject's (TCP RST, ICMPv6 port unreachable) the
-   * rest, as home routers do, or 'open' (a carrier routing its customers' prefixes).
-   * @default the IPv4 `filter`
-   */
-  firewall6?: Firewall6
-}
-
-/** A segment: one Linux bridge in the switch namespace. */
-export interface Segment {
-  readonly name: string
-  readonly cidr: string
-  readonly prefixLength: number
-  /** The IPv6 prefix, when the segment has one. */
-  readonly cidr6?: string
-  /** Bridge name inside the switch namespace. */
-  readonly bridge: string
-  /** The NAT router whose LAN this is, if any. */
-  readonly router: string | undefined
-}
-
-export interface LabDescription {
-  prefix: string
-  switchNamespace: string
-  segments: Segment[]
-  hosts: Array<{
-    name: string
-    kind: 'host' | 'router'
-    namespace: string
-    gateway?: string
-    wan?: string
-    lan?: string
-    symmetric?: boolean
-    filter?: NatFilter
-    interfaces: Array<{ segment: string; ifname: string; address: string; address6?: string; up: boolean }>
-  }>
-}
-
-export interface LabLog {
-  host: string
-  command: string
-  pid: number | undefined
-  logFile: string
-  exit: ProcessExit | undefined
-  text: string
-}
 
 interface SegmentState {
   name: string
@@ -348,63 +265,17 @@ export class Lab implements HostContext {
 
   /**
    * IPv6 routes for every host and router to every IPv6 segment it is not on: via the nearest
-   * router (shortest chain of routers), as an ISP and home routers would route the prefixes they
-   * delegate. No NAT: IPv6 addresses are end to end. Call once the topology is built (again after
-   * adding to it); idempotent.
+   * router (ipv6-routes.ts). No NAT: IPv6 addresses are end to end. Call once the topology is
+   * built (again after adding to it); idempotent.
    */
   async routeIpv6(): Promise<void> {
     this.checkOpen()
-    const v6 = [...this.#segments.values()].filter((s) => s.cidr6 !== undefined)
-    for (const host of this.#hosts.values()) {
-      const own = host.interfaces.filter((i) => v6.some((s) => s.name === i.segment))
-      for (const target of v6) {
-        if (own.some((i) => i.segment === target.name)) continue
-        const hop = this.nextHop6(host, target.name)
-        if (hop == null) continue
-        await must('ip', [
-          '-n',
-          host.namespace,
-          '-6',
-          'route',
-          'replace',
-          target.cidr6?.text ?? '',
-          'via',
-          hop.via,
-          'dev',
-          hop.dev,
-        ])
-      }
+    const segments = [...this.#segments.values()].flatMap((s) =>
+      s.cidr6 === undefined ? [] : [{ name: s.name, cidr6: s.cidr6.text }],
+    )
+    for (const r of ipv6Routes([...this.#hosts.values()], segments)) {
+      await must('ip', ['-n', r.namespace, '-6', 'route', 'replace', r.to, 'via', r.via, 'dev', r.dev])
     }
-  }
-
-  /** The first router on the shortest router chain from `host` to `segment` (breadth first). */
-  private nextHop6(host: Host, segment: string): { via: string; dev: string } | null {
-    const routers = [...this.#hosts.values()].filter((h): h is NatRouter => h instanceof NatRouter)
-    // a queue of (segment reached, the first hop that got there)
-    const queue: Array<{ seg: string; first: { via: string; dev: string } | null }> = host.interfaces
-      .filter((i) => i.address6 !== undefined)
-      .map((i) => ({ seg: i.segment, first: null }))
-    const seen = new Set(queue.map((q) => q.seg))
-    while (queue.length > 0) {
-      const cur = queue.shift()
-      if (cur === undefined) break
-      for (const r of routers) {
-        if (r === host) continue
-        const inIf = r.interfaces.find((i) => i.segment === cur.seg && i.address6 !== undefined)
-        if (inIf === undefined) continue
-        const first = cur.first ?? {
-          via: inIf.address6 ?? '',
-          dev: host.iface(cur.seg).ifname,
-        }
-        for (const out of r.interfaces) {
-          if (out.address6 === undefined || seen.has(out.segment)) continue
-          if (out.segment === segment) return first
-          seen.add(out.segment)
-          queue.push({ seg: out.segment, first })
-        }
-      }
-    }
-    return null
   }
 
   /** Internal: starts a tracked process inside `host`'s namespace. */
@@ -601,3 +472,5 @@ export function formatLab(d: LabDescription): string {
   }
   return lines.join('\n')
 }
+
+export type { HostInit, LabDescription, LabInit, LabLog, NatRouterInit, Segment, SegmentInit }
