@@ -293,6 +293,9 @@ const DUAL_NODE_CONFIG = '[nat]\nport_mapping = false\n'
  *   carrB  100.64.2.0/24  2001:2:0:b0::/64 : homeB wan   (behind cgnB)
  *   lanA   192.168.1.0/24 2001:2:0:a1::/64 : a           (behind homeA: NAT + stateful IPv6 firewall)
  *   lanB   192.168.2.0/24 2001:2:0:b1::/64 : b           (behind homeB)
+ *
+ * relay1, a and b also hold a ULA (fd00:<segment>::a/64) and a link-local address: neither may
+ * ever be announced.
  */
 export async function createIpv6CgnatLab(init: Ipv6CgnatLabInit): Promise<MeshLab> {
   const filterA = init.filterA ?? 'drop'
@@ -317,6 +320,13 @@ export async function createIpv6CgnatLab(init: Ipv6CgnatLabInit): Promise<MeshLa
         await lab.addHost('b', { segment: 'lanb' }),
       ]
       await lab.routeIpv6()
+      // a ULA beside the global address, as many homes have: never announced (nat.md)
+      for (const h of hosts) {
+        const i = h.iface()
+        const ula = `fd00:${(i.address6 ?? '').split(':')[3]}::a/64`
+        const r = await h.exec('ip', ['-6', 'addr', 'add', ula, 'dev', i.ifname, 'nodad'])
+        if (r.code !== 0) throw new Error(`${h.name}: adding ${ula}: ${r.stderr}`)
+      }
       return hosts
     },
   })

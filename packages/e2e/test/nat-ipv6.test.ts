@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { canRunLabs, waitFor } from '@meshlan/lab'
+import { parseJoinString } from '@meshlan/wire'
 import { ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
 import { createIpv6CgnatLab } from '../src/nat-lab.ts'
 import { type Netcheck, peerPath, pingWithRelaysBlocked, replies, reserved } from './nat-helpers.ts'
@@ -67,6 +68,28 @@ describe('NAT traversal: IPv4 CGNAT plus IPv6 firewalls (home A drops, home B re
     assert.deepEqual(nc.families.ipv6Addrs, [ml.lab.host('a').address6('lana')])
     const status = await ml.node('b').status()
     assert.ok(status.self.ip != null)
+  })
+
+  it("announces global IPv6 only: a join string names the relay's global address, never its ULA or link-local one", {
+    skip,
+  }, async () => {
+    const relay = ml.node('relay1')
+    const join = (await relay.cli(['key', 'create', 'probe6', '--reusable', '--allow-all'])).trim()
+    const parsed = parseJoinString(join)
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.reason)
+    const boot = parsed.value.bootstrap
+    console.log(`# relay1's join string: ${boot.map((b) => b.replace(/\/p2p\/.*/, '')).join(' ')}`)
+    const v6 = boot.filter((b) => b.startsWith('/ip6/'))
+    assert.ok(
+      v6.some((b) => b.startsWith(`/ip6/${ml.lab.host('relay1').address6('pub')}/tcp/7946/p2p/`)),
+      `the relay's global IPv6 address is missing: ${boot.join(' ')}`,
+    )
+    // the relay holds fd00:76::a and fe80::a on the same interface (createIpv6CgnatLab)
+    assert.deepEqual(
+      v6.filter((b) => /^\/ip6\/f[cdef]/i.test(b)),
+      [],
+      'a ULA or link-local address left in a join string',
+    )
   })
 
   it(
