@@ -40,7 +40,7 @@ import {
   NAT_PROBE_MS,
   RELAY_MAINTAIN_MS,
 } from '../constants.ts'
-import { addrFamily, announceableFamily, type IpFamily } from '../ip-family.ts'
+import { addrFamily, announceableFamily, type IpFamily, isGlobalIpv6 } from '../ip-family.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import { hostGlobalIpv6s, hostIpv4s, isUnderlay } from '../overlay.ts'
@@ -473,7 +473,7 @@ export class Reachability {
     for (const a of this.adapter.tcpListenAddrs()) {
       const ip = /^\/ip6\/([^/]+)\/tcp\//.exec(a)?.[1]
       if (ip == null) continue
-      for (const x of ip === '::' ? hostGlobalIpv6s() : [ip]) if (announceableFamily(`/ip6/${x}/`)) own.add(x)
+      for (const x of ip === '::' ? hostGlobalIpv6s() : [ip]) if (isGlobalIpv6(x)) own.add(x)
     }
     return [...own]
   }
