@@ -30,9 +30,17 @@ export function when(t: number | null): string {
   return t == null ? 'never' : new Date(t).toISOString().replace(/\.\d+Z$/, 'Z')
 }
 
-/** "direct", or "relay via r1 (symmetric-nat)": the path and, when not direct, why. */
-export function pathText(p: { path: string; via?: string | null; why?: string | null }): string {
-  if (p.path === 'direct') return 'direct'
+/**
+ * "direct", "direct over IPv6", or "relay via r1 (symmetric-nat)": the path, the underlay's
+ * family when it is IPv6 (IPv4 is what everyone assumes), and, when not direct, why.
+ */
+export function pathText(p: {
+  path: string
+  via?: string | null
+  why?: string | null
+  family?: string | null
+}): string {
+  if (p.path === 'direct') return p.family === 'ipv6' ? 'direct over IPv6' : 'direct'
   const via = p.via != null ? ` via ${p.via}` : ''
   const why = p.why != null ? ` (${p.why})` : ''
   return `${p.path}${via}${why}`

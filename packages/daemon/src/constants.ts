@@ -2,7 +2,7 @@
  * Every default of the daemon and the state directory, in one place. Mesh-level defaults (port,
  * MTU, TUN name) come from @meshlan/mesh and are never copied here.
  */
-import { DEFAULT_LISTEN_PORT } from '@meshlan/mesh/constants'
+import { DEFAULT_LISTEN as MESH_DEFAULT_LISTEN } from '@meshlan/mesh/constants'
 import pkg from '../package.json' with { type: 'json' }
 
 /** The daemon's version (its package's): in `info`, in its node record, in every member's status. */
@@ -39,8 +39,8 @@ export const STATE_FILES = {
   socket: 'control.sock',
 } as const
 
-/** Default listen addresses: every IPv4 interface on the mesh's default port. */
-export const DEFAULT_LISTEN = [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`]
+/** Default listen addresses: every IPv4 and IPv6 interface on the mesh's default port (mesh's). */
+export const DEFAULT_LISTEN: readonly string[] = MESH_DEFAULT_LISTEN
 
 /** Known records are written this often (and on stop) so a restart finds its peers. */
 export const RECORDS_SAVE_MS = 30_000

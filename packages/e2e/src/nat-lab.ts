@@ -266,3 +266,81 @@ export async function createJoinLab(prefix: string, filter?: NatFilter): Promise
   })
   return ml
 }
+
+export interface Ipv6CgnatLabInit {
+  prefix: string
+  /** What home A's router does with unsolicited inbound (IPv4 and IPv6). @default 'drop' */
+  filterA?: NatFilter
+  /** The same for home B. @default 'reject' */
+  filterB?: NatFilter
+}
+
+/** The relay's config: dual stack by default (no `listen`: meshlan's default is both families). */
+const DUAL_RELAY_CONFIG = 'relay = true\n'
+/** A home member: the defaults (dual stack, relay = "auto"), no port mapping (no router speaks it). */
+const DUAL_NODE_CONFIG = '[nat]\nport_mapping = false\n'
+
+/**
+ * IPv4 carrier-grade NAT plus global IPv6, as many homes have it (issue 10): each home router is
+ * behind its carrier's symmetric NAT (--random-fully: IPv4 hole punching cannot work), while
+ * IPv6 is routed end to end — the carrier routes each home's prefix without a firewall, the home
+ * router runs a stateful firewall (replies in; the rest dropped at A, rejected with a RST at B).
+ * IPv6 prefixes are in 2001:2::/48 (RFC 5180 benchmarking: global unicast to meshlan, routed
+ * nowhere), as the IPv4 side uses 198.18/15. No route leaves the lab.
+ *
+ *   pub    198.18.76.0/24 2001:2:0:76::/64 : relay1 (owner, relay = true), cgnA wan, cgnB wan
+ *   carrA  100.64.1.0/24  2001:2:0:a0::/64 : homeA wan   (behind cgnA: symmetric NAT, IPv6 open)
+ *   carrB  100.64.2.0/24  2001:2:0:b0::/64 : homeB wan   (behind cgnB)
+ *   lanA   192.168.1.0/24 2001:2:0:a1::/64 : a           (behind homeA: NAT + stateful IPv6 firewall)
+ *   lanB   192.168.2.0/24 2001:2:0:b1::/64 : b           (behind homeB)
+ *
+ * relay1, a and b also hold a ULA (fd00:<segment>::a/64) and a link-local address: neither may
+ * ever be announced.
+ */
+export async function createIpv6CgnatLab(init: Ipv6CgnatLabInit): Promise<MeshLab> {
+  const filterA = init.filterA ?? 'drop'
+  const filterB = init.filterB ?? 'reject'
+  const ml = await createMeshLab({
+    prefix: init.prefix,
+    build: async (lab) => {
+      await lab.addSegment('pub', { cidr: '198.18.76.0/24', cidr6: '2001:2:0:76::/64' })
+      await lab.addSegment('carra', { cidr: '100.64.1.0/24', cidr6: '2001:2:0:a0::/64' })
+      await lab.addSegment('carrb', { cidr: '100.64.2.0/24', cidr6: '2001:2:0:b0::/64' })
+      await lab.addSegment('lana', { cidr: '192.168.1.0/24', cidr6: '2001:2:0:a1::/64' })
+      await lab.addSegment('lanb', { cidr: '192.168.2.0/24', cidr6: '2001:2:0:b1::/64' })
+      // the carriers first: the home routers' default routes go through them
+      const carrier = { symmetric: true, filter: 'drop', firewall6: 'open' } as const
+      await lab.addNatRouter('cgna', { wan: 'pub', lan: 'carra', ...carrier })
+      await lab.addNatRouter('cgnb', { wan: 'pub', lan: 'carrb', ...carrier })
+      await lab.addNatRouter('homea', { wan: 'carra', lan: 'lana', filter: filterA })
+      await lab.addNatRouter('homeb', { wan: 'carrb', lan: 'lanb', filter: filterB })
+      const hosts = [
+        await lab.addHost('relay1', { segment: 'pub' }),
+        await lab.addHost('a', { segment: 'lana' }),
+        await lab.addHost('b', { segment: 'lanb' }),
+      ]
+      await lab.routeIpv6()
+      // a ULA beside the global address, as many homes have: never announced (nat.md)
+      for (const h of hosts) {
+        const i = h.iface()
+        const ula = `fd00:${(i.address6 ?? '').split(':')[3]}::a/64`
+        const r = await h.exec('ip', ['-6', 'addr', 'add', ula, 'dev', i.ifname, 'nodad'])
+        if (r.code !== 0) throw new Error(`${h.name}: adding ${ula}: ${r.stderr}`)
+      }
+      return hosts
+    },
+  })
+  try {
+    await formMesh(ml, {
+      owner: 'relay1',
+      network: 'home',
+      keys: { home: null },
+      members: { a: 'home', b: 'home' },
+      config: { relay1: DUAL_RELAY_CONFIG, a: DUAL_NODE_CONFIG, b: DUAL_NODE_CONFIG },
+    })
+  } catch (err) {
+    await ml.teardown()
+    throw err
+  }
+  return ml
+}

@@ -141,32 +141,35 @@ export function assertRecovered(r: FaultPing, windowMs: number, what: string): v
 }
 
 /**
- * Proves a path is direct: every relay's namespace drops all traffic (both ways) while `from`
- * pings `toIp` for `seconds` at 10/s; returns the replies and the longest gap. The rules go
- * again afterwards, whatever happened.
+ * Proves a path is direct: every relay's namespace drops all traffic (both ways, IPv4 and IPv6)
+ * while `from` pings `toIp` for `seconds` at 10/s; returns the replies and the longest gap. The
+ * rules go again afterwards, whatever happened.
  */
 export async function pingWithRelaysBlocked(
   ml: MeshLab,
   from: MeshHost,
   toIp: string,
   seconds = 3,
+  relayNames: readonly string[] = ['relay1', 'relay2'],
 ): Promise<{ sent: number; received: number; gap: number }> {
-  const relays = ['relay1', 'relay2'].map((n) => ml.node(n).host)
+  const relays = relayNames.map((n) => ml.node(n).host)
   const rules = [
     ['INPUT', '-j', 'DROP'],
     ['OUTPUT', '-j', 'DROP'],
   ]
+  const tools = ['iptables', 'ip6tables']
   for (const h of relays)
-    for (const r of rules) {
-      const res = await h.exec('iptables', ['-I', ...r])
-      assert.equal(res.code, 0, res.stderr)
-    }
+    for (const tool of tools)
+      for (const r of rules) {
+        const res = await h.exec(tool, ['-I', ...r])
+        assert.equal(res.code, 0, res.stderr)
+      }
   try {
     const sent = seconds * 10
     const p = await from.exec('ping', ['-D', '-i', '0.1', '-c', String(sent), '-W', '1', toIp], 60_000)
     return { sent, received: replies(p.stdout), gap: longestGap(p.stdout) }
   } finally {
-    for (const h of relays) for (const r of rules) await h.exec('iptables', ['-D', ...r])
+    for (const h of relays) for (const tool of tools) for (const r of rules) await h.exec(tool, ['-D', ...r])
   }
 }
 

@@ -15,6 +15,8 @@ export interface HostInterface {
   address: string
   /** Prefix length of the segment, e.g. 24. */
   prefixLength: number
+  /** The IPv6 address, when the segment has an IPv6 prefix (same host number as `address`). */
+  address6?: string
   up: boolean
 }
 
@@ -62,6 +64,14 @@ export class Host {
   /** The host's address on `segment` (default: its first interface). */
   address(segment?: string): string {
     return this.iface(segment).address
+  }
+
+  /** The host's IPv6 address on `segment` (default: its first interface). Throws LabNotFoundError. */
+  address6(segment?: string): string {
+    const a = this.iface(segment).address6
+    if (a === undefined)
+      throw new LabNotFoundError(`${this.name} has no IPv6 address${segment ? ` on segment ${segment}` : ''}`)
+    return a
   }
 
   /** The interface on `segment` (default: the first). Throws LabNotFoundError. */
@@ -168,6 +178,12 @@ export interface PortForward {
  */
 export type NatFilter = 'drop' | 'reject'
 
+/**
+ * IPv6 from the WAN into a router's LAN (routed, never NATed): a stateful firewall that drops or
+ * rejects what is not a reply, as home routers do, or 'open' (a carrier routing prefixes).
+ */
+export type Firewall6 = NatFilter | 'open'
+
 /** A NAT router: WAN on one segment, LAN on another, MASQUERADE out, nothing unsolicited in. */
 export class NatRouter extends Host {
   override readonly kind: 'host' | 'router' = 'router'
@@ -177,6 +193,8 @@ export class NatRouter extends Host {
   readonly symmetric: boolean
   /** Unsolicited inbound: dropped, or answered with a RST / ICMP port unreachable. */
   readonly filter: NatFilter
+  /** IPv6 into the LAN: stateful drop or reject, or open (only when both segments have IPv6). */
+  readonly firewall6: Firewall6
   readonly forwards: PortForward[] = []
 
   constructor(
@@ -187,12 +205,14 @@ export class NatRouter extends Host {
     lan: string,
     symmetric: boolean,
     filter: NatFilter = 'drop',
+    firewall6: Firewall6 = filter,
   ) {
     super(ctx, name, namespace)
     this.wan = wan
     this.lan = lan
     this.symmetric = symmetric
     this.filter = filter
+    this.firewall6 = firewall6
   }
 
   get wanAddress(): string {
@@ -203,8 +223,9 @@ export class NatRouter extends Host {
     return this.address(this.lan)
   }
 
-  /** Internal: installs forwarding and the NAT/filter rules. */
-  async configure(): Promise<void> {
+  /** Internal: installs forwarding and the NAT/filter rules (and IPv6's, with `ipv6`). */
+  async configure(ipv6 = false): Promise<void> {
+    if (ipv6) await this.configureIpv6()
     const wanIf = this.iface(this.wan).ifname
     const lanIf = this.iface(this.lan).ifname
     await must('ip', ['netns', 'exec', this.namespace, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
@@ -240,6 +261,49 @@ export class NatRouter extends Host {
       '',
     ].join('\n')
     await must('ip', ['netns', 'exec', this.namespace, 'iptables-restore'], { input: rules })
+  }
+
+  /**
+   * IPv6: forwarding without NAT, and the stateful firewall a home router runs (replies in, the
+   * rest dropped or rejected), or none ('open'). ICMPv6 to the router itself passes: neighbour
+   * discovery needs it.
+   */
+  private async configureIpv6(): Promise<void> {
+    const wanIf = this.iface(this.wan).ifname
+    const lanIf = this.iface(this.lan).ifname
+    await must('ip', ['netns', 'exec', this.namespace, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'])
+    const refuse = (chain: string, match: string): string[] =>
+      this.firewall6 === 'reject'
+        ? [
+            `-A ${chain} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
+            `-A ${chain} ${match} -j REJECT --reject-with icmp6-port-unreachable`,
+          ]
+        : [`-A ${chain} ${match} -j DROP`]
+    const open = this.firewall6 === 'open'
+    const rules = [
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      `:FORWARD ${open ? 'ACCEPT' : 'DROP'} [0:0]`,
+      ':OUTPUT ACCEPT [0:0]',
+      ...(open
+        ? []
+        : [
+            `-A INPUT -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+            `-A INPUT -i ${wanIf} -p ipv6-icmp -j ACCEPT`,
+            ...refuse('INPUT', `-i ${wanIf}`),
+            `-A FORWARD -i ${lanIf} -o ${wanIf} -j ACCEPT`,
+            `-A FORWARD -i ${wanIf} -o ${lanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+            ...refuse('FORWARD', `-i ${wanIf} -o ${lanIf}`),
+          ]),
+      'COMMIT',
+      '',
+    ].join('\n')
+    await must('ip', ['netns', 'exec', this.namespace, 'ip6tables-restore'], { input: rules })
+  }
+
+  /** The IPv6 rules as `ip6tables-save` prints them (for tests and debugging). */
+  async rules6(): Promise<string> {
+    return must('ip', ['netns', 'exec', this.namespace, 'ip6tables-save'])
   }
 
   /** Forwards `wanPort` on the WAN address to `to:toPort` on the LAN (a static port mapping). */

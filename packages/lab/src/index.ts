@@ -18,6 +18,7 @@ export {
   LabTimeoutError,
 } from './errors.ts'
 export {
+  type Firewall6,
   Host,
   type HostInterface,
   type NatFilter,
@@ -27,6 +28,7 @@ export {
   type SpawnOptions,
 } from './host.ts'
 export { type Iperf3Received, iperf3Received, startIperf3Server } from './iperf3.ts'
+export { type Cidr6, formatIpv6, parseCidr6, parseIpv6 } from './ipv6.ts'
 export {
   canRunLabs,
   createLab,

@@ -23,96 +23,31 @@ import {
   Host,
   type HostContext,
   type HostInterface,
-  type NatFilter,
   NatRouter,
   type SpawnOptions,
   writeResolvConf,
 } from './host.ts'
 import { type Cidr, cidrsOverlap, formatIpv4, inCidr, parseCidr, parseIpv4 } from './ipv4.ts'
+import { type Cidr6, cidr6Overlap, hostIpv6, parseCidr6 } from './ipv6.ts'
+import { ipv6Routes } from './ipv6-routes.ts'
+import type {
+  HostInit,
+  LabDescription,
+  LabInit,
+  LabLog,
+  NatRouterInit,
+  Segment,
+  SegmentInit,
+} from './lab-types.ts'
 import { checkName, checkPrefix, hostNamespace, ifname, switchNamespace } from './names.ts'
-import { LabProcess, type ProcessExit } from './process.ts'
+import { LabProcess } from './process.ts'
 import { registerLab, unregisterLab } from './registry.ts'
 import { must, runSync } from './run.ts'
-
-export interface LabInit {
-  /** Short (1-6 chars, [a-z][a-z0-9]*), unique per test; leads every namespace and interface name. */
-  prefix: string
-  /** Where spawned processes log. @default `<os.tmpdir()>/meshlan-lab-<prefix>` (DEFAULT_LOG_DIR_NAME) */
-  logDir?: string
-  /** Time limit of `host.exec()`. @default DEFAULT_EXEC_TIMEOUT_MS (30 s) */
-  execTimeoutMs?: number
-  /** Tear the lab down on process 'exit', SIGINT, SIGTERM, SIGHUP. @default true */
-  handleExit?: boolean
-}
-
-export interface SegmentInit {
-  /** IPv4 CIDR, e.g. '198.18.10.0/24'. Must not overlap another segment of the lab. */
-  cidr: string
-}
-
-export interface HostInit {
-  /** First segment to attach to; omit to attach later with `host.attach()`. */
-  segment?: string
-  /** @default the lowest free address from host offset HOST_AUTO_OFFSET (.10) */
-  address?: string
-}
-
-export interface NatRouterInit {
-  wan: string
-  lan: string
-  /** @default the lowest free address of the WAN segment from .1 */
-  wanAddress?: string
-  /** @default host offset ROUTER_LAN_OFFSET (.1) of the LAN */
-  lanAddress?: string
-  /** MASQUERADE --random-fully (endpoint-dependent mapping, "symmetric NAT"). @default false */
-  symmetric?: boolean
-  /**
-   * Unsolicited inbound from the WAN: 'drop' silently, or 'reject' (TCP RST, ICMP port
-   * unreachable for the rest), as a router without INPUT rules or OpenWRT's wan zone. @default 'drop'
-   */
-  filter?: NatFilter
-}
-
-/** A segment: one Linux bridge in the switch namespace. */
-export interface Segment {
-  readonly name: string
-  readonly cidr: string
-  readonly prefixLength: number
-  /** Bridge name inside the switch namespace. */
-  readonly bridge: string
-  /** The NAT router whose LAN this is, if any. */
-  readonly router: string | undefined
-}
-
-export interface LabDescription {
-  prefix: string
-  switchNamespace: string
-  segments: Segment[]
-  hosts: Array<{
-    name: string
-    kind: 'host' | 'router'
-    namespace: string
-    gateway?: string
-    wan?: string
-    lan?: string
-    symmetric?: boolean
-    filter?: NatFilter
-    interfaces: Array<{ segment: string; ifname: string; address: string; up: boolean }>
-  }>
-}
-
-export interface LabLog {
-  host: string
-  command: string
-  pid: number | undefined
-  logFile: string
-  exit: ProcessExit | undefined
-  text: string
-}
 
 interface SegmentState {
   name: string
   cidr: Cidr
+  cidr6: Cidr6 | undefined
   bridge: string
   used: Set<number>
   router: NatRouter | undefined
@@ -191,15 +126,29 @@ export class Lab implements HostContext {
     if (this.#segments.has(name))
       throw new LabNameError(`segment ${name} already exists in lab ${this.prefix}`)
     const cidr = parseCidr(init.cidr)
+    const cidr6 = init.cidr6 === undefined ? undefined : parseCidr6(init.cidr6)
     for (const s of this.#segments.values()) {
       if (cidrsOverlap(s.cidr, cidr)) {
         throw new LabAddressError(
           `segment ${name} (${init.cidr}) overlaps segment ${s.name} (${s.cidr.text})`,
         )
       }
+      if (cidr6 && s.cidr6 && cidr6Overlap(s.cidr6, cidr6)) {
+        throw new LabAddressError(
+          `segment ${name} (${init.cidr6}) overlaps segment ${s.name} (${s.cidr6.text})`,
+        )
+      }
     }
     const bridge = ifname(this.prefix, 'b', this.#bridgeCount++)
-    const state: SegmentState = { name, cidr, bridge, used: new Set(), router: undefined, members: [] }
+    const state: SegmentState = {
+      name,
+      cidr,
+      cidr6,
+      bridge,
+      used: new Set(),
+      router: undefined,
+      members: [],
+    }
     this.#segments.set(name, state)
     const sw = this.switchNamespace
     await must('ip', [
@@ -216,6 +165,9 @@ export class Lab implements HostContext {
       '0',
     ])
     await must('ip', ['-n', sw, 'link', 'set', bridge, 'addrgenmode', 'none'])
+    // IPv6: flood multicast (neighbour solicitations) as a dumb switch does; a snooping bridge
+    // forwards a group only to ports it saw join, and lab interfaces join before any querier runs
+    if (cidr6) await must('ip', ['-n', sw, 'link', 'set', bridge, 'type', 'bridge', 'mcast_snooping', '0'])
     await must('ip', ['-n', sw, 'link', 'set', bridge, 'up'])
     return this.segmentInfo(state)
   }
@@ -248,6 +200,7 @@ export class Lab implements HostContext {
       lan.name,
       init.symmetric ?? false,
       init.filter ?? 'drop',
+      init.firewall6 ?? init.filter ?? 'drop',
     )
     this.#hosts.set(name, router)
     const lanAddress = init.lanAddress ?? formatIpv4(lan.cidr.network + ROUTER_LAN_OFFSET)
@@ -256,7 +209,7 @@ export class Lab implements HostContext {
     await this.createNamespace(ns)
     await this.attach(router, wan.name, init.wanAddress)
     await this.attach(router, lan.name, lanAddress, true)
-    await router.configure()
+    await router.configure(wan.cidr6 !== undefined && lan.cidr6 !== undefined)
     for (const h of lan.members) {
       if (h !== router && !h.gateway) await h.setGateway(lanAddress, h.iface(lan.name).ifname)
     }
@@ -275,12 +228,14 @@ export class Lab implements HostContext {
     if (!reserved) this.reserve(seg, addr)
     const hostIf = ifname(this.prefix, 'e', host.interfaces.length)
     const peer = ifname(this.prefix, 'p', this.#vethCount++)
+    const addr6 = seg.cidr6 && hostIpv6(seg.cidr6, (parseIpv4(addr) ?? 0) - seg.cidr.network)
     const iface: HostInterface = {
       segment,
       ifname: hostIf,
       peer,
       address: addr,
       prefixLength: seg.cidr.bits,
+      ...(addr6 ? { address6: addr6 } : {}),
       up: true,
     }
     host.interfaces.push(iface)
@@ -293,11 +248,34 @@ export class Lab implements HostContext {
     await must('ip', ['-n', sw, 'link', 'set', peer, 'master', seg.bridge, 'up'])
     await must('ip', ['-n', ns, 'link', 'set', hostIf, 'addrgenmode', 'none'])
     await must('ip', ['-n', ns, 'addr', 'add', `${addr}/${seg.cidr.bits}`, 'dev', hostIf])
+    if (addr6) {
+      // nodad: usable at once (no other host can hold it: the lab assigns every address). A
+      // link-local address too: a router resolves the next hop of a forwarded packet only from
+      // one (Linux's ndisc_send_ns sends no solicitation without it)
+      const ll = `fe80::${((parseIpv4(addr) ?? 0) - seg.cidr.network).toString(16)}/64`
+      for (const a of [`${addr6}/${seg.cidr6?.bits}`, ll])
+        await must('ip', ['-n', ns, '-6', 'addr', 'add', a, 'dev', hostIf, 'nodad'])
+    }
     await must('ip', ['-n', ns, 'link', 'set', hostIf, 'up'])
     if (seg.router && seg.router !== host && !host.gateway) {
       await host.setGateway(seg.router.lanAddress, hostIf)
     }
     return iface
+  }
+
+  /**
+   * IPv6 routes for every host and router to every IPv6 segment it is not on: via the nearest
+   * router (ipv6-routes.ts). No NAT: IPv6 addresses are end to end. Call once the topology is
+   * built (again after adding to it); idempotent.
+   */
+  async routeIpv6(): Promise<void> {
+    this.checkOpen()
+    const segments = [...this.#segments.values()].flatMap((s) =>
+      s.cidr6 === undefined ? [] : [{ name: s.name, cidr6: s.cidr6.text }],
+    )
+    for (const r of ipv6Routes([...this.#hosts.values()], segments)) {
+      await must('ip', ['-n', r.namespace, '-6', 'route', 'replace', r.to, 'via', r.via, 'dev', r.dev])
+    }
   }
 
   /** Internal: starts a tracked process inside `host`'s namespace. */
@@ -355,6 +333,7 @@ export class Lab implements HostContext {
           segment: i.segment,
           ifname: i.ifname,
           address: `${i.address}/${i.prefixLength}`,
+          ...(i.address6 !== undefined ? { address6: i.address6 } : {}),
           up: i.up,
         })),
       })),
@@ -422,6 +401,7 @@ export class Lab implements HostContext {
     return {
       name: s.name,
       cidr: s.cidr.text,
+      ...(s.cidr6 ? { cidr6: s.cidr6.text } : {}),
       prefixLength: s.cidr.bits,
       bridge: s.bridge,
       router: s.router?.name,
@@ -474,7 +454,10 @@ export async function createLab(init: LabInit): Promise<Lab> {
 export function formatLab(d: LabDescription): string {
   const lines = [`lab ${d.prefix} (switch namespace ${d.switchNamespace})`]
   for (const s of d.segments) {
-    lines.push(`  segment ${s.name} ${s.cidr} bridge ${s.bridge}${s.router ? ` (LAN of ${s.router})` : ''}`)
+    const v6 = s.cidr6 ? ` ${s.cidr6}` : ''
+    lines.push(
+      `  segment ${s.name} ${s.cidr}${v6} bridge ${s.bridge}${s.router ? ` (LAN of ${s.router})` : ''}`,
+    )
   }
   for (const h of d.hosts) {
     const extra =
@@ -483,8 +466,11 @@ export function formatLab(d: LabDescription): string {
         : ''
     lines.push(`  ${h.kind} ${h.name} netns ${h.namespace}${h.gateway ? ` via ${h.gateway}` : ''}${extra}`)
     for (const i of h.interfaces) {
-      lines.push(`    ${i.ifname} ${i.address} on ${i.segment}${i.up ? '' : ' (down)'}`)
+      const v6 = i.address6 ? ` ${i.address6}` : ''
+      lines.push(`    ${i.ifname} ${i.address}${v6} on ${i.segment}${i.up ? '' : ' (down)'}`)
     }
   }
   return lines.join('\n')
 }
+
+export type { HostInit, LabDescription, LabInit, LabLog, NatRouterInit, Segment, SegmentInit }

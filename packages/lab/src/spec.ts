@@ -8,7 +8,7 @@ import { createLab, type Lab, type LabInit } from './lab.ts'
  * Segments are built first, then routers, then hosts.
  */
 export interface LabSpec {
-  segments: Array<{ name: string; cidr: string }>
+  segments: Array<{ name: string; cidr: string; cidr6?: string }>
   routers?: Array<{
     name: string
     wan: string
@@ -18,6 +18,8 @@ export interface LabSpec {
     symmetric?: boolean
     /** Unsolicited inbound: 'drop' (default) or 'reject' (RST / ICMP port unreachable). */
     filter?: 'drop' | 'reject'
+    /** IPv6 into the LAN (routed): 'drop', 'reject' or 'open'. @default filter */
+    firewall6?: 'drop' | 'reject' | 'open'
   }>
   hosts?: Array<{
     name: string
@@ -40,8 +42,8 @@ export function parseLabSpec(value: unknown): SpecResult {
   const { segments, routers = [], hosts = [] } = value
   if (!Array.isArray(segments)) return { ok: false, error: 'spec.segments must be an array' }
   for (const [i, s] of segments.entries()) {
-    if (!isObj(s) || !isStr(s.name) || !isStr(s.cidr)) {
-      return { ok: false, error: `spec.segments[${i}] needs string name and cidr` }
+    if (!isObj(s) || !isStr(s.name) || !isStr(s.cidr) || !optStr(s.cidr6)) {
+      return { ok: false, error: `spec.segments[${i}] needs string name and cidr (cidr6 a string)` }
     }
   }
   if (!Array.isArray(routers)) return { ok: false, error: 'spec.routers must be an array' }
@@ -53,11 +55,12 @@ export function parseLabSpec(value: unknown): SpecResult {
       !optStr(r.wanAddress) ||
       !optStr(r.lanAddress) ||
       !(r.symmetric === undefined || typeof r.symmetric === 'boolean') ||
-      !(r.filter === undefined || r.filter === 'drop' || r.filter === 'reject')
+      !(r.filter === undefined || r.filter === 'drop' || r.filter === 'reject') ||
+      !(r.firewall6 === undefined || ['drop', 'reject', 'open'].includes(r.firewall6 as string))
     ) {
       return {
         ok: false,
-        error: `spec.routers[${i}]: wanAddress/lanAddress are strings, symmetric a boolean, filter 'drop' or 'reject'`,
+        error: `spec.routers[${i}]: wanAddress/lanAddress are strings, symmetric a boolean, filter 'drop' or 'reject', firewall6 'drop', 'reject' or 'open'`,
       }
     }
   }
@@ -82,12 +85,13 @@ export function parseLabSpec(value: unknown): SpecResult {
 export async function buildLab(spec: LabSpec, init: LabInit): Promise<Lab> {
   const lab = await createLab(init)
   try {
-    for (const s of spec.segments) await lab.addSegment(s.name, { cidr: s.cidr })
+    for (const s of spec.segments) await lab.addSegment(s.name, { cidr: s.cidr, cidr6: s.cidr6 })
     for (const r of spec.routers ?? []) await lab.addNatRouter(r.name, r)
     for (const h of spec.hosts ?? []) {
       const host = await lab.addHost(h.name, { segment: h.segment, address: h.address })
       for (const a of h.attach ?? []) await host.attach(a.segment, a.address)
     }
+    if (spec.segments.some((s) => s.cidr6 !== undefined)) await lab.routeIpv6()
   } catch (err) {
     await lab.teardown()
     throw err

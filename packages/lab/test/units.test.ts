@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { LabAddressError, LabNameError, LabTimeoutError, parseLabSpec, waitFor } from '../src/index.ts'
 import { formatIpv4, inCidr, parseCidr, parseIpv4 } from '../src/ipv4.ts'
+import { formatIpv6, hostIpv6, parseCidr6, parseIpv6 } from '../src/ipv6.ts'
 import { checkPrefix, ifname, isLabNamespace } from '../src/names.ts'
 
 describe('names', () => {
@@ -79,5 +80,32 @@ describe('waitFor', () => {
       waitFor(() => false, { timeoutMs: 30, what: 'nothing' }),
       LabTimeoutError,
     )
+  })
+})
+
+describe('IPv6 prefixes of lab segments', () => {
+  it('parses and prints addresses as ip and ss do (RFC 5952)', () => {
+    for (const t of [
+      '2001:2:0:60::a',
+      '2001:2::1',
+      '::1',
+      '::',
+      'fe80::1:2',
+      '2001:db8:0:1:1:1:1:1',
+      '1:0:0:2::3',
+    ])
+      assert.equal(formatIpv6(parseIpv6(t) ?? -1n), t)
+    assert.equal(formatIpv6(parseIpv6('2001:0002:0000:0060:0000:0000:0000:000A') ?? -1n), '2001:2:0:60::a')
+    assert.equal(parseIpv6('198.51.100.7'), undefined)
+    assert.equal(parseIpv6('2001:2::1::2'), undefined)
+  })
+
+  it('a prefix is x::/48..120 with no host bits; a host gets its IPv4 host number', () => {
+    const c = parseCidr6('2001:2:0:60::/64')
+    assert.equal(c.bits, 64)
+    assert.throws(() => parseCidr6('2001:2:0:60::1/64'), LabAddressError)
+    assert.throws(() => parseCidr6('2001:2::/16'), LabAddressError)
+    assert.throws(() => parseCidr6('10.0.0.0/8'), LabAddressError)
+    assert.equal(hostIpv6(c, 10), '2001:2:0:60::a')
   })
 })

@@ -6,7 +6,7 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_RECORD_ADDRS, type NodeRecord, sanitizeName, uint32ToIp } from '@meshlan/wire'
-import { DEFAULT_LISTEN_PORT, MAX_RECORD_RELAYS_SENT } from './constants.ts'
+import { DEFAULT_LISTEN, MAX_RECORD_RELAYS_SENT } from './constants.ts'
 import type { Logger } from './logger.ts'
 import { type MembershipService, membership } from './membership/service.ts'
 import type { Advertised } from './peer-table.ts'
@@ -41,7 +41,7 @@ export interface MeshNodeInit extends RoutingOptions {
   minPolicyVersion?: number
   /** Multiaddrs of members to contact first (with /p2p/ ids). */
   bootstrap?: string[]
-  /** @default [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`] */
+  /** @default DEFAULT_LISTEN (IPv4 and IPv6, port DEFAULT_LISTEN_PORT) */
   listen?: string[]
   announce?: string[]
   /** The underlay transport instead of TCP (tests: @libp2p/memory). @default TCP */
@@ -106,7 +106,7 @@ export async function composeNode(
     {
       privateKey: init.privateKey,
       networkId: init.networkId,
-      listen: init.listen ?? [`/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`],
+      listen: init.listen ?? [...DEFAULT_LISTEN],
       announce: init.announce,
       underlay: init.underlay,
       // "auto" runs the server from the start; the gater admits reservations only while we relay

@@ -11,10 +11,31 @@ export const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 
 export const LINK_LOCAL_RANGE = '169.254.0.0/16'
 /** Tailscale's CGNAT range: refused as an overlay subnet unless forced. */
 export const TAILSCALE_RANGE = '100.64.0.0/10'
+/**
+ * IPv6 global unicast (RFC 4291 §2.4, IANA): the only IPv6 addresses we announce or punch to.
+ * Everything else is local to a link or a site (fe80::/10 link-local needs a zone; fc00::/7 ULA is
+ * never routed between homes) or not an endpoint at all (::1, multicast, v4-mapped).
+ */
+export const IPV6_GLOBAL_UNICAST = '2000::/3'
+/**
+ * Excluded from global unicast: the documentation prefix (RFC 3849). It never appears on a real
+ * network, so an address there is a copied example, never a path. The labs use 2001:2::/48
+ * (RFC 5180, benchmarking: global-looking, never routed), as their IPv4 side uses 198.18/15.
+ */
+export const IPV6_DOCUMENTATION = '2001:db8::/32'
 /** MTU of the TUN device: 1400 leaves room for TCP/IP + noise + yamux + our frame on a 1500 path. */
 export const DEFAULT_MTU = 1400
 export const DEFAULT_TUN_NAME = 'meshlan0'
 export const DEFAULT_LISTEN_PORT = 7946
+/**
+ * Listen on both families by default, on one port (issue 10: homes behind carrier-grade NAT often
+ * have global IPv6). A host without IPv6 just listens on IPv4: libp2p's transport manager accepts
+ * every IPv6 listener failing when every IPv4 one worked.
+ */
+export const DEFAULT_LISTEN: readonly string[] = [
+  `/ip4/0.0.0.0/tcp/${DEFAULT_LISTEN_PORT}`,
+  `/ip6/::/tcp/${DEFAULT_LISTEN_PORT}`,
+]
 
 /*
  * Protocol ids and topics name no network: identify and multistream-select would otherwise tell a

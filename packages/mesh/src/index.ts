@@ -22,6 +22,7 @@ export {
 } from './addressing.ts'
 export * from './constants.ts'
 export * from './errors.ts'
+export { addrFamily, announceableFamily, type IpFamily, ipFamily, isGlobalIpv6 } from './ip-family.ts'
 export {
   createLogger,
   envLogLevel,
@@ -39,7 +40,7 @@ export { PolicySigner } from './membership/signer.ts'
 export { MemoryDevice } from './memory-device.ts'
 export * from './network.ts'
 export { createMeshNode, MeshNode, type MeshNodeInit } from './node.ts'
-export { hostIpv4s } from './overlay.ts'
+export { hostGlobalIpv6s, hostIpv4s } from './overlay.ts'
 export {
   type Advertised,
   computePeerTable,

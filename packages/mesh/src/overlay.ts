@@ -5,6 +5,7 @@
  */
 import { networkInterfaces } from 'node:os'
 import { ipToUint32, parseCidr } from '@meshlan/wire'
+import { isGlobalIpv6 } from './ip-family.ts'
 
 /** False for an address (multiaddr or dotted quad) inside the overlay `subnet`. */
 export function isUnderlay(addrOrIp: string, subnet: string | null): boolean {
@@ -24,4 +25,16 @@ export function hostIpv4s(withLoopback = true): string[] {
     for (const a of list ?? []) if (a.family === 'IPv4' && (withLoopback || !a.internal)) out.push(a.address)
   }
   return out
+}
+
+/**
+ * This host's global unicast IPv6 addresses (isGlobalIpv6), every interface: the only IPv6
+ * addresses we announce. The overlay is IPv4-only, so none of them is inside it.
+ */
+export function hostGlobalIpv6s(): string[] {
+  const out: string[] = []
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv6' && isGlobalIpv6(a.address)) out.push(a.address)
+  }
+  return [...new Set(out)]
 }

@@ -5,9 +5,10 @@
 import type { Connection } from '@libp2p/interface'
 import { ipToUint32, uint32ToIp } from '@meshlan/wire'
 import { PING_INTERVAL_MS, PING_TIMEOUT_MS } from './constants.ts'
+import type { IpFamily } from './ip-family.ts'
 import type { PeerEntry, PeerTable } from './peer-table.ts'
 import type { LinkStats } from './pump.ts'
-import { type DirectFailure, pingConnection } from './reachability/paths.ts'
+import { type DirectFailure, type PathDetail, pingConnection } from './reachability/paths.ts'
 
 export interface PeerStatus {
   name: string
@@ -25,6 +26,10 @@ export interface PeerStatus {
   via: string | null
   /** When not direct: why (symmetric-nat, punch-failed, no-relay, not-tried). */
   why: DirectFailure
+  /** When direct: the peer's underlay address (`/ip6/…/tcp/7946`); null otherwise. */
+  addr: string | null
+  /** The underlay's family (ipv4, ipv6): of the direct connection, or of ours to the relay. */
+  family: IpFamily | null
   /** Approved prefixes this peer serves as the primary router. */
   routes: string[]
   /** The peer is an approved exit node. */
@@ -71,6 +76,8 @@ export type PingResult =
       rttMs: number[]
       via: string | null
       why: DirectFailure
+      addr: string | null
+      family: IpFamily | null
     }
   | { ok: false; code: 'NO_ROUTE' | 'ACL' | 'OFFLINE' | 'NOT_MEMBER'; reason: string; peerId?: string }
 
@@ -79,7 +86,7 @@ export interface StatusSource {
   table: PeerTable
   selfId: string
   path(peerId: string): 'direct' | 'relay' | 'none'
-  pathDetail(peerId: string): { via: string | null; why: DirectFailure }
+  pathDetail(peerId: string): PathDetail
   rtt(peerId: string): number | null
   online(peerId: string): boolean
   links(): LinkStats[]
@@ -131,12 +138,17 @@ export function peerStatuses(src: StatusSource): PeerStatus[] {
         online: src.online(p.peerId),
         version: src.version(p.peerId),
         lastSeen: src.lastSeen?.(p.peerId) ?? null,
-        ...src.pathDetail(p.peerId),
+        ...withFamily(src.pathDetail(p.peerId)),
         routes: p.routes.map((r) => r.cidr),
         exitNode: p.exitNode,
       }
     })
     .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/** A path detail with its optional fields filled (null: unknown). */
+function withFamily(d: PathDetail): Required<PathDetail> {
+  return { via: d.via, why: d.why, addr: d.addr ?? null, family: d.family ?? null }
 }
 
 /** A member by final name (with or without `.mesh`) or overlay IP. */
@@ -203,7 +215,7 @@ export interface StatusInput extends Omit<StatusSource, 'path' | 'pathDetail'> {
   reason: string | null
   reach: {
     path(p: string): 'direct' | 'relay' | 'none'
-    pathDetail(p: string): { via: string | null; why: DirectFailure }
+    pathDetail(p: string): PathDetail
   }
   drops: Record<string, number>
   selfVersion: string | null
@@ -246,7 +258,7 @@ export interface PingPaths {
   best(peerId: string): Connection | undefined
   connect(peerId: string): Promise<Connection>
   path(peerId: string): 'direct' | 'relay' | 'none'
-  pathDetail(peerId: string): { via: string | null; why: DirectFailure }
+  pathDetail(peerId: string): PathDetail
 }
 
 /** `meshlan ping`: which path answered, or why there is none (never a silent timeout). */
@@ -285,6 +297,6 @@ export async function pingPeer(
     ip: uint32ToIp(p.ip),
     path: paths.path(p.peerId) === 'relay' ? 'relay' : 'direct',
     rttMs: rtts,
-    ...paths.pathDetail(p.peerId),
+    ...withFamily(paths.pathDetail(p.peerId)),
   }
 }

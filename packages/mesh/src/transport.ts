@@ -51,6 +51,7 @@ import {
   YAMUX_INITIAL_WINDOW,
   YAMUX_MAX_WINDOW,
 } from './constants.ts'
+import { announceableFamily } from './ip-family.ts'
 import {
   LIBP2P_ADAPTER_SERVICE,
   type Libp2pAdapter,
@@ -166,8 +167,12 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
     addresses: {
       listen: init.listen,
       announce: init.announce ?? [],
-      // never tell peers (identify) about addresses inside the overlay
-      announceFilter: (addrs) => addrs.filter((a) => init.gater?.underlay?.(a.toString()) ?? true),
+      // never tell peers (identify) about addresses inside the overlay, nor IPv6 that is not
+      // global unicast (link-local, ULA, ::1: ip-family.ts)
+      announceFilter: (addrs) =>
+        addrs.filter(
+          (a) => (init.gater?.underlay?.(a.toString()) ?? true) && announceableFamily(a.toString()),
+        ),
     },
     transports,
     connectionEncrypters: [noise()],

@@ -194,3 +194,65 @@ describe('libp2p adapter contract: the streams a member relay forwards (circuit 
     assert.ok(afterResume > 0, 'nothing moved after resume()')
   })
 })
+
+describe('libp2p adapter contract over IPv6 (real loopback TCP, ::1)', () => {
+  let a: MeshLibp2p
+  let b: MeshLibp2p
+  before(async () => {
+    const dual = async () => {
+      const lp = await createTransport({
+        privateKey: await generateKeyPair('Ed25519'),
+        networkId: 'adaptertest6',
+        listen: ['/ip4/127.0.0.1/tcp/0', '/ip6/::1/tcp/0'],
+      })
+      await lp.handle(ECHO, (stream) => {
+        stream.addEventListener('message', (evt) => stream.send(evt.data))
+      })
+      await lp.start()
+      return lp
+    }
+    a = await dual()
+    b = await dual()
+  })
+  after(async () => {
+    await a?.stop()
+    await b?.stop()
+  })
+
+  it('(e) an IPv6 listener binds with SO_REUSEPORT (IPv6 only) and reports its address; a punch-style dial from it upgrades', async (t) => {
+    // assumption of listenPort('ipv6') and announceAddrs: each family's listener reports its own
+    // bound address (@libp2p/tcp: ipv6Only for /ip6, so the IPv4 listener can share the port)
+    const port6 = (n: MeshLibp2p) =>
+      Number(
+        /^\/ip6\/::1\/tcp\/(\d+)$/.exec(
+          adapterOf(n)
+            .tcpListenAddrs()
+            .find((x) => x.startsWith('/ip6/')) ?? '',
+        )?.[1],
+      )
+    const [pa, pb] = [port6(a), port6(b)]
+    assert.ok(pa > 0 && pb > 0, `tcpListenAddrs: ${adapterOf(a).tcpListenAddrs().join(' ')}`)
+    assert.ok(
+      adapterOf(a)
+        .tcpListenAddrs()
+        .some((x) => x.startsWith('/ip4/127.0.0.1/tcp/')),
+      'and the IPv4 one',
+    )
+    let socket: Socket
+    try {
+      socket = await dialFromPort({ localPort: pa, remoteAddress: '::1', remotePort: pb, timeoutMs: 3000 })
+    } catch (err) {
+      if (skipWithoutAddon(t, err)) return
+      assert.fail(
+        `binding the IPv6 listening port for a dial failed (reusePort on /ip6): ${(err as Error).message}`,
+      )
+    }
+    assert.equal(socket.localPort, pa, 'the dial left from the IPv6 listening port')
+    assert.equal(socket.remoteFamily, 'IPv6')
+    // b's listener accepted it: a's side upgrades as initiator and gets a working connection
+    const conn = await adapterOf(a).upgradeSocket(socket, 'initiator', { signal: AbortSignal.timeout(5000) })
+    assert.match(conn.remoteAddr.toString(), /^\/ip6\/::1\/tcp\//)
+    assert.equal(await echo(conn, 'over ipv6'), 'over ipv6')
+    await conn.close()
+  })
+})

@@ -21,6 +21,7 @@ import {
   jittered,
   peerSpeaksWithin,
   retryPaceMs,
+  silentRedialMs,
 } from '../src/reachability/punch-dial.ts'
 
 /** A dialer refused `refusals` times (Infinity: always), then "connected" (a fresh Socket). */
@@ -80,7 +81,7 @@ describe('dialThroughRefusals', () => {
     assert.equal(err.attempts, calls.length)
     assert.ok(err.attempts >= 10, `only ${err.attempts} tries in 200 ms at a 5 ms pace`)
     assert.ok(took >= 195 && took < 400, `gave up after ${took} ms, the window is 200 ms`)
-    assert.match(err.message, /refused \d+ times in \d+ ms/)
+    assert.match(err.message, /refused or unanswered \d+ times in \d+ ms/)
   })
 
   it('the attempt budget is shared and bounds the tries', async () => {
@@ -118,6 +119,55 @@ describe('dialThroughRefusals', () => {
       DialTimeoutError,
     )
     assert.equal(calls.length, 1)
+  })
+
+  it('with silentRedialMs (IPv6), a try nobody answered is sent again from a fresh socket, bounded', async () => {
+    // silent 3 times (each "waits" its per-try timeout), then connected
+    const timeouts: number[] = []
+    let n = 0
+    const dial: PortDialer = async (init) => {
+      timeouts.push(init.timeoutMs ?? -1)
+      if (++n <= 3) throw new DialTimeoutError('[::]:7946', '[2001:2::b]:7946', init.timeoutMs ?? 0)
+      return new Socket()
+    }
+    const budget = new AttemptBudget(100)
+    const r = await dialThroughRefusals({
+      ...base,
+      remoteAddress: '2001:2::b',
+      dial,
+      deadline: performance.now() + 1_000,
+      paceMs: 2,
+      budget,
+      silentRedialMs: 25,
+    })
+    assert.equal(r.attempts, 4)
+    assert.deepEqual(timeouts, [25, 25, 25, 25], 'each try waits the silent re-dial time, not the window')
+    assert.equal(budget.used, 4, 'silent re-dials count against the budget')
+    // and the budget ends it: 5 silent tries at most
+    let m = 0
+    const never: PortDialer = async (init) => {
+      m++
+      throw new DialTimeoutError('[::]:7946', '[2001:2::b]:7946', init.timeoutMs ?? 0)
+    }
+    await assert.rejects(
+      dialThroughRefusals({
+        ...base,
+        dial: never,
+        deadline: performance.now() + 1_000,
+        paceMs: 2,
+        budget: new AttemptBudget(5),
+        silentRedialMs: 25,
+      }),
+      PunchRefusedError,
+    )
+    assert.equal(m, 5)
+  })
+
+  it('the silent re-dial time: two relay RTTs, 25 ms to 1 s', () => {
+    assert.equal(silentRedialMs(null), 25)
+    assert.equal(silentRedialMs(3), 25)
+    assert.equal(silentRedialMs(80), 160)
+    assert.equal(silentRedialMs(5000), 1000)
   })
 
   it('stops when aborted', async () => {

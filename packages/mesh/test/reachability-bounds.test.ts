@@ -149,7 +149,13 @@ describe('candidate selection and our own CONNECT', () => {
     assert.equal(observed.list()[0], '203.0.113.97')
     // what we'd announce with many observed and LAN addresses: capped, and the far side decodes it
     const many = Array.from({ length: 50 }, (_, i) => `198.18.0.${i}`)
-    const ours = candidateAddrs([...observed.list(), ...many], many, 7946)
+    const ours = candidateAddrs({
+      observed: [...observed.list(), ...many],
+      lan: many,
+      ipv6: many.map((_, i) => `2001:2:0:1::${i + 1}`),
+      port4: 7946,
+      port6: 7946,
+    })
     assert.ok(ours.length <= MAX_PUNCH_DIALS)
     const msg = decodeHolePunch(
       encodeHolePunch({ type: DCUTR_CONNECT, obsAddrs: ours.map((a) => multiaddr(a).bytes) }),

@@ -76,6 +76,11 @@ describe('Reachability service (loopback TCP)', () => {
     assert.ok(got, 'onDirect called for the member')
     assert.equal(reach.path(m), 'direct')
     assert.equal(reach.best(m), got.conn)
-    assert.deepEqual(reach.pathDetail(m), { via: null, why: null })
+    assert.deepEqual(reach.pathDetail(m), {
+      via: null,
+      why: null,
+      addr: got.conn.remoteAddr.toString().replace(/\/p2p\/[^/]+$/, ''),
+      family: 'ipv4',
+    })
   })
 })

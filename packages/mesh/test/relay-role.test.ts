@@ -11,7 +11,7 @@ import {
   RELAY_CONFIRM_TTL_MS,
   RELAY_RECONFIRM_MS,
 } from '../src/reachability/constants.ts'
-import { outsideMember } from '../src/reachability/dialback.ts'
+import { ourSubnets, outsideMember } from '../src/reachability/dialback.ts'
 import { RelayRole } from '../src/reachability/relay-role.ts'
 
 describe('RelayRole', () => {
@@ -103,5 +103,26 @@ describe('outsideMember: whose dial-back says "reachable from outside"', () => {
     )
     assert.equal(outsideMember('192.168.1.20', ['/ip4/192.168.1.20/tcp/7946'], noNeighbours), false)
     assert.equal(outsideMember('127.0.0.1', ['/ip4/127.0.0.1/tcp/7946'], noNeighbours), false)
+  })
+  it('over IPv6 (no NAT): a global address on none of our prefixes; never link-local, ULA or ours', () => {
+    const v6 = ['/ip6/2001:2:0:a1::a/tcp/7946']
+    assert.equal(outsideMember('2001:2:0:a1::a', v6, noNeighbours), true)
+    assert.equal(
+      outsideMember('2001:2:0:a1::a', v6, () => true),
+      false,
+      'on our own prefix',
+    )
+    assert.equal(outsideMember('fe80::1', v6, noNeighbours), false)
+    assert.equal(outsideMember('fd00::1', v6, noNeighbours), false)
+    assert.equal(outsideMember('::1', v6, noNeighbours), false)
+  })
+})
+
+describe('ourSubnets: neighbours of either family', () => {
+  it('knows loopback-free IPv4 and IPv6 interface prefixes of this host, and nothing else', () => {
+    const near = ourSubnets()
+    assert.equal(near('203.0.113.250'), false)
+    assert.equal(near('2001:2:ffff::1'), false)
+    assert.equal(near('127.0.0.1'), false, 'loopback is not a subnet here')
   })
 })

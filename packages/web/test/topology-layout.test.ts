@@ -22,6 +22,8 @@ function peer(name: string, over: Partial<Peer> = {}): Peer {
     online: true,
     via: null,
     why: null,
+    addr: null,
+    family: null,
     routes: [],
     exitNode: false,
     version: null,

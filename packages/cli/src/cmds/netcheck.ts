@@ -7,6 +7,7 @@ import { ctx, json, out } from '../io.ts'
 function humanNetcheck(n: NetcheckResult): string {
   const lines = [
     `listen        ${n.listen.join(' ') || '-'}`,
+    `families      IPv4 ${n.families.ipv4 == null ? 'off' : `port ${n.families.ipv4}`}, IPv6 ${n.families.ipv6 == null ? 'off' : `port ${n.families.ipv6} on ${n.families.ipv6Addrs.join(' ') || 'no global address'}`}`,
     `observed      ${n.observed.join(' ') || '- (no member has told us yet)'}`,
     `behind NAT    ${n.behindNat == null ? 'unknown' : n.behindNat ? 'yes' : 'no'}`,
     `NAT           ${n.nat.kind}: ${n.nat.reason}`,

@@ -8,7 +8,8 @@
 import { ipToUint32, parseCidr } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LINK_LOCAL_RANGE, PRIVATE_RANGES } from '../constants.ts'
-import { MAX_PUNCH_DIALS } from './constants.ts'
+import { ipFamily, isGlobalIpv6, tcpAddr } from '../ip-family.ts'
+import { MAX_PUNCH_DIALS, MAX_PUNCH_IPV6_CANDIDATES } from './constants.ts'
 
 export interface Candidate {
   ip: string
@@ -30,16 +31,20 @@ export function isLanIp(ip: string): boolean {
   return n >= 0 && LAN_RANGES.some((r) => (n & r.mask) >>> 0 === r.base)
 }
 
-/** Binary (from a CONNECT) or text multiaddrs → usable IPv4/TCP candidates; the rest skipped. */
+/**
+ * Binary (from a CONNECT) or text multiaddrs → TCP candidates over IPv4 or IPv6; loopback and
+ * unspecified addresses skipped (which IPv6 ones are dialled is selectCandidates' decision).
+ */
 export function toCandidates(addrs: Uint8Array[] | string[]): Candidate[] {
   const out: Candidate[] = []
   for (const a of addrs) {
     try {
       const parts = multiaddr(a).getComponents()
-      const ip = parts.find((p) => p.name === 'ip4')?.value
+      const ip = parts.find((p) => p.name === 'ip4' || p.name === 'ip6')?.value
       const port = parts.find((p) => p.name === 'tcp')?.value
-      if (ip != null && port != null && !ip.startsWith('127.') && ip !== '0.0.0.0')
-        out.push({ ip, port: Number(port) })
+      if (ip == null || port == null || ip.startsWith('127.') || ip === '0.0.0.0') continue
+      if (ipFamily(ip) === 'ipv6' && (ip === '::' || ip === '::1')) continue
+      out.push({ ip, port: Number(port) })
     } catch {
       // not a multiaddr we can use: skip it
     }
@@ -74,7 +79,12 @@ export function selectCandidates(remote: Candidate[], ctx: SelectContext): Selec
     if (seen.has(key)) continue
     seen.add(key)
     if (!ctx.underlay(c.ip)) dropped.overlay++
-    else if (isLanIp(c.ip) && !ctx.sharesNat && !ctx.peerMapped.has(c.ip)) dropped.lan++
+    // IPv6 has no NAT to share: only global unicast is a path (link-local needs a zone, a ULA
+    // is never routed between homes), whoever asks
+    else if (ipFamily(c.ip) === 'ipv6') {
+      if (isGlobalIpv6(c.ip)) keep.push(c)
+      else dropped.lan++
+    } else if (isLanIp(c.ip) && !ctx.sharesNat && !ctx.peerMapped.has(c.ip)) dropped.lan++
     else keep.push(c)
   }
   // candidates arrive public-first; behind a shared NAT the shared public address goes last
@@ -85,15 +95,28 @@ export function selectCandidates(remote: Candidate[], ctx: SelectContext): Selec
   return { dial: sorted.slice(0, MAX_PUNCH_DIALS), dropped }
 }
 
-/** Our candidates for a CONNECT: observed public IPs (most recent first), then LAN IPs; capped. */
-export function candidateAddrs(observedIps: string[], lanIps: string[], port: number): string[] {
-  const seen = new Set<string>()
-  const out: string[] = []
-  for (const ip of [...observedIps, ...lanIps]) {
-    if (seen.has(ip)) continue
-    seen.add(ip)
-    out.push(`/ip4/${ip}/tcp/${port}`)
-    if (out.length >= MAX_PUNCH_DIALS) break
-  }
-  return out
+export interface OwnCandidates {
+  /** Public IPv4 addresses members observed for us, most recent first. */
+  observed: string[]
+  /** Our own IPv4 addresses outside the overlay. */
+  lan: string[]
+  /** Our global unicast IPv6 addresses (isGlobalIpv6; others are left out here too). */
+  ipv6: string[]
+  /** Our IPv4 and IPv6 listening ports (null: no listener of that family, no candidates). */
+  port4: number | null
+  port6: number | null
+}
+
+/**
+ * Our candidates for a CONNECT, capped at MAX_PUNCH_DIALS: global IPv6 first (no NAT in the way,
+ * at most MAX_PUNCH_IPV6_CANDIDATES so IPv4 keeps room), then observed public IPv4 (most recent
+ * first), then IPv4 LAN addresses.
+ */
+export function candidateAddrs(own: OwnCandidates): string[] {
+  const v6 = own.port6 == null ? [] : own.ipv6.filter(isGlobalIpv6).slice(0, MAX_PUNCH_IPV6_CANDIDATES)
+  const v4 = own.port4 == null ? [] : [...own.observed, ...own.lan]
+  const out = new Set<string>()
+  for (const ip of v6) out.add(tcpAddr(ip, own.port6 ?? 0))
+  for (const ip of v4) out.add(tcpAddr(ip, own.port4 ?? 0))
+  return [...out].slice(0, MAX_PUNCH_DIALS)
 }

@@ -53,6 +53,19 @@ export const PUNCH_REDIAL_MAX_MS = 50
  */
 export const MAX_PUNCH_ATTEMPTS = 1_000
 /**
+ * Over IPv6, a punch try nobody answered is sent again from a fresh socket after two relay RTTs,
+ * at least 25 ms, at most 1 s (counted in MAX_PUNCH_ATTEMPTS: at most PUNCH_TIMEOUT_MS / 25 ms per
+ * candidate). Why: behind a home firewall that drops, our SYN vanishes without a refusal, while
+ * the peer — behind one that resets — retries through its refusals, and each of its RSTs closes
+ * our router's state for the pair again; our SYN gets in only while the peer's latest SYN holds
+ * that state open. The kernel's own retransmissions (1 s, 3 s) hit that window by luck. Never
+ * sooner than two RTTs: a fresh socket would answer the peer's SYN-ACK to the old one with a RST.
+ * IPv4 keeps one SYN per try (its labs pass without; not measured with this).
+ */
+export const PUNCH_SILENT_REDIAL_RTTS = 2
+export const PUNCH_SILENT_REDIAL_MIN_MS = 25
+export const PUNCH_SILENT_REDIAL_MAX_MS = 1_000
+/**
  * After a simultaneous open the smaller peer id speaks first. But the peer's SYN can arrive in
  * the instant between one of our refused tries and the next: then the peer's listener accepted
  * it (its side upgrades as responder, always) and our next try finds the address pair taken.
@@ -74,6 +87,18 @@ export const UPGRADE_TIMEOUT_MS = 10_000
  * make us scan per CONNECT.
  */
 export const MAX_PUNCH_DIALS = 4
+/**
+ * Of those, at most this many our own IPv6 addresses (a host with SLAAC privacy addresses has
+ * several): IPv4 keeps room for its observed and LAN candidates.
+ */
+export const MAX_PUNCH_IPV6_CANDIDATES = 2
+/**
+ * When an IPv4 punch connects while an IPv6 one is still pending, wait this long (at most) for
+ * the IPv6 socket: both sides must pick the same socket, and the rule is "IPv6 when both
+ * connected". One relay RTT, clamped: the peer's end of a socket we hold connects within one RTT.
+ */
+export const PUNCH_IPV6_GRACE_MIN_MS = 20
+export const PUNCH_IPV6_GRACE_MAX_MS = 500
 /**
  * The responder refuses a CONNECT from a peer it handled less than this long ago. Honest initiators
  * never ask sooner: their retry back-off starts at PUNCH_RETRY_BASE_MS (10 s) and a re-punch after

@@ -12,12 +12,18 @@
  * Whom to believe: a member counts only when it is outside our network — it reaches us through a
  * NAT of its own (the address we see it at is not one it announces), or from a public address
  * that is not on one of our subnets — and only when the address it dialled is one we announce.
+ *
+ * Either family: over an IPv6 connection the member dials our IPv6 address back (a dual-stack
+ * public node whose members happen to connect over IPv6 must still learn it is reachable). The
+ * asker names the port of that family; an IPv6 member is "outside" when it is global unicast and
+ * not on one of our own IPv6 prefixes.
  */
-import { isIP, Socket } from 'node:net'
+import { BlockList, isIP, Socket } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { ipToUint32, parseCidr } from '@meshlan/wire'
+import { isGlobalIpv6, tcpAddr } from '../ip-family.ts'
 import { PeerWindow } from './backoff.ts'
 import { isLanIp } from './candidates.ts'
 import {
@@ -34,7 +40,7 @@ export { DIALBACK_PROTOCOL } from './constants.ts'
 /** What a dial-back found: whether the connect got in, and the address it aimed at. */
 export interface DialBackAnswer {
   ok: boolean
-  /** `/ip4/<ip>/tcp/<port>`: where the member dialled (its view of us). */
+  /** `/ip4/<ip>/tcp/<port>` or `/ip6/…`: where the member dialled (its view of us). */
   addr: string
   detail: string
 }
@@ -59,6 +65,8 @@ export const tcpProbe: TcpProbe = (ip, port, timeoutMs) =>
 const encode = (text: string) => new TextEncoder().encode(text)
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 const IP4 = /^\/ip4\/([\d.]+)\/tcp\/(\d+)/
+/** A direct TCP address of either family: the IP and the port. */
+const IP_TCP = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)/
 
 /** The responder: dial the asker back where we see it, on the port it names. Rate-limited. */
 export class DialBackResponder {
@@ -73,7 +81,7 @@ export class DialBackResponder {
 
   async handle(stream: Stream, conn: Connection): Promise<void> {
     const peer = conn.remotePeer.toString()
-    const seen = IP4.exec(conn.remoteAddr.toString())
+    const seen = IP_TCP.exec(conn.remoteAddr.toString())
     if (isRelayed(conn) || seen == null || !this.window.admit(peer, Date.now())) {
       this.counters.refused++
       stream.abort(new Error('dial-back: direct connections only, one per member per 5 s'))
@@ -88,7 +96,7 @@ export class DialBackResponder {
         stream.abort(new Error('dial-back: the request is a port number'))
         return
       }
-      const addr = `/ip4/${seen[1]}/tcp/${port}`
+      const addr = tcpAddr(seen[1], port)
       const r = await this.probe(seen[1], port, DIALBACK_DIAL_TIMEOUT_MS)
       this.counters.served++
       await lp.write(encode(r === true ? `ok ${addr}` : `fail ${addr} ${r}`), { signal })
@@ -109,16 +117,16 @@ export async function askDialBack(conn: Connection, port: number): Promise<DialB
     const text = decode((await lp.read({ signal })).subarray())
     await stream.close().catch(() => {})
     const m = /^(ok|fail) (\S+)(?: (.*))?$/.exec(text)
-    if (m == null || IP4.exec(m[2]) == null) return null
+    if (m == null || IP_TCP.exec(m[2]) == null) return null
     return { ok: m[1] === 'ok', addr: m[2], detail: m[3] ?? '' }
   } catch {
     return null
   }
 }
 
-/** The IP a direct connection comes from, or null (relayed, not IPv4). */
+/** The IP (either family) a direct connection comes from, or null (relayed, not TCP/IP). */
 export function remoteIp(conn: Connection): string | null {
-  return isRelayed(conn) ? null : (IP4.exec(conn.remoteAddr.toString())?.[1] ?? null)
+  return isRelayed(conn) ? null : (IP_TCP.exec(conn.remoteAddr.toString())?.[1] ?? null)
 }
 
 /**
@@ -128,14 +136,21 @@ export function remoteIp(conn: Connection): string | null {
  */
 export function ourSubnets(): (ip: string) => boolean {
   const nets: Array<{ base: number; mask: number }> = []
+  const nets6 = new BlockList()
   for (const list of Object.values(networkInterfaces())) {
     for (const i of list ?? []) {
-      if (i.family !== 'IPv4' || i.internal || i.cidr == null) continue
+      if (i.internal || i.cidr == null) continue
+      if (i.family === 'IPv6') {
+        const [net, bits] = i.cidr.split('/')
+        nets6.addSubnet(net, Number(bits), 'ipv6')
+        continue
+      }
       const c = parseCidr(i.cidr)
       if (c.ok) nets.push({ base: c.base, mask: c.mask })
     }
   }
   return (ip) => {
+    if (isIP(ip) === 6) return nets6.check(ip, 'ipv6')
     const n = ipToUint32(ip)
     return n >= 0 && nets.some((c) => (n & c.mask) >>> 0 === c.base)
   }
@@ -156,6 +171,8 @@ export function outsideMember(
   memberAddrs: string[],
   neighbour: (ip: string) => boolean = onOurSubnets,
 ): boolean {
+  // IPv6 has no NAT: outside means a global address on none of our prefixes
+  if (isIP(seenFrom) === 6) return isGlobalIpv6(seenFrom) && !neighbour(seenFrom)
   if (isIP(seenFrom) !== 4) return false
   const own = new Set(memberAddrs.map((a) => IP4.exec(a)?.[1]).filter((x) => x != null))
   if (own.size > 0 && !own.has(seenFrom)) return true

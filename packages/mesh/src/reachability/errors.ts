@@ -48,8 +48,9 @@ export class PunchRefusedError extends MeshError {
   constructor(remote: string, attempts: number, ms: number) {
     super(
       'ERR_PUNCH_REFUSED',
-      `dial -> ${remote} refused ${attempts} times in ${Math.round(ms)} ms: the peer's NAT never ` +
-        'let our SYN through (it did not dial us back in time, or it maps another port); the relay stays the path',
+      `dial -> ${remote} refused or unanswered ${attempts} times in ${Math.round(ms)} ms: the peer's ` +
+        'NAT or firewall never let our SYN through (it did not dial us back in time, or it maps another ' +
+        'port); the relay stays the path',
     )
     this.name = 'PunchRefusedError'
     this.remote = remote

@@ -33,6 +33,7 @@ import { lpStream } from '@libp2p/utils'
 import { AddressInUseError, dialFromPort } from '@meshlan/tun'
 import { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, MAX_DCUTR_MESSAGE } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
+import { type IpFamily, ipFamily, tcpAddr } from '../ip-family.ts'
 import { type Logger, RateLimitedLog } from '../logger.ts'
 import { PeerWindow } from './backoff.ts'
 import { type Candidate, selectCandidates, toCandidates } from './candidates.ts'
@@ -47,6 +48,8 @@ import {
   OBSERVE_PROTOCOL,
   OBSERVE_TIMEOUT_MS,
   PUNCH_FIRST_BYTES_MS,
+  PUNCH_IPV6_GRACE_MAX_MS,
+  PUNCH_IPV6_GRACE_MIN_MS,
   PUNCH_REFUSAL_LOG_MS,
   PUNCH_RESPONDER_BACKOFF_MS,
   PUNCH_STAGGER_MS,
@@ -56,7 +59,14 @@ import {
 import type { ReachabilityHost } from './host.ts'
 import type { Libp2pAdapter, UpgradeRole } from './libp2p-adapter.ts'
 import { isRelayed } from './paths.ts'
-import { AttemptBudget, dialThroughRefusals, peerSpeaksWithin, retryPaceMs } from './punch-dial.ts'
+import {
+  AttemptBudget,
+  dialThroughRefusals,
+  peerSpeaksWithin,
+  retryPaceMs,
+  silentRedialMs,
+} from './punch-dial.ts'
+import { pickPreferred } from './punch-pick.ts'
 
 export { candidateAddrs } from './candidates.ts'
 export { DCUTR_PROTOCOL, OBSERVE_PROTOCOL } from './constants.ts'
@@ -91,8 +101,8 @@ export interface HolePuncherInit {
   handle?: StreamHandle
   log: Logger
   selfId: string
-  /** Our TCP listen port (the one the dialer binds), or null when we have none. */
-  listenPort(): number | null
+  /** Our TCP listen port for a family (the one the dialer binds), or null when we have none. */
+  listenPort(family: IpFamily): number | null
   /** Our candidate addresses for a CONNECT message. */
   candidates(): string[]
   /** Public address (ip) members observed for us, if any: to spot a shared NAT. */
@@ -312,8 +322,8 @@ export class HolePuncher {
    * when its SYN reached our listener first.
    */
   private async punch(peerId: string, remote: Candidate[], rttMs: number): Promise<PunchResult> {
-    const port = this.init.listenPort()
-    const { dial, dropped } = selectCandidates(remote, {
+    const portOf = (c: Candidate) => this.init.listenPort(ipFamily(c.ip) ?? 'ipv4')
+    const { dial: selected, dropped } = selectCandidates(remote, {
       underlay: (ip) => this.init.underlay(ip),
       ourObserved: new Set(this.init.observedIps()),
       sharesNat: this.init.sharesNat?.(peerId) ?? false,
@@ -324,7 +334,9 @@ export class HolePuncher {
     this.counters.droppedCapped += dropped.capped
     if (dropped.lan + dropped.capped > 0)
       this.refusals.debug('punch candidates left out', { peer: peerId, ...dropped })
-    if (port == null || dial.length === 0) {
+    // a family we do not listen on has no port to punch from
+    const dial = selected.filter((c) => portOf(c) != null)
+    if (dial.length === 0) {
       return { ok: false, reason: 'no-candidates', detail: 'no TCP candidates to punch' }
     }
     const started = performance.now()
@@ -341,12 +353,14 @@ export class HolePuncher {
         try {
           const { socket } = await dialThroughRefusals({
             dial: this.dial,
-            localPort: port,
+            localPort: portOf(c) ?? 0,
             remoteAddress: c.ip,
             remotePort: c.port,
             deadline,
             paceMs,
             budget,
+            // IPv6: re-send silent tries too (PUNCH_SILENT_REDIAL_*)
+            silentRedialMs: ipFamily(c.ip) === 'ipv6' ? silentRedialMs(rttMs) : undefined,
             signal: ac.signal,
             onAttempt: () => this.counters.dials++,
           })
@@ -363,7 +377,13 @@ export class HolePuncher {
     )
     let won: Won
     try {
-      won = await Promise.any(attempts)
+      // IPv6 when it connected (both sides apply the same rule: see punch-pick.ts)
+      const grace = Math.min(PUNCH_IPV6_GRACE_MAX_MS, Math.max(PUNCH_IPV6_GRACE_MIN_MS, rttMs))
+      won = await pickPreferred(
+        attempts,
+        dial.map((c) => ipFamily(c.ip) === 'ipv6'),
+        grace,
+      )
     } catch (err) {
       const errs = ((err as AggregateError).errors ?? [err]) as Error[]
       return {
@@ -380,7 +400,7 @@ export class HolePuncher {
       for (const r of rs)
         if (r.status === 'fulfilled' && r.value !== won && 'socket' in r.value) r.value.socket.destroy()
     })
-    const addr = `/ip4/${won.c.ip}/tcp/${won.c.port}`
+    const addr = tcpAddr(won.c.ip, won.c.port)
     if ('conn' in won) return { ok: true, conn: won.conn, ms: performance.now() - started, addr }
     try {
       // the smaller peer id initiates (Noise initiator, Yamux client): a simultaneous open has no

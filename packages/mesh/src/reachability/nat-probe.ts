@@ -22,10 +22,13 @@ export interface NatMapping {
 export const UNKNOWN_MAPPING: NatMapping = { mapped: null, preservesPort: null, checkedAt: 0 }
 
 export interface ProbeContext {
-  /** Our TCP listening port. */
+  /** Our IPv4 TCP listening port. */
   port: number
-  /** Direct connections to online member relays, in the order to try. */
-  relays: Array<{ peerId: string; conn: Connection | undefined }>
+  /**
+   * Direct connections to online member relays, in the order to try, with each relay's announced
+   * addresses: a connection over IPv6 crosses no NAT, so the probe goes to its IPv4 address.
+   */
+  relays: Array<{ peerId: string; conn: Connection | undefined; addrs?: readonly string[] }>
   adapter: Libp2pAdapter
   dial: PortDialer
   /** Asks the far side of a connection which address it sees us at. */
@@ -40,7 +43,10 @@ export async function probeNat(ctx: ProbeContext, now = Date.now): Promise<NatMa
   for (const r of ctx.relays) {
     const conn = r.conn
     if (conn == null || isRelayed(conn)) continue
-    const m = IP_PORT.exec(conn.remoteAddr.toString())
+    // IPv4 only: the question is what our IPv4 NAT does (IPv6 has none)
+    const m =
+      IP_PORT.exec(conn.remoteAddr.toString()) ??
+      (r.addrs ?? []).map((a) => IP_PORT.exec(a)).find((x) => x != null && !x[1].startsWith('127.'))
     if (m == null) continue
     try {
       const socket = await ctx.dial({

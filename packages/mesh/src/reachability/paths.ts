@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { NodeRecord } from '@meshlan/wire'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL } from '../constants.ts'
+import { addrFamily, type IpFamily } from '../ip-family.ts'
 import { keepaliveOf } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
 import {
@@ -62,6 +63,28 @@ export interface PathsInit {
 
 /** Why a peer has no direct path (shown by status and ping). */
 export type DirectFailure = 'symmetric-nat' | 'punch-failed' | 'no-relay' | 'not-tried' | null
+
+/** How a peer is reached, for status and ping. */
+export interface PathDetail {
+  /** When relayed: the relay's name (or peer id). */
+  via: string | null
+  /** When not direct: why. */
+  why: DirectFailure
+  /** When direct: the peer's underlay address we talk to (`/ip6/2001:2:0:2::10/tcp/7946`). */
+  addr?: string | null
+  /** The underlay's address family: of the direct connection, or of ours to the relay. */
+  family?: IpFamily | null
+}
+
+/** The family of a connection's remote address (a circuit's: of the hop to the relay). */
+export function connFamily(conn: Connection): IpFamily | null {
+  return addrFamily(conn.remoteAddr.toString())
+}
+
+/** A direct connection's remote address without `/p2p/…`. */
+export function underlayAddr(conn: Connection): string {
+  return conn.remoteAddr.toString().replace(/\/p2p\/[^/]+$/, '')
+}
 
 export class Paths {
   private readonly host: ReachabilityHost

@@ -12,8 +12,15 @@
  * drop instead never refuse: the first dial simply waits (the kernel retransmits the SYN).
  */
 import type { Socket } from 'node:net'
-import { DialRefusedError } from '@meshlan/tun'
-import { PUNCH_REDIAL_MAX_MS, PUNCH_REDIAL_MIN_MS, PUNCH_REDIAL_RTT_FRACTION } from './constants.ts'
+import { DialRefusedError, DialTimeoutError } from '@meshlan/tun'
+import {
+  PUNCH_REDIAL_MAX_MS,
+  PUNCH_REDIAL_MIN_MS,
+  PUNCH_REDIAL_RTT_FRACTION,
+  PUNCH_SILENT_REDIAL_MAX_MS,
+  PUNCH_SILENT_REDIAL_MIN_MS,
+  PUNCH_SILENT_REDIAL_RTTS,
+} from './constants.ts'
 import { PunchRefusedError } from './errors.ts'
 import type { PortDialer } from './holepunch.ts'
 
@@ -40,6 +47,12 @@ export function retryPaceMs(rttMs: number | null): number {
   return Math.min(PUNCH_REDIAL_MAX_MS, Math.max(PUNCH_REDIAL_MIN_MS, base))
 }
 
+/** How long a silent try waits before a fresh SYN, for a relay RTT (PUNCH_SILENT_REDIAL_*). */
+export function silentRedialMs(rttMs: number | null): number {
+  const base = rttMs == null || !Number.isFinite(rttMs) ? 0 : rttMs * PUNCH_SILENT_REDIAL_RTTS
+  return Math.round(Math.min(PUNCH_SILENT_REDIAL_MAX_MS, Math.max(PUNCH_SILENT_REDIAL_MIN_MS, base)))
+}
+
 /** One wait: the pace ×0.5–1.5, so two equal paces don't lock into a phase that never overlaps. */
 export function jittered(paceMs: number, random: () => number = Math.random): number {
   return paceMs * (0.5 + random())
@@ -55,6 +68,12 @@ export interface PunchDialInit {
   /** Mean wait between refused tries (retryPaceMs). */
   paceMs: number
   budget: AttemptBudget
+  /**
+   * Also re-send a try the far side never answered, from a fresh socket, after this long (the
+   * kernel would retransmit the SYN only after 1 s, then 3 s). @default none: a silent try waits
+   * out the window (see PUNCH_SILENT_REDIAL_* for why and where)
+   */
+  silentRedialMs?: number
   signal?: AbortSignal
   /** Called before every try (counters). */
   onAttempt?(): void
@@ -85,16 +104,19 @@ export async function dialThroughRefusals(init: PunchDialInit): Promise<PunchDia
     }
     attempts++
     init.onAttempt?.()
+    const silent = init.silentRedialMs != null && init.silentRedialMs < left
     try {
       const socket = await init.dial({
         localPort: init.localPort,
         remoteAddress: init.remoteAddress,
         remotePort: init.remotePort,
-        timeoutMs: left,
+        timeoutMs: silent ? (init.silentRedialMs ?? left) : left,
         signal: init.signal,
       })
       return { socket, attempts }
     } catch (err) {
+      // a silent try already waited its time: send the next SYN at once
+      if (silent && err instanceof DialTimeoutError) continue
       if (!(err instanceof DialRefusedError)) throw err
     }
     const wait = Math.min(jittered(init.paceMs, init.random), init.deadline - performance.now())

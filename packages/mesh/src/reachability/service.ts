@@ -40,9 +40,10 @@ import {
   NAT_PROBE_MS,
   RELAY_MAINTAIN_MS,
 } from '../constants.ts'
+import { addrFamily, announceableFamily, type IpFamily, isGlobalIpv6 } from '../ip-family.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
-import { hostIpv4s, isUnderlay } from '../overlay.ts'
+import { hostGlobalIpv6s, hostIpv4s, isUnderlay } from '../overlay.ts'
 import type { TopologyService } from '../topology/service.ts'
 import type { TunnelService } from '../tunnel/service.ts'
 import { RetryBackoff } from './backoff.ts'
@@ -79,7 +80,19 @@ import type { Libp2pAdapter } from './libp2p-adapter.ts'
 import { describeNat, type NatDescription } from './nat-kind.ts'
 import { mappingIp, type NatMapping, peerIsSymmetric, probeNat, UNKNOWN_MAPPING } from './nat-probe.ts'
 import { ObservedIps } from './observed.ts'
-import { type DirectFailure, isRelayed, type PathKind, Paths, pingConnection } from './paths.ts'
+import {
+  connFamily,
+  type DirectFailure,
+  isRelayed,
+  type PathDetail,
+  type PathKind,
+  Paths,
+  pingConnection,
+  underlayAddr,
+} from './paths.ts'
+
+export type { PathDetail } from './paths.ts'
+
 import { type PortMapClient, portMapClient } from './port-map-client.ts'
 import { PortMapper, type PortMappingView } from './port-mapping.ts'
 import { RelayGovernor, type RelayGovernorStats } from './relay-governor.ts'
@@ -158,13 +171,13 @@ export interface ReachabilityComponents {
   portMapClient?: PortMapClient
 }
 
-export interface PathDetail {
-  via: string | null
-  why: DirectFailure
-}
-
 export interface Netcheck {
   listen: string[]
+  /**
+   * The underlay's families: IPv4 and IPv6 listening ports (null: not listening on that family)
+   * and the global unicast IPv6 addresses we announce and punch from.
+   */
+  families: { ipv4: number | null; ipv6: number | null; ipv6Addrs: string[] }
   observed: string[]
   natMapping: string | null
   natPreservesPort: boolean | null
@@ -272,11 +285,15 @@ export class Reachability {
       handle: components.handle,
       log: init.log.child('holepunch'),
       selfId: init.selfId,
-      listenPort: () => this.listenPort(),
-      candidates: () => {
-        const port = this.listenPort()
-        return port == null ? [] : candidateAddrs(this.observed.list(), this.lanIps(), port)
-      },
+      listenPort: (family) => this.listenPort(family),
+      candidates: () =>
+        candidateAddrs({
+          observed: this.observed.list(),
+          lan: this.lanIps(),
+          ipv6: this.ipv6Addrs(),
+          port4: this.listenPort('ipv4'),
+          port6: this.listenPort('ipv6'),
+        }),
       observedIps: () => this.observed.list(),
       isMember: (id) => components.isMember(id),
       underlay: (ip) => components.underlay(ip),
@@ -399,22 +416,26 @@ export class Reachability {
   /**
    * Our underlay addresses for records and join strings (with `/p2p/<us>`): libp2p's announced
    * list, plus — unless the operator set `announce` — our listening port on every IPv4 interface
-   * address. libp2p 3 announces a public listen address only once something verified it, and we run
-   * no AutoNAT: a member on a public address (a VPS) otherwise announced only loopback.
+   * address and every global unicast IPv6 one. libp2p 3 announces a public listen address only once
+   * something verified it, and we run no AutoNAT: a member on a public address (a VPS) otherwise
+   * announced only loopback. IPv6 that is not global unicast (link-local, ULA, ::1) never leaves
+   * (ip-family.ts), announced by the operator or not.
    */
   announceAddrs(): string[] {
     const announced = this.host.getMultiaddrs().map(String)
-    if (this.explicitAnnounce) return announced.filter((a) => this.c.underlay(a))
+    const ok = (a: string) => this.c.underlay(a) && announceableFamily(a)
+    if (this.explicitAnnounce) return announced.filter(ok)
     const suffix = `/p2p/${this.selfId}`
     const out = new Set(announced)
     for (const l of this.adapter.tcpListenAddrs()) {
-      const m = /^\/ip4\/([\d.]+)\/tcp\/(\d+)$/.exec(l)
+      const m = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)$/.exec(l)
       if (m == null) continue
-      // loopback included: members on one host reach each other there
-      const ips = m[1] === '0.0.0.0' ? hostIpv4s() : [m[1]]
-      for (const ip of ips) out.add(`/ip4/${ip}/tcp/${m[2]}${suffix}`)
+      const wildcard = m[2] === '0.0.0.0' || m[2] === '::'
+      // IPv4 loopback included: members on one host reach each other there
+      const ips = !wildcard ? [m[2]] : m[1] === 'ip4' ? hostIpv4s() : hostGlobalIpv6s()
+      for (const ip of ips) out.add(`/${m[1]}/${ip}/tcp/${m[3]}${suffix}`)
     }
-    return [...out].filter((a) => this.c.underlay(a) && !/^\/ip4\/169\.254\./.test(a))
+    return [...out].filter((a) => ok(a) && !/^\/ip4\/169\.254\./.test(a))
   }
 
   /**
@@ -432,9 +453,29 @@ export class Reachability {
     return joinBootstrap({ peerId: this.selfId, addrs: self }, members)
   }
 
-  /** Our TCP listening port (the one the hole-punch dialer binds), or null. */
-  listenPort(): number | null {
-    return this.adapter.tcpListenPorts()[0] ?? null
+  /**
+   * Our TCP listening port (the one the hole-punch dialer binds) for a family, or null when no
+   * listener of that family runs (IPv4 by default: the NAT probe, dial-back and port mapping).
+   */
+  listenPort(family: IpFamily = 'ipv4'): number | null {
+    for (const a of this.adapter.tcpListenAddrs()) {
+      if (addrFamily(a) !== family) continue
+      const port = Number(/\/tcp\/(\d+)/.exec(a)?.[1])
+      if (port > 0) return port
+    }
+    return null
+  }
+
+  /** Our global unicast IPv6 addresses while we listen on IPv6 (hole-punch candidates). */
+  ipv6Addrs(): string[] {
+    if (this.listenPort('ipv6') == null) return []
+    const own = new Set<string>()
+    for (const a of this.adapter.tcpListenAddrs()) {
+      const ip = /^\/ip6\/([^/]+)\/tcp\//.exec(a)?.[1]
+      if (ip == null) continue
+      for (const x of ip === '::' ? hostGlobalIpv6s() : [ip]) if (isGlobalIpv6(x)) own.add(x)
+    }
+    return [...own]
   }
 
   /** Our own non-loopback IPv4 addresses outside the overlay (LAN candidates). */
@@ -451,20 +492,24 @@ export class Reachability {
 
   /** Why a peer's path is not direct (status and ping). */
   pathDetail(peerId: string): PathDetail {
-    const path = this.paths.path(peerId)
-    if (path === 'direct') return { via: null, why: null }
+    const best = this.paths.best(peerId)
+    if (best != null && !isRelayed(best))
+      return { via: null, why: null, addr: underlayAddr(best), family: connFamily(best) }
     const relay = this.paths.relayOf(peerId)
     const via = relay == null ? null : (this.c.topology.record(relay)?.name ?? relay)
-    if (path === 'none') {
+    const hop = relay == null ? undefined : this.paths.best(relay)
+    const family = hop == null || isRelayed(hop) ? null : connFamily(hop)
+    if (best == null) {
       // idle (no traffic yet) explains nothing; a failed dial does
-      if (this.paths.lastDialError(peerId) == null) return { via, why: null }
-      return { via, why: this.c.topology.relays().length === 0 ? 'no-relay' : 'punch-failed' }
+      if (this.paths.lastDialError(peerId) == null) return { via, why: null, addr: null, family: null }
+      const why = this.c.topology.relays().length === 0 ? 'no-relay' : 'punch-failed'
+      return { via, why, addr: null, family: null }
     }
     // the NAT behaviour is the root cause when known; a failed punch only says "it didn't work"
-    if (this.symmetric(peerId)) return { via, why: 'symmetric-nat' }
-    const known = this.paths.directFailures.get(peerId)
-    if (known != null) return { via, why: known }
-    return { via, why: 'not-tried' }
+    const why: DirectFailure = this.symmetric(peerId)
+      ? 'symmetric-nat'
+      : (this.paths.directFailures.get(peerId) ?? 'not-tried')
+    return { via, why, addr: null, family }
   }
 
   /** `meshlan netcheck`: reachability, observed addresses, NAT behaviour, relays and RTTs. */
@@ -476,7 +521,12 @@ export class Reachability {
       listen: this.host
         .getMultiaddrs()
         .map((a) => a.toString())
-        .filter((a) => !a.includes('/p2p-circuit')),
+        .filter((a) => !a.includes('/p2p-circuit') && announceableFamily(a)),
+      families: {
+        ipv4: this.listenPort('ipv4'),
+        ipv6: this.listenPort('ipv6'),
+        ipv6Addrs: this.ipv6Addrs(),
+      },
       observed,
       natMapping: this.nat.mapped,
       natPreservesPort: this.nat.preservesPort,
@@ -566,9 +616,11 @@ export class Reachability {
     if (!this.relayRole.due(now)) return
     // with a port mapping, members outside reach us at the router's port, not our own
     const mapped = this.portMapper?.current() ?? null
-    const port = mapped != null ? Number(mapped.external.split('/').pop()) : this.listenPort()
-    // behind a NAT nobody outside can dial our announced address: nothing to ask
-    if (port == null || this.behindNatIps().length > 0) {
+    const port4 = mapped != null ? Number(mapped.external.split('/').pop()) : this.listenPort('ipv4')
+    const port6 = this.listenPort('ipv6')
+    // behind a NAT nobody outside can dial our announced IPv4 address: nothing to ask (an IPv6
+    // address alone does not make a relay IPv4-only members behind NATs could reach)
+    if ((port4 == null && port6 == null) || this.behindNatIps().length > 0) {
       this.relayRole.idle(now)
       if (this.relayRole.serving(now) && this.relayRole.fail('self', 'behind a NAT', now))
         await this.relayChanged()
@@ -580,6 +632,8 @@ export class Reachability {
       const peer = conn.remotePeer.toString()
       const ip = remoteIp(conn)
       if (ip == null || conn.status !== 'open' || outside.has(peer) || !this.c.isMember(peer)) continue
+      // the member dials back on the family of this connection: we must listen on it
+      if ((connFamily(conn) === 'ipv6' ? port6 : port4) == null) continue
       const rec = this.c.topology.record(peer)
       if (rec != null && outsideMember(ip, rec.addrs, neighbour)) outside.set(peer, conn)
     }
@@ -589,13 +643,17 @@ export class Reachability {
       if (outside.size === 0) this.relayRole.idle(now)
       return
     }
+    const v6 = connFamily(conn) === 'ipv6'
+    const port = (v6 ? port6 : port4) ?? 0
     this.relayRole.asking(peer, now)
     this.confirming = true
     try {
       const answer = await askDialBack(conn, port)
       if (answer == null) return
-      const ip = /^\/ip4\/([\d.]+)\//.exec(answer.addr)?.[1]
-      const ours = ip != null && (this.lanIps().includes(ip) || answer.addr === mapped?.external)
+      const ip = /^\/ip[46]\/([^/]+)\//.exec(answer.addr)?.[1]
+      const ours =
+        ip != null &&
+        (v6 ? this.ipv6Addrs().includes(ip) : this.lanIps().includes(ip) || answer.addr === mapped?.external)
       const changed =
         answer.ok && ours
           ? this.relayRole.confirm(peer, answer.addr, Date.now())
@@ -640,7 +698,11 @@ export class Reachability {
     if (!this.running || port == null || relays.length === 0) return
     const mapping = await probeNat({
       port,
-      relays: relays.map((r) => ({ peerId: r.record.peerId, conn: this.paths.best(r.record.peerId) })),
+      relays: relays.map((r) => ({
+        peerId: r.record.peerId,
+        conn: this.paths.best(r.record.peerId),
+        addrs: r.record.addrs,
+      })),
       adapter: this.adapter,
       dial: this.dial,
       observe: (conn) => this.puncher.observe(conn),
