@@ -176,3 +176,14 @@ export async function pingWithRelaysBlocked(
 export function daemonPid(n: MeshHost): number {
   return Number(readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim())
 }
+
+/** Established TCP connections in `n`'s namespace as `local peer` pairs (`ss -Htn`). */
+export async function tcpPairs(n: MeshHost): Promise<Array<{ local: string; peer: string }>> {
+  const r = await n.exec('ss', ['-Htn', 'state', 'established'])
+  assert.equal(r.code, 0, r.stderr)
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 4)
+    .map((f) => ({ local: f[2], peer: f[3] }))
+}

@@ -9,24 +9,13 @@ import { after, before, describe, it } from 'node:test'
 import { canRunLabs, type NatFilter, waitFor } from '@meshlan/lab'
 import { ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
 import { createDoubleNatLab, createSharedNatLab } from '../src/nat-lab.ts'
-import { type Netcheck, peerPath, pingWithRelaysBlocked, reserved } from './nat-helpers.ts'
+import { type Netcheck, peerPath, pingWithRelaysBlocked, reserved, tcpPairs } from './nat-helpers.ts'
 
 const can = canRunLabs()
 if (!can.ok && process.env.MESHLAN_REQUIRE_LABS === '1') {
   throw new Error(`lab tests must run here (MESHLAN_REQUIRE_LABS=1) but cannot: ${can.reason}`)
 }
 const skip = can.ok ? false : `needs root: ${can.reason}`
-
-/** Established TCP connections in `n`'s namespace as `local peer` pairs (`ss -Htn`). */
-async function tcpPairs(n: MeshHost): Promise<Array<{ local: string; peer: string }>> {
-  const r = await n.exec('ss', ['-Htn', 'state', 'established'])
-  assert.equal(r.code, 0, r.stderr)
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 4)
-    .map((f) => ({ local: f[2], peer: f[3] }))
-}
 
 /** Whether a TCP connect from `n` to ip:port completes within 2 s. */
 async function tcpConnects(n: MeshHost, ip: string, port: number): Promise<boolean> {

@@ -8,19 +8,18 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
-import { DCUTR_CONNECT, DCUTR_SYNC, decodeHolePunch, encodeHolePunch, MAX_DCUTR_MESSAGE } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import { addrFamily, announceableFamily, ipFamily, isGlobalIpv6, tcpAddr } from '../src/ip-family.ts'
 import { createLogger } from '../src/logger.ts'
 import { candidateAddrs, selectCandidates, toCandidates } from '../src/reachability/candidates.ts'
-import { DCUTR_PROTOCOL, MAX_PUNCH_DIALS, MAX_PUNCH_IPV6_CANDIDATES } from '../src/reachability/constants.ts'
+import { MAX_PUNCH_DIALS, MAX_PUNCH_IPV6_CANDIDATES } from '../src/reachability/constants.ts'
 import { askDialBack, DIALBACK_PROTOCOL, DialBackResponder, remoteIp } from '../src/reachability/dialback.ts'
 import { HolePuncher, type PortDialer, type PunchResult } from '../src/reachability/holepunch.ts'
 import { hostOfNode } from '../src/reachability/host.ts'
 import { adapterOf } from '../src/reachability/libp2p-adapter.ts'
 import { pickPreferred } from '../src/reachability/punch-pick.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
+import { connectExchange } from './dcutr-peer.ts'
 import { loopbackNode, until } from './helpers.ts'
 
 describe('IPv6 addresses: only global unicast is an endpoint', () => {
@@ -147,20 +146,6 @@ describe('picking the punched socket both sides keep', () => {
     await assert.rejects(pickPreferred([failLater(5), failLater(10)], [false, true], 50), AggregateError)
   })
 })
-
-/** B's side of one exchange: CONNECT with `addrs`, then SYNC. */
-async function connectExchange(conn: Connection, addrs: string[]): Promise<void> {
-  const stream = await conn.newStream(DCUTR_PROTOCOL, { runOnLimitedConnection: true })
-  const lp = lpStream(stream, { maxDataLength: MAX_DCUTR_MESSAGE })
-  const signal = AbortSignal.timeout(5000)
-  await lp.write(encodeHolePunch({ type: DCUTR_CONNECT, obsAddrs: addrs.map((a) => multiaddr(a).bytes) }), {
-    signal,
-  })
-  const reply = decodeHolePunch((await lp.read({ signal })).subarray())
-  assert.ok(reply.ok && reply.value.type === DCUTR_CONNECT)
-  await lp.write(encodeHolePunch({ type: DCUTR_SYNC, obsAddrs: [] }), { signal })
-  await stream.close().catch(() => {})
-}
 
 describe('DCUtR responder with IPv6 candidates (in-process, loopback TCP through a member relay)', () => {
   let relay: MeshLibp2p

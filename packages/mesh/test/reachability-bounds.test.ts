@@ -6,39 +6,18 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Connection } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
-import {
-  DCUTR_CONNECT,
-  DCUTR_SYNC,
-  decodeHolePunch,
-  encodeHolePunch,
-  MAX_DCUTR_ADDRS,
-  MAX_DCUTR_MESSAGE,
-} from '@meshlan/wire'
+import { DCUTR_CONNECT, decodeHolePunch, encodeHolePunch, MAX_DCUTR_ADDRS } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLogger } from '../src/logger.ts'
 import { candidateAddrs, isLanIp, selectCandidates } from '../src/reachability/candidates.ts'
-import { DCUTR_PROTOCOL, MAX_OBSERVED_IPS, MAX_PUNCH_DIALS } from '../src/reachability/constants.ts'
+import { MAX_OBSERVED_IPS, MAX_PUNCH_DIALS } from '../src/reachability/constants.ts'
 import { HolePuncher, type PortDialer, type PunchResult } from '../src/reachability/holepunch.ts'
 import { hostOfNode } from '../src/reachability/host.ts'
 import { adapterOf } from '../src/reachability/libp2p-adapter.ts'
 import { ObservedIps } from '../src/reachability/observed.ts'
 import type { MeshLibp2p } from '../src/transport.ts'
+import { connectExchange } from './dcutr-peer.ts'
 import { loopbackNode, until } from './helpers.ts'
-
-/** B's side of one exchange, as a hostile member writes it: CONNECT with `addrs`, then SYNC. */
-async function connectExchange(conn: Connection, addrs: string[]): Promise<void> {
-  const stream = await conn.newStream(DCUTR_PROTOCOL, { runOnLimitedConnection: true })
-  const lp = lpStream(stream, { maxDataLength: MAX_DCUTR_MESSAGE })
-  const signal = AbortSignal.timeout(5000)
-  await lp.write(encodeHolePunch({ type: DCUTR_CONNECT, obsAddrs: addrs.map((a) => multiaddr(a).bytes) }), {
-    signal,
-  })
-  const reply = decodeHolePunch((await lp.read({ signal })).subarray())
-  assert.ok(reply.ok && reply.value.type === DCUTR_CONNECT)
-  await lp.write(encodeHolePunch({ type: DCUTR_SYNC, obsAddrs: [] }), { signal })
-  await stream.close().catch(() => {})
-}
 
 describe('DCUtR responder bounds (in-process, loopback TCP through a member relay)', () => {
   let relay: MeshLibp2p
