@@ -103,6 +103,14 @@ function ioRate(a: Record<string, number>, b: Record<string, number>, secs: numb
   return `reads ${(r / secs).toFixed(0)}/s × ${kb(b.rchar - a.rchar, r)} KiB, writes ${(w / secs).toFixed(0)}/s × ${kb(b.wchar - a.wchar, w)} KiB`
 }
 
+/** The machine's busy and total jiffies so far (all CPUs, /proc/stat): shared by every lab. */
+function machineTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const total = f.reduce((x, y) => x + y, 0)
+  // idle and iowait are fields 4 and 5
+  return { busy: total - f[3] - f[4], total }
+}
+
 const pidOf = (n: MeshHost) => Number(readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim())
 
 async function measure(ml: MeshLab, what: string, path: string, profile = ''): Promise<void> {
@@ -131,6 +139,7 @@ async function measure(ml: MeshLab, what: string, path: string, profile = ''): P
   const [dropsA0, dropsB0, thr0] = await Promise.all([drops(a), drops(b), throttled(relay)])
   const before = pids.map(cpuTicks)
   const io0 = pids.map(io)
+  const m0 = machineTicks()
   const t0 = Date.now()
   const ss = SS
     ? new Promise<string>((r) => setTimeout(r, (DUR * 1000) / 2)).then(async () =>
@@ -174,6 +183,8 @@ async function measure(ml: MeshLab, what: string, path: string, profile = ''): P
   await strace
   const secs = (Date.now() - t0) / 1000
   const cpu = pids.map((p, i) => ((cpuTicks(p) - before[i]) / USER_HZ / secs) * 100)
+  const m1 = machineTicks()
+  const machineBusy = ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 100
   const ios = pids.map((p, i) => `${names[i]} ${ioRate(io0[i], io(p), secs)}`)
   await ping.exited
   const rtts = [...ping.output().matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y)
@@ -182,7 +193,9 @@ async function measure(ml: MeshLab, what: string, path: string, profile = ''): P
   console.log(
     `${what}: ${(r.bitsPerSecond / 1e6).toFixed(0)} Mbit/s (path ${st?.path}, expected ${path}); daemon CPU: ${names.map((n, i) => `${n} ${cpu[i].toFixed(0)} %`).join(', ')}; ping idle median ${idleRtts[idleRtts.length >> 1]} ms, under load median ${rtts[rtts.length >> 1]} ms, max ${rtts.at(-1)} ms; drops a: ${dropDiff(dropsA1, dropsA0)}, b: ${dropDiff(dropsB1, dropsB0)}; inner retransmits ${retransmits(raw.stdout)}; relay1 paused a member ${thr1 - thr0}×`,
   )
-  console.log(`  syscalls: ${ios.slice(0, 3).join('; ')}`)
+  console.log(
+    `  machine ${machineBusy.toFixed(0)} % busy (all cores, every process); syscalls: ${ios.slice(0, 3).join('; ')}`,
+  )
   if (ss != null) console.log(`ss -ti on a, halfway:\n${await ss}`)
   if (prof != null) console.log(`CPU profile of ${profile}:\n${await prof}`)
 }
