@@ -142,7 +142,7 @@ async function measure(ml: MeshLab, what: string, path: string, profile = ''): P
   const m0 = machineTicks()
   const t0 = Date.now()
   const ss = SS
-    ? new Promise<string>((r) => setTimeout(r, (DUR * 1000) / 2)).then(async () =>
+    ? new Promise<void>((r) => setTimeout(r, (DUR * 1000) / 2)).then(async () =>
         (
           await Promise.all(
             ['a', 'relay1', 'b'].map(
