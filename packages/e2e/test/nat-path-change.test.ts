@@ -51,7 +51,8 @@ describe('NAT lab: path changes under a live TCP connection', () => {
   }
   before(async () => {
     if (skip) return
-    ml = await createNatLab({ prefix: 'mlrf', withA2: true, a2Port: 7947 })
+    // PREFIX: another name for the lab's namespaces when a lab of the default name may be running
+    ml = await createNatLab({ prefix: process.env.PREFIX ?? 'mlrf', withA2: true, a2Port: 7947 })
   })
   after(async () => {
     for (const p of procs) p.kill('SIGKILL')

@@ -8,6 +8,10 @@ import type { AbortOptions, Logger, MessageStreamDirection } from '@libp2p/inter
 import { AbstractMultiaddrConnection, ipPortToMultiaddr } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
+function uncork(socket: Socket): void {
+  if (socket.writableCorked > 0) socket.uncork()
+}
+
 class SocketConnection extends AbstractMultiaddrConnection {
   private readonly socket: Socket
 
@@ -31,6 +35,13 @@ class SocketConnection extends AbstractMultiaddrConnection {
   }
 
   sendData(data: Uint8ArrayList): { sentBytes: number; canSendMore: boolean } {
+    // each buffer of a message (Noise: length, ciphertext, tag) was its own write syscall and, with
+    // noDelay, often its own TCP segment; corked until the end of this tick they leave as one
+    // writev (the same patch is applied to @libp2p/tcp: docs/nat.md "Relayed throughput")
+    if (this.socket.writableCorked === 0) {
+      this.socket.cork()
+      process.nextTick(uncork, this.socket)
+    }
     let sentBytes = 0
     let canSendMore = true
     for (const buf of data) {
