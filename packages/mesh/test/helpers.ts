@@ -1,3 +1,4 @@
+import { connect, createServer, type Socket } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey, Stream } from '@libp2p/interface'
 import { memory } from '@libp2p/memory'
@@ -325,4 +326,17 @@ export async function serverMesh(): Promise<TestMesh> {
   })
   await waitConverged([mesh.owner, ...mesh.nodes], 1)
   return mesh
+}
+
+/** A connected TCP socket pair on loopback (what a simultaneous open leaves on each side). */
+export async function socketPair(): Promise<[Socket, Socket]> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  const accepted = new Promise<Socket>((r) => server.once('connection', r))
+  const client = connect(port, '127.0.0.1')
+  await new Promise<void>((r, j) => client.once('connect', r).once('error', j))
+  const srv = await accepted
+  server.close()
+  return [client, srv]
 }

@@ -4,7 +4,7 @@
  * file says which, before hole punching fails silently in the field.
  */
 import assert from 'node:assert/strict'
-import { connect, createServer, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Connection } from '@libp2p/interface'
@@ -16,7 +16,7 @@ import {
   type Libp2pAdapter,
 } from '../src/reachability/libp2p-adapter.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
-import { until } from './helpers.ts'
+import { socketPair, until } from './helpers.ts'
 import { blast, type RelayFixture, relayFixture } from './relay-fixture.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -35,19 +35,6 @@ async function node(): Promise<MeshLibp2p> {
   })
   await lp.start()
   return lp
-}
-
-/** A connected TCP socket pair on loopback (what a simultaneous open leaves on each side). */
-async function socketPair(): Promise<[Socket, Socket]> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as { port: number }).port
-  const accepted = new Promise<Socket>((r) => server.once('connection', r))
-  const client = connect(port, '127.0.0.1')
-  await new Promise<void>((r, j) => client.once('connect', r).once('error', j))
-  const srv = await accepted
-  server.close()
-  return [client, srv]
 }
 
 async function echo(conn: Connection, text: string): Promise<string> {

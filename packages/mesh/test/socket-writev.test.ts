@@ -9,12 +9,13 @@
  * wrapping net.Socket's `_write`/`_writev` in this process.
  */
 import assert from 'node:assert/strict'
-import { connect, createServer, Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { socketToConnection } from '../src/reachability/socket-conn.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
+import { socketPair } from './helpers.ts'
 
 const SINK = '/meshlan/test/writev-sink/1.0.0'
 
@@ -47,18 +48,6 @@ function countWrites(): { writes: Writes; restore(): void } {
       proto._writev = writev
     },
   }
-}
-
-async function socketPair(): Promise<[Socket, Socket]> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as { port: number }).port
-  const accepted = new Promise<Socket>((r) => server.once('connection', r))
-  const client = connect(port, '127.0.0.1')
-  await new Promise<void>((r, j) => client.once('connect', r).once('error', j))
-  const srv = await accepted
-  server.close()
-  return [client, srv]
 }
 
 describe('a message leaves the socket in one writev', () => {
