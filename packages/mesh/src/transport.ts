@@ -50,8 +50,10 @@ import {
   RELAY_RESERVATION_TIMEOUT_MS,
   YAMUX_INITIAL_WINDOW,
   YAMUX_MAX_WINDOW,
+  YAMUX_RELAYED_MAX_WINDOW,
 } from './constants.ts'
 import { announceableFamily } from './ip-family.ts'
+import { pathAwareEncrypter, pathAwareMuxer, type RelayedStreams, relayStreamWindow } from './path-windows.ts'
 import {
   LIBP2P_ADAPTER_SERVICE,
   type Libp2pAdapter,
@@ -143,6 +145,26 @@ export type MeshServiceFactories<S> = {
 /** A libp2p node with the base services and whatever services the caller composed. */
 export type MeshLibp2p<S extends ServiceMap = ServiceMap> = Libp2p<BaseServices & S>
 
+/** Yamux as a tunnel wants it; `maxWindow` by path (path-windows.ts). */
+function yamuxInit(maxWindow: number): Parameters<typeof yamux>[0] {
+  return {
+    // A tunnel stream is idle whenever the user is: never time it out; windows kept small on a
+    // direct path so a loaded tunnel doesn't queue seconds of data ahead of a ping.
+    streamOptions: {
+      inactivityTimeout: 0,
+      initialStreamWindowSize: YAMUX_INITIAL_WINDOW,
+      maxStreamWindowSize: maxWindow,
+      // a circuit's hop and stop streams carry members' relayed tunnels (path-windows.ts)
+      maxStreamWindowSizeFor: relayStreamWindow,
+      maxReadBufferLength: 8 * 1024 * 1024,
+    },
+    // both ends ping: NAT mappings stay open, and each end has an RTT and knows whether the
+    // peer answers (keepalive.ts reads it); nothing else pings an idle connection
+    enableKeepAlive: true,
+    keepAliveInterval: KEEPALIVE_MS,
+  }
+}
+
 export async function createTransport<S extends ServiceMap = ServiceMap>(
   init: TransportInit,
   /** meshlan's services, created after libp2p's own (so they may declare those as components). */
@@ -161,6 +183,8 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
           }),
           circuitRelayTransport({ reservationCompletionTimeout: RELAY_RESERVATION_TIMEOUT_MS }),
         ]
+  // which encrypted streams are relayed connections: their muxer gets the larger windows
+  const relayedStreams: RelayedStreams = new WeakSet()
   return createLibp2p<BaseServices & S>({
     privateKey: init.privateKey,
     start: false,
@@ -175,22 +199,13 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
         ),
     },
     transports,
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [pathAwareEncrypter(noise(), relayedStreams)],
     streamMuxers: [
-      yamux({
-        // A tunnel stream is idle whenever the user is: never time it out; windows kept small
-        // so a loaded tunnel doesn't queue seconds of data ahead of a ping.
-        streamOptions: {
-          inactivityTimeout: 0,
-          initialStreamWindowSize: YAMUX_INITIAL_WINDOW,
-          maxStreamWindowSize: YAMUX_MAX_WINDOW,
-          maxReadBufferLength: 8 * 1024 * 1024,
-        },
-        // both ends ping: NAT mappings stay open, and each end has an RTT and knows whether the
-        // peer answers (keepalive.ts reads it); nothing else pings an idle connection
-        enableKeepAlive: true,
-        keepAliveInterval: KEEPALIVE_MS,
-      }),
+      pathAwareMuxer(
+        yamux(yamuxInit(YAMUX_MAX_WINDOW)),
+        yamux(yamuxInit(YAMUX_RELAYED_MAX_WINDOW)),
+        relayedStreams,
+      ),
     ],
     // The monitor aborts connections whose pings are slow under load: we keep our own keepalive.
     connectionMonitor: { enabled: false },

@@ -85,6 +85,23 @@ describe('relay governor: quota per member', () => {
   })
 })
 
+describe('relay governor: circuits per member', () => {
+  let fx: RelayFixture
+  after(async () => fx?.stop())
+
+  it('a member at its circuit limit is refused another; others still get theirs', async () => {
+    fx = await relayFixture(4, { maxCircuitsPerMember: 2 })
+    const [a, b, c, d] = fx.members
+    await fx.circuit(a, b)
+    await fx.circuit(a, c)
+    await assert.rejects(fx.circuit(a, d), 'a third circuit from a is refused')
+    const bd = await fx.circuit(b, d)
+    const { sent } = await blast(bd, 300)
+    await sleep(200)
+    assert.ok(sent > 0 && fx.received(d, b) > 0, 'b still relays to d')
+  })
+})
+
 describe('relay governor: the relay\u2019s own traffic under load', () => {
   let fx: RelayFixture
   after(async () => fx?.stop())
@@ -116,5 +133,39 @@ describe('relay governor: the relay\u2019s own traffic under load', () => {
     )
     assert.ok(relayed > 1_000_000, `the load was real: ${relayed} B relayed`)
     assert.equal(lost, 0, `${lost} of the relay's pings went unanswered within 1 s`)
+  })
+})
+
+describe('relay governor: a busy relay with nothing of its own to protect', () => {
+  const fixtures: RelayFixture[] = []
+  after(async () => {
+    for (const f of fixtures) await f.stop()
+  })
+
+  /** Bytes one member relays in `ms` through a relay that always reports a saturated CPU. */
+  async function relayedWhileBusy(
+    ownTraffic: boolean,
+    ms: number,
+  ): Promise<{ bytes: number; paused: number }> {
+    const fx = await relayFixture(2, { load: () => 1, ownTraffic: () => ownTraffic })
+    fixtures.push(fx)
+    const [a, b] = fx.members
+    await blast(await fx.circuit(a, b), ms)
+    await sleep(200)
+    return { bytes: fx.received(b, a), paused: fx.governor?.stats().throttled ?? -1 }
+  }
+
+  it('backs off only while its own tunnel carries traffic: a lone member is not held back', async () => {
+    const held = await relayedWhileBusy(true, 2000)
+    const free = await relayedWhileBusy(false, 2000)
+    console.log(
+      `# busy relay, 2 s of one member: own traffic ${(held.bytes / 1e6).toFixed(1)} MB (paused ${held.paused}×), none ${(free.bytes / 1e6).toFixed(1)} MB (paused ${free.paused}×)`,
+    )
+    // with own traffic the budget shrinks towards the floor each busy tick: the member is paused
+    assert.ok(held.paused > 0, 'backed off while the relay had traffic of its own')
+    assert.ok(
+      free.bytes > 3 * held.bytes,
+      `not held back without own traffic: ${free.bytes} vs ${held.bytes} B`,
+    )
   })
 })

@@ -1,7 +1,12 @@
 /** The arithmetic of a member relay's shares and quotas (reachability/relay-share.ts). */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { RELAY_BUSY_BACKOFF, RELAY_BUSY_CPU, RELAY_SHARE_FLOOR_BYTES } from '../src/reachability/constants.ts'
+import {
+  RELAY_BUSY_BACKOFF,
+  RELAY_BUSY_CPU,
+  RELAY_IDLE_GROWTH,
+  RELAY_SHARE_FLOOR_BYTES,
+} from '../src/reachability/constants.ts'
 import {
   charge,
   newShareAccount,
@@ -30,6 +35,19 @@ describe('relay shares', () => {
     let b = busy
     for (let i = 0; i < 20 && b !== INF; i++) b = nextBudget(b, 1e5, 0.1, 0)
     assert.equal(b, INF)
+  })
+
+  it('budget: a busy relay with no tunnel traffic of its own holds nobody back, it keeps growing', () => {
+    const busy = RELAY_BUSY_CPU + 0.05
+    // backing off regardless: each busy tick gives members less than they used
+    assert.ok(nextBudget(INF, 4e6, busy, 0, true) < 4e6)
+    // nothing of its own to protect: what members used, grown, so a lone member is never paused
+    // by its own rate and several still get fair shares of a finite budget
+    const b = nextBudget(INF, 4e6, busy, 0, false)
+    assert.equal(b, 4e6 * RELAY_IDLE_GROWTH)
+    assert.ok(nextBudget(b, 5e6, busy, 0, false) > 5e6)
+    // and a fixed rate stays fixed
+    assert.equal(nextBudget(INF, 4e6, busy, 400_000, false), 400_000)
   })
 
   it('a member out of tokens is paused; its share refills each tick; a burst is paid back', () => {

@@ -261,6 +261,13 @@ export const RELAY_SHARE_FLOOR_BYTES = 128 * 1024
  * spell passes unslowed, a long one is paced.
  */
 export const RELAY_BUCKET_TICKS = 2
+/**
+ * Circuits one member may have open through a member relay at once (as their source). A member
+ * reaches each peer it cannot reach directly over one circuit, so 32 covers a member behind a
+ * symmetric NAT in a mesh of that many such peers; it bounds what one member can make the relay
+ * buffer: a stalled circuit holds up to YAMUX_RELAYED_MAX_WINDOW (4 MiB), 128 MiB per member.
+ */
+export const RELAY_MAX_CIRCUITS_PER_MEMBER = 32
 /** Members a relay keeps accounts for (usage, quota, throttle counters); the least recent goes. */
 export const RELAY_MAX_MEMBER_ACCOUNTS = 1024
 /** `[nat] relay_quota_period` by default: a member's quota renews daily. */

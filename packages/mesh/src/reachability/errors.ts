@@ -88,3 +88,17 @@ export class RelayQuotaExceededError extends MeshError {
     this.member = member
   }
 }
+
+/** A member has RELAY_MAX_CIRCUITS_PER_MEMBER circuits open through this relay: no more. */
+export class RelayCircuitLimitError extends MeshError {
+  readonly member: string
+  constructor(member: string, open: number) {
+    super(
+      'ERR_RELAY_CIRCUITS',
+      `member ${member} has ${open} circuits open through this relay, the most one member may; ` +
+        'a circuit frees when its connection closes or goes direct — close idle connections, or use another relay',
+    )
+    this.name = 'RelayCircuitLimitError'
+    this.member = member
+  }
+}

@@ -11,8 +11,13 @@
  */
 import type { Stream } from '@libp2p/interface'
 import type { Logger } from '../logger.ts'
-import { RELAY_MAX_MEMBER_ACCOUNTS, RELAY_QUOTA_PERIOD_MS, RELAY_SHARE_TICK_MS } from './constants.ts'
-import { RelayQuotaExceededError } from './errors.ts'
+import {
+  RELAY_MAX_CIRCUITS_PER_MEMBER,
+  RELAY_MAX_MEMBER_ACCOUNTS,
+  RELAY_QUOTA_PERIOD_MS,
+  RELAY_SHARE_TICK_MS,
+} from './constants.ts'
+import { RelayCircuitLimitError, RelayQuotaExceededError } from './errors.ts'
 import type { RelayedStream } from './libp2p-adapter.ts'
 import {
   charge,
@@ -31,10 +36,17 @@ export interface RelayGovernorInit {
   quotaBytes?: number
   /** @default RELAY_QUOTA_PERIOD_MS */
   quotaPeriodMs?: number
+  /** Circuits one member may have open through us as their source. @default RELAY_MAX_CIRCUITS_PER_MEMBER */
+  maxCircuitsPerMember?: number
   /** The streams we forward for members now (the adapter's relayStreams()). */
   streams(): RelayedStream[]
   /** The share of one core this process used since the last call, 0–1. @default from process.cpuUsage() */
   load?(): number
+  /**
+   * Whether this node's own tunnel moved packets lately: only then does a busy relay hold members
+   * back to leave it CPU. @default always (back off whenever busy)
+   */
+  ownTraffic?(): boolean
   /** @default Date.now */
   now?(): number
   log: Logger
@@ -150,6 +162,13 @@ export class RelayGovernor {
    * the relay connects them), or null. Either end over its quota refuses it: both upload through us.
    */
   refusal(source: string, destination: string): string | null {
+    // the new circuit's HOP stream is open already: it counts
+    let open = 0
+    for (const s of this.init.streams()) if (s.member === source && s.stream.direction === 'inbound') open++
+    if (open > (this.init.maxCircuitsPerMember ?? RELAY_MAX_CIRCUITS_PER_MEMBER)) {
+      this.init.log.info('relayed connection refused: member at its circuit limit', { member: source, open })
+      return new RelayCircuitLimitError(source, open - 1).message
+    }
     for (const id of [source, destination]) {
       const m = this.members.get(id)
       if (m == null || this.quotaBytes <= 0) continue
@@ -182,7 +201,13 @@ export class RelayGovernor {
       used += m.share.tickBytes
       if (m.streams.size > 0) active.push(m)
     }
-    this.budget = nextBudget(this.budget, used, this.load(), this.ratePerTick)
+    this.budget = nextBudget(
+      this.budget,
+      used,
+      this.load(),
+      this.ratePerTick,
+      this.init.ownTraffic?.() ?? true,
+    )
     refill(
       active.map((m) => m.share),
       this.budget,

@@ -252,6 +252,7 @@ export class Reachability {
       ? new RelayGovernor({
           ...init.relayLimits,
           streams: () => this.adapter.relayStreams(),
+          ownTraffic: () => this.c.activePeers(TUNNEL_ACTIVE_WINDOW_MS).length > 0,
           log: init.log.child('relay'),
         })
       : null

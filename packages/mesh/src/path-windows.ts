@@ -1,0 +1,99 @@
+/**
+ * Yamux windows by path: one small adapter around the connection encrypter and the muxer, and the
+ * window of a circuit's hop and stop streams.
+ *
+ * A direct connection keeps small windows (YAMUX_MAX_WINDOW): what waits beyond them waits in the
+ * pump's flow queues, where CoDel sees it, so a ping next to a bulk flow stays fast. A relayed
+ * connection's round trip runs through three event loops and two sockets; with the same 256 KiB
+ * its tunnel stream was window-bound (measured: 256–268 Mbit/s relayed against 913–1120 direct,
+ * relay CPU 71–76 %; with 4 MiB 362–504). So a relayed connection's muxer lets its windows grow to
+ * YAMUX_RELAYED_MAX_WINDOW (yamux grows a window only while the reader keeps up with it).
+ *
+ * libp2p hands the muxer factory only the encrypted stream, which does not say where it leads; the
+ * encrypter does see the raw connection and its address. So the encrypter wrapper notes which
+ * encrypted streams lead over a circuit (a WeakSet: nothing outlives its connection) and the muxer
+ * factory picks its windows from that. Contract (test/path-windows.test.ts): libp2p 3.3.11's
+ * upgrader passes the raw MultiaddrConnection (with `remoteAddr`) to `secureInbound`/
+ * `secureOutbound` and the very `connection` they return to `createStreamMuxer`; a relayed
+ * connection whose muxer got the small windows fails that test.
+ *
+ * The relayed bytes also cross two direct connections (member → relay: the HOP stream; relay →
+ * member: the STOP stream), each under its receiver's window. Those connections carry the tunnel
+ * too, so their muxer keeps the small windows, and only the hop and stop streams may grow theirs
+ * (`maxStreamWindowSizeFor`, a patch of ours to @libp2p/yamux 8.0.3 — patches/, asked whenever a
+ * window may grow, by then the stream's protocol is known). Measured with both: 501–520 Mbit/s
+ * relayed (3 runs), direct path latency under load unchanged.
+ */
+import { RELAY_V2_HOP_CODEC, RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v2'
+import type { ConnectionEncrypter, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { YAMUX_RELAYED_MAX_WINDOW } from './constants.ts'
+
+/** The multiaddr code of `/p2p-circuit`. */
+const CODE_P2P_CIRCUIT = 290
+
+/** Whether an address leads through a circuit relay. */
+export function isCircuitAddr(addr: Multiaddr): boolean {
+  return addr.getComponents().some((c) => c.code === CODE_P2P_CIRCUIT)
+}
+
+function remoteAddrOf(conn: MessageStream): Multiaddr | null {
+  const addr = (conn as { remoteAddr?: unknown }).remoteAddr
+  return addr != null && typeof (addr as Multiaddr).getComponents === 'function' ? (addr as Multiaddr) : null
+}
+
+/** The encrypted streams of relayed connections, noted by `pathAwareEncrypter`. */
+export type RelayedStreams = WeakSet<object>
+
+/** An encrypter that does what `inner` does and notes which secured streams are relayed. */
+export function pathAwareEncrypter<C>(
+  inner: (components: C) => ConnectionEncrypter,
+  relayed: RelayedStreams,
+): (components: C) => ConnectionEncrypter {
+  return (components) => {
+    const enc = inner(components)
+    const note = (raw: MessageStream, secured: MessageStream): void => {
+      const addr = remoteAddrOf(raw)
+      if (addr != null && isCircuitAddr(addr)) relayed.add(secured)
+    }
+    return {
+      protocol: enc.protocol,
+      async secureInbound(conn, options) {
+        const out = await enc.secureInbound(conn, options)
+        note(conn, out.connection)
+        return out
+      },
+      async secureOutbound(conn, options) {
+        const out = await enc.secureOutbound(conn, options)
+        note(conn, out.connection)
+        return out
+      },
+    }
+  }
+}
+
+/** A muxer factory that hands relayed connections to `relayedMuxer`, all others to `directMuxer`. */
+export function pathAwareMuxer<C>(
+  directMuxer: (components: C) => StreamMuxerFactory,
+  relayedMuxer: (components: C) => StreamMuxerFactory,
+  relayed: RelayedStreams,
+): (components: C) => StreamMuxerFactory {
+  return (components) => {
+    const direct = directMuxer(components)
+    const viaRelay = relayedMuxer(components)
+    if (direct.protocol !== viaRelay.protocol) {
+      throw new TypeError(`one muxer protocol for both paths (${direct.protocol} vs ${viaRelay.protocol})`)
+    }
+    return {
+      protocol: direct.protocol,
+      createStreamMuxer: (conn) => (relayed.has(conn) ? viaRelay : direct).createStreamMuxer(conn),
+    }
+  }
+}
+
+/** The larger window for a circuit's hop and stop streams; undefined: the muxer's own maximum. */
+export function relayStreamWindow(protocol: string): number | undefined {
+  return protocol === RELAY_V2_HOP_CODEC || protocol === RELAY_V2_STOP_CODEC
+    ? YAMUX_RELAYED_MAX_WINDOW
+    : undefined
+}
