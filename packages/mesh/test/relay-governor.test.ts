@@ -5,10 +5,19 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { RELAY_V2_HOP_CODEC, RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { RelayQuotaExceededError } from '../src/reachability/errors.ts'
 import { blast, type RelayFixture, relayFixture } from './relay-fixture.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** A full garbage collection, so that what is measured is what is held. */
+function collect(): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+}
 
 describe('relay governor: fair share per member', () => {
   let fx: RelayFixture
@@ -167,5 +176,49 @@ describe('relay governor: a busy relay with nothing of its own to protect', () =
       free.bytes > 3 * held.bytes,
       `not held back without own traffic: ${free.bytes} vs ${held.bytes} B`,
     )
+  })
+})
+
+describe('relay forwarding: a destination that stops reading', () => {
+  let fx: RelayFixture
+  after(async () => fx?.stop())
+
+  it('the relay holds at most a window, whatever the source sends (our circuit-relay-v2 patch)', async () => {
+    fx = await relayFixture(2)
+    const [a, b] = fx.members
+    const relayed = await fx.circuit(a, b)
+    await blast(relayed, 300) // the circuit carried data: its windows may have grown
+    // the destination stops reading the relay's STOP stream, and the source writes straight into
+    // its HOP stream: a sender that ignores the end-to-end window (two colluding members)
+    const relayId = fx.relay.peerId.toString()
+    const stop = b
+      .getConnections(fx.relay.peerId)
+      .flatMap((c) => c.streams)
+      .find((s) => s.protocol === RELAY_V2_STOP_CODEC)
+    const hop = a
+      .getConnections(fx.relay.peerId)
+      .flatMap((c) => c.streams)
+      .find((s) => s.protocol === RELAY_V2_HOP_CODEC)
+    assert.ok(stop != null && hop != null, `the circuit's streams through ${relayId}`)
+    stop.pause()
+    await sleep(200)
+    collect()
+    const before = process.memoryUsage().arrayBuffers
+    // one buffer sent again and again: what the source queues costs nothing, every byte the
+    // relay receives is a fresh buffer
+    const chunk = new Uint8Array(64 * 1024)
+    const total = 128 * 1024 * 1024
+    for (let sent = 0; sent < total; sent += chunk.byteLength) {
+      hop.send(chunk)
+      if (sent % (4 * 1024 * 1024) === 0) await sleep(20)
+    }
+    await sleep(1500)
+    collect()
+    const grew = process.memoryUsage().arrayBuffers - before
+    console.log(
+      `# source wrote ${total >> 20} MiB into a stalled circuit: buffers grew ${(grew / 1e6).toFixed(1)} MB, ${(hop.writeBufferLength / 1e6).toFixed(1)} MB still queued at the source`,
+    )
+    assert.ok(hop.writeBufferLength > total / 2, 'the relay stopped taking the source’s bytes')
+    assert.ok(grew < 24e6, `the relay held ${grew} B`)
   })
 })

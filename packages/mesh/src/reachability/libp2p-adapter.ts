@@ -17,6 +17,10 @@
  *   the source's inbound HOP stream piped to an outbound STOP stream we opened to the destination,
  *   both listed in their connection's `streams` while the circuit lives; the pipe reads them through
  *   'message' events, so `pause()` on one (yamux then withholds window) stops that direction.
+ * - `holdRelayStream()`: marks a forwarded stream as held paused by us, so the relay's own
+ *   forwarding does not resume it on 'drain'. Assumption: our patch of @libp2p/circuit-relay-v2
+ *   4.2.13 (`patches/`: forwarding with backpressure instead of an unbounded `pipe()`) reads the
+ *   `Symbol.for('@libp2p/circuit-relay-v2/hold')` property before resuming a stream it paused.
  * - `REUSE_PORT_LISTEN_OPTS`: the `listenOpts` that make the TCP listener bind with SO_REUSEPORT,
  *   so the hole-punch dialer can bind the same port. Assumption: @libp2p/tcp 11.0.28 spreads
  *   `listenOpts` into the listener's context (`createListener`), which becomes both the
@@ -203,6 +207,14 @@ class Libp2pAdapterService implements Libp2pAdapter {
     // by peer id: the circuit listener reserves over the connection we already have
     await this.components.transportManager.listen([multiaddr(`/p2p/${relayPeerId}/p2p-circuit`)])
   }
+}
+
+/** The property our circuit-relay-v2 patch reads (see the file comment). */
+const RELAY_HOLD = Symbol.for('@libp2p/circuit-relay-v2/hold')
+
+/** Marks (or clears) a forwarded stream as held paused by our relay governor. */
+export function holdRelayStream(stream: Stream, held: boolean): void {
+  ;(stream as Stream & { [RELAY_HOLD]?: boolean })[RELAY_HOLD] = held
 }
 
 /** The libp2p service factory: `services: { [LIBP2P_ADAPTER_SERVICE]: libp2pAdapter() }`. */

@@ -18,7 +18,7 @@ import {
   RELAY_SHARE_TICK_MS,
 } from './constants.ts'
 import { RelayCircuitLimitError, RelayQuotaExceededError } from './errors.ts'
-import type { RelayedStream } from './libp2p-adapter.ts'
+import { holdRelayStream, type RelayedStream } from './libp2p-adapter.ts'
 import {
   charge,
   newShareAccount,
@@ -274,11 +274,11 @@ export class RelayGovernor {
   private track(m: Member, stream: Stream): void {
     m.streams.add(stream)
     if (m.paused) this.pauseStream(stream)
-    stream.addEventListener('message', (evt) => this.onBytes(m, evt.data.byteLength))
+    stream.addEventListener('message', (evt) => this.onBytes(m, stream, evt.data.byteLength))
     stream.addEventListener('close', () => m.streams.delete(stream), { once: true })
   }
 
-  private onBytes(m: Member, n: number): void {
+  private onBytes(m: Member, stream: Stream, n: number): void {
     const now = this.now()
     m.bytes += n
     this.totalBytes += n
@@ -300,6 +300,9 @@ export class RelayGovernor {
       this.throttledTotal++
       m.paused = true
       for (const s of m.streams) this.pauseStream(s)
+    } else if (m.paused) {
+      // the relay's forwarding resumed it on its own 'drain' (its backpressure): held again
+      this.pauseStream(stream)
     }
   }
 
@@ -329,6 +332,7 @@ export class RelayGovernor {
   private resume(m: Member): void {
     if (!m.paused) return
     m.paused = false
+    for (const s of m.streams) holdRelayStream(s, false)
     for (const s of m.streams) {
       // resuming releases what arrived meanwhile at once: it is charged, and may pause the member
       // again, then the rest stay paused
@@ -338,6 +342,8 @@ export class RelayGovernor {
   }
 
   private pauseStream(s: Stream): void {
+    // held: the relay's forwarding must not resume it on its own 'drain' (libp2p-adapter.ts)
+    holdRelayStream(s, true)
     // a closing stream cannot be paused (and needs no pausing)
     if (s.readStatus === 'readable') s.pause()
   }
