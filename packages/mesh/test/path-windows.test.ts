@@ -13,7 +13,7 @@ import { after, describe, it } from 'node:test'
 import type { Connection, Stream } from '@libp2p/interface'
 import { YAMUX_MAX_WINDOW } from '../src/constants.ts'
 import { isCircuitAddr } from '../src/path-windows.ts'
-import { adapterOf } from '../src/reachability/libp2p-adapter.ts'
+import { adapterOf, holdRelayStream } from '../src/reachability/libp2p-adapter.ts'
 import type { MeshLibp2p } from '../src/transport.ts'
 import { blast, type RelayFixture, relayFixture } from './relay-fixture.ts'
 
@@ -95,9 +95,12 @@ describe('yamux windows by path (real loopback TCP)', () => {
       hop != null,
       `the relay forwards a circuit for a: ${streams.map((s) => `${s.member.slice(-6)} ${s.stream.direction} ${s.stream.protocol}`)}`,
     )
+    // held, as the relay governor holds a stream: the relay's forwarding then leaves it paused
+    holdRelayStream(hop.stream, true)
     hop.stream.pause()
     await sleep(800)
     const held = hop.stream.readBufferLength
+    holdRelayStream(hop.stream, false)
     hop.stream.resume()
     await sending
     console.log(`# in flight on the relay's hop stream after it paused: ${held} B`)
