@@ -222,6 +222,53 @@ describe('NAT traversal: one side behind a symmetric NAT', () => {
     assert.match(r.stdout, /symmetric/i)
   })
 
+  it('a relay that black-holes traffic (drops all, no reset): the tunnel moves to the other relay', {
+    skip,
+  }, async () => {
+    const a = ml.node('a')
+    const bIp = await ipOf(ml.node('b'))
+    const before = await peerPath(a, 'b')
+    assert.equal(before?.path, 'relay')
+    const via = String(before?.via)
+    assert.match(via, /^relay[12]$/)
+    const victim = ml.node(via)
+    const other = via === 'relay2' ? 'relay1' : 'relay2'
+    // nothing closes: every packet to and from the relay's namespace vanishes
+    const rules = [
+      ['INPUT', '-j', 'DROP'],
+      ['OUTPUT', '-j', 'DROP'],
+    ]
+    const block = async (op: '-I' | '-D') => {
+      for (const tool of ['iptables', 'ip6tables'])
+        for (const r of rules) {
+          const res = await victim.host.exec(tool, [op, ...r])
+          if (op === '-I') assert.equal(res.code, 0, res.stderr)
+        }
+    }
+    const windowMs = 8000
+    try {
+      const r = await pingAcrossFault(a, bIp, { count: 130, windowMs }, () => block('-I'))
+      const after = await peerPath(a, 'b')
+      console.log(
+        `# relay ${via} black-holed under traffic: first reply via ${after?.via} ${r.recoveryMs?.toFixed(0)} ms after; ${r.got}/${r.expected} replies after ${windowMs} ms; longest gap ${r.gap.toFixed(0)} ms`,
+      )
+      assert.equal(r.code, 0, r.output)
+      assertRecovered(r, windowMs, `relay ${via} black-holed`)
+      assert.equal(after?.path, 'relay')
+      assert.equal(after?.via, other, `the path did not move from ${via} to ${other}`)
+    } finally {
+      await block('-D')
+    }
+    // the next test kills the relay in use and wants the other one ready: b reserved on both again
+    await waitFor(() => reserved(ml.node('b'), 2), {
+      timeoutMs: 30_000,
+      what: 'b to reserve on both relays again',
+    })
+    // and for the relay to close its stale connections to a and b (their resets were dropped): it
+    // pings an older connection once a newer one arrives, 3 s at most (STALE_CONNECTION_PING_MS)
+    await new Promise((r) => setTimeout(r, 4000))
+  })
+
   it('killing the relay in use: traffic resumes through the second relay within 3 s', { skip }, async () => {
     const a = ml.node('a')
     const bIp = await ipOf(ml.node('b'))

@@ -93,6 +93,13 @@ export const DIRECT_WATCH_MS = 300
 export const DIRECT_WATCH_IDLE_MS = 1_000
 /** …and a ping slower than this counts as a miss (two misses: fall back to the relay). */
 export const DIRECT_WATCH_TIMEOUT_MS = 300
+/**
+ * A relayed path carrying a tunnel is pinged by the same rounds; slower than this is a miss (two
+ * misses: the relayed connection is dropped and the tunnel redials, through another relay). Longer
+ * than the direct one: a relayed round trip crosses a third event loop and queues behind a relayed
+ * bulk flow's 4 MiB window (18–28 ms median measured, ~100 ms at worst; docs/nat.md).
+ */
+export const RELAYED_WATCH_TIMEOUT_MS = 1_500
 /** Re-probe our NAT's behaviour (does it keep the listening port?) this often. */
 export const NAT_PROBE_MS = 5 * 60_000
 /**

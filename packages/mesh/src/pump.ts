@@ -457,6 +457,11 @@ export class Pump {
     return out
   }
 
+  /** Bytes of tunnel packets received from a peer so far (any path); 0 for an unknown peer. */
+  rxBytes(peerId: string): number {
+    return this.links.get(peerId)?.rxBytes ?? 0
+  }
+
   /** Why traffic to `ip` would not flow now, or null when it would. */
   describeRoute(ip: number): { peerId: string } | null {
     const link = this.routes.lookup(ip)

@@ -39,6 +39,7 @@ import {
   DIRECT_WATCH_TIMEOUT_MS,
   NAT_PROBE_MS,
   RELAY_MAINTAIN_MS,
+  RELAYED_WATCH_TIMEOUT_MS,
 } from '../constants.ts'
 import { addrFamily, announceableFamily, type IpFamily, isGlobalIpv6 } from '../ip-family.ts'
 import type { Logger } from '../logger.ts'
@@ -57,6 +58,7 @@ import {
   RELAY_CONFIRM_RETRY_MS,
   RELAY_SOON_MS,
   REPUNCH_AFTER_FALLBACK_MS,
+  STALE_CONNECTION_PING_MS,
   TUNNEL_ACTIVE_WINDOW_MS,
 } from './constants.ts'
 import {
@@ -159,6 +161,8 @@ export interface ReachabilityComponents {
   onDirect(peerId: string, conn: Connection): void
   /** Peers whose tunnel moved packets within `windowMs` (the watchdog pings their direct path). */
   activePeers(windowMs: number): string[]
+  /** Bytes of tunnel packets received from a peer so far: a relayed path that delivers is alive. @default 0 */
+  rxBytes?(peerId: string): number
   /** @default dialFromPort (tests count dials) */
   dial?: PortDialer
   /** Registers our protocol handlers (the membership gate's). @default host.handle */
@@ -209,6 +213,7 @@ export class Reachability {
   private readonly observed = new ObservedIps()
   private readonly retry = new RetryBackoff()
   private readonly directMisses = new Map<string, number>()
+  private readonly relayedMisses = new Map<string, number>()
   private readonly dial: PortDialer
   private nat: NatMapping = UNKNOWN_MAPPING
   private readonly timers: NodeJS.Timeout[] = []
@@ -726,6 +731,7 @@ export class Reachability {
     if (!isRelayed(conn)) {
       this.c.onDirect(peer, conn)
       if (conn.direction === 'outbound') void this.learnObserved(conn)
+      void this.pruneStale(peer, conn)
     } else {
       // behind our own NAT the peer is on our LAN: dial it there, no punching needed
       if (this.sharesNat(peer)) setTimeout(() => void this.lanRedial(peer), PUNCH_AFTER_RELAYED_MS).unref()
@@ -733,6 +739,28 @@ export class Reachability {
       if (conn.direction === 'inbound')
         setTimeout(() => void this.maybePunch(conn), PUNCH_AFTER_RELAYED_MS).unref()
     }
+  }
+
+  /**
+   * A peer that opens a new direct connection while we hold an older one may have given the old
+   * one up without our hearing it (its reset lost on a path that dropped everything). Until our
+   * keepalive notices (~130 s), libp2p would keep using the old one — a relay opens a circuit's
+   * STOP stream on the first connection to the destination, so circuits to a member that came back
+   * hung (found by the black-holed relay lab test). Each older direct connection is pinged once;
+   * one that does not answer within STALE_CONNECTION_PING_MS is closed.
+   */
+  private async pruneStale(peer: string, fresh: Connection): Promise<void> {
+    const older = this.host
+      .getConnections(fresh.remotePeer)
+      .filter((c) => c !== fresh && !isRelayed(c) && c.status === 'open')
+    await Promise.all(
+      older.map((c) =>
+        pingConnection(c, STALE_CONNECTION_PING_MS).catch(() => {
+          this.log.info('older connection no longer answers, closing it', { peer })
+          c.abort(new Error('stale: the peer reconnected and this connection no longer answers'))
+        }),
+      ),
+    )
   }
 
   /**
@@ -869,7 +897,11 @@ export class Reachability {
     let ourRelays: number | undefined // read once per round: it walks libp2p's address list
     for (const peerId of active) {
       const conn = this.paths.best(peerId)
-      if (conn == null || isRelayed(conn)) continue
+      if (conn == null) continue
+      if (isRelayed(conn)) {
+        await this.watchRelayedPath(peerId, conn)
+        continue
+      }
       // nothing to fall back on: no relay on either side
       if ((this.c.topology.record(peerId)?.relays.length ?? 0) === 0) {
         ourRelays ??= this.paths.circuitAddrs().length
@@ -890,6 +922,52 @@ export class Reachability {
     }
     return active.length > 0
   }
+
+  /**
+   * A relay that silently stopped forwarding (its host black-holed, not closed) would hold a
+   * relayed tunnel until yamux's keepalive gives up (~130 s). When the peer announces another
+   * relay, each round pings the relayed connection and our connection to the relay at once; a round
+   * in which the ping went unanswered and no tunnel packet arrived from the peer is a miss (a slow
+   * relay under load still delivers: not a miss). Two misses drop the relayed connection, and our
+   * connection to the relay if it did not answer either (so the redial ranks it last); the tunnel
+   * redials through the next relay.
+   */
+  private async watchRelayedPath(peerId: string, conn: Connection): Promise<void> {
+    const relay = this.paths.relayOf(peerId)
+    const relays = new Set((this.c.topology.record(peerId)?.relays ?? []).map(relayIdOfCircuit))
+    relays.delete(null)
+    if (relay == null || relays.size < 2) return // nowhere else to go: keep what we have
+    const toRelay = this.paths.best(relay)
+    const answers = (c: Connection | undefined): Promise<boolean> =>
+      c == null
+        ? Promise.resolve(false)
+        : pingConnection(c, RELAYED_WATCH_TIMEOUT_MS).then(
+            () => true,
+            () => false,
+          )
+    const rx = this.c.rxBytes?.(peerId) ?? 0
+    const [pathAnswers, relayAnswers] = await Promise.all([answers(conn), answers(toRelay)])
+    if (pathAnswers || (this.c.rxBytes?.(peerId) ?? 0) > rx) {
+      this.relayedMisses.delete(peerId)
+      return
+    }
+    const misses = (this.relayedMisses.get(peerId) ?? 0) + 1
+    this.relayedMisses.set(peerId, misses)
+    if (misses < DIRECT_MISSES_TO_FALLBACK) return
+    this.relayedMisses.delete(peerId)
+    this.log.info('relayed path dead, redialling through another relay', {
+      peer: peerId,
+      relay,
+      relayAnswers,
+    })
+    if (!relayAnswers) toRelay?.abort(new Error('relay stopped answering'))
+    conn.abort(new Error('relayed path stopped answering'))
+  }
+}
+
+/** The relay's peer id in a circuit address (`…/p2p/RELAY/p2p-circuit…`), or null. */
+function relayIdOfCircuit(addr: string): string | null {
+  return /\/p2p\/([^/]+)\/p2p-circuit/.exec(addr)?.[1] ?? null
 }
 
 export function createReachability(init: ReachabilityInit, components: ReachabilityComponents): Reachability {
@@ -929,6 +1007,7 @@ export function reachability(
       publishRecord: () => t.publishIfChanged(),
       onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
       activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
+      rxBytes: (id) => tu.pump?.rxBytes(id) ?? 0,
       handle: (protocol, handler, options) => m.gate.handle(protocol, handler, options),
     })
     t.on('change', () => reach.topologyChanged())
