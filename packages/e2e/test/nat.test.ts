@@ -245,9 +245,10 @@ describe('NAT traversal: one side behind a symmetric NAT', () => {
           if (op === '-I') assert.equal(res.code, 0, res.stderr)
         }
     }
-    const windowMs = 8000
+    // two missed rounds on a's side (~3.3 s), and when b's redial races a's, two on b's (~6.4 s)
+    const windowMs = 10_000
     try {
-      const r = await pingAcrossFault(a, bIp, { count: 130, windowMs }, () => block('-I'))
+      const r = await pingAcrossFault(a, bIp, { count: 150, windowMs }, () => block('-I'))
       const after = await peerPath(a, 'b')
       console.log(
         `# relay ${via} black-holed under traffic: first reply via ${after?.via} ${r.recoveryMs?.toFixed(0)} ms after; ${r.got}/${r.expected} replies after ${windowMs} ms; longest gap ${r.gap.toFixed(0)} ms`,
@@ -264,9 +265,6 @@ describe('NAT traversal: one side behind a symmetric NAT', () => {
       timeoutMs: 30_000,
       what: 'b to reserve on both relays again',
     })
-    // and for the relay to close its stale connections to a and b (their resets were dropped): it
-    // pings an older connection once a newer one arrives, 3 s at most (STALE_CONNECTION_PING_MS)
-    await new Promise((r) => setTimeout(r, 4000))
   })
 
   it('killing the relay in use: traffic resumes through the second relay within 3 s', { skip }, async () => {

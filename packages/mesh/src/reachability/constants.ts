@@ -139,12 +139,6 @@ export const RELAY_PING_TIMEOUT_MS = 3_000
 /** NAT probe: dial from the listening port to a relay; a SYN and its answer. */
 export const NAT_PROBE_DIAL_TIMEOUT_MS = 3_000
 
-/**
- * A peer opened a new direct connection: each older one to it gets one ping, and is closed when it
- * does not answer within this (service.ts pruneStale). Long enough for a loaded link's queue (a
- * 4 MiB relay window at 20 Mbit/s is 1.7 s), short against the ~130 s our keepalive would take.
- */
-export const STALE_CONNECTION_PING_MS = 3_000
 /** Dialling through one relay (reservation lookup + hop + stop + upgrade). */
 export const RELAY_DIAL_TIMEOUT_MS = 2_000
 /** Direct dial when there is no relay to fall back on: the only way, so wait longer. */

@@ -58,7 +58,6 @@ import {
   RELAY_CONFIRM_RETRY_MS,
   RELAY_SOON_MS,
   REPUNCH_AFTER_FALLBACK_MS,
-  STALE_CONNECTION_PING_MS,
   TUNNEL_ACTIVE_WINDOW_MS,
 } from './constants.ts'
 import {
@@ -731,7 +730,6 @@ export class Reachability {
     if (!isRelayed(conn)) {
       this.c.onDirect(peer, conn)
       if (conn.direction === 'outbound') void this.learnObserved(conn)
-      void this.pruneStale(peer, conn)
     } else {
       // behind our own NAT the peer is on our LAN: dial it there, no punching needed
       if (this.sharesNat(peer)) setTimeout(() => void this.lanRedial(peer), PUNCH_AFTER_RELAYED_MS).unref()
@@ -739,28 +737,6 @@ export class Reachability {
       if (conn.direction === 'inbound')
         setTimeout(() => void this.maybePunch(conn), PUNCH_AFTER_RELAYED_MS).unref()
     }
-  }
-
-  /**
-   * A peer that opens a new direct connection while we hold an older one may have given the old
-   * one up without our hearing it (its reset lost on a path that dropped everything). Until our
-   * keepalive notices (~130 s), libp2p would keep using the old one — a relay opens a circuit's
-   * STOP stream on the first connection to the destination, so circuits to a member that came back
-   * hung (found by the black-holed relay lab test). Each older direct connection is pinged once;
-   * one that does not answer within STALE_CONNECTION_PING_MS is closed.
-   */
-  private async pruneStale(peer: string, fresh: Connection): Promise<void> {
-    const older = this.host
-      .getConnections(fresh.remotePeer)
-      .filter((c) => c !== fresh && !isRelayed(c) && c.status === 'open')
-    await Promise.all(
-      older.map((c) =>
-        pingConnection(c, STALE_CONNECTION_PING_MS).catch(() => {
-          this.log.info('older connection no longer answers, closing it', { peer })
-          c.abort(new Error('stale: the peer reconnected and this connection no longer answers'))
-        }),
-      ),
-    )
   }
 
   /**
@@ -945,9 +921,12 @@ export class Reachability {
             () => true,
             () => false,
           )
+    // packets from the peer prove this path only while it is the peer's one connection: once the
+    // peer redialled through another relay, its packets arrive there and this one may be dead
+    const only = this.host.getConnections(conn.remotePeer).length === 1
     const rx = this.c.rxBytes?.(peerId) ?? 0
     const [pathAnswers, relayAnswers] = await Promise.all([answers(conn), answers(toRelay)])
-    if (pathAnswers || (this.c.rxBytes?.(peerId) ?? 0) > rx) {
+    if (pathAnswers || (only && (this.c.rxBytes?.(peerId) ?? 0) > rx)) {
       this.relayedMisses.delete(peerId)
       return
     }
