@@ -40,6 +40,22 @@ export async function peerPath(from: MeshHost, name: string) {
   }
 }
 
+/**
+ * Waits until `from` reports a direct path to `name` and returns the ms since `since` (the time to
+ * direct the NAT tests print and the matrix measures).
+ */
+export function msUntilDirect(
+  from: MeshHost,
+  name: string,
+  since: number,
+  opts: { timeoutMs: number; intervalMs: number; what: string },
+): Promise<number> {
+  return waitFor(
+    async () => ((await peerPath(from, name))?.path === 'direct' ? Date.now() - since : false),
+    opts,
+  )
+}
+
 export async function reserved(n: MeshHost, count = 1): Promise<boolean> {
   const nc = await n.json<Netcheck>(['netcheck'])
   return nc.relays.filter((r) => r.reserved).length >= count

@@ -11,7 +11,15 @@ import { canRunLabs, waitFor } from '@meshlan/lab'
 import { parseJoinString } from '@meshlan/wire'
 import { ipOf, type MeshLab } from '../src/index.ts'
 import { createIpv6CgnatLab } from '../src/nat-lab.ts'
-import { type Netcheck, peerPath, pingWithRelaysBlocked, replies, reserved, tcpPairs } from './nat-helpers.ts'
+import {
+  msUntilDirect,
+  type Netcheck,
+  peerPath,
+  pingWithRelaysBlocked,
+  replies,
+  reserved,
+  tcpPairs,
+} from './nat-helpers.ts'
 
 const can = canRunLabs()
 if (!can.ok && process.env.MESHLAN_REQUIRE_LABS === '1') {
@@ -150,8 +158,10 @@ async function directOverIpv6(ml: MeshLab, what: string): Promise<void> {
   })
   const first = Date.now() - tUp
   const firstPath = (await peerPath(a, 'b'))?.path
-  const direct = await waitFor(
-    async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - tUp : false),
+  const direct = await msUntilDirect(
+    a,
+    'b',
+    tUp,
     // three punches (at once, 10 s and 30 s later), as the other resetting-router labs allow
     { timeoutMs: 45_000, intervalMs: 100, what: 'a direct path a ↔ b over IPv6' },
   )

@@ -9,7 +9,14 @@ import { after, before, describe, it } from 'node:test'
 import { canRunLabs, type NatFilter, waitFor } from '@meshlan/lab'
 import { ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
 import { createDoubleNatLab, createSharedNatLab } from '../src/nat-lab.ts'
-import { type Netcheck, peerPath, pingWithRelaysBlocked, reserved, tcpPairs } from './nat-helpers.ts'
+import {
+  msUntilDirect,
+  type Netcheck,
+  peerPath,
+  pingWithRelaysBlocked,
+  reserved,
+  tcpPairs,
+} from './nat-helpers.ts'
 
 const can = canRunLabs()
 if (!can.ok && process.env.MESHLAN_REQUIRE_LABS === '1') {
@@ -76,10 +83,11 @@ for (const [prefix, filter] of [
       )
       const a2Ip = await ipOf(a2)
       const { tUp, first } = await restartAndTime(a, a2, a2Ip)
-      const direct = await waitFor(
-        async () => ((await peerPath(a, 'a2'))?.path === 'direct' ? Date.now() - tUp : false),
-        { timeoutMs: 15_000, intervalMs: 50, what: 'a direct path a ↔ a2' },
-      )
+      const direct = await msUntilDirect(a, 'a2', tUp, {
+        timeoutMs: 15_000,
+        intervalMs: 50,
+        what: 'a direct path a ↔ a2',
+      })
       console.log(
         `# shared ${filter} NAT: a2 up → first reply from a ${first} ms, direct ${direct} ms after up`,
       )
@@ -127,8 +135,10 @@ describe('NAT traversal: double NAT (a home router behind a port-preserving carr
       what: 'first ping a → b',
     })
     const t1 = Date.now()
-    const direct = await waitFor(
-      async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - t1 : false),
+    const direct = await msUntilDirect(
+      a,
+      'b',
+      t1,
       // 45 s: three punches (at once, 10 s and 30 s later); through resetting routers on this loaded
       // machine a first punch failed in 9 of 20 bench attempts (docs/nat.md, the NAT matrix)
       { timeoutMs: 45_000, intervalMs: 100, what: 'a direct path a ↔ b through the double NAT' },

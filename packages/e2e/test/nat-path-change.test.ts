@@ -11,7 +11,7 @@ import { canRunLabs, iperf3Received, type LabProcess, startIperf3Server, waitFor
 import { ipOf, type MeshLab } from '../src/index.ts'
 import { createNatLab } from '../src/nat-lab.ts'
 import { type FlowProbe, startFlowProbe } from './flow-probe.ts'
-import { peerPath, pingWithRelaysBlocked, reserved } from './nat-helpers.ts'
+import { msUntilDirect, peerPath, pingWithRelaysBlocked, reserved } from './nat-helpers.ts'
 
 const can = canRunLabs()
 if (!can.ok && process.env.MESHLAN_REQUIRE_LABS === '1') {
@@ -131,10 +131,11 @@ describe('NAT lab: path changes under a live TCP connection', () => {
     // relay → direct: let the punch through (the retry after the failed one: within ~20 s)
     const tDirect = Date.now()
     await block('a2', false)
-    const toDirect = await waitFor(
-      async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - tDirect : false),
-      { timeoutMs: 60_000, intervalMs: 100, what: 'a direct path after unblocking' },
-    )
+    const toDirect = await msUntilDirect(a, 'b', tDirect, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      what: 'a direct path after unblocking',
+    })
     // direct for real: the flow keeps arriving with every relay blocked
     const rxBefore = probe.received()
     const proof = await pingWithRelaysBlocked(ml, a, bIp, 3)

@@ -15,6 +15,7 @@ import {
   assertRecovered,
   daemonPid,
   longestGap,
+  msUntilDirect,
   type Netcheck,
   peerPath,
   pingAcrossFault,
@@ -51,10 +52,11 @@ describe('NAT traversal: two home LANs behind port-preserving NATs', () => {
       what: 'first ping a → b',
     })
     const firstReply = Date.now() - t0
-    const direct = await waitFor(
-      async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - t0 : false),
-      { timeoutMs: 30_000, intervalMs: 100, what: 'a direct path a ↔ b' },
-    )
+    const direct = await msUntilDirect(a, 'b', t0, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: 'a direct path a ↔ b',
+    })
     console.log(`# first reply a → b after ${firstReply} ms; direct after ${direct} ms`)
     const p = await a.exec('ping', ['-c', '5', '-i', '0.2', '-W', '2', bIp])
     assert.equal(p.code, 0, p.stdout)
@@ -73,14 +75,11 @@ describe('NAT traversal: two home LANs behind port-preserving NATs', () => {
     const t0 = Date.now()
     const p = await a.exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', a2Ip])
     assert.equal(p.code, 0, p.stdout)
-    const took = await waitFor(
-      async () => ((await peerPath(a, 'a2'))?.path === 'direct' ? Date.now() - t0 : false),
-      {
-        timeoutMs: 15_000,
-        intervalMs: 100,
-        what: 'a direct LAN path a ↔ a2',
-      },
-    )
+    const took = await msUntilDirect(a, 'a2', t0, {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      what: 'a direct LAN path a ↔ a2',
+    })
     console.log(`# same NAT: direct over the LAN ${took} ms after the first packet`)
     const conn = await a.json<{ peers: Array<{ name: string; path: string }> }>(['status'])
     assert.equal(conn.peers.find((x) => x.name === 'a2')?.path, 'direct')
@@ -167,10 +166,11 @@ describe('NAT traversal: two home LANs behind NATs that answer unsolicited SYNs 
       what: 'first ping a → b (relayed)',
     })
     const t1 = Date.now()
-    const direct = await waitFor(
-      async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - t1 : false),
-      { timeoutMs: 30_000, intervalMs: 100, what: 'a direct path a ↔ b through the rejecting NATs' },
-    )
+    const direct = await msUntilDirect(a, 'b', t1, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: 'a direct path a ↔ b through the rejecting NATs',
+    })
     console.log(`# reset routers: first reply a → b after ${t1 - t0} ms; direct ${direct} ms after it`)
     assert.equal((await peerPath(b, 'a'))?.path, 'direct')
     // "direct" is what the nodes say; the proof is traffic with no relay to carry it
@@ -338,10 +338,11 @@ describe('NAT traversal: relays without configuration (relay = "auto", the defau
     const ncA = await a.json<Netcheck>(['netcheck'])
     assert.equal(ncA.relay, false)
     assert.match(ncA.relayReason, /behind a NAT|not relaying/)
-    const direct = await waitFor(
-      async () => ((await peerPath(a, 'b'))?.path === 'direct' ? Date.now() - tUp : false),
-      { timeoutMs: 30_000, intervalMs: 100, what: 'a direct path a ↔ b' },
-    )
+    const direct = await msUntilDirect(a, 'b', tUp, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: 'a direct path a ↔ b',
+    })
     console.log(
       `# auto relay: a and b up in ${tUp - tA} ms; first reply a → b ${first} ms after b's up; direct after ${direct} ms`,
     )

@@ -45,6 +45,40 @@ export interface HostContext {
 }
 
 /** A machine in the lab: its own network namespace with interfaces on one or more segments. */
+/**
+ * A home router's filter table body, either family: replies come in, the LAN goes out, and
+ * unsolicited inbound — to the router itself (INPUT) or through it (FORWARD) — is refused. A
+ * rejecting router answers a SYN with a RST, as the kernel does for a closed port, and anything
+ * else with `unreachable`; a dropping one drops at INPUT and leaves FORWARD to its DROP policy
+ * (rules a port mapping appends to FORWARD must still be reached).
+ */
+function statefulFilter(o: {
+  wanIf: string
+  lanIf: string
+  reject: boolean
+  unreachable: string
+  /** INPUT rules the family needs before the refusal (IPv6: ICMPv6 for neighbour discovery). */
+  inputAllow?: string[]
+}): string[] {
+  const refuse = (chain: string, match: string): string[] =>
+    o.reject
+      ? [
+          `-A ${chain} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
+          `-A ${chain} ${match} -j REJECT --reject-with ${o.unreachable}`,
+        ]
+      : chain === 'INPUT'
+        ? [`-A ${chain} ${match} -j DROP`]
+        : []
+  return [
+    `-A INPUT -i ${o.wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    ...(o.inputAllow ?? []),
+    ...refuse('INPUT', `-i ${o.wanIf}`),
+    `-A FORWARD -i ${o.lanIf} -o ${o.wanIf} -j ACCEPT`,
+    `-A FORWARD -i ${o.wanIf} -o ${o.lanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    ...refuse('FORWARD', `-i ${o.wanIf} -o ${o.lanIf}`),
+  ]
+}
+
 export class Host {
   readonly name: string
   /** Network namespace name: `<prefix>-<name>`. */
@@ -229,17 +263,6 @@ export class NatRouter extends Host {
     const wanIf = this.iface(this.wan).ifname
     const lanIf = this.iface(this.lan).ifname
     await must('ip', ['netns', 'exec', this.namespace, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
-    // the last word on unsolicited inbound, to the router itself (INPUT) or through it (FORWARD):
-    // a rejecting router answers a SYN with a RST, as the kernel does for a closed port
-    const refuse = (chain: string, match: string): string[] =>
-      this.filter === 'reject'
-        ? [
-            `-A ${chain} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
-            `-A ${chain} ${match} -j REJECT --reject-with icmp-port-unreachable`,
-          ]
-        : chain === 'INPUT'
-          ? [`-A ${chain} ${match} -j DROP`]
-          : [] // FORWARD's policy drops
     const rules = [
       '*nat',
       ':PREROUTING ACCEPT [0:0]',
@@ -252,11 +275,12 @@ export class NatRouter extends Host {
       ':INPUT ACCEPT [0:0]',
       ':FORWARD DROP [0:0]',
       ':OUTPUT ACCEPT [0:0]',
-      `-A INPUT -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
-      ...refuse('INPUT', `-i ${wanIf}`),
-      `-A FORWARD -i ${lanIf} -o ${wanIf} -j ACCEPT`,
-      `-A FORWARD -i ${wanIf} -o ${lanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
-      ...refuse('FORWARD', `-i ${wanIf} -o ${lanIf}`),
+      ...statefulFilter({
+        wanIf,
+        lanIf,
+        reject: this.filter === 'reject',
+        unreachable: 'icmp-port-unreachable',
+      }),
       'COMMIT',
       '',
     ].join('\n')
@@ -272,13 +296,6 @@ export class NatRouter extends Host {
     const wanIf = this.iface(this.wan).ifname
     const lanIf = this.iface(this.lan).ifname
     await must('ip', ['netns', 'exec', this.namespace, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'])
-    const refuse = (chain: string, match: string): string[] =>
-      this.firewall6 === 'reject'
-        ? [
-            `-A ${chain} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
-            `-A ${chain} ${match} -j REJECT --reject-with icmp6-port-unreachable`,
-          ]
-        : [`-A ${chain} ${match} -j DROP`]
     const open = this.firewall6 === 'open'
     const rules = [
       '*filter',
@@ -287,14 +304,13 @@ export class NatRouter extends Host {
       ':OUTPUT ACCEPT [0:0]',
       ...(open
         ? []
-        : [
-            `-A INPUT -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
-            `-A INPUT -i ${wanIf} -p ipv6-icmp -j ACCEPT`,
-            ...refuse('INPUT', `-i ${wanIf}`),
-            `-A FORWARD -i ${lanIf} -o ${wanIf} -j ACCEPT`,
-            `-A FORWARD -i ${wanIf} -o ${lanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
-            ...refuse('FORWARD', `-i ${wanIf} -o ${lanIf}`),
-          ]),
+        : statefulFilter({
+            wanIf,
+            lanIf,
+            reject: this.firewall6 === 'reject',
+            unreachable: 'icmp6-port-unreachable',
+            inputAllow: [`-A INPUT -i ${wanIf} -p ipv6-icmp -j ACCEPT`],
+          })),
       'COMMIT',
       '',
     ].join('\n')

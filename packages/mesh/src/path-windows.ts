@@ -26,13 +26,10 @@
  */
 import { RELAY_V2_HOP_CODEC, RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v2'
 import type { ConnectionEncrypter, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { CODE_P2P_CIRCUIT, type Multiaddr } from '@multiformats/multiaddr'
 import { YAMUX_RELAYED_MAX_WINDOW } from './constants.ts'
 
-/** The multiaddr code of `/p2p-circuit`. */
-const CODE_P2P_CIRCUIT = 290
-
-/** Whether an address leads through a circuit relay. */
+/** Whether an address leads through a circuit relay (the one rule: paths.ts isRelayed uses it). */
 export function isCircuitAddr(addr: Multiaddr): boolean {
   return addr.getComponents().some((c) => c.code === CODE_P2P_CIRCUIT)
 }

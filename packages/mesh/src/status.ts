@@ -138,17 +138,12 @@ export function peerStatuses(src: StatusSource): PeerStatus[] {
         online: src.online(p.peerId),
         version: src.version(p.peerId),
         lastSeen: src.lastSeen?.(p.peerId) ?? null,
-        ...withFamily(src.pathDetail(p.peerId)),
+        ...src.pathDetail(p.peerId),
         routes: p.routes.map((r) => r.cidr),
         exitNode: p.exitNode,
       }
     })
     .sort((a, b) => a.name.localeCompare(b.name))
-}
-
-/** A path detail with its optional fields filled (null: unknown). */
-function withFamily(d: PathDetail): Required<PathDetail> {
-  return { via: d.via, why: d.why, addr: d.addr ?? null, family: d.family ?? null }
 }
 
 /** A member by final name (with or without `.mesh`) or overlay IP. */
@@ -297,6 +292,6 @@ export async function pingPeer(
     ip: uint32ToIp(p.ip),
     path: paths.path(p.peerId) === 'relay' ? 'relay' : 'direct',
     rttMs: rtts,
-    ...withFamily(paths.pathDetail(p.peerId)),
+    ...paths.pathDetail(p.peerId),
   }
 }

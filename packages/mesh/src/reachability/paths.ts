@@ -13,6 +13,7 @@ import { TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL } from '../constants.ts'
 import { addrFamily, type IpFamily } from '../ip-family.ts'
 import { keepaliveOf } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
+import { isCircuitAddr } from '../path-windows.ts'
 import {
   DIRECT_DIAL_TIMEOUT_MS,
   DIRECT_ONLY_DIAL_TIMEOUT_MS,
@@ -31,7 +32,7 @@ export type PathKind = 'direct' | 'relay'
 
 /** A connection through a relay has /p2p-circuit in its remote address. */
 export function isRelayed(conn: Connection): boolean {
-  return conn.remoteAddr.toString().includes('/p2p-circuit')
+  return isCircuitAddr(conn.remoteAddr)
 }
 
 export function pathOf(conn: Connection): PathKind {
@@ -71,9 +72,9 @@ export interface PathDetail {
   /** When not direct: why. */
   why: DirectFailure
   /** When direct: the peer's underlay address we talk to (`/ip6/2001:2:0:2::10/tcp/7946`). */
-  addr?: string | null
+  addr: string | null
   /** The underlay's address family: of the direct connection, or of ours to the relay. */
-  family?: IpFamily | null
+  family: IpFamily | null
 }
 
 /** The family of a connection's remote address (a circuit's: of the hop to the relay). */
@@ -124,8 +125,7 @@ export class Paths {
   relayOf(peerId: string): string | null {
     const c = this.best(peerId)
     if (c == null || !isRelayed(c)) return null
-    const parts = c.remoteAddr.toString().split('/p2p-circuit')[0].split('/p2p/')
-    return parts.length > 1 ? parts[parts.length - 1] : null
+    return relayIdOf(c.remoteAddr.toString())
   }
 
   /** Opens our tunnel stream to a peer on the best connection, dialing if needed. */
@@ -245,7 +245,7 @@ export class Paths {
 
   /** Lower is better: connected relays by RTT, then unconnected ones. */
   private relayScore(circuit: Multiaddr): number {
-    const relay = /\/p2p\/([^/]+)\/p2p-circuit/.exec(circuit.toString())?.[1]
+    const relay = relayIdOf(circuit.toString())
     if (relay == null) return Number.POSITIVE_INFINITY
     const conn = this.best(relay)
     if (conn == null || isRelayed(conn)) return RELAY_SCORE_DISCONNECTED
@@ -291,7 +291,7 @@ export class Paths {
       .sort((a, b) => a[1] - b[1])
       .slice(0, RESERVED_RELAYS)
       .map(([id]) => id)
-    const held = new Set(this.circuitAddrs().map((a) => /\/p2p\/([^/]+)\/p2p-circuit/.exec(a)?.[1]))
+    const held = new Set(this.circuitAddrs().map(relayIdOf))
     for (const relay of chosen) {
       if (held.has(relay)) continue
       const conn = this.best(relay)
@@ -311,10 +311,15 @@ function isLoopback(addr: string): boolean {
 }
 
 /** One circuit address per relay, preferring a non-loopback relay address. */
+/** The relay's peer id in a circuit address or a relayed connection's remote address, or null. */
+export function relayIdOf(addr: string): string | null {
+  return /\/p2p\/([^/]+)\/p2p-circuit/.exec(addr)?.[1] ?? null
+}
+
 function onePerRelay(circuits: string[]): string[] {
   const byRelay = new Map<string, string>()
   for (const c of circuits) {
-    const relay = /\/p2p\/([^/]+)\/p2p-circuit/.exec(c)?.[1]
+    const relay = relayIdOf(c)
     if (relay == null || isLoopback(c)) continue
     if (!byRelay.has(relay)) byRelay.set(relay, c)
   }

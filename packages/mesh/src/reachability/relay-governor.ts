@@ -301,7 +301,8 @@ export class RelayGovernor {
       m.paused = true
       for (const s of m.streams) this.pauseStream(s)
     } else if (m.paused) {
-      // the relay's forwarding resumed it on its own 'drain' (its backpressure): held again
+      // a stream of a held member flowed: resume() cleared every mark, then stopped early when the
+      // member ran out again, and the relay's forwarding resumed one it had paused itself — hold it
       this.pauseStream(stream)
     }
   }

@@ -51,12 +51,10 @@ export function waterFill(demands: readonly number[], budget: number): number[] 
  */
 export function nextBudget(prev: number, used: number, cpu: number, rate: number, ownActive = true): number {
   if (rate > 0) return rate
-  if (cpu >= RELAY_BUSY_CPU) {
-    const floor = Math.max(used, RELAY_SHARE_FLOOR_BYTES)
+  if (cpu >= RELAY_BUSY_CPU)
     return ownActive
       ? Math.max(used * RELAY_BUSY_BACKOFF, RELAY_SHARE_FLOOR_BYTES)
-      : floor * RELAY_IDLE_GROWTH
-  }
+      : Math.max(used, RELAY_SHARE_FLOOR_BYTES) * RELAY_IDLE_GROWTH
   if (prev === Number.POSITIVE_INFINITY) return prev
   const grown = prev * RELAY_IDLE_GROWTH
   // lifted once members no longer come near it: nobody is slowed on an idle relay

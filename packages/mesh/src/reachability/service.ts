@@ -89,6 +89,7 @@ import {
   type PathKind,
   Paths,
   pingConnection,
+  relayIdOf,
   underlayAddr,
 } from './paths.ts'
 
@@ -910,7 +911,7 @@ export class Reachability {
    */
   private async watchRelayedPath(peerId: string, conn: Connection): Promise<void> {
     const relay = this.paths.relayOf(peerId)
-    const relays = new Set((this.c.topology.record(peerId)?.relays ?? []).map(relayIdOfCircuit))
+    const relays = new Set((this.c.topology.record(peerId)?.relays ?? []).map(relayIdOf))
     relays.delete(null)
     if (relay == null || relays.size < 2) return // nowhere else to go: keep what we have
     const toRelay = this.paths.best(relay)
@@ -942,11 +943,6 @@ export class Reachability {
     if (!relayAnswers) toRelay?.abort(new Error('relay stopped answering'))
     conn.abort(new Error('relayed path stopped answering'))
   }
-}
-
-/** The relay's peer id in a circuit address (`…/p2p/RELAY/p2p-circuit…`), or null. */
-function relayIdOfCircuit(addr: string): string | null {
-  return /\/p2p\/([^/]+)\/p2p-circuit/.exec(addr)?.[1] ?? null
 }
 
 export function createReachability(init: ReachabilityInit, components: ReachabilityComponents): Reachability {
