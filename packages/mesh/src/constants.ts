@@ -318,3 +318,10 @@ export const MAX_POLICY_PUSH_PEERS = 32
 export const MAX_ADMIN_VERSION_STEP = 65_536
 /** A delegated admin's version may be issued at most this far ahead of our clock (clocks differ). */
 export const MAX_ADMIN_CLOCK_AHEAD_MS = 10 * 60_000
+
+/**
+ * Parsed peer ids kept by `peerIdOf()` (peer-ids.ts). Every member is one entry and a network is
+ * members the owner admitted, so this only bounds a pathological case (ids from hostile records
+ * that fail later checks): past it the cache starts over rather than grows.
+ */
+export const PEER_ID_CACHE_MAX = 4096

@@ -40,3 +40,20 @@ export function keepaliveOf(conn: Connection, now = Date.now()): KeepaliveView |
   const answering = typeof start !== 'number' || now - start <= KEEPALIVE_TIMEOUT_MS
   return { rttMs: answering && y.rtt >= 0 ? y.rtt : null, answering }
 }
+
+interface YamuxPing {
+  ping(options?: { signal?: AbortSignal }): Promise<number>
+}
+
+/**
+ * A round trip measured by the connection's own muxer: one yamux PING frame that the far muxer
+ * answers itself — no stream, no protocol negotiation (a `/ipfs/ping` stream is ~12 frames each
+ * way). Null when the muxer has no `ping` (then use a ping stream). Rejects when no answer comes
+ * within `timeoutMs`; a keepalive ping already in flight is shared (@libp2p/yamux 8 sends one ping
+ * at a time), so an overdue one fails this too, as it should.
+ */
+export function muxerPing(conn: Connection, timeoutMs: number): Promise<number> | null {
+  const m = (conn as unknown as { muxer?: Partial<YamuxPing> }).muxer
+  if (m == null || typeof m.ping !== 'function') return null
+  return m.ping({ signal: AbortSignal.timeout(timeoutMs) })
+}

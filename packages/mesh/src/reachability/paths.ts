@@ -6,14 +6,14 @@
  * direct paths that carry tunnels so a dead one falls back to the relay quickly.
  */
 import type { Connection, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { NodeRecord } from '@meshlan/wire'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL } from '../constants.ts'
 import { addrFamily, type IpFamily } from '../ip-family.ts'
-import { keepaliveOf } from '../keepalive.ts'
+import { keepaliveOf, muxerPing } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
 import { isCircuitAddr } from '../path-windows.ts'
+import { peerIdOf } from '../peer-ids.ts'
 import {
   DIRECT_DIAL_TIMEOUT_MS,
   DIRECT_ONLY_DIAL_TIMEOUT_MS,
@@ -113,7 +113,7 @@ export class Paths {
   }
 
   best(peerId: string): Connection | undefined {
-    return rankConnections(this.host.getConnections(peerIdFromString(peerId)))[0]
+    return rankConnections(this.host.getConnections(peerIdOf(peerId)))[0]
   }
 
   path(peerId: string): PathKind | 'none' {
@@ -174,7 +174,7 @@ export class Paths {
    * NAT (same observed public address): its direct addresses first.
    */
   private async doConnect(peerId: string): Promise<Connection> {
-    const id = peerIdFromString(peerId)
+    const id = peerIdOf(peerId)
     const rec = this.init.record(peerId)
     const direct = this.directAddrs(peerId)
     const circuits = onePerRelay((rec?.relays ?? []).filter((a) => this.init.underlay(a)))
@@ -335,8 +335,14 @@ function withPeer(addr: string, peerId: string): Multiaddr | null {
   }
 }
 
-/** RTT of one specific connection (libp2p ping protocol on a stream of that connection). */
+/**
+ * RTT of one specific connection: its muxer's ping (keepalive.ts `muxerPing`), else the libp2p ping
+ * protocol on a stream of that connection.
+ */
 export async function pingConnection(conn: Connection, timeoutMs: number): Promise<number> {
+  // the muxer's own ping when it has one: the watchdog pings every active peer every 300 ms
+  const viaMuxer = muxerPing(conn, timeoutMs)
+  if (viaMuxer != null) return viaMuxer
   const signal = AbortSignal.timeout(timeoutMs)
   const stream = await conn.newStream('/ipfs/ping/1.0.0', { runOnLimitedConnection: true, signal })
   const data = crypto.getRandomValues(new Uint8Array(32))

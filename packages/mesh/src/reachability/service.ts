@@ -30,7 +30,6 @@
  * ```
  */
 import type { Connection, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { dialFromPort } from '@meshlan/tun'
 import type { NodeRecord } from '@meshlan/wire'
 import {
@@ -95,6 +94,7 @@ import {
 
 export type { PathDetail } from './paths.ts'
 
+import { peerIdOf } from '../peer-ids.ts'
 import { type PortMapClient, portMapClient } from './port-map-client.ts'
 import { PortMapper, type PortMappingView } from './port-mapping.ts'
 import { RelayGovernor, type RelayGovernorStats } from './relay-governor.ts'
@@ -828,7 +828,7 @@ export class Reachability {
     if (!this.running) return
     if (this.sharesNat(peer)) void this.lanRedial(peer)
     const conn = this.host
-      .getConnections(peerIdFromString(peer))
+      .getConnections(peerIdOf(peer))
       .find((c) => isRelayed(c) && c.direction === 'inbound')
     if (conn != null) void this.maybePunch(conn)
   }

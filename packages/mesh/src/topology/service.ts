@@ -11,7 +11,6 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Connection, PeerId, PeerStore, PrivateKey, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { adminEpoch, encodeRecord, type NodeRecord, type Policy } from '@meshlan/wire'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
@@ -31,6 +30,7 @@ import {
 import { keepaliveOf } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
+import { peerIdOf } from '../peer-ids.ts'
 import { type KnownNode, RecordStore } from './records.ts'
 import { SYNC_TIMEOUT_MS, type SyncResponse, syncClient, syncServer } from './sync.ts'
 
@@ -182,7 +182,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
    */
   isOnline(n: KnownNode): boolean {
     const conns = this.c.connectionManager
-      .getConnections(peerIdFromString(n.record.peerId))
+      .getConnections(peerIdOf(n.record.peerId))
       .filter((c) => c.status === 'open')
     if (conns.length === 0) return this.records.isOnline(n)
     return conns.some((c) => keepaliveOf(c)?.answering ?? true)
@@ -194,7 +194,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
    */
   lastSeen(n: KnownNode, now = Date.now()): number {
     const conns = this.c.connectionManager
-      .getConnections(peerIdFromString(n.record.peerId))
+      .getConnections(peerIdOf(n.record.peerId))
       .filter((c) => c.status === 'open')
     return conns.some((c) => keepaliveOf(c)?.answering ?? true) ? now : n.record.ts
   }
@@ -280,7 +280,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     }
     targets.delete(this.c.membership.selfId)
     for (const peer of targets) {
-      if (!gossiped.has(peer)) void this.syncWith(peerIdFromString(peer)).catch(() => {})
+      if (!gossiped.has(peer)) void this.syncWith(peerIdOf(peer)).catch(() => {})
     }
   }
 
@@ -320,7 +320,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
       }
       const id = ma.getComponents().find((c) => c.name === 'p2p')?.value
       if (id == null || id === m.selfId) continue
-      if (this.c.connectionManager.getConnections(peerIdFromString(id)).length > 0) continue
+      if (this.c.connectionManager.getConnections(peerIdOf(id)).length > 0) continue
       await this.c.connectionManager
         .openConnection(ma, { signal: AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS) })
         .catch((err: Error) => {
@@ -356,7 +356,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     const peers = this.c.membership.gate.admittedPeers()
     if (peers.length === 0) return
     const pick = peers[Math.floor(Math.random() * peers.length)]
-    const news = await this.syncWith(peerIdFromString(pick)).catch((err: Error) => {
+    const news = await this.syncWith(peerIdOf(pick)).catch((err: Error) => {
       this.init.log.debug('anti-entropy sync failed', { peer: pick, error: err.message })
       return 0
     })
@@ -468,7 +468,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   async rememberAddrs(r: NodeRecord): Promise<void> {
     if (r.addrs.length === 0) return
     await this.c.peerStore
-      .merge(peerIdFromString(r.peerId), { multiaddrs: r.addrs.map((a) => multiaddr(a)) })
+      .merge(peerIdOf(r.peerId), { multiaddrs: r.addrs.map((a) => multiaddr(a)) })
       .catch((err: Error) =>
         this.init.log.debug('peer store merge failed', { peer: r.peerId, error: err.message }),
       )
