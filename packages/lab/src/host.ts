@@ -44,7 +44,6 @@ export interface HostContext {
   spawn(host: Host, cmd: string, args: readonly string[], opts: SpawnOptions): LabProcess
 }
 
-/** A machine in the lab: its own network namespace with interfaces on one or more segments. */
 /**
  * A home router's filter table body, either family: replies come in, the LAN goes out, and
  * unsolicited inbound — to the router itself (INPUT) or through it (FORWARD) — is refused. A
@@ -79,6 +78,7 @@ function statefulFilter(o: {
   ]
 }
 
+/** A machine in the lab: its own network namespace with interfaces on one or more segments. */
 export class Host {
   readonly name: string
   /** Network namespace name: `<prefix>-<name>`. */

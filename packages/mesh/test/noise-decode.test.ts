@@ -10,8 +10,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createTransport, type MeshLibp2p } from '../src/transport.ts'
+import type { MeshLibp2p } from '../src/transport.ts'
+import { loopbackNode } from './helpers.ts'
 
 const SINK = '/meshlan/test/noise-decode-sink/1.0.0'
 const MESSAGES = 200
@@ -43,19 +43,12 @@ describe('Noise message decoding', () => {
   let b: MeshLibp2p
   let received = 0
   before(async () => {
-    const mk = async () =>
-      createTransport({
-        privateKey: await generateKeyPair('Ed25519'),
-        networkId: 'noisedecode',
-        listen: ['/ip4/127.0.0.1/tcp/0'],
-      })
-    ;[a, b] = await Promise.all([mk(), mk()])
+    ;[a, b] = await Promise.all([loopbackNode(), loopbackNode()])
     await b.handle(SINK, (stream) => {
       stream.addEventListener('message', (evt) => {
         received += evt.data.byteLength
       })
     })
-    await Promise.all([a.start(), b.start()])
   })
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()])

@@ -11,11 +11,10 @@
 import assert from 'node:assert/strict'
 import { Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { socketToConnection } from '../src/reachability/socket-conn.ts'
-import { createTransport, type MeshLibp2p } from '../src/transport.ts'
-import { socketPair } from './helpers.ts'
+import type { MeshLibp2p } from '../src/transport.ts'
+import { loopbackNode, socketPair } from './helpers.ts'
 
 const SINK = '/meshlan/test/writev-sink/1.0.0'
 
@@ -54,15 +53,8 @@ describe('a message leaves the socket in one writev', () => {
   let a: MeshLibp2p
   let b: MeshLibp2p
   before(async () => {
-    const mk = async () =>
-      createTransport({
-        privateKey: await generateKeyPair('Ed25519'),
-        networkId: 'writevtest',
-        listen: ['/ip4/127.0.0.1/tcp/0'],
-      })
-    ;[a, b] = await Promise.all([mk(), mk()])
+    ;[a, b] = await Promise.all([loopbackNode(), loopbackNode()])
     await b.handle(SINK, () => {})
-    await Promise.all([a.start(), b.start()])
   })
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()])

@@ -44,6 +44,7 @@ import { addrFamily, announceableFamily, type IpFamily, isGlobalIpv6 } from '../
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import { hostGlobalIpv6s, hostIpv4s, isUnderlay } from '../overlay.ts'
+import { peerIdOf } from '../peer-ids.ts'
 import type { TopologyService } from '../topology/service.ts'
 import type { TunnelService } from '../tunnel/service.ts'
 import { RetryBackoff } from './backoff.ts'
@@ -94,7 +95,6 @@ import {
 
 export type { PathDetail } from './paths.ts'
 
-import { peerIdOf } from '../peer-ids.ts'
 import { type PortMapClient, portMapClient } from './port-map-client.ts'
 import { PortMapper, type PortMappingView } from './port-mapping.ts'
 import { RelayGovernor, type RelayGovernorStats } from './relay-governor.ts'
