@@ -95,6 +95,8 @@ describe('keepalive adapter (libp2p 3.3.11, @libp2p/yamux 8)', () => {
       await assert.rejects(muxerPing(conn, 300) as Promise<number>)
       const took = Date.now() - began
       assert.ok(took >= 250 && took < 2000, `failed after ${took} ms`)
+      // the timed-out ping stays in flight, as the keepalive's own do: still seen going overdue
+      assert.equal(keepaliveOf(conn, Date.now() + KEEPALIVE_TIMEOUT_MS + 1000)?.answering, false)
     } finally {
       muxer.abort(new Error('test over'))
     }
