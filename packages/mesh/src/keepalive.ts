@@ -40,27 +40,3 @@ export function keepaliveOf(conn: Connection, now = Date.now()): KeepaliveView |
   const answering = typeof start !== 'number' || now - start <= KEEPALIVE_TIMEOUT_MS
   return { rttMs: answering && y.rtt >= 0 ? y.rtt : null, answering }
 }
-
-interface YamuxPing {
-  ping(options?: { signal?: AbortSignal }): Promise<number>
-}
-
-/**
- * A round trip measured by the connection's own muxer: one yamux PING frame that the far muxer
- * answers itself — no stream, no protocol negotiation (a `/ipfs/ping` stream is ~12 frames each
- * way). Null when the muxer has no `ping` (then use a ping stream). Rejects when no answer comes
- * within `timeoutMs`. The ping itself is not given the timeout: yamux ends its wait for a ping it
- * was handed a signal for, and that wait (`activePing`) is how `keepaliveOf` sees a ping overdue —
- * so an unanswered ping stays in flight, as the keepalive's own do, and a later call (or the
- * keepalive) shares it (@libp2p/yamux 8 sends one ping at a time).
- */
-export function muxerPing(conn: Connection, timeoutMs: number): Promise<number> | null {
-  const m = (conn as unknown as { muxer?: Partial<YamuxPing> }).muxer
-  if (m == null || typeof m.ping !== 'function') return null
-  const pong = m.ping()
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no pong within ${timeoutMs} ms`)), timeoutMs)
-  })
-  return Promise.race([pong, late]).finally(() => clearTimeout(timer))
-}

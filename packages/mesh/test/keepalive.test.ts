@@ -13,7 +13,7 @@ import { multiaddrConnectionPair } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { KEEPALIVE_TIMEOUT_MS } from '../src/constants.ts'
-import { keepaliveOf, muxerPing } from '../src/keepalive.ts'
+import { keepaliveOf } from '../src/keepalive.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
 import { until } from './helpers.ts'
 
@@ -68,40 +68,6 @@ describe('keepalive adapter (libp2p 3.3.11, @libp2p/yamux 8)', () => {
     } finally {
       muxer.abort(new Error('test over'))
     }
-  })
-
-  it('muxerPing measures a round trip through the far muxer without opening a stream (yamux ping())', async () => {
-    const out = await a.dial(multiaddr(`/memory/keepalive-b/p2p/${b.peerId}`))
-    const streamsBefore = out.streams.length
-    const rtts: number[] = []
-    for (let i = 0; i < 5; i++) {
-      const p = muxerPing(out, 2000)
-      assert.ok(p != null, 'the muxer has a ping')
-      rtts.push(await p)
-    }
-    assert.ok(
-      rtts.every((r) => typeof r === 'number' && r >= 0),
-      `RTTs: ${rtts.join(', ')}`,
-    )
-    assert.equal(out.streams.length, streamsBefore, 'no stream was opened')
-  })
-
-  it('muxerPing: a muxer nobody answers fails within the timeout; one without ping() says null', async () => {
-    const [outbound] = multiaddrConnectionPair()
-    const muxer = yamux({ enableKeepAlive: false })().createStreamMuxer(outbound)
-    const conn = { muxer } as unknown as Connection
-    try {
-      const began = Date.now()
-      await assert.rejects(muxerPing(conn, 300) as Promise<number>)
-      const took = Date.now() - began
-      assert.ok(took >= 250 && took < 2000, `failed after ${took} ms`)
-      // the timed-out ping stays in flight, as the keepalive's own do: still seen going overdue
-      assert.equal(keepaliveOf(conn, Date.now() + KEEPALIVE_TIMEOUT_MS + 1000)?.answering, false)
-    } finally {
-      muxer.abort(new Error('test over'))
-    }
-    assert.equal(muxerPing({} as Connection, 300), null)
-    assert.equal(muxerPing({ muxer: { rtt: 1 } } as unknown as Connection, 300), null)
   })
 
   it('a muxer it cannot read says nothing (null), never "answering"', () => {

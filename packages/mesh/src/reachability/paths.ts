@@ -10,7 +10,7 @@ import type { NodeRecord } from '@meshlan/wire'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PROTOCOL } from '../constants.ts'
 import { addrFamily, type IpFamily } from '../ip-family.ts'
-import { keepaliveOf, muxerPing } from '../keepalive.ts'
+import { keepaliveOf } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
 import { isCircuitAddr } from '../path-windows.ts'
 import { peerIdOf } from '../peer-ids.ts'
@@ -335,14 +335,8 @@ function withPeer(addr: string, peerId: string): Multiaddr | null {
   }
 }
 
-/**
- * RTT of one specific connection: its muxer's ping (keepalive.ts `muxerPing`), else the libp2p ping
- * protocol on a stream of that connection.
- */
+/** RTT of one specific connection (libp2p ping protocol on a stream of that connection). */
 export async function pingConnection(conn: Connection, timeoutMs: number): Promise<number> {
-  // the muxer's own ping when it has one: the watchdog pings every active peer every 300 ms
-  const viaMuxer = muxerPing(conn, timeoutMs)
-  if (viaMuxer != null) return viaMuxer
   const signal = AbortSignal.timeout(timeoutMs)
   const stream = await conn.newStream('/ipfs/ping/1.0.0', { runOnLimitedConnection: true, signal })
   const data = crypto.getRandomValues(new Uint8Array(32))
