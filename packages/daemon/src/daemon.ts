@@ -186,6 +186,9 @@ class MeshDaemon implements Daemon {
   private async startServices(): Promise<void> {
     await this.startNode()
     if (this.stopping != null) throw new DaemonStoppingError()
+    // before the control socket answers: owner actions check TOTP through it, and `meshlan up`
+    // returns once the socket answers (a `key create` right after it failed "still starting")
+    this.admin = this.createAdmin()
     this.server = await listenControl(
       this.state.socketPath(),
       this.state.dir,
@@ -198,7 +201,6 @@ class MeshDaemon implements Daemon {
     const source = () => (this.node == null ? null : snapshotOf(this.node))
     this.metrics = new MetricsServer({ source, log: this.log.child('metrics') })
     await this.metrics.apply(this.config.metrics, this.node?.address ?? null)
-    this.admin = this.createAdmin()
     await this.admin.apply(this.config.admin, this.node?.address ?? null)
   }
 
