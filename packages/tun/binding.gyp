@@ -13,6 +13,12 @@
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     },
     {
+      "target_name": "meshlan_aead",
+      "sources": ["native/aead.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
       "target_name": "meshlan_peercred",
       "sources": ["native/peercred.c"],
       "defines": ["NAPI_VERSION=8"],

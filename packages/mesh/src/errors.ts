@@ -111,3 +111,15 @@ export class MemberLimitError extends MeshError {
     this.name = 'MemberLimitError'
   }
 }
+
+/** A Noise transport message did not authenticate: corrupted on the way, or forged. */
+export class NoiseDecryptError extends MeshError {
+  constructor() {
+    super(
+      'ERR_NOISE_DECRYPT',
+      'a Noise message failed authentication, so the connection is closed: if this repeats, ' +
+        'look for a middlebox on the path that rewrites TCP payloads',
+    )
+    this.name = 'NoiseDecryptError'
+  }
+}

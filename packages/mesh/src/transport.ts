@@ -53,6 +53,7 @@ import {
   YAMUX_RELAYED_MAX_WINDOW,
 } from './constants.ts'
 import { announceableFamily } from './ip-family.ts'
+import { noiseCrypto } from './noise-crypto.ts'
 import { pathAwareEncrypter, pathAwareMuxer, type RelayedStreams, relayStreamWindow } from './path-windows.ts'
 import {
   LIBP2P_ADAPTER_SERVICE,
@@ -199,7 +200,8 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
         ),
     },
     transports,
-    connectionEncrypters: [pathAwareEncrypter(noise(), relayedStreams)],
+    // Noise with our AEAD: sealed into one buffer, opened in place (noise-crypto.ts)
+    connectionEncrypters: [pathAwareEncrypter(noise({ crypto: noiseCrypto() }), relayedStreams)],
     streamMuxers: [
       pathAwareMuxer(
         yamux(yamuxInit(YAMUX_MAX_WINDOW)),

@@ -9,8 +9,19 @@
  *
  * `dialFromPort(init)` dials TCP from the port a `reusePort` server listens on (hole punching by
  * TCP simultaneous open) and resolves with a `net.Socket`.
+ *
+ * `chacha20Poly1305()` seals and opens ChaCha20-Poly1305 into caller-owned buffers through the
+ * OpenSSL inside Node (the Noise transport's AEAD).
  */
 
+export type { Aead, AeadSource } from './aead.ts'
+export {
+  AEAD_KEY_LENGTH,
+  AEAD_MAX_PARTS,
+  AEAD_NONCE_LENGTH,
+  AEAD_TAG_LENGTH,
+  chacha20Poly1305,
+} from './aead.ts'
 export type { CidrResult } from './configure.ts'
 export { parseCidr } from './configure.ts'
 export {

@@ -1,6 +1,5 @@
 /** Loads the native addon (build/Release/meshlan_tun.node) and describes its functions. */
-import { createRequire } from 'node:module'
-import { TunAddonMissingError } from './errors.ts'
+import { loadAddon } from './addon.ts'
 
 /** Indices into the Float64Array of counters the addon updates in place. */
 export const STAT = {
@@ -81,16 +80,7 @@ export interface NativeAddon {
   }
 }
 
-let addon: NativeAddon | undefined
-
 /** The addon, loaded on first use; throws TunAddonMissingError when it is not built. */
 export function native(): NativeAddon {
-  if (addon) return addon
-  const require = createRequire(import.meta.url)
-  try {
-    addon = require('../build/Release/meshlan_tun.node') as NativeAddon
-  } catch (cause) {
-    throw new TunAddonMissingError({ cause })
-  }
-  return addon
+  return loadAddon<NativeAddon>('meshlan_tun')
 }

@@ -3,9 +3,8 @@
  * The kernel records the peer's pid/uid/gid at connect() time, so a server can refuse users
  * whatever the socket file's permissions (native/peercred.c).
  */
-import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
-import { TunAddonMissingError } from './errors.ts'
+import { loadAddon } from './addon.ts'
 
 /** The credentials of a Unix socket's peer process, as the kernel recorded them at connect(). */
 export interface PeerCredentials {
@@ -20,17 +19,8 @@ interface PeerCredAddon {
   peerGroups(fd: number): number[]
 }
 
-let addon: PeerCredAddon | undefined
-
 function peerCredAddon(): PeerCredAddon {
-  if (addon) return addon
-  const require = createRequire(import.meta.url)
-  try {
-    addon = require('../build/Release/meshlan_peercred.node') as PeerCredAddon
-  } catch (cause) {
-    throw new TunAddonMissingError({ cause })
-  }
-  return addon
+  return loadAddon<PeerCredAddon>('meshlan_peercred')
 }
 
 /**

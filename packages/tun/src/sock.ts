@@ -6,9 +6,9 @@
  * port); the socket is made in C (native/sock.c) and handed over as a `net.Socket`.
  */
 import { closeSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { isIP, Socket } from 'node:net'
-import { TunAddonMissingError, TunError, TunOptionsError } from './errors.ts'
+import { loadAddon } from './addon.ts'
+import { TunError, TunOptionsError } from './errors.ts'
 
 /** {@link DialFromPortInit.localAddress}: every local address (IPv4). */
 export const DEFAULT_DIAL_LOCAL_ADDRESS = '0.0.0.0'
@@ -127,17 +127,8 @@ interface SockAddon {
   cancel(handle: NativeDialHandle): void
 }
 
-let addon: SockAddon | undefined
-
 function sockAddon(): SockAddon {
-  if (addon) return addon
-  const require = createRequire(import.meta.url)
-  try {
-    addon = require('../build/Release/meshlan_sock.node') as SockAddon
-  } catch (cause) {
-    throw new TunAddonMissingError({ cause })
-  }
-  return addon
+  return loadAddon<SockAddon>('meshlan_sock')
 }
 
 const hostPort = (address: string, port: number) =>
