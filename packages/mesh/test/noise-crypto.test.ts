@@ -153,6 +153,29 @@ describe('noiseCrypto: ChaCha20-Poly1305 as Noise uses it', () => {
       /every part/,
     )
   })
+
+  it('a getter among the parts that frees out cannot make the addon write freed memory (red-team)', () => {
+    const out = new Uint8Array(4096 + 16)
+    const src: Uint8Array[] = [new Uint8Array(2048)]
+    Object.defineProperty(src, 1, {
+      enumerable: true,
+      get() {
+        out.buffer.transfer(1) // detaches out: its memory is freed
+        return new Uint8Array(2048)
+      },
+    })
+    assert.throws(() => chacha20Poly1305().seal(k, nonce, ad, src, out), { code: 'ERR_MESHLAN_AEAD_ARG' })
+  })
+
+  it('a tag that lies inside out is read before out is written (red-team)', () => {
+    const pt = randomBytes(64)
+    const sealed = reference(pt, nonce, ad, k)
+    // out spans the ciphertext and its tag: the tag must be taken before the plaintext lands
+    const buf = Buffer.concat([sealed, Buffer.alloc(16)])
+    const src = Uint8Array.from(buf.subarray(0, 64))
+    assert.equal(chacha20Poly1305().open(k, nonce, ad, src, buf.subarray(64, 80), buf), true)
+    assert.deepEqual(buf.subarray(0, 64), pt)
+  })
 })
 
 describe('noiseCrypto on a real Noise connection with a default-crypto peer', () => {

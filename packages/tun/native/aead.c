@@ -76,9 +76,14 @@ static int parts_of(napi_env env, napi_value v, part *parts, size_t *total) {
     napi_throw_range_error(env, "ERR_MESHLAN_AEAD_ARG", "src has more than 64 parts: join them first");
     return -1;
   }
+  /* Every element first: napi_get_element may run JS (a getter) that detaches or resizes a
+   * buffer, so no pointer is taken until no more JS can run in this call. */
+  napi_value elems[MAX_PARTS];
   for (uint32_t i = 0; i < n; i++) {
-    napi_value e;
-    if (napi_get_element(env, v, i, &e) != napi_ok || !bytes_of(env, e, &d, &l)) {
+    if (napi_get_element(env, v, i, &elems[i]) != napi_ok) return -1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (!bytes_of(env, elems[i], &d, &l)) {
       napi_throw_type_error(env, "ERR_MESHLAN_AEAD_ARG", "every part of src must be a Uint8Array");
       return -1;
     }
@@ -98,6 +103,13 @@ static bool fixed(napi_env env, napi_value v, size_t want, uint8_t **data, const
     return false;
   }
   return true;
+}
+
+/* OpenSSL takes int lengths: a longer ad would be cut, authenticating only its start. */
+static bool ad_fits(napi_env env, size_t adlen) {
+  if (adlen <= INT32_MAX) return true;
+  napi_throw_range_error(env, "ERR_MESHLAN_AEAD_ARG", "ad is longer than 2^31 - 1 bytes");
+  return false;
 }
 
 /* The per-call start: key and nonce into the reused context, then the associated data. */
@@ -132,13 +144,15 @@ static napi_value seal(napi_env env, napi_callback_info info) {
   uint8_t *key, *nonce, *ad, *out;
   size_t adlen, outlen, total;
   part parts[MAX_PARTS];
+  /* src first: reading its elements may run JS; the other arguments' pointers come after. */
+  int n = parts_of(env, argv[3], parts, &total);
+  if (n < 0) return NULL;
   if (!fixed(env, argv[0], KEY_LEN, &key, "key") || !fixed(env, argv[1], NONCE_LEN, &nonce, "nonce")) return NULL;
   if (!bytes_of(env, argv[2], &ad, &adlen) || !bytes_of(env, argv[4], &out, &outlen)) {
     napi_throw_type_error(env, "ERR_MESHLAN_AEAD_ARG", "ad and out must be Uint8Arrays");
     return NULL;
   }
-  int n = parts_of(env, argv[3], parts, &total);
-  if (n < 0) return NULL;
+  if (!ad_fits(env, adlen)) return NULL;
   if (total > INT32_MAX - TAG_LEN || outlen < total + TAG_LEN) {
     napi_throw_range_error(env, "ERR_MESHLAN_AEAD_ARG", "out must hold the plaintext plus a 16-byte tag");
     return NULL;
@@ -175,6 +189,8 @@ static napi_value open_(napi_env env, napi_callback_info info) {
   uint8_t *key, *nonce, *ad, *tag, *out;
   size_t adlen, outlen, total;
   part parts[MAX_PARTS];
+  int n = parts_of(env, argv[3], parts, &total);
+  if (n < 0) return NULL;
   if (!fixed(env, argv[0], KEY_LEN, &key, "key") || !fixed(env, argv[1], NONCE_LEN, &nonce, "nonce") ||
       !fixed(env, argv[4], TAG_LEN, &tag, "tag"))
     return NULL;
@@ -182,8 +198,7 @@ static napi_value open_(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_MESHLAN_AEAD_ARG", "ad and out must be Uint8Arrays");
     return NULL;
   }
-  int n = parts_of(env, argv[3], parts, &total);
-  if (n < 0) return NULL;
+  if (!ad_fits(env, adlen)) return NULL;
   if (total > INT32_MAX || outlen < total) {
     napi_throw_range_error(env, "ERR_MESHLAN_AEAD_ARG", "out must hold the whole plaintext");
     return NULL;
@@ -201,9 +216,10 @@ static napi_value open_(napi_env env, napi_callback_info info) {
   }
   size_t w = 0;
   int fin = 0;
-  bool ok = begin(st, key, nonce, ad, adlen, 0) && update_all(st, parts, n, out, &w) &&
+  /* The tag is taken before any plaintext is written: a tag inside out would be overwritten. */
+  bool ok = begin(st, key, nonce, ad, adlen, 0) &&
             EVP_CIPHER_CTX_ctrl(st->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1 &&
-            EVP_CipherFinal_ex(st->ctx, out + w, &fin) == 1;
+            update_all(st, parts, n, out, &w) && EVP_CipherFinal_ex(st->ctx, out + w, &fin) == 1;
   napi_value r;
   CHECK(napi_get_boolean(env, ok, &r));
   return r;
