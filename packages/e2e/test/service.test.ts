@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -71,6 +71,32 @@ describe('installed as a service', () => {
     assert.match(text, new RegExp(`ExecStart=${bin()} --state /var/lib/meshlan up --foreground`))
     assert.match(text, /Type=notify/)
     execFileSync('systemd-analyze', ['verify', unit()], { stdio: ['ignore', 'pipe', 'pipe'] })
+  })
+
+  it('the installed bundle loads no HTTP client stack at start-up (undici, tls, http2: ~4 MB idle)', {
+    skip,
+  }, () => {
+    // every chunk but the two entry points (which would run the CLI or a daemon), each imported in
+    // a fresh installed node: an ESM import of node:http pulled in undici, tls and http2 (node:http's
+    // lazy WebSocket getters); scripts/build.mjs routes http through require and defers https,
+    // http2 and tls to their first use (docs/benchmarks.md, session 8)
+    const lib = join(prefix(), 'lib', 'meshlan')
+    const chunks = readdirSync(join(lib, 'dist')).filter(
+      (f) => f.endsWith('.mjs') && f !== 'meshlan.mjs' && f !== 'meshlan-daemon.mjs',
+    )
+    assert.ok(chunks.length > 3, `chunks: ${chunks.join(' ')}`)
+    const loaded = new Set<string>()
+    for (const f of chunks) {
+      const out = execFileSync(join(lib, 'bin', 'node'), [
+        '--input-type=module',
+        '-e',
+        `await import(${JSON.stringify(join(lib, 'dist', f))}); console.log(JSON.stringify(process.moduleLoadList)); process.exit(0)`,
+      ])
+      for (const m of JSON.parse(out.toString()) as string[]) loaded.add(m.replace(/^NativeModule /, ''))
+    }
+    assert.ok(loaded.has('http'), 'the chunks import node:http (the admin and metrics servers)')
+    for (const heavy of ['internal/deps/undici/undici', 'tls', 'http2', 'https'])
+      assert.equal(loaded.has(heavy), false, `${heavy} is loaded at import`)
   })
 
   it('the installed command brings a node up in a namespace (TUN, address, status)', { skip }, async () => {

@@ -22,8 +22,10 @@ export function registerLifecycle(program: Command): void {
       err('the meshlan daemon is already running')
     } else if (o.foreground) {
       // the systemd unit's ExecStart: signals, SIGHUP reload and sd_notify as the spawned daemon
-      process.exitCode = await runDaemonProcess(client.state.dir)
-      return
+      // exit, as the daemon's own entry does, once it has stopped: a handle left by a start that
+      // failed half-way (seen with a broken bundle: admin and metrics never came up) kept the
+      // process alive without a daemon, and systemd waits for a process that never ends
+      process.exit(await runDaemonProcess(client.state.dir))
     } else {
       try {
         await client.spawnDaemon()
