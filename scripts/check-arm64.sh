@@ -195,7 +195,7 @@ describe('peercred on arm64 (smoke, no root needed)', () => {
 })
 EOF
 
-TESTS=(test/vnet-native.test.ts test/segment.test.ts test/options.test.ts test/sock.test.ts test/arm64-peercred.test.ts)
+TESTS=(test/vnet-native.test.ts test/segment.test.ts test/options.test.ts test/sock.test.ts test/arm64-peercred.test.ts test/aead.test.ts)
 echo "== node --test under qemu-aarch64: ${TESTS[*]}"
 # --test-isolation=none: the runner would otherwise spawn process.execPath (an aarch64 binary)
 # per file, which needs a binfmt_misc handler this machine may not have. The skip pattern drops
