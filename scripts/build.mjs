@@ -41,84 +41,62 @@ const inlineOwnPackageJson = {
   },
 }
 
-// Memory (issue 14): an ESM import of node:http builds a module facade that reads every export,
-// and node:http's lazy `WebSocket`/`CloseEvent`/`MessageEvent` getters then load undici (fetch),
-// tls, http2 and zlib: +17 MB RSS in an idle daemon that never fetches anything (measured: a bare
-// `import 'node:http'` 41 -> 58 MB). A CommonJS require leaves them lazy, so every import of http in
-// the bundle goes through this module instead.
-const HTTP_EXPORTS = [
-  'Agent',
-  'ClientRequest',
-  'IncomingMessage',
-  'METHODS',
-  'OutgoingMessage',
-  'STATUS_CODES',
-  'Server',
-  'ServerResponse',
-  'createServer',
-  'get',
-  'globalAgent',
-  'maxHeaderSize',
-  'request',
-  'setMaxIdleHTTPParsers',
-  'validateHeaderName',
-  'validateHeaderValue',
-]
-const httpWithoutFacade = {
-  name: 'http-without-facade',
+// Memory (issue 14): how the bundle reaches some of Node's own modules, each through a stand-in
+// module whose key lists are read from this Node at build time.
+// - 'require': an ESM import of node:http builds a module facade that reads every export, and
+//   node:http's lazy `WebSocket`/`CloseEvent`/`MessageEvent` getters then load undici (fetch), tls,
+//   http2 and zlib: +17 MB RSS in a bare node (`import 'node:http'` 41 -> 58 MB) for a daemon that
+//   never fetches. A CommonJS require leaves them lazy; the stand-in re-exports the module's plain
+//   values (never its getters).
+// - 'lazy': modules used only on paths a daemon may never take — https (tls) in the UPnP client's
+//   fetch of a device description (@achingbrain/ssdp; descriptions are http:// in practice), http2,
+//   https and tls in dns2's DNS-over-HTTPS and -TLS clients (we use its servers and packet codec
+//   only) — load on first use: +7.5 MB RSS for tls, +2 MB for http2 (require() in a bare node). The
+//   stand-in exports the module's plain functions as wrappers and, as its default, an object whose
+//   properties are read from the real module, required at the first call or read.
+const STAND_INS = { http: 'require', https: 'lazy', http2: 'lazy', tls: 'lazy' }
+
+function requiredStandIn(name) {
+  const d = Object.getOwnPropertyDescriptors(createRequire(import.meta.url)(`node:${name}`))
+  const values = Object.keys(d).filter((k) => 'value' in d[k] && !k.startsWith('_'))
+  return `const real = require('node:${name}')\nexport default real\nexport const { ${values.join(', ')} } = real\n`
+}
+
+function lazyStandIn(name) {
+  const real = createRequire(import.meta.url)(`node:${name}`)
+  const keys = Object.keys(real)
+  // functions named in lower case are plain functions (request, get, connect, createServer):
+  // wrappers are safe for them; classes and values are reached through the default object
+  const fns = keys.filter((k) => typeof real[k] === 'function' && /^[a-z]\w*$/.test(k))
+  return [
+    'let real',
+    `const load = () => (real ??= require('node:${name}'))`,
+    ...fns.map((k) => `export function ${k}(...a) { return load().${k}(...a) }`),
+    'const lazy = {}',
+    `for (const k of ${JSON.stringify(keys)}) Object.defineProperty(lazy, k, { get: () => load()[k], enumerable: true })`,
+    'export default lazy',
+  ].join('\n')
+}
+
+const builtinStandIns = {
+  name: 'builtin-stand-ins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?http$/ }, (args) =>
-      // the stand-in's own require of the real module stays external
-      args.namespace === 'ml-http'
+    const filter = new RegExp(`^(node:)?(${Object.keys(STAND_INS).join('|')})$`)
+    b.onResolve({ filter }, (args) =>
+      // a stand-in's own require of the real module stays external
+      args.namespace === 'ml-builtin'
         ? { path: args.path, external: true }
-        : { path: 'http', namespace: 'ml-http' },
+        : { path: args.path.replace(/^node:/, ''), namespace: 'ml-builtin' },
     )
-    b.onLoad({ filter: /.*/, namespace: 'ml-http' }, () => ({
-      contents: `const http = require('node:http')\nexport default http\nexport const { ${HTTP_EXPORTS.join(', ')} } = http\n`,
+    b.onLoad({ filter: /.*/, namespace: 'ml-builtin' }, (args) => ({
+      contents: STAND_INS[args.path] === 'lazy' ? lazyStandIn(args.path) : requiredStandIn(args.path),
       loader: 'js',
     }))
   },
 }
 
-// Memory (issue 14): modules a daemon loads but uses only on a path it may never take — https
-// (tls) in the UPnP client's fetch of a device description (@achingbrain/ssdp; descriptions are
-// http:// in practice), http2, https and tls in dns2's DNS-over-HTTPS and -TLS clients (we use its servers and
-// packet codec only) — load on first use instead of at start-up: +7.5 MB RSS for tls, +2 MB for
-// http2 (measured with require() in a bare node). The stand-in exports the real module's functions
-// as wrappers and, as its default, an object whose properties are read from the real module; the
-// real one is required on the first call or read. Its key list is taken from this Node at build time.
-const LAZY_BUILTINS = ['https', 'http2', 'tls']
-const lazyBuiltins = {
-  name: 'lazy-builtins',
-  setup(b) {
-    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`)
-    b.onResolve({ filter }, (args) =>
-      // the stand-in's own require of the real module stays external
-      args.namespace === 'ml-lazy'
-        ? { path: args.path, external: true }
-        : { path: args.path.replace(/^node:/, ''), namespace: 'ml-lazy' },
-    )
-    b.onLoad({ filter: /.*/, namespace: 'ml-lazy' }, (args) => {
-      const real = createRequire(import.meta.url)(`node:${args.path}`)
-      const keys = Object.keys(real)
-      // functions named in lower case are plain functions (request, get, connect, createServer):
-      // wrappers are safe for them; classes and values are reached through the default object
-      const fns = keys.filter((k) => typeof real[k] === 'function' && /^[a-z]\w*$/.test(k))
-      const contents = [
-        'let real',
-        `const load = () => (real ??= require('node:${args.path}'))`,
-        ...fns.map((k) => `export function ${k}(...a) { return load().${k}(...a) }`),
-        'const lazy = {}',
-        `for (const k of ${JSON.stringify(keys)}) Object.defineProperty(lazy, k, { get: () => load()[k], enumerable: true })`,
-        'export default lazy',
-      ].join('\n')
-      return { contents, loader: 'js' }
-    })
-  },
-}
-
 const common = {
-  plugins: [inlineOwnPackageJson, httpWithoutFacade, lazyBuiltins],
+  plugins: [inlineOwnPackageJson, builtinStandIns],
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -132,43 +132,61 @@ static bool update_all(aead_state *st, const part *parts, int n, uint8_t *out, s
   return true;
 }
 
-static napi_value seal(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+/* One call's arguments: (key, nonce, ad, src, out) for seal, (key, nonce, ad, src, tag, out) for open. */
+typedef struct {
   aead_state *st;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&st));
-  if (argc < 5) {
-    napi_throw_type_error(env, "ERR_MESHLAN_AEAD_ARG", "seal(key, nonce, ad, src, out)");
-    return NULL;
-  }
-  uint8_t *key, *nonce, *ad, *out;
+  uint8_t *key, *nonce, *ad, *tag, *out;
   size_t adlen, outlen, total;
   part parts[MAX_PARTS];
-  /* src first: reading its elements may run JS; the other arguments' pointers come after. */
-  int n = parts_of(env, argv[3], parts, &total);
-  if (n < 0) return NULL;
-  if (!fixed(env, argv[0], KEY_LEN, &key, "key") || !fixed(env, argv[1], NONCE_LEN, &nonce, "nonce")) return NULL;
-  if (!bytes_of(env, argv[2], &ad, &adlen) || !bytes_of(env, argv[4], &out, &outlen)) {
-    napi_throw_type_error(env, "ERR_MESHLAN_AEAD_ARG", "ad and out must be Uint8Arrays");
-    return NULL;
+  int n;
+} call_args;
+
+/* Reads and checks a call's arguments; false with an exception pending. */
+static bool read_args(napi_env env, napi_callback_info info, bool with_tag, call_args *a) {
+  size_t want = with_tag ? 6 : 5, argc = want;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&a->st) != napi_ok) {
+    throw_napi(env);
+    return false;
   }
-  if (!ad_fits(env, adlen)) return NULL;
-  if (total > INT32_MAX - TAG_LEN || outlen < total + TAG_LEN) {
+  if (argc < want) {
+    napi_throw_type_error(env, "ERR_MESHLAN_AEAD_ARG",
+                          with_tag ? "open(key, nonce, ad, src, tag, out)" : "seal(key, nonce, ad, src, out)");
+    return false;
+  }
+  /* src first: reading its elements may run JS; the other arguments' pointers come after. */
+  a->n = parts_of(env, argv[3], a->parts, &a->total);
+  if (a->n < 0) return false;
+  a->tag = NULL;
+  if (!fixed(env, argv[0], KEY_LEN, &a->key, "key") || !fixed(env, argv[1], NONCE_LEN, &a->nonce, "nonce") ||
+      (with_tag && !fixed(env, argv[4], TAG_LEN, &a->tag, "tag")))
+    return false;
+  if (!bytes_of(env, argv[2], &a->ad, &a->adlen) || !bytes_of(env, argv[want - 1], &a->out, &a->outlen)) {
+    napi_throw_type_error(env, "ERR_MESHLAN_AEAD_ARG", "ad and out must be Uint8Arrays");
+    return false;
+  }
+  return ad_fits(env, a->adlen);
+}
+
+static napi_value seal(napi_env env, napi_callback_info info) {
+  call_args a;
+  if (!read_args(env, info, false, &a)) return NULL;
+  if (a.total > INT32_MAX - TAG_LEN || a.outlen < a.total + TAG_LEN) {
     napi_throw_range_error(env, "ERR_MESHLAN_AEAD_ARG", "out must hold the plaintext plus a 16-byte tag");
     return NULL;
   }
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < a.n; i++) {
     /* A part overlapping out would be read after it was overwritten. */
-    if (parts[i].data < out + outlen && out < parts[i].data + parts[i].len) {
+    if (a.parts[i].data < a.out + a.outlen && a.out < a.parts[i].data + a.parts[i].len) {
       napi_throw_range_error(env, "ERR_MESHLAN_AEAD_ARG", "seal's out must not overlap src");
       return NULL;
     }
   }
   size_t w = 0;
   int fin = 0;
-  if (!begin(st, key, nonce, ad, adlen, 1) || !update_all(st, parts, n, out, &w) ||
-      EVP_CipherFinal_ex(st->ctx, out + w, &fin) != 1 ||
-      EVP_CIPHER_CTX_ctrl(st->ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, out + w + (size_t)fin) != 1) {
+  if (!begin(a.st, a.key, a.nonce, a.ad, a.adlen, 1) || !update_all(a.st, a.parts, a.n, a.out, &w) ||
+      EVP_CipherFinal_ex(a.st->ctx, a.out + w, &fin) != 1 ||
+      EVP_CIPHER_CTX_ctrl(a.st->ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, a.out + w + (size_t)fin) != 1) {
     napi_throw_error(env, "ERR_MESHLAN_AEAD_OPENSSL", "ChaCha20-Poly1305 seal failed in OpenSSL");
     return NULL;
   }
@@ -178,48 +196,29 @@ static napi_value seal(napi_env env, napi_callback_info info) {
 }
 
 static napi_value open_(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  aead_state *st;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&st));
-  if (argc < 6) {
-    napi_throw_type_error(env, "ERR_MESHLAN_AEAD_ARG", "open(key, nonce, ad, src, tag, out)");
-    return NULL;
-  }
-  uint8_t *key, *nonce, *ad, *tag, *out;
-  size_t adlen, outlen, total;
-  part parts[MAX_PARTS];
-  int n = parts_of(env, argv[3], parts, &total);
-  if (n < 0) return NULL;
-  if (!fixed(env, argv[0], KEY_LEN, &key, "key") || !fixed(env, argv[1], NONCE_LEN, &nonce, "nonce") ||
-      !fixed(env, argv[4], TAG_LEN, &tag, "tag"))
-    return NULL;
-  if (!bytes_of(env, argv[2], &ad, &adlen) || !bytes_of(env, argv[5], &out, &outlen)) {
-    napi_throw_type_error(env, "ERR_MESHLAN_AEAD_ARG", "ad and out must be Uint8Arrays");
-    return NULL;
-  }
-  if (!ad_fits(env, adlen)) return NULL;
-  if (total > INT32_MAX || outlen < total) {
+  call_args a;
+  if (!read_args(env, info, true, &a)) return NULL;
+  if (a.total > INT32_MAX || a.outlen < a.total) {
     napi_throw_range_error(env, "ERR_MESHLAN_AEAD_ARG", "out must hold the whole plaintext");
     return NULL;
   }
   /* In place is allowed only as the exact same bytes: one part, out at its start. */
   size_t off = 0;
-  for (int i = 0; i < n; i++) {
-    const uint8_t *dst = out + off;
-    bool overlaps = parts[i].data < out + outlen && out < parts[i].data + parts[i].len;
-    if (overlaps && parts[i].data != dst) {
+  for (int i = 0; i < a.n; i++) {
+    const uint8_t *dst = a.out + off;
+    bool overlaps = a.parts[i].data < a.out + a.outlen && a.out < a.parts[i].data + a.parts[i].len;
+    if (overlaps && a.parts[i].data != dst) {
       napi_throw_range_error(env, "ERR_MESHLAN_AEAD_ARG", "open's out may be src itself but not overlap it partly");
       return NULL;
     }
-    off += parts[i].len;
+    off += a.parts[i].len;
   }
   size_t w = 0;
   int fin = 0;
   /* The tag is taken before any plaintext is written: a tag inside out would be overwritten. */
-  bool ok = begin(st, key, nonce, ad, adlen, 0) &&
-            EVP_CIPHER_CTX_ctrl(st->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1 &&
-            update_all(st, parts, n, out, &w) && EVP_CipherFinal_ex(st->ctx, out + w, &fin) == 1;
+  bool ok = begin(a.st, a.key, a.nonce, a.ad, a.adlen, 0) &&
+            EVP_CIPHER_CTX_ctrl(a.st->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, a.tag) == 1 &&
+            update_all(a.st, a.parts, a.n, a.out, &w) && EVP_CipherFinal_ex(a.st->ctx, a.out + w, &fin) == 1;
   napi_value r;
   CHECK(napi_get_boolean(env, ok, &r));
   return r;
