@@ -67,6 +67,7 @@ fi
 
 # shellcheck source=lib/toolchain.sh
 source "$ROOT/scripts/lib/toolchain.sh"
+source "$ROOT/scripts/lib/node-flags.sh"
 meshlan_bootstrap
 NODE_BIN=$(readlink -f "$ROOT/.toolchain/bin/node" 2>/dev/null || command -v node)
 
@@ -92,7 +93,7 @@ cat >"$BIN.new" <<WRAPPER
 if [ "\$(id -u)" = 0 ] && [ -z "\${NODE_COMPILE_CACHE:-}" ]; then
   mkdir -p -m 0700 $CACHE 2>/dev/null && export NODE_COMPILE_CACHE=$CACHE
 fi
-exec $LIB/bin/node --disable-warning=ExperimentalWarning --max-semi-space-size=4 $LIB/dist/meshlan.mjs "\$@"
+exec $LIB/bin/node --disable-warning=ExperimentalWarning $(node_flags "$ROOT") $LIB/dist/meshlan.mjs "\$@"
 WRAPPER
 chmod 0755 "$BIN.new" && mv "$BIN.new" "$BIN"
 

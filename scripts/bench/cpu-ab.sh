@@ -15,6 +15,7 @@ set -euo pipefail
 A=${1:?ROOT_A}; B=${2:?ROOT_B}; ROUNDS=${3:-6}; RATE=${4:-300M}; DUR=${5:-8}
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
 NODE=$(PATH="$HERE/.toolchain/bin:$PATH" command -v node)
+source "$HERE/scripts/lib/node-flags.sh"
 PIN_A=(); PIN_B=()
 if [ "${PIN:-0}" = 1 ]; then PIN_A=(taskset -c 0); PIN_B=(taskset -c 1); fi
 P=mlcpu$$; NA=${P}a; NB=${P}b; WORK=$(mktemp -d /tmp/meshlan-cpu-ab.XXXXXX)
@@ -46,12 +47,12 @@ one() { # <root> -> "cpu_s_per_GB mbit"
   cli "$root" "$NA" "$w/A" network create bench >/dev/null 2>&1
   echo 'listen = ["/ip4/198.18.99.1/tcp/7946"]' >"$w/A/config.toml"
   mkdir -p "$w/B"; echo 'listen = ["/ip4/198.18.99.2/tcp/7946"]' >"$w/B/config.toml"
-  ip netns exec "$NA" "${PIN_A[@]}" env MESHLAN_LOG=warn "$NODE" --max-semi-space-size=4 "$root/packages/cli/src/main.ts" --state "$w/A" up --foreground 2>"$w/A.log" &
+  ip netns exec "$NA" "${PIN_A[@]}" env MESHLAN_LOG=warn "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/A" up --foreground 2>"$w/A.log" &
   local pa=$!; PIDS+=("$pa")
   until_ok 20 cli "$root" "$NA" "$w/A" status
   local join; join=$(cli "$root" "$NA" "$w/A" key create bench --reusable --allow-all 2>/dev/null || cli "$root" "$NA" "$w/A" key create bench --reusable)
   cli "$root" "$NB" "$w/B" join "$join" --name b >/dev/null 2>&1
-  ip netns exec "$NB" "${PIN_B[@]}" env MESHLAN_LOG=warn "$NODE" --max-semi-space-size=4 "$root/packages/cli/src/main.ts" --state "$w/B" up --foreground 2>"$w/B.log" &
+  ip netns exec "$NB" "${PIN_B[@]}" env MESHLAN_LOG=warn "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/B" up --foreground 2>"$w/B.log" &
   local pb=$!; PIDS+=("$pb")
   local target=''
   for _ in $(seq 300); do

@@ -14,6 +14,8 @@
 # then 100 pings at 10 ms (idle ping avg/p99), then a saturating 1-stream iperf3 of DUR s A→B with
 # pings every 20 ms from 1 s in (load ping avg/p99) → VmHWM of each (peak) and Mbit/s. Rounds
 # alternate the variants' order. Root only. A benchmark: compare variants within one run.
+# HOLD=S: after the idle phase, write the two daemons' pids to $WORK/pids (printed on stderr) and
+# wait S seconds, to probe them (smaps, a heap snapshot) before the load phase.
 set -euo pipefail
 IDLE=${IDLE:-30}; DUR=${DUR:-10}; ROUNDS=${ROUNDS:-1}
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,6 +72,7 @@ one() { # <variant> -> "idleA idleB peakA peakB mbit"
   done
   ip netns exec "$NA" ping -q -c "$IDLE" -i 1 "$target" >/dev/null 2>&1 || true
   local ia ib; ia=$(kb "$pa" VmRSS); ib=$(kb "$pb" VmRSS)
+  if [ -n "${HOLD:-}" ]; then echo "$pa $pb" >"$WORK/pids"; echo "holding $HOLD s: pids in $WORK/pids" >&2; sleep "$HOLD"; fi
   local ip; ip=$(ip netns exec "$NA" ping -n -c 100 -i 0.01 -W 2 "$target" 2>/dev/null | pstat)
   ip netns exec "$NA" iperf3 -c "$target" -p 5201 -t "$DUR" -J >"$w/iperf.json" 2>&1 &
   local ipf=$!

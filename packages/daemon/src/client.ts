@@ -23,9 +23,13 @@ export const DAEMON_ENTRY: string = new URL(
 ).pathname
 
 /**
- * Node flags the daemon runs with. A 4 MiB young generation instead of V8's default (16–32 MiB,
- * grown under allocation churn): measured in the lab, RSS 160 → 139 MB idle and 230 → ~175 MB
- * under a saturating iperf3, with no loss of throughput. It matters on a 1 GB Raspberry Pi.
- * scripts/meshlan and scripts/bench/meshlan-tools.sh pass the same flag for `up --foreground`.
+ * Node flags the daemon runs with. A 1 MiB young generation (semi-space) instead of V8's default
+ * (16–32 MiB, grown under allocation churn). Each 64 KiB of tunnel data leaves a socket read
+ * buffer and a sealed message outside the heap that are freed only when a scavenge collects their
+ * small wrappers; a smaller young generation scavenges sooner. Measured (docs/benchmarks.md,
+ * "Session 9"): against 4 MiB, idle 99 → 95 MB and the loaded peak 128 → 117 MB with throughput
+ * kept; 4 MiB against the default had been 160 → 139 MB idle. It matters on a 1 GB Raspberry Pi.
+ * scripts/meshlan holds the same list for `up --foreground` (NODE_FLAGS; install.sh and the
+ * benchmarks read it there); test/node-flags.test.ts keeps the two equal.
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4']
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1']

@@ -1,0 +1,37 @@
+/**
+ * The daemon's V8 flags have one definition in TypeScript (DAEMON_NODE_FLAGS, used when the CLI
+ * spawns the daemon) and one line in scripts/meshlan (NODE_FLAGS, used by `up --foreground` from a
+ * checkout, by scripts/install.sh's wrapper and by the benchmarks through scripts/lib/node-flags.sh).
+ * They must not drift: a daemon under systemd would otherwise run with other flags than the one
+ * every measurement was made with.
+ */
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { DAEMON_NODE_FLAGS } from '../src/index.ts'
+
+const root = join(import.meta.dirname, '../../..')
+
+test('scripts/meshlan NODE_FLAGS equals DAEMON_NODE_FLAGS', () => {
+  const line = readFileSync(join(root, 'scripts/meshlan'), 'utf8').match(/^NODE_FLAGS="(.*)"$/m)
+  assert.ok(line, 'scripts/meshlan has a NODE_FLAGS="..." line')
+  assert.deepEqual(line[1].split(/\s+/).filter(Boolean), [...DAEMON_NODE_FLAGS])
+})
+
+test('scripts/lib/node-flags.sh reads the same list (what install.sh and the benchmarks use)', () => {
+  const out = execFileSync(
+    'bash',
+    ['-c', `source "${root}/scripts/lib/node-flags.sh" && node_flags "${root}"`],
+    {
+      encoding: 'utf8',
+    },
+  )
+  assert.deepEqual(out.trim().split(/\s+/), [...DAEMON_NODE_FLAGS])
+})
+
+test('every flag is one this Node accepts', () => {
+  // node exits non-zero on an unknown V8 or Node flag: a typo would stop every daemon at start
+  execFileSync(process.execPath, [...DAEMON_NODE_FLAGS, '-e', '0'])
+})
