@@ -4,6 +4,7 @@
  *
  *   node packages/e2e/bench/idle-lab.ts [--nodes 10] [--settle 60] [--measure 600]
  *                                       [--base DIR]   (a second lab, same run, with DIR's CLI)
+ *                                       [--profile S]  (after the window: S s CPU profiles of n0, n1)
  *
  * One LAN segment, an owner and N-1 members (formMesh, every key allow-all); then every node pings
  * every other node's overlay address once, so each pair holds a connection (a node with N-1 peers,
@@ -21,6 +22,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { canRunLabs, type ExecResult, waitFor } from '@meshlan/lab'
+import { DEFAULT_KEY_MAX_MEMBERS } from '@meshlan/mesh'
 import { createMeshLab, formMesh, ipOf, type MeshHost, type MeshLab } from '../src/index.ts'
 
 const { values } = parseArgs({
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '60' },
     measure: { type: 'string', default: '600' },
     base: { type: 'string' },
+    profile: { type: 'string', default: '0' },
   },
 })
 const N = Number(values.nodes)
@@ -38,6 +41,8 @@ const CLK_TCK = 100 // Linux USER_HZ
 const COUNT = 'meshlan-idle-bench'
 const CLI_TIMEOUT_MS = 180_000
 const THIS_TREE = join(import.meta.dirname, '../../..')
+const PROFILE_S = Number(values.profile)
+const PROFILER = join(import.meta.dirname, 'cpu-profile-client.ts')
 
 const can = canRunLabs()
 if (!can.ok) {
@@ -124,17 +129,30 @@ async function build(prefix: string, tree?: string): Promise<{ ml: MeshLab; name
   const names = Array.from({ length: N }, (_, i) => `n${i}`)
   const ml = await createMeshLab({ prefix, hosts: names })
   useTree(ml, tree ?? THIS_TREE)
-  const members = Object.fromEntries(names.slice(1).map((x) => [x, 'all']))
+  // A reusable key admits DEFAULT_KEY_MAX_MEMBERS (32) nodes: members take one allow-all key per
+  // 32, as an owner of that many machines would (a key per class of devices).
+  const keyOf = (i: number) => `all${Math.floor(i / DEFAULT_KEY_MAX_MEMBERS)}`
+  const members = Object.fromEntries(names.slice(1).map((x, i) => [x, keyOf(i)]))
+  const keys = Object.fromEntries(Object.values(members).map((k) => [k, null]))
   // formMesh waits 30 s for every node to see every other: a loaded machine may need longer
-  await formMesh(ml, { owner: names[0], keys: { all: null }, members }).catch(async (err: Error) => {
+  await formMesh(ml, { owner: names[0], keys, members }).catch(async (err: Error) => {
     if (!/every node to see every other node/.test(err.message)) throw err
+    const short = new Map<string, number>()
     await waitFor(
       async () => {
-        for (const x of names) if ((await ml.node(x).status()).peers.length < N - 1) return false
-        return true
+        for (const x of names) {
+          const seen = (await ml.node(x).status()).peers.length
+          if (seen < N - 1) short.set(x, seen)
+          else short.delete(x)
+        }
+        return short.size === 0
       },
       { timeoutMs: CLI_TIMEOUT_MS, intervalMs: 2000, what: 'every node to see every other (patient)' },
-    )
+    ).catch((e: Error) => {
+      // which nodes were short, and by how much: a lab that does not converge is a finding
+      const list = [...short].map(([x, n]) => `${x}:${n}`).join(' ')
+      throw new Error(`${e.message}; peers seen by the nodes short of ${N - 1}: ${list}`)
+    })
   })
   await connectAll(ml, names)
   for (const x of names) await countTcp(ml.node(x))
@@ -159,7 +177,7 @@ function report(
   const cpu = per((s) => s.cpuS).map((x) => x * 100)
   const f = (x: number) => x.toFixed(0).padStart(7)
   const lines = [
-    `${label}: ${names.length} daemons, connected peers per node min ${Math.min(...peers)} max ${Math.max(...peers)}, ${secs.toFixed(0)} s window`,
+    `${label}: ${names.length} daemons, connected peers per node min ${Math.min(...peers)} mean ${mean(peers).toFixed(1)} max ${Math.max(...peers)}, ${secs.toFixed(0)} s window`,
     `  TCP (IP bytes/s)    tx mean ${f(mean(tcpTx))} max ${f(Math.max(...tcpTx))} | rx mean ${f(mean(tcpRx))} max ${f(Math.max(...tcpRx))} | packets/s ${mean(pkts).toFixed(1)}`,
     `  owner (n0)          tx ${f(tcpTx[0])} rx ${f(tcpRx[0])}`,
     `  interface (bytes/s) tx mean ${f(mean(ifTx))} | rx mean ${f(mean(ifRx))}`,
@@ -191,6 +209,26 @@ try {
       l.names.map(async (x) => (await l.ml.node(x).status()).peers.filter((p) => p.path !== 'none').length),
     )
     console.log(report(l.label, l.names, before[i], after[i], secs, peers))
+  }
+  // Where an idle daemon's time goes: SIGUSR1 opens its inspector on the namespace's loopback,
+  // cpu-profile-client.ts samples it (after the window, so the numbers above are unprofiled).
+  if (PROFILE_S > 0) {
+    const l = labs[0]
+    await Promise.all(
+      ['n0', 'n1'].map(async (x) => {
+        const n = l.ml.node(x)
+        const pid = Number(readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim())
+        n.host.kill(pid, 'SIGUSR1')
+        await sleep(500)
+        const out = `/tmp/meshlan-idle-${x}-${Date.now()}.cpuprofile`
+        const r = await n.exec(
+          process.execPath,
+          [PROFILER, '9229', String(PROFILE_S * 1000), out],
+          PROFILE_S * 1000 + 60_000,
+        )
+        console.log(`# profile of ${x} (${PROFILE_S} s, ${out})\n${r.stdout}${r.stderr}`)
+      }),
+    )
   }
 } finally {
   for (const l of labs) await l.ml.teardown()

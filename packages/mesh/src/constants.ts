@@ -65,6 +65,13 @@ export const RECORD_CHECK_MS = 30_000
  * (RECORD_OFFLINE_MS); connected members know from the keepalive, and news travels on change.
  */
 export const RECORD_REFRESH_MS = 10 * 60_000
+/**
+ * A member's record addresses are written into libp2p's peer store when they change, and unchanged
+ * again after this long: the peer store forgets an address an hour after it was last given one
+ * (@libp2p/peer-store MAX_ADDRESS_AGE), and writing every member's addresses on every recompute
+ * cost an idle node at 50 members more CPU than anything else it did (docs/benchmarks.md, Session 9).
+ */
+export const PEER_STORE_REFRESH_MS = 10 * 60_000
 /** Relay reservations we announce: a peer needs one that works; 8 covers relays going away. */
 export const MAX_RECORD_RELAYS_SENT = 8
 /** Bootstrap addresses are dialled again this often while none of them is connected. */
@@ -248,8 +255,6 @@ export const CODEL_INTERVAL_MS = 100
 export const CODEL_MIN_BACKLOG_BYTES = 256 * 1024
 /** At most one warning per this many ms about refused type-3 frames (the rest are counted). */
 export const BAD_VNET_LOG_MS = 1000
-/** Pump: packets per TUN batch. */
-export const TUN_BATCH = 64
 
 /*
  * Timers that were written inline where they are used; the values are unchanged, the reasons are

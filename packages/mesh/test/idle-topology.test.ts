@@ -9,6 +9,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import {
   MAX_CLOCK_SKEW_MS,
   MAX_RECORD_AGE_MS,
+  PEER_STORE_REFRESH_MS,
   RECORD_OFFLINE_MS,
   RECORD_REFRESH_MS,
 } from '../src/constants.ts'
@@ -41,6 +42,34 @@ describe('idle topology (issue 14)', () => {
     assert.equal(await fresh().offer(bytes, rec.ts + MAX_RECORD_AGE_MS + 1000), 'stale')
     const ahead = await fresh().offer(bytes, rec.ts - MAX_CLOCK_SKEW_MS - 1000)
     assert.ok(typeof ahead === 'object' && /ahead of our clock/.test(ahead.rejected))
+  })
+
+  it("a recompute writes a member's addresses into libp2p's peer store when they change, not every time", async () => {
+    const o = mesh.owner
+    const ps = o.libp2pNode.peerStore
+    const merge = ps.merge
+    const written: string[] = []
+    ps.merge = async (id, data) => {
+      written.push(id.toString())
+      return merge.call(ps, id, data)
+    }
+    try {
+      for (let i = 0; i < 5; i++) await o.recompute()
+      assert.deepEqual(written, [], 'unchanged addresses are not written again')
+      const rec = o.topology.get(mesh.nodes[0].peerId)?.record
+      assert.ok(rec && rec.addrs.length > 0)
+      const moved = { ...rec, addrs: [...rec.addrs, `/ip4/198.18.0.9/tcp/7946/p2p/${rec.peerId}`] }
+      await o.topology.rememberAddrs(moved)
+      await o.topology.rememberAddrs(moved)
+      assert.deepEqual(written, [rec.peerId], 'new addresses are written, once')
+      const known = (await ps.get(peerIdFromString(rec.peerId))).addresses.map((a) => a.multiaddr.toString())
+      assert.ok(known.includes('/ip4/198.18.0.9/tcp/7946'), 'and the peer store has them')
+      // the peer store forgets an address an hour after it was last given: written again in time
+      await o.topology.rememberAddrs(moved, Date.now() + PEER_STORE_REFRESH_MS)
+      assert.equal(written.length, 2)
+    } finally {
+      ps.merge = merge
+    }
   })
 
   it('a refresh that says what the last record said emits no change; a new record does', async () => {

@@ -699,9 +699,12 @@ export class Reachability {
 
   /** Dials a member relay from our listening port and asks what it sees (see nat-probe.ts). */
   async probeNat(): Promise<void> {
-    const port = this.listenPort()
+    // relays first: without one there is nothing to probe, and listenPort() lists the listeners'
+    // addresses (every interface's, for a wildcard listener) — every RELAY_MAINTAIN_MS while idle
     const relays = this.c.topology.relays().filter((r) => r.online)
-    if (!this.running || port == null || relays.length === 0) return
+    if (!this.running || relays.length === 0) return
+    const port = this.listenPort()
+    if (port == null) return
     const mapping = await probeNat({
       port,
       relays: relays.map((r) => ({

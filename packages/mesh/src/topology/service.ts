@@ -20,6 +20,7 @@ import {
   BOOTSTRAP_RETRY_MS,
   MAX_POLICY_PUSH_PEERS,
   MAX_REFUSED_RECORDS_PER_SYNC,
+  PEER_STORE_REFRESH_MS,
   POLICY_TOPIC,
   RECORD_CHECK_MS,
   RECORD_EXPIRE_SWEEP_MS,
@@ -34,8 +35,9 @@ import { peerIdOf } from '../peer-ids.ts'
 import { type KnownNode, RecordStore } from './records.ts'
 import { SYNC_TIMEOUT_MS, type SyncResponse, syncClient, syncServer } from './sync.ts'
 
-/** Members remembered by pullBack before the table is cleared (more than any network's members). */
-const MAX_PULL_BACK_PEERS = 4096
+/** Per-member maps here (pullBack, storedAddrs) are cleared past this size: more than any
+ * network's members, and clearing one only costs a repeat. */
+const MAX_MEMBER_ENTRIES = 4096
 
 /** What our record says besides identity and membership: filled in by the node's other parts. */
 export type RecordFields = Pick<
@@ -99,6 +101,10 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   /** The pending round (null while one runs) and when it is due. */
   private antiEntropyTimer: NodeJS.Timeout | null = null
   private antiEntropyDue = 0
+  /** Per member, the addresses last written into the peer store and when (rememberAddrs). Entries
+   * go with the member (forget, expelled); the map is also cleared past MAX_MEMBER_ENTRIES, which only
+   * means writing again. */
+  private readonly storedAddrs = new Map<string, { addrs: string; at: number }>()
 
   constructor(init: TopologyInit, components: TopologyComponents) {
     super()
@@ -116,7 +122,10 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     m.on('expiry', () => void this.revalidate())
     m.on('signed', (envelope) => void this.publishPolicy(envelope))
     m.gate.on('ready', (peer, conn) => this.onReady(peer, conn))
-    m.gate.on('expelled', (peer) => this.records.remove(peer))
+    m.gate.on('expelled', (peer) => {
+      this.records.remove(peer)
+      this.storedAddrs.delete(peer)
+    })
   }
 
   async start(): Promise<void> {
@@ -291,7 +300,10 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
 
   private forget(peers: string[]): void {
     if (peers.length === 0) return
-    for (const p of peers) this.c.membership.gate.expel(p, 'no longer a member')
+    for (const p of peers) {
+      this.c.membership.gate.expel(p, 'no longer a member') // emits 'expelled' only if admitted
+      this.storedAddrs.delete(p)
+    }
     this.emit('dropped', peers)
   }
 
@@ -376,7 +388,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     const claim = claims.join('/')
     const last = this.pulledBack.get(key)
     if (last != null && last.claim === claim && now - last.at < ANTI_ENTROPY_MS) return
-    if (this.pulledBack.size >= MAX_PULL_BACK_PEERS) this.pulledBack.clear() // bounded; forgetting is safe
+    if (this.pulledBack.size >= MAX_MEMBER_ENTRIES) this.pulledBack.clear() // bounded; forgetting is safe
     this.pulledBack.set(key, { at: now, claim })
     setImmediate(() => void this.syncWith(peer).catch(() => {}))
   }
@@ -464,14 +476,23 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     }
   }
 
-  /** Teaches libp2p's peer store the addresses a member's record announces. */
-  async rememberAddrs(r: NodeRecord): Promise<void> {
+  /**
+   * Teaches libp2p's peer store the addresses a member's record announces: when they changed, or
+   * PEER_STORE_REFRESH_MS after they were last written (every recompute calls this for every
+   * member; a peer store write parses, sorts and re-encodes the peer's whole entry).
+   */
+  async rememberAddrs(r: NodeRecord, now = Date.now()): Promise<void> {
     if (r.addrs.length === 0) return
-    await this.c.peerStore
-      .merge(peerIdOf(r.peerId), { multiaddrs: r.addrs.map((a) => multiaddr(a)) })
-      .catch((err: Error) =>
-        this.init.log.debug('peer store merge failed', { peer: r.peerId, error: err.message }),
-      )
+    const addrs = r.addrs.join(' ')
+    const last = this.storedAddrs.get(r.peerId)
+    if (last != null && last.addrs === addrs && now - last.at < PEER_STORE_REFRESH_MS) return
+    try {
+      await this.c.peerStore.merge(peerIdOf(r.peerId), { multiaddrs: r.addrs.map((a) => multiaddr(a)) })
+      if (this.storedAddrs.size >= MAX_MEMBER_ENTRIES) this.storedAddrs.clear()
+      this.storedAddrs.set(r.peerId, { addrs, at: now })
+    } catch (err) {
+      this.init.log.debug('peer store merge failed', { peer: r.peerId, error: (err as Error).message })
+    }
   }
 }
 
