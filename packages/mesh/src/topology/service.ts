@@ -20,7 +20,6 @@ import {
   BOOTSTRAP_RETRY_MS,
   MAX_POLICY_PUSH_PEERS,
   MAX_REFUSED_RECORDS_PER_SYNC,
-  PEER_STORE_REFRESH_MS,
   POLICY_TOPIC,
   RECORD_CHECK_MS,
   RECORD_EXPIRE_SWEEP_MS,
@@ -33,6 +32,7 @@ import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import { peerIdOf } from '../peer-ids.ts'
 import { type KnownNode, RecordStore } from './records.ts'
+import { StoredAddrs } from './stored-addrs.ts'
 import { SYNC_TIMEOUT_MS, type SyncResponse, syncClient, syncServer } from './sync.ts'
 
 /** Per-member maps here (pullBack, storedAddrs) are cleared past this size: more than any
@@ -101,10 +101,8 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   /** The pending round (null while one runs) and when it is due. */
   private antiEntropyTimer: NodeJS.Timeout | null = null
   private antiEntropyDue = 0
-  /** Per member, the addresses last written into the peer store and when (rememberAddrs). Entries
-   * go with the member (forget, expelled); the map is also cleared past MAX_MEMBER_ENTRIES, which only
-   * means writing again. */
-  private readonly storedAddrs = new Map<string, { addrs: string; at: number }>()
+  /** Members' addresses in libp2p's peer store; an entry goes with the member (forget, expelled). */
+  private readonly storedAddrs: StoredAddrs
 
   constructor(init: TopologyInit, components: TopologyComponents) {
     super()
@@ -112,6 +110,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     this.c = components
     const m = components.membership
     this.records = new RecordStore(m.selfId, m.store, init.log.child('records'))
+    this.storedAddrs = new StoredAddrs(components.peerStore, init.log, MAX_MEMBER_ENTRIES)
     this.records.on('change', () => this.emit('change'))
     m.on('policy', () => {
       void this.revalidate()
@@ -124,7 +123,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     m.gate.on('ready', (peer, conn) => this.onReady(peer, conn))
     m.gate.on('expelled', (peer) => {
       this.records.remove(peer)
-      this.storedAddrs.delete(peer)
+      this.storedAddrs.forget(peer)
     })
   }
 
@@ -302,7 +301,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     if (peers.length === 0) return
     for (const p of peers) {
       this.c.membership.gate.expel(p, 'no longer a member') // emits 'expelled' only if admitted
-      this.storedAddrs.delete(p)
+      this.storedAddrs.forget(p)
     }
     this.emit('dropped', peers)
   }
@@ -476,23 +475,9 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     }
   }
 
-  /**
-   * Teaches libp2p's peer store the addresses a member's record announces: when they changed, or
-   * PEER_STORE_REFRESH_MS after they were last written (every recompute calls this for every
-   * member; a peer store write parses, sorts and re-encodes the peer's whole entry).
-   */
-  async rememberAddrs(r: NodeRecord, now = Date.now()): Promise<void> {
-    if (r.addrs.length === 0) return
-    const addrs = r.addrs.join(' ')
-    const last = this.storedAddrs.get(r.peerId)
-    if (last != null && last.addrs === addrs && now - last.at < PEER_STORE_REFRESH_MS) return
-    try {
-      await this.c.peerStore.merge(peerIdOf(r.peerId), { multiaddrs: r.addrs.map((a) => multiaddr(a)) })
-      if (this.storedAddrs.size >= MAX_MEMBER_ENTRIES) this.storedAddrs.clear()
-      this.storedAddrs.set(r.peerId, { addrs, at: now })
-    } catch (err) {
-      this.init.log.debug('peer store merge failed', { peer: r.peerId, error: (err as Error).message })
-    }
+  /** Teaches libp2p's peer store the addresses a member's record announces (when they changed). */
+  rememberAddrs(r: NodeRecord, now = Date.now()): Promise<void> {
+    return this.storedAddrs.remember(r, now)
   }
 }
 
