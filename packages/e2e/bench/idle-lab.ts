@@ -90,6 +90,9 @@ async function countTcp(n: MeshHost): Promise<void> {
     )
 }
 
+/** The node's daemon process (its state directory's pid file). */
+const pidOf = (n: MeshHost): number => Number(readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim())
+
 async function sample(n: MeshHost): Promise<Sample> {
   const chain = async (c: string) => {
     const out = must(await n.exec('iptables', ['-w', '-L', c, '-v', '-x', '-n']), 'iptables -L')
@@ -100,8 +103,9 @@ async function sample(n: MeshHost): Promise<Sample> {
   const ifname = n.host.iface('lan').ifname
   const stat = async (dir: 'tx' | 'rx') =>
     Number(must(await n.exec('cat', [`/sys/class/net/${ifname}/statistics/${dir}_bytes`]), 'stats').trim())
-  const pid = readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim()
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  const f = readFileSync(`/proc/${pidOf(n)}/stat`, 'utf8')
+    .split(') ')[1]
+    .split(' ')
   // fields 14 and 15 of /proc/PID/stat (utime, stime); [0] here is field 3
   const cpuS = (Number(f[11]) + Number(f[12])) / CLK_TCK
   return {
@@ -124,7 +128,6 @@ const CONNECT_PARALLEL = 4
 const CONNECT_WAIT_S = 20
 async function connectAll(ml: MeshLab, names: string[]): Promise<void> {
   const ips = await Promise.all(names.map((x) => ipOf(ml.node(x))))
-  const byIp = new Map(names.map((x, i) => [ips[i], x]))
   const pingAll = (x: string, targets: string[]) =>
     targets.length === 0
       ? Promise.resolve()
@@ -146,10 +149,10 @@ async function connectAll(ml: MeshLab, names: string[]): Promise<void> {
       ),
     ),
   )
-  const missing = async (x: string) => {
+  const missing = async (x: string, i: number) => {
     const s = await ml.node(x).status()
     const connected = new Set(s.peers.filter((p) => p.path !== 'none').map((p) => p.ip))
-    return ips.filter((ip) => byIp.get(ip) !== x && !connected.has(ip))
+    return ips.filter((ip, j) => j !== i && !connected.has(ip))
   }
   const again = await Promise.all(names.map(missing))
   await Promise.all(names.map((x, i) => pingAll(x, again[i])))
@@ -247,8 +250,7 @@ try {
     await Promise.all(
       ['n0', 'n1'].map(async (x) => {
         const n = l.ml.node(x)
-        const pid = Number(readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim())
-        n.host.kill(pid, 'SIGUSR1')
+        n.host.kill(pidOf(n), 'SIGUSR1')
         await sleep(500)
         const out = `/tmp/meshlan-idle-${x}-${Date.now()}.cpuprofile`
         const r = await n.exec(
