@@ -46,14 +46,18 @@ describe('relay governor: fair share per member', () => {
     console.log(
       `# relay cap ${rate / 1e6} MB/s: a (3 circuits) got ${(fromA / 1e6).toFixed(2)} MB, b (1 circuit) ${(fromB / 1e6).toFixed(2)} MB in ${ms} ms (a ${((100 * fromA) / total).toFixed(0)} %); a paused ${throttledA}×`,
     )
-    assert.ok(fromA >= 0.35 * total, `a got ${fromA} of ${total}`)
-    assert.ok(fromB >= 0.35 * total, `b got ${fromB} of ${total}`)
-    // the cap held (one bucket of burst per member, and one window each in flight, on top)
+    // measured 47–53 % over 12 runs; before the windows were capped and a re-pause held at the
+    // muxer (patches/, stream-pause.test.ts), 31–66 %: what one resume released was a grown window
+    assert.ok(fromA >= 0.4 * total, `a got ${fromA} of ${total}`)
+    assert.ok(fromB >= 0.4 * total, `b got ${fromB} of ${total}`)
+    // the cap held over the 3.3 s counted: one bucket of burst per member and the first windows
+    // on top (before: 14–17 MB, an uncapped window released per resume)
     assert.ok(
-      total <= (rate * ms) / 1000 + 3 * 1024 * 1024,
-      `relayed ${total} B in ${ms} ms over a cap of ${rate}/s`,
+      total <= (rate * (ms + 300)) / 1000 + 1024 * 1024,
+      `relayed ${total} B in ${ms + 300} ms over a cap of ${rate}/s`,
     )
-    assert.ok(throttledA > 0, 'a was paused for using its share')
+    // paced tick by tick (27–33 pauses in 30 ticks), not in window-sized gulps (before: 3–5)
+    assert.ok(throttledA >= 10, `a was paused ${throttledA}× for using its share`)
     await blasts
   })
 })
@@ -151,30 +155,41 @@ describe('relay governor: a busy relay with nothing of its own to protect', () =
     for (const f of fixtures) await f.stop()
   })
 
-  /** Bytes one member relays in `ms` through a relay that always reports a saturated CPU. */
+  /**
+   * Bytes one member relays through a relay that always reports a saturated CPU: in all `ms`, and
+   * in its second half — after the backoff from the first tick's (unlimited) rate has run its
+   * course, which takes ~20 ticks at RELAY_BUSY_BACKOFF and moves 5× whatever that first tick did
+   * (4.9–47 MB measured, by how warm the process was).
+   */
   async function relayedWhileBusy(
     ownTraffic: boolean,
     ms: number,
-  ): Promise<{ bytes: number; paused: number }> {
+  ): Promise<{ bytes: number; late: number; paused: number }> {
     const fx = await relayFixture(2, { load: () => 1, ownTraffic: () => ownTraffic })
     fixtures.push(fx)
     const [a, b] = fx.members
-    await blast(await fx.circuit(a, b), ms)
+    const blasting = blast(await fx.circuit(a, b), ms)
+    await sleep(ms / 2)
+    const half = fx.received(b, a)
+    await blasting
     await sleep(200)
-    return { bytes: fx.received(b, a), paused: fx.governor?.stats().throttled ?? -1 }
+    const bytes = fx.received(b, a)
+    return { bytes, late: bytes - half, paused: fx.governor?.stats().throttled ?? -1 }
   }
 
   it('backs off only while its own tunnel carries traffic: a lone member is not held back', async () => {
     const held = await relayedWhileBusy(true, 2000)
     const free = await relayedWhileBusy(false, 2000)
+    const mb = (n: number) => (n / 1e6).toFixed(1)
     console.log(
-      `# busy relay, 2 s of one member: own traffic ${(held.bytes / 1e6).toFixed(1)} MB (paused ${held.paused}×), none ${(free.bytes / 1e6).toFixed(1)} MB (paused ${free.paused}×)`,
+      `# busy relay, 2 s of one member: own traffic ${mb(held.bytes)} MB (${mb(held.late)} in the 2nd second, paused ${held.paused}×), none ${mb(free.bytes)} MB (${mb(free.late)}, paused ${free.paused}×)`,
     )
     // with own traffic the budget shrinks towards the floor each busy tick: the member is paused
     assert.ok(held.paused > 0, 'backed off while the relay had traffic of its own')
+    // once backed off it relays about the floor (~1.3 MB/s); without own traffic, what it can
     assert.ok(
-      free.bytes > 3 * held.bytes,
-      `not held back without own traffic: ${free.bytes} vs ${held.bytes} B`,
+      free.late > 5 * held.late,
+      `not held back without own traffic: ${free.late} vs ${held.late} B in the second second`,
     )
   })
 })

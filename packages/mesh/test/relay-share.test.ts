@@ -62,10 +62,13 @@ describe('relay shares', () => {
     assert.equal(charge(greedy, 300_000), true, 'out of tokens: pause')
     charge(light, 1000)
     const shares = refill([greedy, light], budget)
-    // greedy was held back: it wants more than anyone, light about twice what it used (or the floor)
+    // greedy was held back: it wants more than anyone, light about twice what it used — and gets
+    // the floor on top, not out of greedy's share
     assert.ok(shares[0] > shares[1], `greedy ${shares[0]} light ${shares[1]}`)
-    assert.equal(shares[1], RELAY_SHARE_FLOOR_BYTES)
+    assert.equal(shares[1], 2000)
+    assert.equal(light.share, RELAY_SHARE_FLOOR_BYTES)
     assert.equal(shares[0] + shares[1], budget)
+    assert.equal(greedy.share, budget - 2000)
     // the debt carried over: fewer tokens than a whole share
     assert.ok(greedy.tokens < shares[0], `tokens ${greedy.tokens} after a 300 KB overdraft`)
   })

@@ -262,6 +262,13 @@ export const RELAY_SHARE_FLOOR_BYTES = 128 * 1024
  */
 export const RELAY_BUCKET_TICKS = 2
 /**
+ * While a member's share is limited, its hop and stop streams' windows hold this many ticks of its
+ * share, split over its streams (between YAMUX_INITIAL_WINDOW and YAMUX_RELAYED_MAX_WINDOW): enough
+ * to keep the share flowing at round trips up to two ticks (200 ms), and what one resume can
+ * release at once is about a tick's share instead of a grown window per stream.
+ */
+export const RELAY_THROTTLED_WINDOW_TICKS = 2
+/**
  * Circuits one member may have open through a member relay at once (as their source). A member
  * reaches each peer it cannot reach directly over one circuit, so 32 covers a member behind a
  * symmetric NAT in a mesh of that many such peers; it bounds what one member can make the relay

@@ -10,12 +10,16 @@
  * member's circuits are cut and new ones refused (the connection gater asks `refusal()`).
  */
 import type { Stream } from '@libp2p/interface'
+import { YAMUX_INITIAL_WINDOW, YAMUX_RELAYED_MAX_WINDOW } from '../constants.ts'
 import type { Logger } from '../logger.ts'
+import { capRelayStreamWindow } from '../path-windows.ts'
 import {
   RELAY_MAX_CIRCUITS_PER_MEMBER,
   RELAY_MAX_MEMBER_ACCOUNTS,
   RELAY_QUOTA_PERIOD_MS,
+  RELAY_SHARE_FLOOR_BYTES,
   RELAY_SHARE_TICK_MS,
+  RELAY_THROTTLED_WINDOW_TICKS,
 } from './constants.ts'
 import { RelayCircuitLimitError, RelayQuotaExceededError } from './errors.ts'
 import { holdRelayStream, type RelayedStream } from './libp2p-adapter.ts'
@@ -154,7 +158,10 @@ export class RelayGovernor {
   stop(): void {
     if (this.timer != null) clearInterval(this.timer)
     this.timer = null
-    for (const m of this.members.values()) this.resume(m)
+    for (const m of this.members.values()) {
+      for (const s of m.streams) capRelayStreamWindow(s, null)
+      this.resume(m)
+    }
   }
 
   /**
@@ -162,7 +169,9 @@ export class RelayGovernor {
    * the relay connects them), or null. Either end over its quota refuses it: both upload through us.
    */
   refusal(source: string, destination: string): string | null {
-    // the new circuit's HOP stream is open already: it counts
+    // the new circuit's HOP stream is open already: it counts, and is governed from now (a tick
+    // later, on loopback, its window had grown to the most a burst can then release)
+    this.pickUp(this.now())
     let open = 0
     for (const s of this.init.streams()) if (s.member === source && s.stream.direction === 'inbound') open++
     if (open > (this.init.maxCircuitsPerMember ?? RELAY_MAX_CIRCUITS_PER_MEMBER)) {
@@ -189,12 +198,7 @@ export class RelayGovernor {
 
   /** One tick: pick up new relay streams, close the last tick's accounts, hand out shares. */
   tick(): void {
-    const now = this.now()
-    for (const { member, stream } of this.init.streams()) {
-      if (this.tracked.has(stream)) continue
-      this.tracked.add(stream)
-      this.track(this.account(member, now), stream)
-    }
+    this.pickUp(this.now())
     const active: Member[] = []
     let used = 0
     for (const m of this.members.values()) {
@@ -212,7 +216,19 @@ export class RelayGovernor {
       active.map((m) => m.share),
       this.budget,
     )
-    for (const m of active) if (m.share.tokens > 0) this.resume(m)
+    for (const m of active) {
+      this.capWindows(m)
+      if (m.share.tokens > 0) this.resume(m)
+    }
+  }
+
+  /** Tracks the relay streams opened since the last look. */
+  private pickUp(now: number): void {
+    for (const { member, stream } of this.init.streams()) {
+      if (this.tracked.has(stream)) continue
+      this.tracked.add(stream)
+      this.track(this.account(member, now), stream)
+    }
   }
 
   stats(): RelayGovernorStats {
@@ -258,6 +274,12 @@ export class RelayGovernor {
       streams: new Set(),
       lastActive: now,
     }
+    if (this.budget !== Number.POSITIVE_INFINITY) {
+      // members are being limited: a newcomer starts with the floor share until the next tick
+      // hands out shares, not with an unlimited bucket
+      m.share.share = RELAY_SHARE_FLOOR_BYTES
+      m.share.tokens = RELAY_SHARE_FLOOR_BYTES
+    }
     this.members.set(peerId, m)
     if (this.members.size > RELAY_MAX_MEMBER_ACCOUNTS) {
       // the least recently active account without open streams goes (a member with streams stays)
@@ -273,6 +295,7 @@ export class RelayGovernor {
 
   private track(m: Member, stream: Stream): void {
     m.streams.add(stream)
+    this.capWindows(m)
     if (m.paused) this.pauseStream(stream)
     stream.addEventListener('message', (evt) => this.onBytes(m, stream, evt.data.byteLength))
     stream.addEventListener('close', () => m.streams.delete(stream), { once: true })
@@ -328,6 +351,22 @@ export class RelayGovernor {
   private quotaError(m: Member, used: number): RelayQuotaExceededError {
     const resetsIn = Math.max(0, m.quota.periodStart + this.quotaPeriodMs - this.now())
     return new RelayQuotaExceededError(m.peerId, used, this.quotaBytes, resetsIn)
+  }
+
+  /** A limited member's streams get windows sized to its share (RELAY_THROTTLED_WINDOW_TICKS). */
+  private capWindows(m: Member): void {
+    const share = m.share.share
+    const cap =
+      share === Number.POSITIVE_INFINITY
+        ? null
+        : Math.min(
+            YAMUX_RELAYED_MAX_WINDOW,
+            Math.max(
+              YAMUX_INITIAL_WINDOW,
+              Math.round((RELAY_THROTTLED_WINDOW_TICKS * share) / m.streams.size),
+            ),
+          )
+    for (const s of m.streams) capRelayStreamWindow(s, cap)
   }
 
   private resume(m: Member): void {
