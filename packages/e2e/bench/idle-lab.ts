@@ -10,8 +10,9 @@
  * every other node's overlay address once, so each pair holds a connection (a node with N-1 peers,
  * as in packages/mesh/bench/idle.ts --connect full). After `settle` seconds the window starts. Per
  * node it reads, at both ends of the window, inside the node's namespace:
- *  - iptables counters of every TCP packet in and out (the underlay's IP bytes: meshlan is the only
- *    TCP there), and the LAN interface's bytes (ARP, IPv6 neighbour discovery, UPnP search too);
+ *  - iptables counters of every TCP packet in and out, in all and by interface (the LAN's are the
+ *    underlay's IP bytes: meshlan is the only TCP there; loopback's stay in the namespace), and the
+ *    LAN interface's bytes (ARP, IPv6 neighbour discovery, UPnP search too);
  *  - the daemon's CPU time (/proc/PID/stat utime + stime), as a share of one core.
  * With `--base DIR` a second lab of the same size runs at the same time with the CLI of the tree
  * in DIR (a worktree of the commit before): the same machine load for both, and the same-run
@@ -69,9 +70,19 @@ function useTree(ml: MeshLab, tree: string): void {
   }
 }
 
+interface Counter {
+  packets: number
+  bytes: number
+}
+
 interface Sample {
-  tcpOut: { packets: number; bytes: number }
-  tcpIn: { packets: number; bytes: number }
+  tcpOut: Counter
+  tcpIn: Counter
+  /** The part of tcpOut / tcpIn on the LAN interface and on loopback (the rest: the TUN). */
+  lanOut: Counter
+  lanIn: Counter
+  loOut: Counter
+  loIn: Counter
   ifTx: number
   ifRx: number
   cpuS: number
@@ -82,21 +93,48 @@ const must = (r: ExecResult, what: string): string => {
   return r.stdout
 }
 
+/** Counting rules: all TCP, and TCP by interface (LAN, loopback), in and out. */
 async function countTcp(n: MeshHost): Promise<void> {
-  for (const chain of ['INPUT', 'OUTPUT'])
-    must(
-      await n.exec('iptables', ['-w', '-I', chain, '1', '-p', 'tcp', '-m', 'comment', '--comment', COUNT]),
-      'iptables',
-    )
+  const lan = n.host.iface('lan').ifname
+  for (const [chain, dir] of [
+    ['INPUT', '-i'],
+    ['OUTPUT', '-o'],
+  ]) {
+    const rules: Array<[string, string[]]> = [
+      [COUNT, []],
+      [`${COUNT}:lan`, [dir, lan]],
+      [`${COUNT}:lo`, [dir, 'lo']],
+    ]
+    for (const [comment, match] of rules)
+      must(
+        await n.exec('iptables', [
+          '-w',
+          '-I',
+          chain,
+          '1',
+          '-p',
+          'tcp',
+          ...match,
+          '-m',
+          'comment',
+          '--comment',
+          comment,
+        ]),
+        'iptables',
+      )
+  }
 }
 
 /** The node's daemon process (its state directory's pid file). */
 const pidOf = (n: MeshHost): number => Number(readFileSync(join(n.state, 'daemon.pid'), 'utf8').trim())
 
 async function sample(n: MeshHost): Promise<Sample> {
-  const chain = async (c: string) => {
-    const out = must(await n.exec('iptables', ['-w', '-L', c, '-v', '-x', '-n']), 'iptables -L')
-    const line = out.split('\n').find((l) => l.includes(COUNT)) ?? ''
+  const listing = async (c: string) =>
+    must(await n.exec('iptables', ['-w', '-L', c, '-v', '-x', '-n']), 'iptables -L')
+  const [inList, outList] = [await listing('INPUT'), await listing('OUTPUT')]
+  const counter = (list: string, comment: string): Counter => {
+    // the comment is printed as /* meshlan-idle-bench:lan */: match it whole
+    const line = list.split('\n').find((l) => l.includes(`/* ${comment} */`)) ?? ''
     const [packets, bytes] = line.trim().split(/\s+/).map(Number)
     return { packets, bytes }
   }
@@ -109,8 +147,12 @@ async function sample(n: MeshHost): Promise<Sample> {
   // fields 14 and 15 of /proc/PID/stat (utime, stime); [0] here is field 3
   const cpuS = (Number(f[11]) + Number(f[12])) / CLK_TCK
   return {
-    tcpOut: await chain('OUTPUT'),
-    tcpIn: await chain('INPUT'),
+    tcpOut: counter(outList, COUNT),
+    tcpIn: counter(inList, COUNT),
+    lanOut: counter(outList, `${COUNT}:lan`),
+    lanIn: counter(inList, `${COUNT}:lan`),
+    loOut: counter(outList, `${COUNT}:lo`),
+    loIn: counter(inList, `${COUNT}:lo`),
     ifTx: await stat('tx'),
     ifRx: await stat('rx'),
     cpuS,
@@ -205,6 +247,10 @@ function report(
   const tcpTx = per((s) => s.tcpOut.bytes)
   const tcpRx = per((s) => s.tcpIn.bytes)
   const pkts = per((s) => s.tcpOut.packets + s.tcpIn.packets)
+  const lanTx = per((s) => s.lanOut.bytes)
+  const lanRx = per((s) => s.lanIn.bytes)
+  const loTx = per((s) => s.loOut.bytes)
+  const loRx = per((s) => s.loIn.bytes)
   const ifTx = per((s) => s.ifTx)
   const ifRx = per((s) => s.ifRx)
   const cpu = per((s) => s.cpuS).map((x) => x * 100)
@@ -212,7 +258,9 @@ function report(
   const lines = [
     `${label}: ${names.length} daemons, connected peers per node min ${Math.min(...peers)} mean ${mean(peers).toFixed(1)} max ${Math.max(...peers)}, ${secs.toFixed(0)} s window`,
     `  TCP (IP bytes/s)    tx mean ${f(mean(tcpTx))} max ${f(Math.max(...tcpTx))} | rx mean ${f(mean(tcpRx))} max ${f(Math.max(...tcpRx))} | packets/s ${mean(pkts).toFixed(1)}`,
-    `  owner (n0)          tx ${f(tcpTx[0])} rx ${f(tcpRx[0])}`,
+    `    of which LAN      tx mean ${f(mean(lanTx))} | rx mean ${f(mean(lanRx))}   (the underlay)`,
+    `    of which loopback tx mean ${f(mean(loTx))} | rx mean ${f(mean(loRx))}   (the rest: the TUN)`,
+    `  owner (n0)          tx ${f(tcpTx[0])} rx ${f(tcpRx[0])}, LAN tx ${f(lanTx[0])} rx ${f(lanRx[0])}`,
     `  interface (bytes/s) tx mean ${f(mean(ifTx))} | rx mean ${f(mean(ifRx))}`,
     `  CPU per daemon      mean ${mean(cpu).toFixed(3)}% max ${Math.max(...cpu).toFixed(3)}% of a core`,
   ]
