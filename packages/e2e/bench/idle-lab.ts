@@ -86,6 +86,96 @@ interface Sample {
   ifTx: number
   ifRx: number
   cpuS: number
+  /** The namespace's kernel counters (`nstat -asz`: /proc/net/snmp and netstat). */
+  kernel: Map<string, number>
+}
+
+/** Kernel counters worth a line when they moved: where sent segments go that nobody receives. */
+const KERNEL_COUNTERS = [
+  'TcpActiveOpens',
+  'TcpPassiveOpens',
+  'TcpAttemptFails',
+  'TcpEstabResets',
+  'TcpOutRsts',
+  'TcpRetransSegs',
+  'TcpExtTCPSynRetrans',
+  'TcpExtTCPTimeouts',
+  'TcpExtTCPAbortOnTimeout',
+  'TcpExtTCPLostRetransmit',
+  'TcpExtListenDrops',
+  'TcpExtTCPBacklogDrop',
+  'IpOutNoRoutes',
+  'IpInDiscards',
+  'IpOutDiscards',
+  'IpExtInNoRoutes',
+  'IpInAddrErrors',
+  'IpInHdrErrors',
+  'TcpInErrs',
+  'TcpExtIPReversePathFilter',
+  'TcpExtPAWSEstab',
+  'TcpExtTCPRcvQDrop',
+  'TcpExtTCPOFODrop',
+  'TcpExtTCPZeroWindowDrop',
+  'TcpExtTCPSpuriousRTOs',
+  'TcpExtTCPDSACKRecv',
+  'TcpExtTCPDSACKOldSent',
+]
+
+async function kernelCounters(n: MeshHost): Promise<Map<string, number>> {
+  const out = must(await n.exec('nstat', ['-asz']), 'nstat')
+  const m = new Map<string, number>()
+  for (const line of out.split('\n')) {
+    const [name, value] = line.trim().split(/\s+/)
+    if (name != null && value != null && !name.startsWith('#')) m.set(name, Number(value))
+  }
+  return m
+}
+
+/** Sockets still dialling when the window ends, by destination, over the whole lab. */
+async function dialling(ml: MeshLab, names: string[]): Promise<string> {
+  const byDst = new Map<string, number>()
+  let failedNeigh = 0
+  for (const x of names) {
+    const n = ml.node(x)
+    const ss = must(await n.exec('ss', ['-Htan', 'state', 'syn-sent']), 'ss')
+    for (const line of ss.split('\n').filter((l) => l.trim() !== '')) {
+      const peer = line.trim().split(/\s+/).at(-1) ?? '?'
+      byDst.set(peer, (byDst.get(peer) ?? 0) + 1)
+    }
+    const neigh = must(await n.exec('ip', ['-4', 'neigh', 'show', 'nud', 'failed']), 'ip neigh')
+    failedNeigh += neigh.split('\n').filter((l) => l.trim() !== '').length
+  }
+  const top = [...byDst.entries()].sort((p, q) => q[1] - p[1]).slice(0, 10)
+  return `  after the window: ${[...byDst.values()].reduce((a, b) => a + b, 0)} sockets in SYN-SENT${top.length > 0 ? ` (to ${top.map(([d, c]) => `${d}×${c}`).join(' ')})` : ''}, ${failedNeigh} FAILED neighbour entries`
+}
+
+/** Packets dropped since the lab was built: each node's LAN veth, and the switch's bridge ports. */
+async function drops(ml: MeshLab, names: string[]): Promise<string> {
+  let txDrop = 0
+  let rxDrop = 0
+  for (const x of names) {
+    const n = ml.node(x)
+    const ifname = n.host.iface('lan').ifname
+    const read = async (f: string) =>
+      Number(must(await n.exec('cat', [`/sys/class/net/${ifname}/statistics/${f}`]), 'stats').trim())
+    txDrop += await read('tx_dropped')
+    rxDrop += await read('rx_dropped')
+  }
+  const sw = ml.lab.switchNamespace
+  const r = await ml.node(names[0]).host.exec('ip', ['-n', sw, '-s', '-j', 'link'])
+  let portTx = 0
+  let portRx = 0
+  for (const l of JSON.parse(r.stdout || '[]') as Array<{
+    stats64?: { rx: { dropped: number }; tx: { dropped: number } }
+  }>) {
+    portRx += l.stats64?.rx.dropped ?? 0
+    portTx += l.stats64?.tx.dropped ?? 0
+  }
+  const softnet = readFileSync('/proc/net/softnet_stat', 'utf8')
+    .trim()
+    .split('\n')
+    .reduce((sum, line) => sum + Number.parseInt(line.trim().split(/\s+/)[1], 16), 0)
+  return `  drops since the lab began: node LAN veths tx ${txDrop} rx ${rxDrop}; switch ports tx ${portTx} rx ${portRx}; softnet backlog (machine, since boot) ${softnet}`
 }
 
 const must = (r: ExecResult, what: string): string => {
@@ -156,6 +246,7 @@ async function sample(n: MeshHost): Promise<Sample> {
     ifTx: await stat('tx'),
     ifRx: await stat('rx'),
     cpuS,
+    kernel: await kernelCounters(n),
   }
 }
 
@@ -200,10 +291,51 @@ async function connectAll(ml: MeshLab, names: string[]): Promise<void> {
   await Promise.all(names.map((x, i) => pingAll(x, again[i])))
 }
 
+/**
+ * Every node gets a permanent ARP entry for every other. The kernel's neighbour table is one table
+ * for all namespaces, capped at net.ipv4.neigh.default.gc_thresh3 (1024 here, settable only in the
+ * machine's own namespace): 50 hosts on one LAN need 2,450 entries, and past the cap the kernel
+ * drops a packet whose neighbour it cannot create — after iptables counted it, before the veth
+ * did (session 10: "sent" TCP 1.5–2× what any node received; the machine's arp_cache table_fulls
+ * counter at 207,591). On a real LAN each machine has its own table; permanent entries are not
+ * counted against the cap (kernel ≥ 4.19), so the lab behaves like one.
+ */
+async function staticNeighbours(ml: MeshLab, names: string[]): Promise<void> {
+  const hosts = await Promise.all(
+    names.map(async (x) => {
+      const h = ml.node(x).host
+      const ifname = h.iface('lan').ifname
+      const mac = must(await h.exec('cat', [`/sys/class/net/${ifname}/address`]), 'mac').trim()
+      return { x, h, ifname, ip: h.address('lan'), mac }
+    }),
+  )
+  for (const me of hosts) {
+    const lines = hosts
+      .filter((o) => o.x !== me.x)
+      .map((o) => `neigh replace ${o.ip} lladdr ${o.mac} dev ${me.ifname} nud permanent`)
+    must(await me.h.exec('ip', ['-batch', '-'], { input: `${lines.join('\n')}\n` }), 'ip -batch neigh')
+  }
+}
+
+/** The machine's neighbour-table counters (one table for every namespace: read, never written). */
+function neighbourTable(): { tableFulls: number; unresolved: number } {
+  const lines = readFileSync('/proc/net/stat/arp_cache', 'utf8').trim().split('\n')
+  const cols = lines[0].trim().split(/\s+/)
+  let tableFulls = 0
+  let unresolved = 0
+  for (const line of lines.slice(1)) {
+    const v = line.trim().split(/\s+/)
+    tableFulls += Number.parseInt(v[cols.indexOf('table_fulls')], 16)
+    unresolved += Number.parseInt(v[cols.indexOf('unresolved_discards')], 16)
+  }
+  return { tableFulls, unresolved }
+}
+
 async function build(prefix: string, tree?: string): Promise<{ ml: MeshLab; names: string[] }> {
   const names = Array.from({ length: N }, (_, i) => `n${i}`)
   const ml = await createMeshLab({ prefix, hosts: names })
   useTree(ml, tree ?? THIS_TREE)
+  await staticNeighbours(ml, names)
   // A reusable key admits DEFAULT_KEY_MAX_MEMBERS (32) nodes: members take one allow-all key per
   // 32, as an owner of that many machines would (a key per class of devices).
   const keyOf = (i: number) => `all${Math.floor(i / DEFAULT_KEY_MAX_MEMBERS)}`
@@ -264,6 +396,16 @@ function report(
     `  interface (bytes/s) tx mean ${f(mean(ifTx))} | rx mean ${f(mean(ifRx))}`,
     `  CPU per daemon      mean ${mean(cpu).toFixed(3)}% max ${Math.max(...cpu).toFixed(3)}% of a core`,
   ]
+  // lab-wide kernel counters that moved in the window, per second, and the node that moved most
+  const moved: string[] = []
+  for (const c of ['IpOutRequests', 'IpInReceives', 'TcpOutSegs', 'TcpInSegs', ...KERNEL_COUNTERS]) {
+    const d = names.map((_, i) => (b[i].kernel.get(c) ?? 0) - (a[i].kernel.get(c) ?? 0))
+    const sum = d.reduce((x, y) => x + y, 0)
+    if (sum === 0) continue
+    const top = d.indexOf(Math.max(...d))
+    moved.push(`${c} ${(sum / secs).toFixed(2)}/s (most: ${names[top]} ${d[top]})`)
+  }
+  lines.push(`  kernel, whole lab   ${moved.join(', ')}`)
   return lines.join('\n')
 }
 
@@ -280,16 +422,23 @@ try {
     )
   }
   await sleep(SETTLE_S * 1000)
+  const table0 = neighbourTable()
   const before = await Promise.all(labs.map((l) => Promise.all(l.names.map((x) => sample(l.ml.node(x))))))
   const w0 = performance.now()
   await sleep(MEASURE_S * 1000)
   const after = await Promise.all(labs.map((l) => Promise.all(l.names.map((x) => sample(l.ml.node(x))))))
   const secs = (performance.now() - w0) / 1000
+  const table1 = neighbourTable()
+  console.log(
+    `# the machine's neighbour table in the window (all namespaces): full ${table1.tableFulls - table0.tableFulls}×, packets dropped unresolved ${table1.unresolved - table0.unresolved}`,
+  )
   for (const [i, l] of labs.entries()) {
     const peers = await Promise.all(
       l.names.map(async (x) => (await l.ml.node(x).status()).peers.filter((p) => p.path !== 'none').length),
     )
     console.log(report(l.label, l.names, before[i], after[i], secs, peers))
+    console.log(await dialling(l.ml, l.names))
+    console.log(await drops(l.ml, l.names))
   }
   // Where an idle daemon's time goes: SIGUSR1 opens its inspector on the namespace's loopback,
   // cpu-profile-client.ts samples it (after the window, so the numbers above are unprofiled).
