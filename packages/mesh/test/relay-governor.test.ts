@@ -116,6 +116,38 @@ describe('relay governor: circuits per member', () => {
   })
 })
 
+describe('relay governor: no tick while nothing is relayed', () => {
+  let fx: RelayFixture
+  after(async () => fx?.stop())
+
+  it('sleeps on an idle relay, wakes for a circuit and holds it to the cap, sleeps once it closed', async () => {
+    const rate = 2_000_000
+    fx = await relayFixture(2, { rateBytesPerSec: rate })
+    const gov = fx.governor
+    assert.ok(gov != null)
+    const [a, b] = fx.members
+    await sleep(300)
+    assert.equal(gov.ticking, false, 'no circuit: the tick sleeps')
+    const ab = await fx.circuit(a, b)
+    assert.equal(gov.ticking, true, 'admitting the circuit woke the tick')
+    // the cap holds for a circuit admitted while the governor slept
+    const ms = 1500
+    const started = performance.now()
+    const blasting = blast(ab, ms)
+    await sleep(ms + 300)
+    const got = fx.received(b, a)
+    const elapsed = performance.now() - started
+    console.log(`# woken governor: ${(got / 1e6).toFixed(2)} MB in ${elapsed.toFixed(0)} ms at a ${rate / 1e6} MB/s cap`)
+    assert.ok(got > 0, 'the circuit carried data')
+    assert.ok(got <= (rate * elapsed) / 1000 + 1024 * 1024, `${got} B passed a ${rate} B/s cap`)
+    await blasting
+    await ab.close()
+    const asleep = Date.now()
+    while (gov.ticking && Date.now() - asleep < 3000) await sleep(50)
+    assert.equal(gov.ticking, false, 'the circuit closed: the tick sleeps again')
+  })
+})
+
 describe('relay governor: the relay\u2019s own traffic under load', () => {
   let fx: RelayFixture
   after(async () => fx?.stop())

@@ -133,6 +133,8 @@ export class RelayGovernor {
   private readonly tracked = new WeakSet<Stream>()
   private budget = Number.POSITIVE_INFINITY
   private timer: NodeJS.Timeout | null = null
+  /** start() was called and stop() was not: the tick runs while anything is relayed (wake()). */
+  private running = false
   private totalBytes = 0
   private throttledTotal = 0
   private quotaCutsTotal = 0
@@ -150,18 +152,42 @@ export class RelayGovernor {
   }
 
   start(): void {
-    if (this.timer != null) return
-    this.timer = setInterval(() => this.tick(), RELAY_SHARE_TICK_MS)
-    this.timer.unref()
+    this.running = true
+    this.wake()
   }
 
   stop(): void {
-    if (this.timer != null) clearInterval(this.timer)
-    this.timer = null
+    this.running = false
+    this.sleep()
     for (const m of this.members.values()) {
       for (const s of m.streams) capRelayStreamWindow(s, null)
       this.resume(m)
     }
+  }
+
+  /** Ticks again: a circuit is being admitted (refusal()), or start(). */
+  private wake(): void {
+    if (!this.running || this.timer != null) return
+    this.timer = setInterval(() => this.tick(), RELAY_SHARE_TICK_MS)
+    this.timer.unref()
+  }
+
+  /**
+   * No tick while nothing is relayed: ten a second, each a pass over every connection's streams,
+   * were an idle node's largest timer (issue 14). Every circuit is admitted through refusal(),
+   * which wakes the tick before its bytes flow. The budget is left where idle ticks would take it
+   * within a second (the fixed rate, or no limit), so a circuit admitted later starts unthrottled
+   * on an idle relay and the first tick sees the relay's load again.
+   */
+  private sleep(): void {
+    if (this.timer != null) clearInterval(this.timer)
+    this.timer = null
+    this.budget = this.ratePerTick > 0 ? this.ratePerTick : Number.POSITIVE_INFINITY
+  }
+
+  /** Whether the tick is running (tests: it stops while nothing is relayed). */
+  get ticking(): boolean {
+    return this.timer != null
   }
 
   /**
@@ -172,6 +198,7 @@ export class RelayGovernor {
     // the new circuit's HOP stream is open already: it counts, and is governed from now (a tick
     // later, on loopback, its window had grown to the most a burst can then release)
     this.pickUp(this.now())
+    this.wake()
     let open = 0
     for (const s of this.init.streams()) if (s.member === source && s.stream.direction === 'inbound') open++
     if (open > (this.init.maxCircuitsPerMember ?? RELAY_MAX_CIRCUITS_PER_MEMBER)) {
@@ -204,6 +231,10 @@ export class RelayGovernor {
     for (const m of this.members.values()) {
       used += m.share.tickBytes
       if (m.streams.size > 0) active.push(m)
+    }
+    if (active.length === 0) {
+      this.sleep()
+      return
     }
     this.budget = nextBudget(
       this.budget,
