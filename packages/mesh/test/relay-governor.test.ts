@@ -137,7 +137,9 @@ describe('relay governor: no tick while nothing is relayed', () => {
     await sleep(ms + 300)
     const got = fx.received(b, a)
     const elapsed = performance.now() - started
-    console.log(`# woken governor: ${(got / 1e6).toFixed(2)} MB in ${elapsed.toFixed(0)} ms at a ${rate / 1e6} MB/s cap`)
+    console.log(
+      `# woken governor: ${(got / 1e6).toFixed(2)} MB in ${elapsed.toFixed(0)} ms at a ${rate / 1e6} MB/s cap`,
+    )
     assert.ok(got > 0, 'the circuit carried data')
     assert.ok(got <= (rate * elapsed) / 1000 + 1024 * 1024, `${got} B passed a ${rate} B/s cap`)
     await blasting
