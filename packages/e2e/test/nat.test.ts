@@ -405,6 +405,12 @@ describe('NAT traversal: a home router that maps ports (miniupnpd, UPnP IGD v2)'
         timeoutMs: 30_000,
         intervalMs: 100,
         what: 'c → a with relay1 blocked',
+      }).catch(async (err: Error) => {
+        // a failure here (once in CI) says what c knew of a and why its dials failed
+        console.log(`# upnp: c's entry for a: ${JSON.stringify(await peerPath(c, 'a'))}`)
+        const log = readFileSync(join(c.state, 'daemon.log'), 'utf8').split('\n')
+        console.log(`# upnp: c's log, last 40 lines:\n${log.slice(-40).join('\n')}`)
+        throw err
       })
       const first = Date.now() - t0
       const p = await c.exec('ping', ['-D', '-i', '0.1', '-c', '30', '-W', '1', aIp], 60_000)
