@@ -95,8 +95,42 @@ const builtinStandIns = {
   },
 }
 
+// Memory (issue 14): Noise's default crypto module compiles two WebAssembly modules when it is
+// imported — @chainsafe/as-chacha20poly1305 (its AEAD below 1200 bytes) and @chainsafe/as-sha256 —
+// +10 MB RSS in a bare node (WebAssembly code space, compiler threads). The daemon never runs
+// either: its AEAD is ours (mesh/src/noise-crypto.ts, the tun addon's) and Noise hashes with
+// node:crypto. The bundle gets stand-ins: SHA-256 from node:crypto (the same function), and a
+// ChaCha20-Poly1305 that can be constructed (Noise builds one at import) but refuses to run,
+// saying why. `e2e/test/service.test.ts` checks the installed daemon carries no WebAssembly.
+const WASM_STAND_INS = {
+  '@chainsafe/as-sha256': [
+    "import { createHash } from 'node:crypto'",
+    "export function digest(data) { return new Uint8Array(createHash('sha256').update(data).digest()) }",
+  ].join('\n'),
+  '@chainsafe/as-chacha20poly1305': [
+    'const refuse = () => {',
+    "  throw new Error('@chainsafe/as-chacha20poly1305 is not in this build (scripts/build.mjs): pass Noise the crypto of mesh/src/noise-crypto.ts')",
+    '}',
+    'export function newInstance() { return null }',
+    'export class ChaCha20Poly1305 { seal() { refuse() } open() { refuse() } }',
+  ].join('\n'),
+}
+const wasmStandIns = {
+  name: 'wasm-stand-ins',
+  setup(b) {
+    b.onResolve({ filter: /^@chainsafe\/as-(sha256|chacha20poly1305)$/ }, (args) => ({
+      path: args.path,
+      namespace: 'ml-wasm',
+    }))
+    b.onLoad({ filter: /.*/, namespace: 'ml-wasm' }, (args) => ({
+      contents: WASM_STAND_INS[args.path],
+      loader: 'js',
+    }))
+  },
+}
+
 const common = {
-  plugins: [inlineOwnPackageJson, builtinStandIns],
+  plugins: [inlineOwnPackageJson, builtinStandIns, wasmStandIns],
   bundle: true,
   platform: 'node',
   format: 'esm',

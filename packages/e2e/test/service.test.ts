@@ -73,7 +73,7 @@ describe('installed as a service', () => {
     execFileSync('systemd-analyze', ['verify', unit()], { stdio: ['ignore', 'pipe', 'pipe'] })
   })
 
-  it('the installed bundle loads no HTTP client stack at start-up (undici, tls, http2: ~4 MB idle)', {
+  it('the installed bundle loads no HTTP client stack and no WebAssembly at start-up (undici, tls, http2: ~4 MB idle; Noise’s WebAssembly ciphers)', {
     skip,
   }, () => {
     // every chunk but the two entry points (which would run the CLI or a daemon), each imported in
@@ -90,13 +90,18 @@ describe('installed as a service', () => {
       const out = execFileSync(join(lib, 'bin', 'node'), [
         '--input-type=module',
         '-e',
-        `await import(${JSON.stringify(join(lib, 'dist', f))}); console.log(JSON.stringify(process.moduleLoadList)); process.exit(0)`,
+        // WebAssembly compiled at import counts too: Noise's default crypto compiled two modules
+        // (+10 MB), which the bundle replaces (scripts/build.mjs, WASM_STAND_INS)
+        `let wasm = 0; const M = WebAssembly.Module; WebAssembly.Module = function (...a) { wasm++; return new M(...a) }; await import(${JSON.stringify(join(lib, 'dist', f))}); console.log(JSON.stringify([...process.moduleLoadList, ...(wasm > 0 ? ['WebAssembly'] : [])])); process.exit(0)`,
       ])
       for (const m of JSON.parse(out.toString()) as string[]) loaded.add(m.replace(/^NativeModule /, ''))
     }
     assert.ok(loaded.has('http'), 'the chunks import node:http (the admin and metrics servers)')
-    for (const heavy of ['internal/deps/undici/undici', 'tls', 'http2', 'https'])
+    for (const heavy of ['internal/deps/undici/undici', 'tls', 'http2', 'https', 'WebAssembly'])
       assert.equal(loaded.has(heavy), false, `${heavy} is loaded at import`)
+    // the daemon's own bundle cannot be imported without running it: no WebAssembly in its text
+    const daemon = readFileSync(join(lib, 'dist', 'meshlan-daemon.mjs'), 'utf8')
+    assert.equal(daemon.includes('WebAssembly.Module'), false, 'the daemon bundle compiles WebAssembly')
   })
 
   it('the installed command brings a node up in a namespace (TUN, address, status)', { skip }, async () => {
