@@ -26,6 +26,27 @@ describe('RelayRole', () => {
     assert.match(off.status(0).reason, /opted out/)
   })
 
+  it('nextCheck: the next time a round can do anything, so an idle node need not look every second', () => {
+    assert.equal(new RelayRole(true).nextCheck(0), Number.POSITIVE_INFINITY)
+    const r = new RelayRole('auto')
+    const t = 1_000_000
+    assert.ok(r.nextCheck(t) <= t, 'unconfirmed, never asked: now')
+    r.asking('m1', t)
+    assert.equal(r.nextCheck(t), t + RELAY_CONFIRM_RETRY_MS, 'unconfirmed: the retry')
+    assert.equal(r.due(r.nextCheck(t) - 1), false)
+    assert.equal(r.due(r.nextCheck(t)), true)
+    r.idle(t)
+    assert.equal(r.nextCheck(t), t + RELAY_CONFIRM_IDLE_MS, 'nobody to ask: the quiet period')
+    r.wake()
+    r.confirm('m1', '/ip4/203.0.113.5/tcp/7946', t)
+    assert.equal(r.nextCheck(t), t + RELAY_RECONFIRM_MS, 'serving: the re-confirmation')
+    // a re-confirmation that never comes: serving must flip when the confirmation runs out, and
+    // the round after it must be scheduled for that moment, not a retry period later
+    r.asking('m2', t + RELAY_CONFIRM_TTL_MS - 1)
+    assert.equal(r.nextCheck(t + RELAY_CONFIRM_TTL_MS - 1), t + RELAY_CONFIRM_TTL_MS)
+    assert.equal(r.serving(t + RELAY_CONFIRM_TTL_MS), false)
+  })
+
   it('auto: serves once an outside member dialled us back, until the confirmation expires', () => {
     const r = new RelayRole('auto')
     const t = 1_000_000

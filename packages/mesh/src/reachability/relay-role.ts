@@ -66,6 +66,20 @@ export class RelayRole {
     return now - this.lastAsk >= every
   }
 
+  /**
+   * When a round may next have something to do: due() turning true, or a confirmation running
+   * out (serving flips). The service sleeps until then instead of asking every second (issue 14:
+   * an idle public node woke each second for a check that said "not yet" 59 times a minute).
+   */
+  nextCheck(now: number): number {
+    if (this.mode !== 'auto') return Number.POSITIVE_INFINITY
+    const every = this.serving(now) ? RELAY_RECONFIRM_MS : RELAY_CONFIRM_RETRY_MS
+    const ask = Math.max(this.quietUntil, this.lastAsk + every)
+    const expires =
+      this.confirmed != null ? this.confirmed.at + RELAY_CONFIRM_TTL_MS : Number.POSITIVE_INFINITY
+    return Math.min(ask, expires)
+  }
+
   /** A round found nobody to ask: skip rounds for RELAY_CONFIRM_IDLE_MS, or until wake(). */
   idle(now: number): void {
     this.quietUntil = now + RELAY_CONFIRM_IDLE_MS

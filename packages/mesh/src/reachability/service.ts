@@ -55,6 +55,7 @@ import {
   FIRST_PROBE_MS,
   OBSERVE_MAX_STREAMS,
   PUNCH_AFTER_RELAYED_MS,
+  RELAY_CONFIRM_IDLE_MS,
   RELAY_CONFIRM_RETRY_MS,
   RELAY_SOON_MS,
   REPUNCH_AFTER_FALLBACK_MS,
@@ -219,6 +220,9 @@ export class Reachability {
   private readonly timers: NodeJS.Timeout[] = []
   private relaySoon: NodeJS.Timeout | null = null
   private watchTimer: NodeJS.Timeout | null = null
+  /** The next relay = "auto" round (scheduleConfirm) and when it fires. */
+  private confirmTimer: NodeJS.Timeout | null = null
+  private confirmAt = 0
   private running = false
   private readonly relayRole: RelayRole
   private readonly relayServer: boolean
@@ -269,6 +273,7 @@ export class Reachability {
             listenPort: () => this.listenPort(),
             onChange: () => {
               this.relayRole.wake() // a mapped port is an address members outside can dial back
+              this.scheduleConfirm()
               void this.c.publishRecord().catch(() => {})
             },
           })
@@ -327,8 +332,7 @@ export class Reachability {
     this.scheduleWatch(DIRECT_WATCH_IDLE_MS)
     // the governor's 100 ms tick runs only while we serve (relayChanged): idle CPU, issue 14
     if (this.relaying()) this.governor?.start()
-    if (this.relayServer)
-      this.timers.push(setInterval(() => void this.confirmRelay(), RELAY_CONFIRM_RETRY_MS))
+    this.scheduleConfirm()
     setTimeout(() => void this.maintainRelays().then(() => this.probeNat()), FIRST_PROBE_MS).unref()
     // in the background: a router that doesn't answer never holds up start
     this.portMapper?.start()
@@ -340,6 +344,8 @@ export class Reachability {
     for (const t of this.timers) clearInterval(t)
     this.timers.length = 0
     if (this.watchTimer != null) clearTimeout(this.watchTimer)
+    if (this.confirmTimer != null) clearTimeout(this.confirmTimer)
+    this.confirmTimer = null
     if (this.relaySoon != null) clearTimeout(this.relaySoon)
     this.relaySoon = null
     this.offOpen?.()
@@ -564,7 +570,7 @@ export class Reachability {
   setRelayMode(mode: RelayMode): boolean {
     if (!this.relayServer && mode !== false) return false
     this.relayRole.setMode(mode)
-    void this.confirmRelay()
+    void this.confirmRelay().finally(() => this.scheduleConfirm())
     return true
   }
 
@@ -615,6 +621,29 @@ export class Reachability {
    * relay = "auto": asks one member outside our network to dial us back (dialback.ts) and
    * serves, or stops serving, by the answer; republishes our record when that changes.
    */
+  /**
+   * The next relay = "auto" round, when the role says one may have something to do: every
+   * RELAY_CONFIRM_RETRY_MS while unconfirmed with members to ask, else up to RELAY_CONFIRM_IDLE_MS
+   * (a wake() re-arms it at once).
+   */
+  private scheduleConfirm(): void {
+    if (!this.running || !this.relayServer) return
+    const now = Date.now()
+    const wait = Math.min(
+      Math.max(this.relayRole.nextCheck(now) - now, RELAY_CONFIRM_RETRY_MS),
+      RELAY_CONFIRM_IDLE_MS,
+    )
+    // only ever earlier: connections opening every second must not push the round back forever
+    if (this.confirmTimer != null && this.confirmAt <= now + wait) return
+    if (this.confirmTimer != null) clearTimeout(this.confirmTimer)
+    this.confirmAt = now + wait
+    this.confirmTimer = setTimeout(() => {
+      this.confirmTimer = null
+      void this.confirmRelay().finally(() => this.scheduleConfirm())
+    }, wait)
+    this.confirmTimer.unref()
+  }
+
   private async confirmRelay(): Promise<void> {
     const now = Date.now()
     if (!this.running || this.confirming) return
@@ -730,6 +759,7 @@ export class Reachability {
   private onConnectionOpen(conn: Connection): void {
     if (!this.running) return
     this.relayRole.wake()
+    this.scheduleConfirm()
     const peer = conn.remotePeer.toString()
     if (!isRelayed(conn)) {
       this.c.onDirect(peer, conn)
