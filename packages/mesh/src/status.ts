@@ -3,7 +3,7 @@
  * from the services' state. Read-only; nothing here changes the node.
  */
 import type { Connection } from '@libp2p/interface'
-import { ipToUint32, uint32ToIp } from '@meshlan/wire'
+import { compareNames, ipToUint32, uint32ToIp } from '@meshlan/wire'
 import { PING_INTERVAL_MS, PING_TIMEOUT_MS } from './constants.ts'
 import type { IpFamily } from './ip-family.ts'
 import type { PeerEntry, PeerTable } from './peer-table.ts'
@@ -143,7 +143,7 @@ export function peerStatuses(src: StatusSource): PeerStatus[] {
         exitNode: p.exitNode,
       }
     })
-    .sort((a, b) => a.name.localeCompare(b.name))
+    .sort((a, b) => compareNames(a.name, b.name))
 }
 
 /** A member by final name (with or without `.mesh`) or overlay IP. */
@@ -160,7 +160,7 @@ export function nameList(table: PeerTable): Array<{ name: string; ip: string }> 
   const out: Array<{ name: string; ip: string }> = []
   if (table.self != null) out.push({ name: table.self.name, ip: uint32ToIp(table.self.ip) })
   for (const p of table.peers.values()) out.push({ name: p.name, ip: uint32ToIp(p.ip) })
-  return out.sort((a, b) => a.name.localeCompare(b.name))
+  return out.sort((a, b) => compareNames(a.name, b.name))
 }
 
 /** The final name of the member (or us) at an overlay address. */

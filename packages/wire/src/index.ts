@@ -49,7 +49,7 @@ export {
   verifySigned,
 } from './envelope.ts'
 export { InvalidFrameError, InvalidMessageError } from './errors.ts'
-export { isEd25519PeerId, NAME_RE, NETWORK_ID_RE, sanitizeName } from './fields.ts'
+export { compareNames, isEd25519PeerId, NAME_RE, NETWORK_ID_RE, sanitizeName } from './fields.ts'
 export {
   CONTROL_DECODER_MAX_BUFFER_BYTES,
   createFrameBatch,

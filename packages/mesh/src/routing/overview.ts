@@ -2,7 +2,7 @@
  * `meshlan route list` and the owner's approval checks: per node, what it advertises (its newest
  * record), what the policy approves, and which node is primary for each prefix. Pure.
  */
-import { EXIT_ROUTE, type NodeRecord, type Policy, parseCidr } from '@meshlan/wire'
+import { compareNames, EXIT_ROUTE, type NodeRecord, type Policy, parseCidr } from '@meshlan/wire'
 import { RouteNotAdvertisedError } from './errors.ts'
 import { approvedOffer, choosePrimaries, type Offer } from './select.ts'
 
@@ -62,7 +62,7 @@ export function routeOverview(policy: Policy, records: Iterable<NodeRecord>): Ro
       exitNode: { advertised: r?.exitNode === true, approved: approved.includes(EXIT_ROUTE) },
     })
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name))
+  return out.sort((a, b) => compareNames(a.name, b.name))
 }
 
 /**
