@@ -78,22 +78,32 @@ function lazyStandIn(name) {
   ].join('\n')
 }
 
-const builtinStandIns = {
-  name: 'builtin-stand-ins',
-  setup(b) {
-    const filter = new RegExp(`^(node:)?(${Object.keys(STAND_INS).join('|')})$`)
-    b.onResolve({ filter }, (args) =>
-      // a stand-in's own require of the real module stays external
-      args.namespace === 'ml-builtin'
-        ? { path: args.path, external: true }
-        : { path: args.path.replace(/^node:/, ''), namespace: 'ml-builtin' },
-    )
-    b.onLoad({ filter: /.*/, namespace: 'ml-builtin' }, (args) => ({
-      contents: STAND_INS[args.path] === 'lazy' ? lazyStandIn(args.path) : requiredStandIn(args.path),
-      loader: 'js',
-    }))
-  },
+/**
+ * An esbuild plugin that resolves the modules `filter` matches to generated source (`contents`),
+ * in the namespace `ml-NAME`. `ownImportsExternal`: a stand-in's own import of the module it stands
+ * in for (a builtin's real module) stays external instead of resolving to itself.
+ */
+function standInPlugin(name, filter, contents, { ownImportsExternal = false } = {}) {
+  const namespace = `ml-${name}`
+  return {
+    name: `${name}-stand-ins`,
+    setup(b) {
+      b.onResolve({ filter }, (args) =>
+        ownImportsExternal && args.namespace === namespace
+          ? { path: args.path, external: true }
+          : { path: args.path.replace(/^node:/, ''), namespace },
+      )
+      b.onLoad({ filter: /.*/, namespace }, (args) => ({ contents: contents(args.path), loader: 'js' }))
+    },
+  }
 }
+
+const builtinStandIns = standInPlugin(
+  'builtin',
+  new RegExp(`^(node:)?(${Object.keys(STAND_INS).join('|')})$`),
+  (path) => (STAND_INS[path] === 'lazy' ? lazyStandIn(path) : requiredStandIn(path)),
+  { ownImportsExternal: true },
+)
 
 // Memory (issue 14): Noise's default crypto module compiles two WebAssembly modules when it is
 // imported — @chainsafe/as-chacha20poly1305 (its AEAD below 1200 bytes) and @chainsafe/as-sha256 —
@@ -115,19 +125,11 @@ const WASM_STAND_INS = {
     'export class ChaCha20Poly1305 { seal() { refuse() } open() { refuse() } }',
   ].join('\n'),
 }
-const wasmStandIns = {
-  name: 'wasm-stand-ins',
-  setup(b) {
-    b.onResolve({ filter: /^@chainsafe\/as-(sha256|chacha20poly1305)$/ }, (args) => ({
-      path: args.path,
-      namespace: 'ml-wasm',
-    }))
-    b.onLoad({ filter: /.*/, namespace: 'ml-wasm' }, (args) => ({
-      contents: WASM_STAND_INS[args.path],
-      loader: 'js',
-    }))
-  },
-}
+const wasmStandIns = standInPlugin(
+  'wasm',
+  /^@chainsafe\/as-(sha256|chacha20poly1305)$/,
+  (path) => WASM_STAND_INS[path],
+)
 
 const common = {
   plugins: [inlineOwnPackageJson, builtinStandIns, wasmStandIns],

@@ -131,6 +131,12 @@ async function kernelCounters(n: MeshHost): Promise<Map<string, number>> {
   return m
 }
 
+/** One counter of the node's LAN interface (/sys/class/net/IF/statistics/NAME), read in its namespace. */
+async function lanStat(n: MeshHost, name: string): Promise<number> {
+  const ifname = n.host.iface('lan').ifname
+  return Number(must(await n.exec('cat', [`/sys/class/net/${ifname}/statistics/${name}`]), 'stats').trim())
+}
+
 /** Sockets still dialling when the window ends, by destination, over the whole lab. */
 async function dialling(ml: MeshLab, names: string[]): Promise<string> {
   const byDst = new Map<string, number>()
@@ -155,11 +161,8 @@ async function drops(ml: MeshLab, names: string[]): Promise<string> {
   let rxDrop = 0
   for (const x of names) {
     const n = ml.node(x)
-    const ifname = n.host.iface('lan').ifname
-    const read = async (f: string) =>
-      Number(must(await n.exec('cat', [`/sys/class/net/${ifname}/statistics/${f}`]), 'stats').trim())
-    txDrop += await read('tx_dropped')
-    rxDrop += await read('rx_dropped')
+    txDrop += await lanStat(n, 'tx_dropped')
+    rxDrop += await lanStat(n, 'rx_dropped')
   }
   const sw = ml.lab.switchNamespace
   const r = await ml.node(names[0]).host.exec('ip', ['-n', sw, '-s', '-j', 'link'])
@@ -228,9 +231,6 @@ async function sample(n: MeshHost): Promise<Sample> {
     const [packets, bytes] = line.trim().split(/\s+/).map(Number)
     return { packets, bytes }
   }
-  const ifname = n.host.iface('lan').ifname
-  const stat = async (dir: 'tx' | 'rx') =>
-    Number(must(await n.exec('cat', [`/sys/class/net/${ifname}/statistics/${dir}_bytes`]), 'stats').trim())
   const f = readFileSync(`/proc/${pidOf(n)}/stat`, 'utf8')
     .split(') ')[1]
     .split(' ')
@@ -243,8 +243,8 @@ async function sample(n: MeshHost): Promise<Sample> {
     lanIn: counter(inList, `${COUNT}:lan`),
     loOut: counter(outList, `${COUNT}:lo`),
     loIn: counter(inList, `${COUNT}:lo`),
-    ifTx: await stat('tx'),
-    ifRx: await stat('rx'),
+    ifTx: await lanStat(n, 'tx_bytes'),
+    ifRx: await lanStat(n, 'rx_bytes'),
     cpuS,
     kernel: await kernelCounters(n),
   }

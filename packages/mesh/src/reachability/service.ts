@@ -618,10 +618,6 @@ export class Reachability {
   }
 
   /**
-   * relay = "auto": asks one member outside our network to dial us back (dialback.ts) and
-   * serves, or stops serving, by the answer; republishes our record when that changes.
-   */
-  /**
    * The next relay = "auto" round, when the role says one may have something to do: every
    * RELAY_CONFIRM_RETRY_MS while unconfirmed with members to ask, else up to RELAY_CONFIRM_IDLE_MS
    * (a wake() re-arms it at once).
@@ -644,6 +640,10 @@ export class Reachability {
     this.confirmTimer.unref()
   }
 
+  /**
+   * relay = "auto": asks one member outside our network to dial us back (dialback.ts) and
+   * serves, or stops serving, by the answer; republishes our record when that changes.
+   */
   private async confirmRelay(): Promise<void> {
     const now = Date.now()
     if (!this.running || this.confirming) return
