@@ -48,12 +48,29 @@ export function msUntilDirect(
   from: MeshHost,
   name: string,
   since: number,
-  opts: { timeoutMs: number; intervalMs: number; what: string },
+  opts: { timeoutMs: number; intervalMs: number; what: string; peer?: MeshHost },
 ): Promise<number> {
   return waitFor(
     async () => ((await peerPath(from, name))?.path === 'direct' ? Date.now() - since : false),
     opts,
-  )
+  ).catch(async (err: Error) => {
+    // a rare CI failure must say what each side tried: their entries for each other, then every
+    // punch line of their logs (attempts, reasons, retries) and the last lines
+    for (const [h, other] of [
+      [from, name],
+      [opts.peer, from.name],
+    ] as Array<[MeshHost | undefined, string]>) {
+      if (!h) continue
+      console.log(
+        `# ${opts.what}: ${h.name}'s entry for ${other}: ${JSON.stringify(await peerPath(h, other))}`,
+      )
+      const log = readFileSync(join(h.state, 'daemon.log'), 'utf8').split('\n')
+      const punch = log.filter((l) => /punch|dcutr|direct|relay/i.test(l)).slice(-30)
+      console.log(`# ${h.name}'s punch and path lines (last 30):\n${punch.join('\n')}`)
+      console.log(`# ${h.name}'s log, last 15 lines:\n${log.slice(-15).join('\n')}`)
+    }
+    throw err
+  })
 }
 
 export async function reserved(n: MeshHost, count = 1): Promise<boolean> {

@@ -163,7 +163,7 @@ async function directOverIpv6(ml: MeshLab, what: string): Promise<void> {
     'b',
     tUp,
     // three punches (at once, 10 s and 30 s later), as the other resetting-router labs allow
-    { timeoutMs: 45_000, intervalMs: 100, what: 'a direct path a ↔ b over IPv6' },
+    { timeoutMs: 45_000, intervalMs: 100, what: 'a direct path a ↔ b over IPv6', peer: b },
   )
   console.log(
     `# ${what}: b up → first reply from a ${first} ms (path then: ${firstPath}); direct ${direct} ms after up`,

@@ -87,6 +87,7 @@ for (const [prefix, filter] of [
         timeoutMs: 15_000,
         intervalMs: 50,
         what: 'a direct path a ↔ a2',
+        peer: a2,
       })
       console.log(
         `# shared ${filter} NAT: a2 up → first reply from a ${first} ms, direct ${direct} ms after up`,
@@ -141,7 +142,7 @@ describe('NAT traversal: double NAT (a home router behind a port-preserving carr
       t1,
       // 45 s: three punches (at once, 10 s and 30 s later); through resetting routers on this loaded
       // machine a first punch failed in 9 of 20 bench attempts (docs/nat.md, the NAT matrix)
-      { timeoutMs: 45_000, intervalMs: 100, what: 'a direct path a ↔ b through the double NAT' },
+      { timeoutMs: 45_000, intervalMs: 100, what: 'a direct path a ↔ b through the double NAT', peer: b },
     )
     console.log(`# double NAT: first reply a → b after ${t1 - t0} ms; direct ${direct} ms after it`)
     const r = await pingWithRelaysBlocked(ml, a, bIp)

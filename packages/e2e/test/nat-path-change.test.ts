@@ -135,6 +135,7 @@ describe('NAT lab: path changes under a live TCP connection', () => {
       timeoutMs: 60_000,
       intervalMs: 100,
       what: 'a direct path after unblocking',
+      peer: b,
     })
     // direct for real: the flow keeps arriving with every relay blocked
     const rxBefore = probe.received()

@@ -56,6 +56,7 @@ describe('NAT traversal: two home LANs behind port-preserving NATs', () => {
       timeoutMs: 30_000,
       intervalMs: 100,
       what: 'a direct path a ↔ b',
+      peer: b,
     })
     console.log(`# first reply a → b after ${firstReply} ms; direct after ${direct} ms`)
     const p = await a.exec('ping', ['-c', '5', '-i', '0.2', '-W', '2', bIp])
@@ -170,6 +171,7 @@ describe('NAT traversal: two home LANs behind NATs that answer unsolicited SYNs 
       timeoutMs: 30_000,
       intervalMs: 100,
       what: 'a direct path a ↔ b through the rejecting NATs',
+      peer: b,
     })
     console.log(`# reset routers: first reply a → b after ${t1 - t0} ms; direct ${direct} ms after it`)
     assert.equal((await peerPath(b, 'a'))?.path, 'direct')
