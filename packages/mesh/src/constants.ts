@@ -94,10 +94,17 @@ export const RELAY_MAINTAIN_MS = 5_000
 /** Direct paths that carry tunnel traffic are pinged this often… */
 export const DIRECT_WATCH_MS = 300
 /**
- * …and while no tunnel is active, the watchdog looks again this often: a tunnel that starts is
- * watched within a second, and an idle node is not woken 3 times a second (issue 14, idle CPU).
+ * …and while no tunnel is active, a watchdog the pump cannot wake (no `onTunnelActive`: tests,
+ * a node without a device) looks again this often. The daemon's sleeps instead until the pump
+ * says a tunnel started (issue 14, idle CPU: one wake-up a second less on every idle node).
  */
 export const DIRECT_WATCH_IDLE_MS = 1_000
+/**
+ * A peer's tunnel counts as active when it sent packets this recently: the watchdog pings active
+ * peers' paths, and the pump reports a tunnel that sends after this much quiet (it wakes the
+ * watchdog, which sleeps while no tunnel is active). 3 s: ten watchdog rounds after the last packet.
+ */
+export const TUNNEL_ACTIVE_WINDOW_MS = 3_000
 /** …and a ping slower than this counts as a miss (two misses: fall back to the relay). */
 export const DIRECT_WATCH_TIMEOUT_MS = 300
 /**

@@ -61,6 +61,7 @@ import {
   PEER_QUEUE_BYTES,
   PEER_QUEUE_BYTES_OFFLOAD,
   SEND_RUN_BYTES,
+  TUNNEL_ACTIVE_WINDOW_MS,
   TUNNEL_RETRY_AFTER_FAILURE_MS,
   TUNNEL_RETRY_AFTER_REFUSAL_MS,
 } from './constants.ts'
@@ -253,6 +254,7 @@ export class Pump {
   private readonly dropLog: RateLimitedLog
   private readonly routes = new RouteTable<PeerLink>()
   private readonly links = new Map<string, PeerLink>()
+  private readonly activeListeners: Array<(peerId: string) => void> = []
   private readonly touched: PeerLink[] = []
   private readonly rxOffsets: Uint32Array
   private readonly rxLengths: Uint32Array
@@ -449,6 +451,23 @@ export class Pump {
     if (old != null && old !== stream) void old.close().catch(() => old.abort(new Error('replaced')))
   }
 
+  /**
+   * Calls `listener` when a peer's tunnel sends after TUNNEL_ACTIVE_WINDOW_MS of quiet (or for the
+   * first time), and when a tunnel that sent within that window gets a stream (a new one, or
+   * another path's): the reachability watchdog sleeps until then. Returns the unsubscribe.
+   */
+  onActive(listener: (peerId: string) => void): () => void {
+    this.activeListeners.push(listener)
+    return () => {
+      const i = this.activeListeners.indexOf(listener)
+      if (i >= 0) this.activeListeners.splice(i, 1)
+    }
+  }
+
+  private started(peerId: string): void {
+    for (const l of this.activeListeners) l(peerId)
+  }
+
   /** Peers we sent tunnel traffic to within the last `windowMs`. */
   activePeers(windowMs: number): string[] {
     const since = Date.now() - windowMs
@@ -538,6 +557,7 @@ export class Pump {
       q.enqueue(slab, frameStart, off + len, flowHash(h.src, h.dst, h.proto, h.sport, h.dport), mono)
       if (!link.touched) {
         link.touched = true
+        if (now - link.lastTx > TUNNEL_ACTIVE_WINDOW_MS) this.started(link.peerId)
         link.lastTx = now
         touched.push(link)
       }
@@ -597,6 +617,9 @@ export class Pump {
     link.out = stream
     link.needsDrain = false
     link.refused = null
+    // the tunnel's first packet fired onActive before it had a stream (activePeers counts only
+    // peers with one): say it again now that the watchdog has a path to watch
+    if (Date.now() - link.lastTx <= TUNNEL_ACTIVE_WINDOW_MS) this.started(link.peerId)
     // the stream is ours to send on: the far side may write back control frames only (a refusal
     // with its reason), so the decoder holds one control frame at most and fails on anything else
     const decoder = new FrameDecoder({ controlOnly: true })

@@ -84,3 +84,59 @@ describe('Reachability service (loopback TCP)', () => {
     })
   })
 })
+
+describe('Reachability watchdog: sleeps while no tunnel is active (issue 14, idle CPU)', () => {
+  it('looks once, sleeps, wakes when the pump says a tunnel started, watches it every round, sleeps again', async () => {
+    const node = await loopbackNode()
+    let rounds = 0
+    let active: string[] = []
+    let wake: ((peerId: string) => void) | null = null
+    const s = createReachability(
+      { selfId: node.peerId.toString(), log: createLogger('rs', { level: 'error' }) },
+      {
+        host: hostOfNode(node),
+        topology: { record: () => undefined, relays: () => [] },
+        isMember: () => false,
+        underlay: () => true,
+        publishRecord: async () => {},
+        onDirect: () => {},
+        activePeers: () => {
+          rounds++
+          return active
+        },
+        onTunnelActive: (fn) => {
+          wake = fn
+          return () => {
+            wake = null
+          }
+        },
+      },
+    )
+    try {
+      await s.start()
+      assert.ok(wake != null, 'the service registered for tunnel starts')
+      await until(() => s.watchdogAsleep, 3000, 'the first round to find nothing and sleep')
+      const asleepAt = rounds
+      await new Promise((r) => setTimeout(r, 2500))
+      assert.equal(rounds, asleepAt, 'no rounds while asleep (it polled every second before)')
+      // a tunnel starts (to a peer we hold no connection to: the round finds no path to ping, but
+      // the tunnel is active)
+      const peer = (await loopbackNode().then(async (o) => (await o.stop(), o))).peerId.toString()
+      active = [peer]
+      const t0 = Date.now()
+      ;(wake as unknown as (p: string) => void)(peer)
+      await until(() => rounds > asleepAt, 1000, 'a round right after the wake-up')
+      const woke = Date.now() - t0
+      assert.ok(woke < 500, `the round ran ${woke} ms after the tunnel started`)
+      await new Promise((r) => setTimeout(r, 1000))
+      assert.ok(rounds - asleepAt >= 3, `${rounds - asleepAt} rounds in ~1 s while active (every 300 ms)`)
+      assert.equal(s.watchdogAsleep, false)
+      active = []
+      await until(() => s.watchdogAsleep, 2000, 'the watchdog to sleep once the tunnel is quiet')
+    } finally {
+      await s.stop()
+      assert.equal(wake, null, 'stop unsubscribes')
+      await node.stop()
+    }
+  })
+})

@@ -118,8 +118,6 @@ export const PUNCH_AFTER_RELAYED_MS = 100
 export const REPUNCH_AFTER_FALLBACK_MS = 3_000
 /** Watchdog: consecutive missed pings before a direct path counts as dead. */
 export const DIRECT_MISSES_TO_FALLBACK = 2
-/** Watchdog: a peer counts as active when its tunnel moved packets this recently. */
-export const TUNNEL_ACTIVE_WINDOW_MS = 3_000
 
 /**
  * Public IPs members observed for us that we keep (the most recent ones). A host has one public

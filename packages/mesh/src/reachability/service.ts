@@ -39,6 +39,7 @@ import {
   NAT_PROBE_MS,
   RELAY_MAINTAIN_MS,
   RELAYED_WATCH_TIMEOUT_MS,
+  TUNNEL_ACTIVE_WINDOW_MS,
 } from '../constants.ts'
 import { addrFamily, announceableFamily, type IpFamily, isGlobalIpv6 } from '../ip-family.ts'
 import type { Logger } from '../logger.ts'
@@ -59,7 +60,6 @@ import {
   RELAY_CONFIRM_RETRY_MS,
   RELAY_SOON_MS,
   REPUNCH_AFTER_FALLBACK_MS,
-  TUNNEL_ACTIVE_WINDOW_MS,
 } from './constants.ts'
 import {
   askDialBack,
@@ -162,6 +162,12 @@ export interface ReachabilityComponents {
   onDirect(peerId: string, conn: Connection): void
   /** Peers whose tunnel moved packets within `windowMs` (the watchdog pings their direct path). */
   activePeers(windowMs: number): string[]
+  /**
+   * Registers a callback for a tunnel that starts sending after TUNNEL_ACTIVE_WINDOW_MS of quiet
+   * (the pump's `onActive`): the watchdog then sleeps while no tunnel is active.
+   * @default none: an idle watchdog looks again every DIRECT_WATCH_IDLE_MS
+   */
+  onTunnelActive?(listener: (peerId: string) => void): () => void
   /** Bytes of tunnel packets received from a peer so far: a relayed path that delivers is alive. @default 0 */
   rxBytes?(peerId: string): number
   /** @default dialFromPort (tests count dials) */
@@ -220,6 +226,9 @@ export class Reachability {
   private readonly timers: NodeJS.Timeout[] = []
   private relaySoon: NodeJS.Timeout | null = null
   private watchTimer: NodeJS.Timeout | null = null
+  /** The watchdog found no active tunnel and waits for `onTunnelActive` instead of a timer. */
+  private watchAsleep = false
+  private offTunnelActive: (() => void) | undefined
   /** The next relay = "auto" round (scheduleConfirm) and when it fires. */
   private confirmTimer: NodeJS.Timeout | null = null
   private confirmAt = 0
@@ -329,6 +338,7 @@ export class Reachability {
     this.running = true
     this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
     this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
+    this.offTunnelActive = this.c.onTunnelActive?.(() => this.wakeWatch())
     this.scheduleWatch(DIRECT_WATCH_IDLE_MS)
     // the governor's 100 ms tick runs only while we serve (relayChanged): idle CPU, issue 14
     if (this.relaying()) this.governor?.start()
@@ -344,6 +354,9 @@ export class Reachability {
     for (const t of this.timers) clearInterval(t)
     this.timers.length = 0
     if (this.watchTimer != null) clearTimeout(this.watchTimer)
+    this.watchTimer = null
+    this.watchAsleep = false
+    this.offTunnelActive?.()
     if (this.confirmTimer != null) clearTimeout(this.confirmTimer)
     this.confirmTimer = null
     if (this.relaySoon != null) clearTimeout(this.relaySoon)
@@ -888,16 +901,35 @@ export class Reachability {
    */
   private scheduleWatch(ms: number): void {
     this.watchTimer = setTimeout(() => {
+      this.watchTimer = null
       const began = Date.now()
       void this.watchDirectPaths().then((active) => {
         if (!this.running) return
-        // one round at a time; rounds DIRECT_WATCH_MS apart from their starts while tunnels run
-        this.scheduleWatch(
-          active ? Math.max(0, DIRECT_WATCH_MS - (Date.now() - began)) : DIRECT_WATCH_IDLE_MS,
-        )
+        // a tunnel that started during the round (its wake-up was ignored: a round ran) counts
+        if (active || this.c.activePeers(TUNNEL_ACTIVE_WINDOW_MS).length > 0) {
+          // one round at a time; rounds DIRECT_WATCH_MS apart from their starts while tunnels run
+          this.scheduleWatch(Math.max(0, DIRECT_WATCH_MS - (Date.now() - began)))
+        } else if (this.c.onTunnelActive != null) {
+          // nothing to watch: sleep until the pump says a tunnel started (idle CPU, issue 14)
+          this.watchAsleep = true
+        } else {
+          this.scheduleWatch(DIRECT_WATCH_IDLE_MS)
+        }
       })
     }, ms)
     this.watchTimer.unref()
+  }
+
+  /** A tunnel started sending: a sleeping watchdog runs a round now. */
+  private wakeWatch(): void {
+    if (!this.running || !this.watchAsleep) return
+    this.watchAsleep = false
+    this.scheduleWatch(0)
+  }
+
+  /** Whether the watchdog sleeps until a tunnel starts (tests). */
+  get watchdogAsleep(): boolean {
+    return this.watchAsleep
   }
 
   /** One watchdog round; whether any tunnel was active. */
@@ -1015,6 +1047,7 @@ export function reachability(
       publishRecord: () => t.publishIfChanged(),
       onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
       activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
+      onTunnelActive: tu.pump == null ? undefined : (fn) => tu.pump?.onActive(fn) ?? (() => {}),
       rxBytes: (id) => tu.pump?.rxBytes(id) ?? 0,
       handle: (protocol, handler, options) => m.gate.handle(protocol, handler, options),
     })
