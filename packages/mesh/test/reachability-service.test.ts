@@ -121,7 +121,9 @@ describe('Reachability watchdog: sleeps while no tunnel is active (issue 14, idl
       assert.equal(rounds, asleepAt, 'no rounds while asleep (it polled every second before)')
       // a tunnel starts (to a peer we hold no connection to: the round finds no path to ping, but
       // the tunnel is active)
-      const peer = (await loopbackNode().then(async (o) => (await o.stop(), o))).peerId.toString()
+      const other = await loopbackNode()
+      const peer = other.peerId.toString()
+      await other.stop()
       active = [peer]
       const t0 = Date.now()
       ;(wake as unknown as (p: string) => void)(peer)
