@@ -30,11 +30,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-ip netns add "$NA"; ip netns add "$NB"
-ip link add "${P}x" netns "$NA" type veth peer name "${P}y" netns "$NB"
-ip -n "$NA" addr add 198.18.99.1/24 dev "${P}x"; ip -n "$NB" addr add 198.18.99.2/24 dev "${P}y"
-for n in "$NA" "$NB"; do ip -n "$n" link set lo up; done
-ip -n "$NA" link set "${P}x" up; ip -n "$NB" link set "${P}y" up
+# shellcheck source=../lib/netns-pair.sh
+. "$HERE/scripts/lib/netns-pair.sh"
+netns_pair "$P" 198.18.99
 ip netns exec "$NB" "${PIN_B[@]}" iperf3 -s -D -p 5201 -I "$WORK/iperf.pid" --logfile "$WORK/iperf-server.log"
 
 cli() { local root=$1 ns=$2 st=$3; shift 3; ip netns exec "$ns" env MESHLAN_LOG=warn "$NODE" "$root/packages/cli/src/main.ts" --state "$st" "$@"; }
