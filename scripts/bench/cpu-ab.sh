@@ -19,9 +19,11 @@ source "$HERE/scripts/lib/node-flags.sh"
 PIN_A=(); PIN_B=()
 if [ "${PIN:-0}" = 1 ]; then PIN_A=(taskset -c 0); PIN_B=(taskset -c 1); fi
 P=mlcpu$$; NA=${P}a; NB=${P}b; WORK=$(mktemp -d /tmp/meshlan-cpu-ab.XXXXXX)
-PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # `one` runs in a subshell (its output is captured): it records its daemons here, so an
+  # interrupted or failed round still ends them
+  [ -f "$WORK/daemons" ] && while read -r p; do kill "$p" 2>/dev/null || true; done <"$WORK/daemons"
+  pkill -P $$ 2>/dev/null || true # that subshell itself, when we were interrupted
   # iperf3 -D detaches: a deleted namespace does not end it, its pid file does
   [ -f "$WORK/iperf.pid" ] && kill "$(cat "$WORK/iperf.pid")" 2>/dev/null || true
   sleep 0.5
@@ -45,13 +47,13 @@ one() { # <root> -> "cpu_s_per_GB mbit"
   cli "$root" "$NA" "$w/A" network create bench >/dev/null 2>&1
   echo 'listen = ["/ip4/198.18.99.1/tcp/7946"]' >"$w/A/config.toml"
   mkdir -p "$w/B"; echo 'listen = ["/ip4/198.18.99.2/tcp/7946"]' >"$w/B/config.toml"
-  ip netns exec "$NA" "${PIN_A[@]}" env MESHLAN_LOG=warn "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/A" up --foreground 2>"$w/A.log" &
-  local pa=$!; PIDS+=("$pa")
+  ip netns exec "$NA" "${PIN_A[@]}" env MESHLAN_LOG=warn "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/A" up --foreground >"$w/A.out" 2>"$w/A.log" &
+  local pa=$!; echo "$pa" >>"$WORK/daemons"
   until_ok 20 cli "$root" "$NA" "$w/A" status
   local join; join=$(cli "$root" "$NA" "$w/A" key create bench --reusable --allow-all 2>/dev/null || cli "$root" "$NA" "$w/A" key create bench --reusable)
   cli "$root" "$NB" "$w/B" join "$join" --name b >/dev/null 2>&1
-  ip netns exec "$NB" "${PIN_B[@]}" env MESHLAN_LOG=warn "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/B" up --foreground 2>"$w/B.log" &
-  local pb=$!; PIDS+=("$pb")
+  ip netns exec "$NB" "${PIN_B[@]}" env MESHLAN_LOG=warn "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/B" up --foreground >"$w/B.out" 2>"$w/B.log" &
+  local pb=$!; echo "$pb" >>"$WORK/daemons"
   local target=''
   for _ in $(seq 300); do
     target=$(cli "$root" "$NB" "$w/B" status --json 2>/dev/null | jq -r 'select((.peers | length) >= 1) | .self.ip // empty' || true)

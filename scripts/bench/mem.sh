@@ -21,9 +21,11 @@ IDLE=${IDLE:-30}; DUR=${DUR:-10}; ROUNDS=${ROUNDS:-1}
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
 NODE=$(PATH="$HERE/.toolchain/bin:$PATH" command -v node)
 P=mlmem$$; NA=${P}a; NB=${P}b; WORK=$(mktemp -d /tmp/meshlan-mem.XXXXXX)
-PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # `one` runs in a subshell (its output is captured): it records its daemons here, so an
+  # interrupted or failed round still ends them
+  [ -f "$WORK/daemons" ] && while read -r p; do kill "$p" 2>/dev/null || true; done <"$WORK/daemons"
+  pkill -P $$ 2>/dev/null || true # that subshell itself, when we were interrupted
   [ -f "$WORK/iperf.pid" ] && kill "$(cat "$WORK/iperf.pid")" 2>/dev/null || true
   sleep 0.5
   ip netns del "$NA" 2>/dev/null || true
@@ -55,13 +57,13 @@ one() { # <variant> -> "idleA idleB peakA peakB mbit"
   cli "$NA" "$w/A" network create bench >/dev/null 2>&1
   echo 'listen = ["/ip4/198.18.98.1/tcp/7946"]' >"$w/A/config.toml"
   mkdir -p "$w/B"; echo 'listen = ["/ip4/198.18.98.2/tcp/7946"]' >"$w/B/config.toml"
-  ip netns exec "$NA" env MESHLAN_LOG=warn "${envs[@]}" "$NODE" "${flags[@]}" "$entry" --state "$w/A" up --foreground 2>"$w/A.log" &
-  local pa=$!; PIDS+=("$pa")
+  ip netns exec "$NA" env MESHLAN_LOG=warn "${envs[@]}" "$NODE" "${flags[@]}" "$entry" --state "$w/A" up --foreground >"$w/A.out" 2>"$w/A.log" &
+  local pa=$!; echo "$pa" >>"$WORK/daemons"
   until_ok 20 cli "$NA" "$w/A" status
   local join; join=$(cli "$NA" "$w/A" key create bench --reusable --allow-all 2>/dev/null)
   cli "$NB" "$w/B" join "$join" --name b >/dev/null 2>&1
-  ip netns exec "$NB" env MESHLAN_LOG=warn "${envs[@]}" "$NODE" "${flags[@]}" "$entry" --state "$w/B" up --foreground 2>"$w/B.log" &
-  local pb=$!; PIDS+=("$pb")
+  ip netns exec "$NB" env MESHLAN_LOG=warn "${envs[@]}" "$NODE" "${flags[@]}" "$entry" --state "$w/B" up --foreground >"$w/B.out" 2>"$w/B.log" &
+  local pb=$!; echo "$pb" >>"$WORK/daemons"
   local target=''
   for _ in $(seq 300); do
     target=$(cli "$NB" "$w/B" status --json 2>/dev/null | jq -r 'select((.peers | length) >= 1) | .self.ip // empty' || true)
