@@ -54,23 +54,23 @@ export function msUntilDirect(
     async () => ((await peerPath(from, name))?.path === 'direct' ? Date.now() - since : false),
     opts,
   ).catch(async (err: Error) => {
-    // a rare CI failure must say what each side tried: their entries for each other, then every
-    // punch line of their logs (attempts, reasons, retries) and the last lines
-    for (const [h, other] of [
-      [from, name],
-      [opts.peer, from.name],
-    ] as Array<[MeshHost | undefined, string]>) {
-      if (!h) continue
-      console.log(
-        `# ${opts.what}: ${h.name}'s entry for ${other}: ${JSON.stringify(await peerPath(h, other))}`,
-      )
-      const log = readFileSync(join(h.state, 'daemon.log'), 'utf8').split('\n')
-      const punch = log.filter((l) => /punch|dcutr|direct|relay/i.test(l)).slice(-30)
-      console.log(`# ${h.name}'s punch and path lines (last 30):\n${punch.join('\n')}`)
-      console.log(`# ${h.name}'s log, last 15 lines:\n${log.slice(-15).join('\n')}`)
-    }
+    // a rare CI failure must say what each side tried
+    await explainPath(opts.what, from, name)
+    if (opts.peer) await explainPath(opts.what, opts.peer, from.name)
     throw err
   })
+}
+
+/**
+ * For a failed path wait: `h`'s status entry for `other`, every punch and path line of its log
+ * (attempts, reasons, retries) and the log's last lines.
+ */
+export async function explainPath(what: string, h: MeshHost, other: string): Promise<void> {
+  console.log(`# ${what}: ${h.name}'s entry for ${other}: ${JSON.stringify(await peerPath(h, other))}`)
+  const log = readFileSync(join(h.state, 'daemon.log'), 'utf8').split('\n')
+  const punch = log.filter((l) => /punch|dcutr|direct|relay/i.test(l)).slice(-30)
+  console.log(`# ${h.name}'s punch and path lines (last 30):\n${punch.join('\n')}`)
+  console.log(`# ${h.name}'s log, last 40 lines:\n${log.slice(-40).join('\n')}`)
 }
 
 export async function reserved(n: MeshHost, count = 1): Promise<boolean> {

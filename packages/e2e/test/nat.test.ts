@@ -14,6 +14,7 @@ import { createAutoRelayLab, createNatLab, createUpnpLab } from '../src/nat-lab.
 import {
   assertRecovered,
   daemonPid,
+  explainPath,
   longestGap,
   msUntilDirect,
   type Netcheck,
@@ -409,9 +410,7 @@ describe('NAT traversal: a home router that maps ports (miniupnpd, UPnP IGD v2)'
         what: 'c → a with relay1 blocked',
       }).catch(async (err: Error) => {
         // a failure here (once in CI) says what c knew of a and why its dials failed
-        console.log(`# upnp: c's entry for a: ${JSON.stringify(await peerPath(c, 'a'))}`)
-        const log = readFileSync(join(c.state, 'daemon.log'), 'utf8').split('\n')
-        console.log(`# upnp: c's log, last 40 lines:\n${log.slice(-40).join('\n')}`)
+        await explainPath('upnp: c → a with relay1 blocked', c, 'a')
         throw err
       })
       const first = Date.now() - t0

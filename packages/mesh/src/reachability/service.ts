@@ -1031,6 +1031,7 @@ export function reachability(
 ): (components: ReachabilityServiceComponents) => Reachability {
   return (c) => {
     const { membership: m, topology: t, tunnel: tu } = c
+    const pump = tu.pump
     const reach = new Reachability(init, {
       host: hostOfComponents(c),
       topology: {
@@ -1047,7 +1048,7 @@ export function reachability(
       publishRecord: () => t.publishIfChanged(),
       onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
       activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
-      onTunnelActive: tu.pump == null ? undefined : (fn) => tu.pump?.onActive(fn) ?? (() => {}),
+      onTunnelActive: pump == null ? undefined : (fn) => pump.onActive(fn),
       rxBytes: (id) => tu.pump?.rxBytes(id) ?? 0,
       handle: (protocol, handler, options) => m.gate.handle(protocol, handler, options),
     })
