@@ -122,12 +122,23 @@ describe('NAT traversal: double NAT (a home router behind a port-preserving carr
   })
   after(async () => ml?.teardown())
 
-  it('hole punching through both NATs makes the path direct; netcheck says where members see us', {
+  it('hole punching through both NATs makes the path direct, though a router loses a SYN-ACK; netcheck says where members see us', {
     skip,
   }, async () => {
     const a = ml.node('a')
     const b = ml.node('b')
     await waitFor(() => reserved(b), { timeoutMs: 15_000, what: 'b to hold a relay reservation' })
+    // The router in front of the responder by peer id (the larger id) loses the first SYN-ACK it
+    // forwards out of its LAN. In a simultaneous open that leaves the responder connected and the
+    // initiator waiting ~1 s (the initial RTO) for its own SYN-ACK to be answered; a responder that
+    // took the initiator's part after 1 s of silence met an initiator: both timed out in Noise and
+    // the retries found the address pair in TIME_WAIT (a CI failure of this test, docs/nat.md).
+    const [aId, bId] = [(await a.status()).self.peerId, (await b.status()).self.peerId]
+    const [router, lan] = aId > bId ? ['homea', '192.168.1.0/24'] : ['natb', '192.168.2.0/24']
+    const lose = ['FORWARD', '-s', lan, '-p', 'tcp', '--tcp-flags', 'SYN,ACK', 'SYN,ACK']
+    const once = ['-m', 'statistic', '--mode', 'nth', '--every', '1000000', '--packet', '0', '-j', 'DROP']
+    const r0 = await ml.lab.router(router).exec('iptables', ['-I', ...lose, ...once])
+    assert.equal(r0.code, 0, r0.stderr)
     const bIp = await ipOf(b)
     const t0 = Date.now()
     await waitFor(async () => (await a.exec('ping', ['-c', '1', '-W', '1', bIp])).code === 0, {
@@ -145,6 +156,11 @@ describe('NAT traversal: double NAT (a home router behind a port-preserving carr
       { timeoutMs: 45_000, intervalMs: 100, what: 'a direct path a ↔ b through the double NAT', peer: b },
     )
     console.log(`# double NAT: first reply a → b after ${t1 - t0} ms; direct ${direct} ms after it`)
+    // whether the responder sent a SYN-ACK at all depends on how the SYNs crossed (in 1 of 6 local
+    // runs neither end saw the other's SYN before its own was answered): say which world this was
+    const counted = await ml.lab.router(router).exec('iptables', ['-vnxL', 'FORWARD'])
+    const lost = counted.stdout.split('\n').find((l) => l.includes('statistic'))
+    console.log(`# double NAT: SYN-ACKs lost at ${router}: ${lost?.trim().split(/\s+/)[0]}`)
     const r = await pingWithRelaysBlocked(ml, a, bIp)
     console.log(`# double NAT, every relay blocked: ${r.received}/${r.sent} replies`)
     assert.ok(r.received >= r.sent - 2, `only ${r.received}/${r.sent} replies with the relays blocked`)

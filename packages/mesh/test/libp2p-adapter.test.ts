@@ -4,6 +4,7 @@
  * file says which, before hole punching fails silently in the field.
  */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import type { Socket } from 'node:net'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -15,6 +16,7 @@ import {
   checkComponents,
   type Libp2pAdapter,
 } from '../src/reachability/libp2p-adapter.ts'
+import { discardPunched } from '../src/reachability/punch-dial.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
 import { socketPair, until } from './helpers.ts'
 import { blast, type RelayFixture, relayFixture } from './relay-fixture.ts'
@@ -130,6 +132,37 @@ describe('libp2p adapter contract (real loopback TCP)', () => {
       closed,
       new Promise((_, j) => setTimeout(() => j(new Error('far socket still open 5 s after close')), 5000)),
     ])
+  })
+
+  it('(b2) two initiators fail to connect; the punched socket is then reset, leaving no TIME_WAIT for the next punch', async () => {
+    const [sa, sb] = await socketPair()
+    const pairOf = `${sa.localPort}-${sa.remotePort}`
+    const farError = new Promise<string>((r) => {
+      sb.once('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message))
+      sb.once('close', () => r('closed'))
+    })
+    // both ends believe they initiate (what a responder did when it gave up waiting too early)
+    const results = await Promise.allSettled([
+      aa.upgradeSocket(sa, 'initiator', { signal: AbortSignal.timeout(800) }),
+      ab.upgradeSocket(sb, 'initiator', { signal: AbortSignal.timeout(800) }),
+    ])
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+      'two Noise initiators must not connect',
+    )
+    discardPunched(sa)
+    assert.equal(await farError, 'ECONNRESET', 'the far end saw a reset, not a FIN')
+    const tw = execFileSync('ss', ['-Htan', 'state', 'time-wait'], { encoding: 'utf8' })
+    const ports = tw
+      .split('\n')
+      .map((l) => l.match(/:(\d+)\s+\S+:(\d+)\s*$/))
+      .filter((m) => m != null)
+    assert.ok(
+      !ports.some((m) => `${m[1]}-${m[2]}` === pairOf || `${m[2]}-${m[1]}` === pairOf),
+      `the pair ${pairOf} is in TIME_WAIT:\n${tw}`,
+    )
+    sb.destroy()
   })
 
   it('(c) the components the adapter relies on exist with the expected arity', () => {

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { DialRefusedError, DialTimeoutError } from '@meshlan/tun'
 import {
   MAX_PUNCH_ATTEMPTS,
+  PUNCH_FIRST_BYTES_MS,
   PUNCH_REDIAL_MAX_MS,
   PUNCH_REDIAL_MIN_MS,
 } from '../src/reachability/constants.ts'
@@ -234,6 +235,13 @@ describe('peerSpeaksWithin (loopback socket pair)', () => {
       ours.resume()
     })
     assert.equal(got, '/multistream/1.0.0\n')
+    ours.destroy()
+  })
+
+  it('waits out an initiator that connects one initial RTO (1 s) after us: its SYN-ACK was lost', async () => {
+    const [ours, theirs] = await pair()
+    setTimeout(() => theirs.write('/multistream/1.0.0\n'), 1_200)
+    assert.equal(await peerSpeaksWithin(ours, PUNCH_FIRST_BYTES_MS), true)
     ours.destroy()
   })
 

@@ -91,16 +91,29 @@ export class AddressInUseError extends DialError {
   }
 }
 
-/** The peer answered with a reset: nothing listens there and it is not dialing us. */
+/**
+ * The peer answered with a reset. `ECONNREFUSED`: our SYN was reset, nothing listens there and it
+ * is not dialing us. `ECONNRESET`: the peer's SYN had reached us (a simultaneous open had begun)
+ * and then a reset came, from its host or a NAT on the way whose mapping had closed. Either way a
+ * hole punch dials again from the same port.
+ */
 export class DialRefusedError extends DialError {
-  constructor(local: string, remote: string, options?: { cause?: unknown }) {
+  constructor(
+    local: string,
+    remote: string,
+    options?: { cause?: unknown },
+    errnoName: 'ECONNREFUSED' | 'ECONNRESET' = 'ECONNREFUSED',
+  ) {
     super(
       'ERR_DIAL_REFUSED',
-      'ECONNREFUSED',
+      errnoName,
       local,
       remote,
-      `dial ${local} -> ${remote} refused: check the peer's address and port and that it is ` +
-        'listening (or dialing us back) there',
+      errnoName === 'ECONNRESET'
+        ? `dial ${local} -> ${remote} reset during a simultaneous open: dial again from the same port ` +
+            '(the peer or its NAT closed the half-open connection)'
+        : `dial ${local} -> ${remote} refused: check the peer's address and port and that it is ` +
+            'listening (or dialing us back) there',
       options,
     )
     this.name = 'DialRefusedError'
@@ -137,7 +150,13 @@ const hostPort = (address: string, port: number) =>
 const isPort = (p: unknown, min: number) =>
   Number.isInteger(p) && (p as number) >= min && (p as number) <= 65535
 
-function toDialError(err: NativeDialError, local: string, remote: string, timeoutMs: number): Error {
+/** The named error for a failed native connect (exported for its test). */
+export function toDialError(
+  err: Pick<NativeDialError, 'code' | 'message'>,
+  local: string,
+  remote: string,
+  timeoutMs: number,
+): Error {
   const options = { cause: err }
   switch (err.code) {
     case 'ETIMEDOUT':
@@ -146,7 +165,8 @@ function toDialError(err: NativeDialError, local: string, remote: string, timeou
     case 'EADDRNOTAVAIL':
       return new AddressInUseError(err.code, local, remote, options)
     case 'ECONNREFUSED':
-      return new DialRefusedError(local, remote, options)
+    case 'ECONNRESET':
+      return new DialRefusedError(local, remote, options, err.code as 'ECONNREFUSED' | 'ECONNRESET')
     default:
       return new DialError(
         'ERR_DIAL_FAILED',

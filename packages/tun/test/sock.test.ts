@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { TunOptionsError } from '../src/errors.ts'
-import { AddressInUseError, DialRefusedError, dialFromPort } from '../src/sock.ts'
+import { AddressInUseError, DialError, DialRefusedError, dialFromPort, toDialError } from '../src/sock.ts'
 import { addNetns, delNetns, ip, type NsProcess, runInNetns } from './fixtures/lab.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/sock-peer.ts', import.meta.url))
@@ -80,6 +80,20 @@ describe('dialFromPort on loopback', () => {
       await close(own)
       await close(target)
     }
+  })
+
+  it('a reset during a simultaneous open is a refusal (dial again), not a route failure', () => {
+    // ECONNRESET from connect(): the peer's SYN had reached us, then a RST (tcp_reset in SYN_RECV);
+    // a NAT lab punch gave up on it for 10 s when this was a plain DialError
+    const reset = toDialError({ code: 'ECONNRESET', message: 'Connection reset by peer' }, 'l', 'r', 1)
+    assert.ok(reset instanceof DialRefusedError)
+    assert.equal((reset as DialRefusedError).errnoName, 'ECONNRESET')
+    assert.match(reset.message, /dial again from the same port/)
+    const refused = toDialError({ code: 'ECONNREFUSED', message: 'x' }, 'l', 'r', 1)
+    assert.ok(refused instanceof DialRefusedError)
+    assert.equal((refused as DialRefusedError).errnoName, 'ECONNREFUSED')
+    const other = toDialError({ code: 'ENETUNREACH', message: 'Network is unreachable' }, 'l', 'r', 1)
+    assert.ok(other instanceof DialError && !(other instanceof DialRefusedError))
   })
 
   it('names the failures: refused, port held without SO_REUSEPORT, bad options', async () => {

@@ -70,11 +70,16 @@ export const PUNCH_SILENT_REDIAL_MAX_MS = 1_000
  * the instant between one of our refused tries and the next: then the peer's listener accepted
  * it (its side upgrades as responder, always) and our next try finds the address pair taken.
  * The responder by id therefore waits this long for the initiator's first bytes, and takes the
- * initiator's part when none come: a real initiator writes as soon as its connect completes,
- * within an RTT of ours, and even a loaded event loop is far below this; only that rare case
- * pays the wait.
+ * initiator's part when none come; only that rare case pays the wait.
+ *
+ * Why 2.5 s: the two ends of a simultaneous open need not connect at the same time. When the
+ * responder's SYN-ACK is lost, it is connected (the initiator's SYN-ACK reached it) while the
+ * initiator waits one initial RTO (1 s, RFC 6298) to send its SYN-ACK again and only then connects
+ * and speaks. With 1 s the responder gave up at the same instant and both ends took the initiator's
+ * part (Noise timed out on both: a CI failure of the double-NAT lab). 2.5 s covers one lost
+ * handshake segment, the RTT and a loaded event loop; two losses (3 s) cost a retried punch.
  */
-export const PUNCH_FIRST_BYTES_MS = 1_000
+export const PUNCH_FIRST_BYTES_MS = 2_500
 /** Between the candidate dials: the preferred candidate gets its SYN out first. */
 export const PUNCH_STAGGER_MS = 20
 /** Noise + Yamux over a punched or probe socket: two round trips, generous for a loaded link. */

@@ -62,6 +62,7 @@ import { isRelayed } from './paths.ts'
 import {
   AttemptBudget,
   dialThroughRefusals,
+  discardPunched,
   peerSpeaksWithin,
   retryPaceMs,
   silentRedialMs,
@@ -398,7 +399,7 @@ export class HolePuncher {
     // close the losers that connected anyway
     void Promise.allSettled(attempts).then((rs) => {
       for (const r of rs)
-        if (r.status === 'fulfilled' && r.value !== won && 'socket' in r.value) r.value.socket.destroy()
+        if (r.status === 'fulfilled' && r.value !== won && 'socket' in r.value) discardPunched(r.value.socket)
     })
     const addr = tcpAddr(won.c.ip, won.c.port)
     if ('conn' in won) return { ok: true, conn: won.conn, ms: performance.now() - started, addr }
@@ -416,7 +417,7 @@ export class HolePuncher {
       })
       return { ok: true, conn, ms: performance.now() - started, addr }
     } catch (err) {
-      won.socket.destroy()
+      discardPunched(won.socket)
       return { ok: false, reason: 'punch-failed', detail: `upgrade failed: ${(err as Error).message}` }
     }
   }

@@ -159,3 +159,15 @@ export function peerSpeaksWithin(socket: Socket, ms: number): Promise<boolean> {
     socket.once('close', onClose)
   })
 }
+
+/**
+ * Closes a punched socket we will not use with a reset, not a FIN: a FIN leaves the address pair
+ * in TIME_WAIT for 60 s at the end that closed first (both, when both give up at once), and the
+ * next punch dials from the same port to the same peer port, so it failed with EADDRNOTAVAIL until
+ * then. A reset leaves no TIME_WAIT at either end.
+ */
+export function discardPunched(socket: Socket): void {
+  if (socket.destroyed) return
+  if (socket.writableEnded || socket.connecting) socket.destroy()
+  else socket.resetAndDestroy()
+}
