@@ -21,9 +21,9 @@ describe('gossipsub peer score decays in the heartbeat (our patch)', () => {
   it('starts no decay interval of its own; a behaviour penalty still decays every heartbeat', async () => {
     const intervals: string[] = []
     const real = globalThis.setInterval
-    globalThis.setInterval = ((fn: () => void, ms?: number, ...args: unknown[]) => {
+    globalThis.setInterval = ((fn: () => void, ms?: number) => {
       intervals.push(`${ms} ${new Error().stack ?? ''}`)
-      return real(fn, ms, ...args)
+      return real(fn, ms)
     }) as typeof setInterval
     const node = await createTransport({
       privateKey: await generateKeyPair('Ed25519'),
