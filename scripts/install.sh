@@ -93,6 +93,7 @@ cat >"$BIN.new" <<WRAPPER
 if [ "\$(id -u)" = 0 ] && [ -z "\${NODE_COMPILE_CACHE:-}" ]; then
   mkdir -p -m 0700 $CACHE 2>/dev/null && export NODE_COMPILE_CACHE=$CACHE
 fi
+export $(node_env "$ROOT")
 exec $LIB/bin/node --disable-warning=ExperimentalWarning $(node_flags "$ROOT") $LIB/dist/meshlan.mjs "\$@"
 WRAPPER
 chmod 0755 "$BIN.new" && mv "$BIN.new" "$BIN"

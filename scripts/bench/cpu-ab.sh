@@ -47,12 +47,12 @@ one() { # <root> -> "cpu_s_per_GB mbit"
   cli "$root" "$NA" "$w/A" network create bench >/dev/null 2>&1
   echo 'listen = ["/ip4/198.18.99.1/tcp/7946"]' >"$w/A/config.toml"
   mkdir -p "$w/B"; echo 'listen = ["/ip4/198.18.99.2/tcp/7946"]' >"$w/B/config.toml"
-  ip netns exec "$NA" "${PIN_A[@]}" env MESHLAN_LOG=warn "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/A" up --foreground >"$w/A.out" 2>"$w/A.log" &
+  ip netns exec "$NA" "${PIN_A[@]}" env MESHLAN_LOG=warn $(node_env "$root") "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/A" up --foreground >"$w/A.out" 2>"$w/A.log" &
   local pa=$!; echo "$pa" >>"$WORK/daemons"
   until_ok 20 cli "$root" "$NA" "$w/A" status
   local join; join=$(cli "$root" "$NA" "$w/A" key create bench --reusable --allow-all 2>/dev/null || cli "$root" "$NA" "$w/A" key create bench --reusable)
   cli "$root" "$NB" "$w/B" join "$join" --name b >/dev/null 2>&1
-  ip netns exec "$NB" "${PIN_B[@]}" env MESHLAN_LOG=warn "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/B" up --foreground >"$w/B.out" 2>"$w/B.log" &
+  ip netns exec "$NB" "${PIN_B[@]}" env MESHLAN_LOG=warn $(node_env "$root") "$NODE" $(node_flags "$root") "$root/packages/cli/src/main.ts" --state "$w/B" up --foreground >"$w/B.out" 2>"$w/B.log" &
   local pb=$!; echo "$pb" >>"$WORK/daemons"
   local target=''
   for _ in $(seq 300); do

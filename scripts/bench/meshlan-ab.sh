@@ -10,4 +10,4 @@ OLD_CLI=${OLD_ROOT:?set OLD_ROOT to a bootstrapped worktree of the old commit}/p
 OLD_CLI=${OLD_BUNDLE:+$OLD_BUNDLE/dist/meshlan.mjs}
 OLD_CLI=${OLD_CLI:-$OLD_ROOT/packages/cli/src/main.ts}
 # the same lab set-up as up_meshlan (meshlan-tools.sh), with the old tree's CLI
-up_meshlanold() { MESHLAN_CLI=$OLD_CLI MESHLAN_FLAGS=$(node_flags "$OLD_ROOT") up_meshlan; }
+up_meshlanold() { MESHLAN_CLI=$OLD_CLI MESHLAN_FLAGS=$(node_flags "$OLD_ROOT") MESHLAN_ENV=$(node_env "$OLD_ROOT") up_meshlan; }

@@ -9,3 +9,10 @@ node_flags() {
   [ -n "$v" ] || v=$(grep -o -- '--max-semi-space-size=[0-9]*' "$f" | head -1)
   echo "$v"
 }
+
+# node_env ROOT: the environment (NAME=VALUE ...) the daemon of the tree at ROOT runs with — the
+# DAEMON_ENV line of its scripts/meshlan (kept equal to DAEMON_ENV in @meshlan/daemon); empty for
+# trees from before that line.
+node_env() {
+  sed -n 's/^DAEMON_ENV="\(.*\)"$/\1/p' "$1/scripts/meshlan"
+}

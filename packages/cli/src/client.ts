@@ -14,6 +14,7 @@ import {
   type ControllerApiMethod,
   callControl,
   DAEMON_ENTRY,
+  DAEMON_ENV,
   DAEMON_NODE_FLAGS,
   DAEMON_START_TIMEOUT_MS,
   DAEMON_STOP_TIMEOUT_MS,
@@ -111,7 +112,7 @@ export class Client {
           '--state',
           this.state.dir,
         ],
-        { detached: true, stdio: ['ignore', logFd, logFd], env: process.env },
+        { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...DAEMON_ENV } },
       )
       child.on('exit', (code) => {
         exited = code ?? 1

@@ -33,3 +33,14 @@ export const DAEMON_ENTRY: string = new URL(
  * benchmarks read it there); test/node-flags.test.ts keeps the two equal.
  */
 export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1']
+
+/**
+ * Environment the daemon runs with. `MALLOC_ARENA_MAX=2`: glibc gives each thread that allocates
+ * (V8's workers, libuv's pool: Noise, the file system) an arena of its own, up to 8 per core, and
+ * each keeps what was freed in it; two arenas share that slack. Measured (docs/benchmarks.md,
+ * "Session 13"): two runs of three alternating rounds, idle 89–92 → 86–89 MB and the loaded peak
+ * 104–118 → 99–109 MB, throughput unchanged. glibc reads it once, before `main`: it must be in the
+ * environment the process starts with. scripts/meshlan holds the same (DAEMON_ENV; install.sh
+ * writes it into the installed wrapper); test/node-flags.test.ts keeps them equal.
+ */
+export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' }

@@ -35,7 +35,7 @@ export {
   readAudit,
   verifyAudit,
 } from './audit-log.ts'
-export { DAEMON_ENTRY, DAEMON_NODE_FLAGS } from './client.ts'
+export { DAEMON_ENTRY, DAEMON_ENV, DAEMON_NODE_FLAGS } from './client.ts'
 export {
   type Config,
   type ConfigResult,

@@ -3,14 +3,15 @@
  * spawns the daemon) and one line in scripts/meshlan (NODE_FLAGS, used by `up --foreground` from a
  * checkout, by scripts/install.sh's wrapper and by the benchmarks through scripts/lib/node-flags.sh).
  * They must not drift: a daemon under systemd would otherwise run with other flags than the one
- * every measurement was made with.
+ * every measurement was made with. The same holds for its environment (DAEMON_ENV, the DAEMON_ENV
+ * line, node_env).
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { DAEMON_NODE_FLAGS } from '../src/index.ts'
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/index.ts'
 
 const root = join(import.meta.dirname, '../../..')
 
@@ -34,4 +35,19 @@ test('scripts/lib/node-flags.sh reads the same list (what install.sh and the ben
 test('every flag is one this Node accepts', () => {
   // node exits non-zero on an unknown V8 or Node flag: a typo would stop every daemon at start
   execFileSync(process.execPath, [...DAEMON_NODE_FLAGS, '-e', '0'])
+})
+
+test('scripts/meshlan DAEMON_ENV equals DAEMON_ENV, and node_env reads it', () => {
+  const want = Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`)
+  const line = readFileSync(join(root, 'scripts/meshlan'), 'utf8').match(/^DAEMON_ENV="(.*)"$/m)
+  assert.ok(line, 'scripts/meshlan has a DAEMON_ENV="..." line')
+  assert.deepEqual(line[1].split(/\s+/).filter(Boolean), want)
+  const out = execFileSync(
+    'bash',
+    ['-c', `source "${root}/scripts/lib/node-flags.sh" && node_env "${root}"`],
+    {
+      encoding: 'utf8',
+    },
+  )
+  assert.deepEqual(out.trim().split(/\s+/), want)
 })

@@ -86,6 +86,8 @@ interface Sample {
   ifTx: number
   ifRx: number
   cpuS: number
+  /** The main thread's voluntary context switches: each is a sleep in epoll, so one wake-up. */
+  wakes: number
   /** The namespace's kernel counters (`nstat -asz`: /proc/net/snmp and netstat). */
   kernel: Map<string, number>
 }
@@ -236,6 +238,8 @@ async function sample(n: MeshHost): Promise<Sample> {
     .split(' ')
   // fields 14 and 15 of /proc/PID/stat (utime, stime); [0] here is field 3
   const cpuS = (Number(f[11]) + Number(f[12])) / CLK_TCK
+  const task = readFileSync(`/proc/${pidOf(n)}/task/${pidOf(n)}/status`, 'utf8')
+  const wakes = Number(task.match(/^voluntary_ctxt_switches:\s+(\d+)/m)?.[1] ?? Number.NaN)
   return {
     tcpOut: counter(outList, COUNT),
     tcpIn: counter(inList, COUNT),
@@ -246,6 +250,7 @@ async function sample(n: MeshHost): Promise<Sample> {
     ifTx: await lanStat(n, 'tx_bytes'),
     ifRx: await lanStat(n, 'rx_bytes'),
     cpuS,
+    wakes,
     kernel: await kernelCounters(n),
   }
 }
@@ -386,6 +391,7 @@ function report(
   const ifTx = per((s) => s.ifTx)
   const ifRx = per((s) => s.ifRx)
   const cpu = per((s) => s.cpuS).map((x) => x * 100)
+  const wakes = per((s) => s.wakes)
   const f = (x: number) => x.toFixed(0).padStart(7)
   const lines = [
     `${label}: ${names.length} daemons, connected peers per node min ${Math.min(...peers)} mean ${mean(peers).toFixed(1)} max ${Math.max(...peers)}, ${secs.toFixed(0)} s window`,
@@ -395,6 +401,7 @@ function report(
     `  owner (n0)          tx ${f(tcpTx[0])} rx ${f(tcpRx[0])}, LAN tx ${f(lanTx[0])} rx ${f(lanRx[0])}`,
     `  interface (bytes/s) tx mean ${f(mean(ifTx))} | rx mean ${f(mean(ifRx))}`,
     `  CPU per daemon      mean ${mean(cpu).toFixed(3)}% max ${Math.max(...cpu).toFixed(3)}% of a core`,
+    `  wake-ups per daemon mean ${mean(wakes).toFixed(2)}/s max ${Math.max(...wakes).toFixed(2)}/s (main thread, voluntary switches)`,
   ]
   // lab-wide kernel counters that moved in the window, per second, and the node that moved most
   const moved: string[] = []

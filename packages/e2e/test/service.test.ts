@@ -127,6 +127,16 @@ describe('installed as a service', () => {
     assert.match((await box.exec('ip', ['-4', 'addr', 'show', 'meshlan0'])).stdout, new RegExp(s.self.ip))
     const v = await run(['version'])
     assert.match(v.stdout, /meshlan \d+\.\d+\.\d+/)
+    // the daemon runs with DAEMON_ENV whichever way it starts: spawned by `up` (this one), and
+    // `up --foreground` under systemd through the wrapper
+    const pid = Number(readFileSync(join(box.state, 'daemon.pid'), 'utf8').trim())
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+    assert.ok(environ.includes('MALLOC_ARENA_MAX=2'), 'the spawned daemon lacks MALLOC_ARENA_MAX=2')
+    assert.match(
+      readFileSync(bin(), 'utf8'),
+      /^export MALLOC_ARENA_MAX=2$/m,
+      'the wrapper exports DAEMON_ENV',
+    )
     assert.equal((await run(['down'])).code, 0)
   })
 
