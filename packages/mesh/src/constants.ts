@@ -293,6 +293,15 @@ export const RELAY_HOP_TIMEOUT_MS = 10_000
  * policies by sync and flood publishing, not by waiting for the mesh.
  */
 export const GOSSIP_HEARTBEAT_MS = 1_000
+/**
+ * Gossipsub's IP colocation penalty, off (its default -5 per surplus peer, squared, above 10 peers
+ * on one IP). It guards open networks against one host posing as many peers; here every gossip
+ * peer is an admitted member, and members behind one household NAT, or relayed by one member relay
+ * (whose address a relayed connection carries), are the normal case. With the default, 15 such
+ * members scored -125, below the graylist threshold, and their gossip — a revocation among it —
+ * was ignored until anti-entropy repaired it (mesh/test/gossip-score.test.ts).
+ */
+export const GOSSIP_IP_COLOCATION_WEIGHT = 0
 /*
  * Gossipsub's mesh, sized for a members-only network whose records and policies also travel by
  * sync and flood publishing (issue 14). Each node forwards a message to its D mesh peers, so every

@@ -42,6 +42,7 @@ import {
   GOSSIP_D_OUT,
   GOSSIP_D_SCORE,
   GOSSIP_HEARTBEAT_MS,
+  GOSSIP_IP_COLOCATION_WEIGHT,
   INBOUND_CONNECTION_RATE,
   KEEPALIVE_MS,
   MAX_CONNECTIONS,
@@ -271,6 +272,7 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
         Dlazy: GOSSIP_D_LAZY,
         gossipFactor: 0,
         directConnectTicks: 30,
+        scoreParams: { IPColocationFactorWeight: GOSSIP_IP_COLOCATION_WEIGHT },
       }),
       // libp2p's Components is not exported by name; CoreComponents is the part of it our services
       // declare (every name exists there: packages/mesh/test/libp2p-adapter.test.ts)

@@ -13,11 +13,12 @@ import { createTransport } from '../src/transport.ts'
 
 interface ScoreLike {
   addPeer(id: string): void
+  addIP(id: string, ip: string): void
   addPenalty(id: string, penalty: number, label: string): void
   params: { decayInterval: number }
 }
 
-describe('gossipsub peer score decays in the heartbeat (our patch)', () => {
+describe('gossipsub peer score: decay in the heartbeat (our patch), no IP colocation penalty', () => {
   it('starts no decay interval of its own; a behaviour penalty still decays every heartbeat', async () => {
     const intervals: string[] = []
     const real = globalThis.setInterval
@@ -47,6 +48,34 @@ describe('gossipsub peer score decays in the heartbeat (our patch)', () => {
       assert.ok(after > -2, `after two heartbeats the penalty should have decayed (0.4 then 0.08): ${after}`)
     } finally {
       globalThis.setInterval = real
+      await node.stop()
+    }
+  })
+
+  it('does not penalise members that share an IP (one household NAT, one relay)', async () => {
+    // gossipsub's default scored more than 10 peers behind one IP at (n - 10)² × -5: 15 members
+    // behind one home router (or relayed by one member relay, whose address their connections
+    // carry) scored -125, below the graylist threshold (-80), and everything they gossiped
+    // (a revocation the owner published among them) was ignored
+    const node = await createTransport({
+      privateKey: await generateKeyPair('Ed25519'),
+      networkId: 'scoretest',
+      listen: [],
+    })
+    try {
+      await node.start()
+      const pubsub = node.services.pubsub as unknown as { getScore(id: string): number; score: ScoreLike }
+      for (let i = 0; i < 15; i++) {
+        pubsub.score.addPeer(`peer-${i}`)
+        pubsub.score.addIP(`peer-${i}`, '198.51.100.7')
+      }
+      const scores = Array.from({ length: 15 }, (_, i) => pubsub.getScore(`peer-${i}`))
+      assert.deepEqual(
+        scores.filter((x) => x < 0),
+        [],
+        `members behind one IP were penalised: ${scores.join(' ')}`,
+      )
+    } finally {
       await node.stop()
     }
   })
