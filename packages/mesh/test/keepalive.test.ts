@@ -74,4 +74,41 @@ describe('keepalive adapter (libp2p 3.3.11, @libp2p/yamux 8)', () => {
     assert.equal(keepaliveOf({} as Connection), null)
     assert.equal(keepaliveOf({ muxer: { rtt: 'x' } } as unknown as Connection), null)
   })
+
+  it('pings after the first fall on a wall-clock grid: connections opened apart ping together (our yamux patch)', async () => {
+    // one wake-up per interval for all of a node's connections instead of one per connection
+    const INTERVAL = 400
+    const sent: number[][] = [[], []]
+    const muxers: Array<{ abort(e: Error): void }> = []
+    const open = (k: number) => {
+      const [o, i] = multiaddrConnectionPair()
+      const factory = yamux({ enableKeepAlive: true, keepAliveInterval: INTERVAL })()
+      const client = factory.createStreamMuxer(o) as unknown as { sendPing(id: number, flag?: number): void }
+      const orig = client.sendPing.bind(client)
+      client.sendPing = (id, flag) => {
+        // a ping the client starts (flag SYN = 1), not its answers to the server's
+        if (flag === undefined || flag === 1) sent[k].push(Date.now())
+        orig(id, flag)
+      }
+      const server = yamux({ enableKeepAlive: false })().createStreamMuxer(i)
+      muxers.push(client as unknown as { abort(e: Error): void }, server)
+    }
+    try {
+      open(0)
+      await new Promise((r) => setTimeout(r, 130))
+      open(1)
+      await new Promise((r) => setTimeout(r, INTERVAL * 2.6))
+      for (const k of [0, 1]) {
+        assert.ok(sent[k].length >= 3, `connection ${k} pinged ${sent[k].length} times`)
+        for (const t of sent[k].slice(1)) {
+          const off = t % INTERVAL
+          assert.ok(off < 30, `a ping ${off} ms after the grid point (connection ${k}: ${sent[k]})`)
+        }
+      }
+      // the second ping of each: the same grid instant although they opened 130 ms apart
+      assert.ok(Math.abs(sent[0][1] - sent[1][1]) < 30, `${sent[0]} / ${sent[1]}`)
+    } finally {
+      for (const m of muxers) m.abort(new Error('test over'))
+    }
+  })
 })
