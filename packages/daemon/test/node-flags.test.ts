@@ -15,21 +15,27 @@ import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/index.ts'
 
 const root = join(import.meta.dirname, '../../..')
 
+/** The words of scripts/meshlan's `NAME="..."` line. */
+function meshlanLine(name: string): string[] {
+  const line = readFileSync(join(root, 'scripts/meshlan'), 'utf8').match(new RegExp(`^${name}="(.*)"$`, 'm'))
+  assert.ok(line, `scripts/meshlan has a ${name}="..." line`)
+  return line[1].split(/\s+/).filter(Boolean)
+}
+
+/** What a function of scripts/lib/node-flags.sh prints for this tree, as words. */
+function nodeFlagsSh(fn: string): string[] {
+  const out = execFileSync('bash', ['-c', `source "${root}/scripts/lib/node-flags.sh" && ${fn} "${root}"`], {
+    encoding: 'utf8',
+  })
+  return out.trim().split(/\s+/)
+}
+
 test('scripts/meshlan NODE_FLAGS equals DAEMON_NODE_FLAGS', () => {
-  const line = readFileSync(join(root, 'scripts/meshlan'), 'utf8').match(/^NODE_FLAGS="(.*)"$/m)
-  assert.ok(line, 'scripts/meshlan has a NODE_FLAGS="..." line')
-  assert.deepEqual(line[1].split(/\s+/).filter(Boolean), [...DAEMON_NODE_FLAGS])
+  assert.deepEqual(meshlanLine('NODE_FLAGS'), [...DAEMON_NODE_FLAGS])
 })
 
 test('scripts/lib/node-flags.sh reads the same list (what install.sh and the benchmarks use)', () => {
-  const out = execFileSync(
-    'bash',
-    ['-c', `source "${root}/scripts/lib/node-flags.sh" && node_flags "${root}"`],
-    {
-      encoding: 'utf8',
-    },
-  )
-  assert.deepEqual(out.trim().split(/\s+/), [...DAEMON_NODE_FLAGS])
+  assert.deepEqual(nodeFlagsSh('node_flags'), [...DAEMON_NODE_FLAGS])
 })
 
 test('every flag is one this Node accepts', () => {
@@ -39,15 +45,6 @@ test('every flag is one this Node accepts', () => {
 
 test('scripts/meshlan DAEMON_ENV equals DAEMON_ENV, and node_env reads it', () => {
   const want = Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`)
-  const line = readFileSync(join(root, 'scripts/meshlan'), 'utf8').match(/^DAEMON_ENV="(.*)"$/m)
-  assert.ok(line, 'scripts/meshlan has a DAEMON_ENV="..." line')
-  assert.deepEqual(line[1].split(/\s+/).filter(Boolean), want)
-  const out = execFileSync(
-    'bash',
-    ['-c', `source "${root}/scripts/lib/node-flags.sh" && node_env "${root}"`],
-    {
-      encoding: 'utf8',
-    },
-  )
-  assert.deepEqual(out.trim().split(/\s+/), want)
+  assert.deepEqual(meshlanLine('DAEMON_ENV'), want)
+  assert.deepEqual(nodeFlagsSh('node_env'), want)
 })

@@ -18,6 +18,22 @@ interface ScoreLike {
   params: { decayInterval: number }
 }
 
+interface PubsubLike {
+  getScore(id: string): number
+  score: ScoreLike
+}
+
+/** A started node and its gossipsub, whose score the tests read (not in gossipsub's typed API). */
+async function started(): Promise<{ stop(): Promise<void>; pubsub: PubsubLike }> {
+  const node = await createTransport({
+    privateKey: await generateKeyPair('Ed25519'),
+    networkId: 'scoretest',
+    listen: [],
+  })
+  await node.start()
+  return { stop: async () => node.stop(), pubsub: node.services.pubsub as unknown as PubsubLike }
+}
+
 describe('gossipsub peer score: decay in the heartbeat (our patch), no IP colocation penalty', () => {
   it('starts no decay interval of its own; a behaviour penalty still decays every heartbeat', async () => {
     const intervals: string[] = []
@@ -26,15 +42,11 @@ describe('gossipsub peer score: decay in the heartbeat (our patch), no IP coloca
       intervals.push(`${ms} ${new Error().stack ?? ''}`)
       return real(fn, ms)
     }) as typeof setInterval
-    const node = await createTransport({
-      privateKey: await generateKeyPair('Ed25519'),
-      networkId: 'scoretest',
-      listen: [],
-    })
+    let node: Awaited<ReturnType<typeof started>> | undefined
     try {
-      await node.start()
+      node = await started()
       globalThis.setInterval = real
-      const pubsub = node.services.pubsub as unknown as { getScore(id: string): number; score: ScoreLike }
+      const { pubsub } = node
       assert.equal(pubsub.score.params.decayInterval, GOSSIP_HEARTBEAT_MS, 'the periods this relies on')
       const own = intervals.filter((s) => /peer-score/.test(s))
       assert.deepEqual(own, [], 'the peer score started its own interval: the gossipsub patch is gone')
@@ -48,7 +60,7 @@ describe('gossipsub peer score: decay in the heartbeat (our patch), no IP coloca
       assert.ok(after > -2, `after two heartbeats the penalty should have decayed (0.4 then 0.08): ${after}`)
     } finally {
       globalThis.setInterval = real
-      await node.stop()
+      await node?.stop()
     }
   })
 
@@ -57,14 +69,9 @@ describe('gossipsub peer score: decay in the heartbeat (our patch), no IP coloca
     // behind one home router (or relayed by one member relay, whose address their connections
     // carry) scored -125, below the graylist threshold (-80), and everything they gossiped
     // (a revocation the owner published among them) was ignored
-    const node = await createTransport({
-      privateKey: await generateKeyPair('Ed25519'),
-      networkId: 'scoretest',
-      listen: [],
-    })
+    const node = await started()
     try {
-      await node.start()
-      const pubsub = node.services.pubsub as unknown as { getScore(id: string): number; score: ScoreLike }
+      const { pubsub } = node
       for (let i = 0; i < 15; i++) {
         pubsub.score.addPeer(`peer-${i}`)
         pubsub.score.addIP(`peer-${i}`, '198.51.100.7')

@@ -1031,6 +1031,7 @@ export function reachability(
 ): (components: ReachabilityServiceComponents) => Reachability {
   return (c) => {
     const { membership: m, topology: t, tunnel: tu } = c
+    // the tunnel's pump is fixed at its construction (readonly): read it once
     const pump = tu.pump
     const reach = new Reachability(init, {
       host: hostOfComponents(c),
@@ -1047,9 +1048,9 @@ export function reachability(
       underlay: (addr) => isUnderlay(addr, m.store.policy?.subnet ?? null),
       publishRecord: () => t.publishIfChanged(),
       onDirect: (peer, conn) => void tu.moveToDirect(peer, conn),
-      activePeers: (ms) => tu.pump?.activePeers(ms) ?? [],
+      activePeers: (ms) => pump?.activePeers(ms) ?? [],
       onTunnelActive: pump == null ? undefined : (fn) => pump.onActive(fn),
-      rxBytes: (id) => tu.pump?.rxBytes(id) ?? 0,
+      rxBytes: (id) => pump?.rxBytes(id) ?? 0,
       handle: (protocol, handler, options) => m.gate.handle(protocol, handler, options),
     })
     t.on('change', () => reach.topologyChanged())
