@@ -174,10 +174,24 @@ describe('installed as a service', () => {
       })
       assert.equal((await peer.run(['status'])).code, 0, 'READY=1 came once the control socket answers')
       const peerIp = await ipOf(peer)
+      const ready = Date.now()
       await waitFor(async () => (await box.exec('ping', ['-c', '1', '-W', '1', peerIp])).code === 0, {
         timeoutMs: 15_000,
         what: 'box → peer',
+      }).catch(async (err: Error) => {
+        // a rare CI failure (once in ~6 runs) must say what each side saw
+        for (const h of [box, peer])
+          console.log(
+            `# box → peer timed out: ${h.name}'s status: ${(await h.run(['--json', 'status'])).stdout}`,
+          )
+        const boxLog = readFileSync(join(box.state, 'daemon.log'), 'utf8').split('\n').slice(-40)
+        console.log(`# box's log, last 40 lines:\n${boxLog.join('\n')}`)
+        console.log(
+          `# peer's output (up --foreground), last 40 lines:\n${fg.output().split('\n').slice(-40).join('\n')}`,
+        )
+        throw err
       })
+      console.log(`# box → peer: first reply ${Date.now() - ready} ms after READY=1`)
       const ping = box.exec('ping', ['-c', '60', '-i', '0.05', '-W', '1', peerIp], 20_000)
       await new Promise((r) => setTimeout(r, 1000))
       writeFileSync(
