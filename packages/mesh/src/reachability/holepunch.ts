@@ -360,8 +360,8 @@ export class HolePuncher {
             deadline,
             paceMs,
             budget,
-            // IPv6: re-send silent tries too (PUNCH_SILENT_REDIAL_*)
-            silentRedialMs: ipFamily(c.ip) === 'ipv6' ? silentRedialMs(rttMs) : undefined,
+            // re-send silent tries too (PUNCH_SILENT_REDIAL_*)
+            silentRedialMs: silentRedialMs(rttMs),
             signal: ac.signal,
             onAttempt: () => this.counters.dials++,
           })
