@@ -287,12 +287,34 @@ export const RELAY_RESERVATION_TIMEOUT_MS = 5_000
 /** Our member relay: one hop (the CONNECT to the destination) must complete within this. */
 export const RELAY_HOP_TIMEOUT_MS = 10_000
 /**
- * Gossipsub heartbeat: its 1 s default (it was 700 ms, so that a new topic's mesh formed sooner).
- * Each heartbeat repairs the mesh and gossips about the last three heartbeats' messages, so a
- * shorter one costs CPU in every idle node and gossip bytes per message; newcomers get records and
- * policies by sync and flood publishing, not by waiting for the mesh.
+ * Gossipsub heartbeat: 2 s (its default 1 s; it was 700 ms, so that a new topic's mesh formed
+ * sooner). Every heartbeat wakes every idle node and scores each of its peers: at 50 peers the
+ * wake-up cost ~1 ms of CPU a second, the largest single part of an idle node (issue 14). What it
+ * paces: mesh upkeep (a lost mesh peer is replaced at the next heartbeat) and IHAVE gossip. What it
+ * does not: records and policies go out by flood publishing and are forwarded on arrival, and
+ * newcomers get them by sync, so a revocation reaches members as fast with any heartbeat.
  */
-export const GOSSIP_HEARTBEAT_MS = 1_000
+export const GOSSIP_HEARTBEAT_MS = 2_000
+/**
+ * The peer score decays once per heartbeat (our gossipsub patch runs the decay there, so its
+ * decayInterval is the heartbeat): a behaviour penalty keeps gossipsub's default decay per second,
+ * 0.2, raised to the heartbeat's length in seconds.
+ */
+export const GOSSIP_BEHAVIOUR_PENALTY_DECAY = 0.2 ** (GOSSIP_HEARTBEAT_MS / 1_000)
+/**
+ * IHAVE gossip covers the messages of the last heartbeat only (gossipsub's default: three). With
+ * GOSSIP_D_LAZY = 1 each message was announced three times by every node that had it, three
+ * wake-ups of a peer that, in a members-only mesh with flood publishing, almost always has it; a
+ * message the mesh lost is still announced once, and anti-entropy (sync) repairs records anyway.
+ */
+export const GOSSIP_HISTORY_GOSSIP = 1
+/**
+ * IDONTWANT (gossipsub 1.2) only for messages of this size or more (its default 512 bytes). A node
+ * sends one to each mesh peer the moment a message arrives, to stop a duplicate: for a record
+ * (~1 KB) that is a message and a wake-up at every mesh peer to save a copy that, on a LAN, is
+ * usually already on its way. A policy of a few dozen members is larger, and keeps it.
+ */
+export const GOSSIP_IDONTWANT_MIN_BYTES = 4_096
 /**
  * Gossipsub's IP colocation penalty, off (its default -5 per surplus peer, squared, above 10 peers
  * on one IP). It guards open networks against one host posing as many peers; here every gossip

@@ -35,6 +35,7 @@ import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p'
 type ServiceMap = Record<string, unknown>
 
 import {
+  GOSSIP_BEHAVIOUR_PENALTY_DECAY,
   GOSSIP_D,
   GOSSIP_D_HIGH,
   GOSSIP_D_LAZY,
@@ -42,6 +43,8 @@ import {
   GOSSIP_D_OUT,
   GOSSIP_D_SCORE,
   GOSSIP_HEARTBEAT_MS,
+  GOSSIP_HISTORY_GOSSIP,
+  GOSSIP_IDONTWANT_MIN_BYTES,
   GOSSIP_IP_COLOCATION_WEIGHT,
   INBOUND_CONNECTION_RATE,
   KEEPALIVE_MS,
@@ -271,8 +274,14 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
         Dscore: GOSSIP_D_SCORE,
         Dlazy: GOSSIP_D_LAZY,
         gossipFactor: 0,
+        mcacheGossip: GOSSIP_HISTORY_GOSSIP,
+        idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
         directConnectTicks: 30,
-        scoreParams: { IPColocationFactorWeight: GOSSIP_IP_COLOCATION_WEIGHT },
+        scoreParams: {
+          IPColocationFactorWeight: GOSSIP_IP_COLOCATION_WEIGHT,
+          decayInterval: GOSSIP_HEARTBEAT_MS,
+          behaviourPenaltyDecay: GOSSIP_BEHAVIOUR_PENALTY_DECAY,
+        },
       }),
       // libp2p's Components is not exported by name; CoreComponents is the part of it our services
       // declare (every name exists there: packages/mesh/test/libp2p-adapter.test.ts)

@@ -1,14 +1,14 @@
 /**
  * Our gossipsub patch: the peer score's decay runs inside the heartbeat when both have the same
- * period (1 s), so an idle node wakes once a second for gossipsub instead of twice (issue 14, idle
- * CPU). Contract: the score starts no interval of its own, and a penalty still decays every
+ * period (GOSSIP_HEARTBEAT_MS), so an idle node wakes once per heartbeat for gossipsub instead of
+ * twice (issue 14, idle CPU). Contract: the score starts no interval of its own, and a penalty still decays every
  * heartbeat. If a gossipsub upgrade drops the patch, the first assertion fails; if the heartbeat
  * stops driving the decay, the second does.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { GOSSIP_HEARTBEAT_MS } from '../src/constants.ts'
+import { GOSSIP_HEARTBEAT_MS, GOSSIP_HISTORY_GOSSIP, GOSSIP_IDONTWANT_MIN_BYTES } from '../src/constants.ts'
 import { createTransport } from '../src/transport.ts'
 
 interface ScoreLike {
@@ -21,6 +21,7 @@ interface ScoreLike {
 interface PubsubLike {
   getScore(id: string): number
   score: ScoreLike
+  opts: { heartbeatInterval: number; mcacheGossip: number; idontwantMinDataSize: number }
 }
 
 /** A started node and its gossipsub, whose score the tests read (not in gossipsub's typed API). */
@@ -50,17 +51,32 @@ describe('gossipsub peer score: decay in the heartbeat (our patch), no IP coloca
       assert.equal(pubsub.score.params.decayInterval, GOSSIP_HEARTBEAT_MS, 'the periods this relies on')
       const own = intervals.filter((s) => /peer-score/.test(s))
       assert.deepEqual(own, [], 'the peer score started its own interval: the gossipsub patch is gone')
-      // a penalty of 2 scores (2 - 0)² × -10 = -40; each decay multiplies it by 0.2
+      // a penalty of 2 scores (2 - 0)² × -10 = -40; each decay multiplies the penalty by
+      // GOSSIP_BEHAVIOUR_PENALTY_DECAY (0.2 per second of heartbeat)
       pubsub.score.addPeer('peer-a')
       pubsub.score.addPenalty('peer-a', 2, 'test')
       const before = pubsub.getScore('peer-a')
       assert.ok(before <= -39, `penalised score ${before}`)
       await new Promise((r) => setTimeout(r, GOSSIP_HEARTBEAT_MS * 2.5))
       const after = pubsub.getScore('peer-a')
-      assert.ok(after > -2, `after two heartbeats the penalty should have decayed (0.4 then 0.08): ${after}`)
+      assert.ok(after > -2, `after two heartbeats the penalty should have decayed: ${after}`)
     } finally {
       globalThis.setInterval = real
       await node?.stop()
+    }
+  })
+
+  it('heartbeat, IHAVE window and IDONTWANT size are ours, not the defaults (issue 14: idle wake-ups)', async () => {
+    // gossipsub's public, resolved options: a renamed option would fall back to its default
+    // (1 s, three heartbeats, 512 bytes) without a type error in a partial options object
+    const node = await started()
+    try {
+      const { opts } = node.pubsub
+      assert.equal(opts.heartbeatInterval, GOSSIP_HEARTBEAT_MS)
+      assert.equal(opts.mcacheGossip, GOSSIP_HISTORY_GOSSIP)
+      assert.equal(opts.idontwantMinDataSize, GOSSIP_IDONTWANT_MIN_BYTES)
+    } finally {
+      await node.stop()
     }
   })
 
