@@ -110,7 +110,6 @@ class MeshDaemon implements Daemon {
   private server: ControlServer | null = null
   private metrics: MetricsServer | null = null
   private admin: AdminService | null = null
-  private recordsTimer: NodeJS.Timeout | null = null
   private lifecycle: Promise<unknown> = Promise.resolve()
   private writes: Promise<unknown> = Promise.resolve()
   private stopping: Promise<void> | null = null
@@ -179,8 +178,6 @@ class MeshDaemon implements Daemon {
       throw err
     }
     this.log.info('daemon started', { state: this.state.dir, peer: peerId, pid: process.pid })
-    this.recordsTimer = setInterval(() => void this.saveRecords(), RECORDS_SAVE_MS)
-    this.recordsTimer.unref()
   }
 
   private async startServices(): Promise<void> {
@@ -271,7 +268,6 @@ class MeshDaemon implements Daemon {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.recordsTimer != null) clearInterval(this.recordsTimer)
       await this.serialLifecycle(() => this.stopNode()).catch((err: Error) => {
         this.log.warn('stopping the node failed', { error: err.message })
       })
@@ -381,6 +377,8 @@ class MeshDaemon implements Daemon {
       throw err
     }
     this.node = node
+    // in the node's heartbeat, not a timer of its own (idle wake-ups, issue 14); ends with the node
+    node.every(RECORDS_SAVE_MS, () => void this.saveRecords())
     // every version this node signs, whoever asked (the CLI, the admin API, the binder)
     node.membership.on('signed', (envelope) => {
       const d = decodePolicy(envelope)

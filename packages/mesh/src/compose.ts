@@ -6,7 +6,7 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_RECORD_ADDRS, type NodeRecord, sanitizeName, uint32ToIp } from '@meshlan/wire'
-import { DEFAULT_LISTEN, MAX_RECORD_RELAYS_SENT } from './constants.ts'
+import { DEFAULT_LISTEN, GOSSIP_HEARTBEAT_MS, MAX_RECORD_RELAYS_SENT } from './constants.ts'
 import type { Logger } from './logger.ts'
 import { type MembershipService, membership } from './membership/service.ts'
 import type { Advertised } from './peer-table.ts'
@@ -15,6 +15,7 @@ import type { RelayMode } from './reachability/relay-role.ts'
 import type { RelayLimits } from './reachability/service.ts'
 import { type Reachability, reachability } from './reachability/service.ts'
 import type { RoutingOptions } from './routing/settings.ts'
+import { Ticker } from './ticker.ts'
 import { type RecordFields, type TopologyService, topology } from './topology/service.ts'
 import { createTransport, type MeshLibp2p, type UnderlayTransport } from './transport.ts'
 import { type TunnelService, tunnel } from './tunnel/service.ts'
@@ -100,8 +101,10 @@ export async function composeNode(
   init: MeshNodeInit,
   log: Logger,
   hooks: NodeHooks,
-): Promise<{ lp: MeshLibp2p<NodeServices> }> {
+): Promise<{ lp: MeshLibp2p<NodeServices>; ticker: Ticker }> {
   let services: NodeServices | null = null
+  // one ticker for the node's periodic upkeep, driven by gossipsub's heartbeat below
+  const ticker = new Ticker()
   const lp = await createTransport<NodeServices>(
     {
       privateKey: init.privateKey,
@@ -138,6 +141,7 @@ export async function composeNode(
         bootstrap: init.bootstrap ?? [],
         knownRecords: init.knownRecords ?? [],
         describe: () => hooks.describe(),
+        ticker,
         log: log.child('topology'),
       }),
       tunnel: tunnel({
@@ -148,6 +152,7 @@ export async function composeNode(
           return services.reachability.openTunnel(peer)
         },
         selfName: () => hooks.selfName(),
+        ticker,
         log: log.child('tunnel'),
       }),
       reachability: reachability({
@@ -159,11 +164,13 @@ export async function composeNode(
         relayLimits: init.relayLimits,
         explicitAnnounce: (init.announce?.length ?? 0) > 0,
         beforeDial: (ip) => hooks.beforeDial(ip),
+        ticker,
       }),
     },
   )
   services = lp.services
-  return { lp }
+  ticker.drive(lp.services.pubsub, GOSSIP_HEARTBEAT_MS)
+  return { lp, ticker }
 }
 
 /** Our record's content: the name we ask for (the owner binds it), addresses, paths, relays. */

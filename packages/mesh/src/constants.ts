@@ -316,6 +316,12 @@ export const GOSSIP_HISTORY_GOSSIP = 1
  */
 export const GOSSIP_IDONTWANT_MIN_BYTES = 4_096
 /**
+ * Periodic upkeep rides gossipsub's heartbeat (ticker.ts); if no heartbeat has run a due task
+ * this many heartbeats after it was due, the ticker's own timer runs it: a stuck or stopped
+ * gossipsub delays upkeep by seconds, never stops it.
+ */
+export const TICKER_FALLBACK_HEARTBEATS = 2
+/**
  * Gossipsub's IP colocation penalty, off (its default -5 per surplus peer, squared, above 10 peers
  * on one IP). It guards open networks against one host posing as many peers; here every gossip
  * peer is an admitted member, and members behind one household NAT, or relayed by one member relay

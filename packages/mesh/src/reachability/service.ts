@@ -29,6 +29,7 @@
  * await reach.stop()           // before libp2p.stop()
  * ```
  */
+
 import type { Connection, Stream } from '@libp2p/interface'
 import { dialFromPort } from '@meshlan/tun'
 import type { NodeRecord } from '@meshlan/wire'
@@ -46,6 +47,7 @@ import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import { hostGlobalIpv6s, hostIpv4s, isUnderlay } from '../overlay.ts'
 import { peerIdOf } from '../peer-ids.ts'
+import { Ticker } from '../ticker.ts'
 import type { TopologyService } from '../topology/service.ts'
 import type { TunnelService } from '../tunnel/service.ts'
 import { RetryBackoff } from './backoff.ts'
@@ -104,6 +106,11 @@ import { type RelayMode, RelayRole } from './relay-role.ts'
 export interface ReachabilityInit {
   selfId: string
   log: Logger
+  /**
+   * Runs the periodic upkeep in the node's heartbeat (ticker.ts). @default a ticker of its own,
+   * on its own timer
+   */
+  ticker?: Ticker
   /**
    * Serve as a member relay: true (always), false (never), or "auto": once a member outside our
    * network dialled us back on an address we announce (relay-role.ts). @default false
@@ -223,7 +230,8 @@ export class Reachability {
   private readonly relayedMisses = new Map<string, number>()
   private readonly dial: PortDialer
   private nat: NatMapping = UNKNOWN_MAPPING
-  private readonly timers: NodeJS.Timeout[] = []
+  private readonly timers: Array<() => void> = []
+  private readonly ticker: Ticker
   private relaySoon: NodeJS.Timeout | null = null
   private watchTimer: NodeJS.Timeout | null = null
   /** The watchdog found no active tunnel and waits for `onTunnelActive` instead of a timer. */
@@ -249,6 +257,7 @@ export class Reachability {
   constructor(init: ReachabilityInit, components: ReachabilityComponents) {
     this.c = components
     this.log = init.log
+    this.ticker = init.ticker ?? new Ticker()
     this.host = components.host
     this.adapter = components.host.adapter
     const dial = components.dial ?? dialFromPort
@@ -336,8 +345,8 @@ export class Reachability {
     this.offOpen = this.host.onConnectionOpen((conn) => this.onConnectionOpen(conn))
     this.offClose = this.host.onConnectionClose((conn) => this.onConnectionClose(conn))
     this.running = true
-    this.timers.push(setInterval(() => void this.maintainRelays(), RELAY_MAINTAIN_MS))
-    this.timers.push(setInterval(() => void this.probeNat(), NAT_PROBE_MS))
+    this.timers.push(this.ticker.every(RELAY_MAINTAIN_MS, () => void this.maintainRelays()))
+    this.timers.push(this.ticker.every(NAT_PROBE_MS, () => void this.probeNat()))
     this.offTunnelActive = this.c.onTunnelActive?.(() => this.wakeWatch())
     this.scheduleWatch(DIRECT_WATCH_IDLE_MS)
     // the governor's 100 ms tick runs only while we serve (relayChanged): idle CPU, issue 14
@@ -351,7 +360,7 @@ export class Reachability {
   async stop(): Promise<void> {
     if (!this.running) return
     this.running = false
-    for (const t of this.timers) clearInterval(t)
+    for (const cancel of this.timers) cancel()
     this.timers.length = 0
     if (this.watchTimer != null) clearTimeout(this.watchTimer)
     this.watchTimer = null

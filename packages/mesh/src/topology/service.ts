@@ -5,6 +5,7 @@
  * member answers; our own record is signed and republished. Only peers the membership gate
  * admitted reach any of it: the sync handler is gated and gossip from others is never read.
  */
+
 import { EventEmitter } from 'node:events'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
@@ -31,6 +32,7 @@ import { keepaliveOf } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import { peerIdOf } from '../peer-ids.ts'
+import { Ticker } from '../ticker.ts'
 import { type KnownNode, RecordStore } from './records.ts'
 import { StoredAddrs } from './stored-addrs.ts'
 import { SYNC_TIMEOUT_MS, type SyncResponse, syncClient, syncServer } from './sync.ts'
@@ -64,6 +66,11 @@ export interface TopologyInit {
   knownRecords: Uint8Array[]
   /** Our record's content now; null while we have no address. */
   describe(): RecordFields | null
+  /**
+   * Runs the periodic upkeep in the node's heartbeat (ticker.ts). @default a ticker of its own,
+   * on its own timer
+   */
+  ticker?: Ticker
   log: Logger
 }
 
@@ -86,7 +93,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   readonly records: RecordStore
   private readonly init: TopologyInit
   private readonly c: TopologyComponents
-  private readonly timers: NodeJS.Timeout[] = []
+  private readonly timers: Array<() => void> = []
   private lastSeq = 0
   private lastRecord: Uint8Array | null = null
   /** What our last published record said (recordContent) and when we published it. */
@@ -159,8 +166,9 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     this.c.pubsub.subscribe(RECORDS_TOPIC)
     this.c.pubsub.subscribe(POLICY_TOPIC)
     void this.bootstrap()
+    const ticker = this.init.ticker ?? new Ticker()
     const every = (ms: number, fn: () => Promise<unknown>): void => {
-      this.timers.push(setInterval(() => void fn().catch(() => {}), ms))
+      this.timers.push(ticker.every(ms, () => void fn().catch(() => {})))
     }
     every(RECORD_CHECK_MS, () => this.refreshRecord())
     this.scheduleAntiEntropy()
@@ -170,7 +178,8 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
 
   stop(): void {
     this.running = false
-    for (const t of this.timers) clearInterval(t)
+    for (const cancel of this.timers) cancel()
+    this.timers.length = 0
     if (this.antiEntropyTimer != null) clearTimeout(this.antiEntropyTimer)
     this.antiEntropyTimer = null
   }

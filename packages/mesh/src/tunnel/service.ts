@@ -6,6 +6,7 @@
  * overlay /32s, the approved routes each peer is primary for, 0.0.0.0/0 to the exit node we use,
  * and what we serve ourselves (our approved routes, our exit-node approval).
  */
+
 import type { Connection, Stream } from '@libp2p/interface'
 import { parseCidr } from '@meshlan/wire'
 import {
@@ -21,6 +22,7 @@ import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
 import type { PeerEntry, PeerTable } from '../peer-table.ts'
 import { type PacketDevice, type Prefix, Pump, refuseStream, type TunnelStream } from '../pump.ts'
+import { Ticker } from '../ticker.ts'
 
 export interface TunnelInit {
   /** The packet device; null for a control-plane-only node (tests). */
@@ -31,6 +33,11 @@ export interface TunnelInit {
   openStream(peerId: string): Promise<TunnelStream>
   /** Our final name, for refusal messages. */
   selfName(): string
+  /**
+   * Runs the periodic upkeep in the node's heartbeat (ticker.ts). @default a ticker of its own,
+   * on its own timer
+   */
+  ticker?: Ticker
   log: Logger
 }
 
@@ -89,7 +96,7 @@ export class TunnelService {
   private readonly conntrack: Conntrack = createConntrack()
   private readonly links = new Map<string, Link>()
   private selfIp = 0
-  private sweep: NodeJS.Timeout | null = null
+  private sweep: (() => void) | null = null
 
   constructor(init: TunnelInit, components: TunnelComponents) {
     this.init = init
@@ -111,11 +118,14 @@ export class TunnelService {
       maxOutboundStreams: 8,
     })
     this.pump?.start()
-    this.sweep = setInterval(() => this.conntrack.sweep(Date.now()), CONNTRACK_SWEEP_MS)
+    this.sweep = (this.init.ticker ?? new Ticker()).every(CONNTRACK_SWEEP_MS, () =>
+      this.conntrack.sweep(Date.now()),
+    )
   }
 
   stop(): void {
-    if (this.sweep != null) clearInterval(this.sweep)
+    this.sweep?.()
+    this.sweep = null
     this.pump?.stop()
   }
 
