@@ -378,7 +378,7 @@ class MeshDaemon implements Daemon {
     }
     this.node = node
     // in the node's heartbeat, not a timer of its own (idle wake-ups, issue 14); ends with the node
-    node.every(RECORDS_SAVE_MS, () => void this.saveRecords())
+    node.ticker.every(RECORDS_SAVE_MS, () => void this.saveRecords())
     // every version this node signs, whoever asked (the CLI, the admin API, the binder)
     node.membership.on('signed', (envelope) => {
       const d = decodePolicy(envelope)

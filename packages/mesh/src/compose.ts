@@ -15,7 +15,7 @@ import type { RelayMode } from './reachability/relay-role.ts'
 import type { RelayLimits } from './reachability/service.ts'
 import { type Reachability, reachability } from './reachability/service.ts'
 import type { RoutingOptions } from './routing/settings.ts'
-import { Ticker } from './ticker.ts'
+import type { Ticker } from './ticker.ts'
 import { type RecordFields, type TopologyService, topology } from './topology/service.ts'
 import { createTransport, type MeshLibp2p, type UnderlayTransport } from './transport.ts'
 import { type TunnelService, tunnel } from './tunnel/service.ts'
@@ -100,11 +100,11 @@ export interface NodeHooks {
 export async function composeNode(
   init: MeshNodeInit,
   log: Logger,
+  /** The node's periodic upkeep, handed to each service and driven by gossipsub's heartbeat. */
+  ticker: Ticker,
   hooks: NodeHooks,
-): Promise<{ lp: MeshLibp2p<NodeServices>; ticker: Ticker }> {
+): Promise<{ lp: MeshLibp2p<NodeServices> }> {
   let services: NodeServices | null = null
-  // one ticker for the node's periodic upkeep, driven by gossipsub's heartbeat below
-  const ticker = new Ticker()
   const lp = await createTransport<NodeServices>(
     {
       privateKey: init.privateKey,
@@ -170,7 +170,7 @@ export async function composeNode(
   )
   services = lp.services
   ticker.drive(lp.services.pubsub, GOSSIP_HEARTBEAT_MS)
-  return { lp, ticker }
+  return { lp }
 }
 
 /** Our record's content: the name we ask for (the owner binds it), addresses, paths, relays. */

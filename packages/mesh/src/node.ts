@@ -25,7 +25,7 @@ import { DialBypass } from './routing/dial-bypass.ts'
 import * as routing from './routing/settings.ts'
 import { refreshRtts } from './rtt.ts'
 import * as view from './status.ts'
-import type { Ticker } from './ticker.ts'
+import { Ticker } from './ticker.ts'
 import type { RecordFields, TopologyService } from './topology/service.ts'
 import type { MeshLibp2p } from './transport.ts'
 
@@ -52,7 +52,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private readonly rtts = new Map<string, number>()
   private readonly dialBypass = new DialBypass()
   private readonly recomputer: Coalescer
-  private ticker: Ticker | null = null
+  /** The node's periodic upkeep, in gossipsub's heartbeat (the daemon's too: `node.ticker.every`). */
+  readonly ticker = new Ticker()
   private routing: routing.RoutingState
 
   constructor(init: MeshNodeInit) {
@@ -92,7 +93,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   }
 
   async start(): Promise<void> {
-    const { lp, ticker } = await composeNode(this.init, this.log, {
+    const { lp } = await composeNode(this.init, this.log, this.ticker, {
       describe: () => this.describe(),
       isMember: (id) => this.isMember(id),
       underlay: (addr) => this.underlay(addr),
@@ -100,7 +101,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       selfName: () => this.name,
     })
     this.lp = lp
-    this.ticker = ticker
     const { membership: m, topology: t } = lp.services
     m.on('policy', (policy, envelope) => {
       this.emit('policy', policy, envelope)
@@ -123,26 +123,15 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     })
     await m.bindSelf(this.init.name)
     await this.recompute()
-    ticker.every(
+    this.ticker.every(
       RTT_REFRESH_MS,
       () => void refreshRtts(this.table.peers.keys(), this.s.reachability, this.rtts),
     )
   }
 
-  /**
-   * Runs `fn` every `periodMs` in the node's heartbeat (ticker.ts): periodic upkeep of the node's
-   * owner (the daemon) without a wake-up of its own. Returns the function that cancels it; all
-   * end when the node stops.
-   */
-  every(periodMs: number, fn: () => void): () => void {
-    if (this.ticker == null) throw new Error('the node is not started: call start() first')
-    return this.ticker.every(periodMs, fn)
-  }
-
   async stop(): Promise<void> {
     if (this.lp == null) return
-    this.ticker?.stop()
-    this.ticker = null
+    this.ticker.stop()
     this.recomputer.stop()
     await this.lp.stop()
     this.log.info('node stopped')

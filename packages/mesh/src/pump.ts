@@ -656,6 +656,16 @@ export class Pump {
           link.refused = { code: msg.value.code, reason: msg.value.reason }
           link.retryAt = Date.now() + TUNNEL_RETRY_AFTER_REFUSAL_MS
           this.log.info('peer refused our tunnel', { peer: link.peerId, code: msg.value.code })
+          // let the stream go: the peer closed its side and drops what we send, and a stream still
+          // held kept every later packet on it, so a refusal from a peer whose policy had not yet
+          // caught up (it bound us a moment later) lasted as long as the connection (a CI
+          // failure of the service test). The next packet after retryAt opens a new stream.
+          if (link.out === stream) {
+            link.out = null
+            link.needsDrain = false
+          }
+          void stream.close().catch(() => stream.abort(new Error('tunnel refused by the peer')))
+          return
         }
       }
     })

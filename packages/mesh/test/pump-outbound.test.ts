@@ -9,6 +9,7 @@ import type { Stream } from '@libp2p/interface'
 import { streamPair } from '@libp2p/utils'
 import { encodeControlFrame, encodeFrame, FRAME_TYPE_IP } from '@meshlan/wire'
 import { allowAllAcl, compileAcl, createConntrack, createPacketFilter, parseIpv4 } from '../src/acl/index.ts'
+import { TUNNEL_RETRY_AFTER_REFUSAL_MS } from '../src/constants.ts'
 import { MemoryDevice } from '../src/memory-device.ts'
 import { createPump, type Pump } from '../src/pump.ts'
 import { ipv4Packet } from './helpers.ts'
@@ -89,5 +90,55 @@ describe('pump: our outbound stream takes control frames only', () => {
     assert.deepEqual(pump.linkStats()[0].refused, { code: 'ACL', reason: 'no rule of key guests allows it' })
     assert.equal(pump.dropCounts().BAD_FRAME, 0)
     pump.stop()
+  })
+
+  it('a refused stream is let go: after the retry delay the next packet opens a new one, which the peer accepts', async () => {
+    const pairs = [await streamPair(), await streamPair()]
+    let opened = 0
+    const device = new MemoryDevice()
+    const pump = createPump(
+      {},
+      { device, openStream: async () => ({ stream: pairs[Math.min(opened++, 1)][0], path: 'direct' }) },
+    )
+    const all = compileAcl(allowAllAcl(), { nodeIp: () => undefined, tagIps: () => [] })
+    const self = parseIpv4(SELF) as number
+    const peer = parseIpv4(PEER) as number
+    pump.start()
+    pump.setSelfIp(self)
+    pump.upsertPeer(
+      'peer',
+      peer,
+      createPacketFilter({
+        selfIp: self,
+        peerIp: peer,
+        inbound: all,
+        outbound: all,
+        conntrack: createConntrack(),
+      }),
+    )
+    try {
+      // the first stream is refused as refuseStream does it: the reason, then the peer's side closed
+      const first = pairs[0][1]
+      device.inject([ipv4Packet(SELF, PEER, 17, 5000, 53)])
+      await until(() => opened === 1 && pump.linkStats()[0].streamOpen, 'the first stream')
+      first.send(encodeControlFrame({ t: 'refuse', code: 'ACL', reason: 'no filter for you yet' }))
+      void first.close().catch(() => {})
+      await until(() => pump.linkStats()[0].refused != null, 'the refusal')
+      assert.equal(pump.linkStats()[0].streamOpen, false, 'the refused stream is still held')
+      // the second stream: whatever reaches it after the retry delay
+      let received = 0
+      pairs[1][1].addEventListener('message', () => received++)
+      const t0 = Date.now()
+      while (received === 0 && Date.now() - t0 < TUNNEL_RETRY_AFTER_REFUSAL_MS + 2000) {
+        device.inject([ipv4Packet(SELF, PEER, 17, 5000, 53)])
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.equal(opened, 2, 'no second stream was opened')
+      assert.ok(received > 0, 'nothing reached the second stream')
+      assert.ok(Date.now() - t0 >= TUNNEL_RETRY_AFTER_REFUSAL_MS - 100, 'retried before the delay')
+      assert.equal(pump.linkStats()[0].refused, null, 'the refusal is still reported on an accepted stream')
+    } finally {
+      pump.stop()
+    }
   })
 })

@@ -125,7 +125,7 @@ describe('the node’s upkeep in the heartbeat', () => {
       const limit = Error.stackTraceLimit
       Error.stackTraceLimit = 50
       const stacks: string[] = []
-      const cancel = mesh.owner.every(100, () => stacks.push(new Error().stack ?? ''))
+      const cancel = mesh.owner.ticker.every(100, () => stacks.push(new Error().stack ?? ''))
       try {
         await until(() => stacks.length >= 2, 10_000)
       } finally {
