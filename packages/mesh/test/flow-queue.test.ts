@@ -6,12 +6,10 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Stream } from '@libp2p/interface'
 import { FRAME_HEADER_BYTES } from '@meshlan/wire'
-import { allowAllAcl, compileAcl, createConntrack, createPacketFilter, parseIpv4 } from '../src/acl/index.ts'
 import { CODEL_INTERVAL_MS, CODEL_MIN_BACKLOG_BYTES, CODEL_TARGET_MS } from '../src/constants.ts'
 import { MemoryDevice } from '../src/memory-device.ts'
-import { createPump } from '../src/pump.ts'
 import { FlowQueue, flowHash } from '../src/tunnel/queue.ts'
-import { ipv4Packet } from './helpers.ts'
+import { allowAllPump, ipv4Packet } from './helpers.ts'
 
 const BULK = flowHash(1, 2, 6, 5201, 40000)
 // a hash that lands in another of the 16 flow queues
@@ -170,25 +168,11 @@ describe('pump: the peer queue under load', () => {
     let clock = 0
     const stream = new FakeStream()
     const device = new MemoryDevice()
-    const pump = createPump(
-      { now: () => clock, peerQueueBytes: 1 << 20 },
+    const pump = allowAllPump(
+      SELF,
+      PEER,
       { device, openStream: async () => ({ stream: stream as unknown as Stream, path: 'direct' }) },
-    )
-    const all = compileAcl(allowAllAcl(), { nodeIp: () => undefined, tagIps: () => [] })
-    const self = parseIpv4(SELF) as number
-    const peer = parseIpv4(PEER) as number
-    pump.start()
-    pump.setSelfIp(self)
-    pump.upsertPeer(
-      'peer',
-      peer,
-      createPacketFilter({
-        selfIp: self,
-        peerIp: peer,
-        inbound: all,
-        outbound: all,
-        conntrack: createConntrack(),
-      }),
+      { now: () => clock, peerQueueBytes: 1 << 20 },
     )
     device.inject([ipv4Packet(SELF, PEER, 17, 5000, 53)])
     for (let i = 0; i < 100 && !pump.linkStats()[0].streamOpen; i++)

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { GOSSIP_HEARTBEAT_MS, GOSSIP_HISTORY_GOSSIP, GOSSIP_IDONTWANT_MIN_BYTES } from '../src/constants.ts'
 import { createTransport } from '../src/transport.ts'
+import { recordIntervals } from './helpers.ts'
 
 interface ScoreLike {
   addPeer(id: string): void
@@ -37,16 +38,8 @@ async function started(): Promise<{ stop(): Promise<void>; pubsub: PubsubLike }>
 
 describe('gossipsub peer score: decay in the heartbeat (our patch), no IP colocation penalty', () => {
   it('starts no decay interval of its own; a behaviour penalty still decays every heartbeat', async () => {
-    const intervals: string[] = []
-    const real = globalThis.setInterval
-    globalThis.setInterval = ((fn: () => void, ms?: number) => {
-      intervals.push(`${ms} ${new Error().stack ?? ''}`)
-      return real(fn, ms)
-    }) as typeof setInterval
-    let node: Awaited<ReturnType<typeof started>> | undefined
+    const { value: node, intervals } = await recordIntervals(started)
     try {
-      node = await started()
-      globalThis.setInterval = real
       const { pubsub } = node
       assert.equal(pubsub.score.params.decayInterval, GOSSIP_HEARTBEAT_MS, 'the periods this relies on')
       const own = intervals.filter((s) => /peer-score/.test(s))
@@ -61,8 +54,7 @@ describe('gossipsub peer score: decay in the heartbeat (our patch), no IP coloca
       const after = pubsub.getScore('peer-a')
       assert.ok(after > -2, `after two heartbeats the penalty should have decayed: ${after}`)
     } finally {
-      globalThis.setInterval = real
-      await node?.stop()
+      await node.stop()
     }
   })
 

@@ -3,10 +3,12 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey, Stream } from '@libp2p/interface'
 import { memory } from '@libp2p/memory'
 import { createFrameBatch, decodeControl, FrameDecoder, parseJoinString } from '@meshlan/wire'
+import { allowAllAcl, compileAcl, createConntrack, createPacketFilter, parseIpv4 } from '../src/acl/index.ts'
 import { createLogger } from '../src/logger.ts'
 import { MemoryDevice } from '../src/memory-device.ts'
 import { type CreateKeyInit, claimMembership, createKey, createNetwork, newKey } from '../src/network.ts'
 import { MeshNode } from '../src/node.ts'
+import { createPump, type Pump, type PumpComponents, type PumpInit } from '../src/pump.ts'
 import { createTransport, type MeshLibp2p } from '../src/transport.ts'
 
 export const quiet = createLogger('test', { level: (process.env.MESHLAN_LOG as 'debug') ?? 'error' })
@@ -339,4 +341,43 @@ export async function socketPair(): Promise<[Socket, Socket]> {
   const srv = await accepted
   server.close()
   return [client, srv]
+}
+
+/**
+ * A started pump whose self is `self` and whose one link, 'peer' at `peer`, allows everything both
+ * ways (the pump tests' common start): `openStream` is what the pump dials for that link.
+ */
+export function allowAllPump(
+  self: string,
+  peer: string,
+  components: { device: MemoryDevice; openStream: PumpComponents['openStream'] },
+  init: PumpInit = {},
+): Pump {
+  const pump = createPump(init, components)
+  const all = compileAcl(allowAllAcl(), { nodeIp: () => undefined, tagIps: () => [] })
+  const selfIp = parseIpv4(self) as number
+  const peerIp = parseIpv4(peer) as number
+  pump.start()
+  pump.setSelfIp(selfIp)
+  pump.upsertPeer(
+    'peer',
+    peerIp,
+    createPacketFilter({ selfIp, peerIp, inbound: all, outbound: all, conntrack: createConntrack() }),
+  )
+  return pump
+}
+
+/** Runs `fn` with setInterval recorded (period and creation stack of each call), then restores it. */
+export async function recordIntervals<T>(fn: () => Promise<T>): Promise<{ value: T; intervals: string[] }> {
+  const intervals: string[] = []
+  const real = globalThis.setInterval
+  globalThis.setInterval = ((f: () => void, ms?: number) => {
+    intervals.push(`${ms} ${new Error().stack ?? ''}`)
+    return real(f, ms)
+  }) as typeof setInterval
+  try {
+    return { value: await fn(), intervals }
+  } finally {
+    globalThis.setInterval = real
+  }
 }

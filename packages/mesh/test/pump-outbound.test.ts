@@ -8,11 +8,10 @@ import { describe, it } from 'node:test'
 import type { Stream } from '@libp2p/interface'
 import { streamPair } from '@libp2p/utils'
 import { encodeControlFrame, encodeFrame, FRAME_TYPE_IP } from '@meshlan/wire'
-import { allowAllAcl, compileAcl, createConntrack, createPacketFilter, parseIpv4 } from '../src/acl/index.ts'
 import { TUNNEL_RETRY_AFTER_REFUSAL_MS } from '../src/constants.ts'
 import { MemoryDevice } from '../src/memory-device.ts'
-import { createPump, type Pump } from '../src/pump.ts'
-import { ipv4Packet } from './helpers.ts'
+import type { Pump } from '../src/pump.ts'
+import { allowAllPump, ipv4Packet } from './helpers.ts'
 
 const SELF = '10.144.0.1'
 const PEER = '10.144.0.2'
@@ -20,23 +19,10 @@ const PEER = '10.144.0.2'
 async function setup(): Promise<{ pump: Pump; device: MemoryDevice; ours: Stream; theirs: Stream }> {
   const [ours, theirs] = await streamPair()
   const device = new MemoryDevice()
-  const pump = createPump({}, { device, openStream: async () => ({ stream: ours, path: 'direct' }) })
-  const all = compileAcl(allowAllAcl(), { nodeIp: () => undefined, tagIps: () => [] })
-  const self = parseIpv4(SELF) as number
-  const peer = parseIpv4(PEER) as number
-  pump.start()
-  pump.setSelfIp(self)
-  pump.upsertPeer(
-    'peer',
-    peer,
-    createPacketFilter({
-      selfIp: self,
-      peerIp: peer,
-      inbound: all,
-      outbound: all,
-      conntrack: createConntrack(),
-    }),
-  )
+  const pump = allowAllPump(SELF, PEER, {
+    device,
+    openStream: async () => ({ stream: ours, path: 'direct' }),
+  })
   // a packet to the peer makes the pump open (and attach) its outbound stream
   device.inject([ipv4Packet(SELF, PEER, 17, 5000, 53)])
   for (let i = 0; i < 100 && !pump.linkStats()[0].streamOpen; i++) await new Promise((r) => setTimeout(r, 5))
@@ -96,26 +82,10 @@ describe('pump: our outbound stream takes control frames only', () => {
     const pairs = [await streamPair(), await streamPair()]
     let opened = 0
     const device = new MemoryDevice()
-    const pump = createPump(
-      {},
-      { device, openStream: async () => ({ stream: pairs[Math.min(opened++, 1)][0], path: 'direct' }) },
-    )
-    const all = compileAcl(allowAllAcl(), { nodeIp: () => undefined, tagIps: () => [] })
-    const self = parseIpv4(SELF) as number
-    const peer = parseIpv4(PEER) as number
-    pump.start()
-    pump.setSelfIp(self)
-    pump.upsertPeer(
-      'peer',
-      peer,
-      createPacketFilter({
-        selfIp: self,
-        peerIp: peer,
-        inbound: all,
-        outbound: all,
-        conntrack: createConntrack(),
-      }),
-    )
+    const pump = allowAllPump(SELF, PEER, {
+      device,
+      openStream: async () => ({ stream: pairs[Math.min(opened++, 1)][0], path: 'direct' }),
+    })
     try {
       // the first stream is refused as refuseStream does it: the reason, then the peer's side closed
       const first = pairs[0][1]

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { TICKER_FALLBACK_HEARTBEATS } from '../src/constants.ts'
 import { type HeartbeatSource, Ticker } from '../src/ticker.ts'
-import { buildMesh, type TestMesh, until } from './helpers.ts'
+import { buildMesh, recordIntervals, until } from './helpers.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -56,16 +56,17 @@ describe('Ticker', () => {
   it('driven but the heartbeats stop: the fallback timer runs the task, TICKER_FALLBACK_HEARTBEATS late', async () => {
     const ticker = new Ticker()
     const hb = new FakeHeartbeat()
-    const heartbeatMs = 20
+    const heartbeatMs = 50
+    const periodMs = 200
     ticker.drive(hb, heartbeatMs)
     const t0 = Date.now()
     const at: number[] = []
-    ticker.every(50, () => at.push(Date.now() - t0))
+    ticker.every(periodMs, () => at.push(Date.now() - t0))
     try {
-      // the fallback is due at 90 ms; the next period's at 140 ms
-      await sleep(50 + heartbeatMs * TICKER_FALLBACK_HEARTBEATS + 30)
+      // the fallback is due at 300 ms; the next period's at 500 ms: checked half-way between
+      await sleep(periodMs + heartbeatMs * TICKER_FALLBACK_HEARTBEATS + 100)
       assert.equal(at.length, 1, `ran at ${at.join(', ')} ms`)
-      assert.ok(at[0] >= 50 + heartbeatMs * TICKER_FALLBACK_HEARTBEATS - 2, `ran at ${at[0]} ms`)
+      assert.ok(at[0] >= periodMs + heartbeatMs * TICKER_FALLBACK_HEARTBEATS - 2, `ran at ${at[0]} ms`)
     } finally {
       ticker.stop()
     }
@@ -83,15 +84,16 @@ describe('Ticker', () => {
       }, ms)) as typeof setTimeout
     const ticker = new Ticker()
     try {
-      ticker.every(40, () => seen.push(`a${callback}`))
-      const cancelB = ticker.every(40, () => seen.push(`b${callback}`))
-      await new Promise((r) => real(r, 60))
+      ticker.every(200, () => seen.push(`a${callback}`))
+      const cancelB = ticker.every(200, () => seen.push(`b${callback}`))
+      // periods of 200 ms, checked between them: a loaded test run must not shift a run across a check
+      await new Promise((r) => real(r, 300))
       assert.deepEqual(seen, ['a1', 'b1'], 'two tasks due together ran in one timer callback')
       cancelB()
-      await new Promise((r) => real(r, 40))
+      await new Promise((r) => real(r, 200))
       assert.deepEqual(seen.slice(2), ['a2'])
       ticker.stop()
-      await new Promise((r) => real(r, 60))
+      await new Promise((r) => real(r, 300))
       assert.equal(seen.length, 3, 'a task ran after stop()')
     } finally {
       globalThis.setTimeout = real
@@ -106,18 +108,9 @@ describe('Ticker', () => {
 
 describe('the node’s upkeep in the heartbeat', () => {
   it('a started mesh starts no interval of ours, and its upkeep runs inside gossipsub heartbeats', async () => {
-    const intervals: string[] = []
-    const real = globalThis.setInterval
-    globalThis.setInterval = ((fn: () => void, ms?: number) => {
-      intervals.push(`${ms} ${new Error().stack ?? ''}`)
-      return real(fn, ms)
-    }) as typeof setInterval
-    let mesh: TestMesh | undefined
-    try {
-      mesh = await buildMesh({ members: [{ name: 'm1', key: 'k' }], keys: { k: { rules: [{ to: ['*'] }] } } })
-    } finally {
-      globalThis.setInterval = real
-    }
+    const { value: mesh, intervals } = await recordIntervals(() =>
+      buildMesh({ members: [{ name: 'm1', key: 'k' }], keys: { k: { rules: [{ to: ['*'] }] } } }),
+    )
     try {
       const ours = intervals.filter((s) => /packages\/(mesh|daemon)\/src\//.test(s))
       assert.deepEqual(ours, [], 'a service of ours started an interval of its own')
@@ -134,7 +127,7 @@ describe('the node’s upkeep in the heartbeat', () => {
       }
       for (const st of stacks) assert.match(st, /gossipsub\.js/, `a task ran outside a heartbeat:\n${st}`)
     } finally {
-      await mesh?.stop()
+      await mesh.stop()
     }
   })
 })
