@@ -179,6 +179,27 @@ describe('subnet routers site to site: the MSS clamp', () => {
       },
     )
 
+  // What CI shows when the transfer fails (once, 2026-12-01: "Connection reset by peer" 0.4 s in):
+  // iperf3's own account, the server's, both routers' conntrack and rules, and their logs.
+  const explain = async (client: string) => {
+    console.log(`# iperf3 client output:\n${client.slice(0, 4000)}`)
+    console.log(`# iperf3 server output:\n${iperf?.output().slice(-2000)}`)
+    for (const h of [laptop, printer])
+      console.log(`# ${h.name}: nstat\n${(await h.exec('nstat', ['-as'])).stdout}`)
+    for (const n of ['hq', 'br']) {
+      const node = ml.node(n)
+      for (const cmd of [
+        ['cat', '/proc/net/nf_conntrack'],
+        ['iptables-save'],
+        ['ip', 'route'],
+        ['sysctl', 'net.ipv4.ip_forward'],
+      ])
+        console.log(`# ${n}: ${cmd.join(' ')}\n${(await node.exec(cmd[0], cmd.slice(1))).stdout}`)
+      const log = readFileSync(join(node.state, 'daemon.log'), 'utf8').split('\n').slice(-30)
+      console.log(`# ${n}'s log, last 30 lines:\n${log.join('\n')}`)
+    }
+  }
+
   it('a 40 MB transfer between the two 1500-byte LANs completes; without the clamp it stalls', {
     skip,
   }, async () => {
@@ -192,6 +213,7 @@ describe('subnet routers site to site: the MSS clamp', () => {
     )
     for (const h of [laptop, printer]) assert.match((await h.exec('ip', ['link', 'show'])).stdout, /mtu 1500/)
     const r = await bulk(30)
+    if (r.code !== 0 || !r.stdout.includes('sum_received')) await explain(r.stdout)
     assert.notEqual(r.code, 124, 'the transfer stalled with the clamp (timeout after 30 s)')
     const got = iperf3Received(r)
     console.log(
