@@ -287,14 +287,15 @@ export const RELAY_RESERVATION_TIMEOUT_MS = 5_000
 /** Our member relay: one hop (the CONNECT to the destination) must complete within this. */
 export const RELAY_HOP_TIMEOUT_MS = 10_000
 /**
- * Gossipsub heartbeat: 2 s (its default 1 s; it was 700 ms, so that a new topic's mesh formed
- * sooner). Every heartbeat wakes every idle node and scores each of its peers: at 50 peers the
- * wake-up cost ~1 ms of CPU a second, the largest single part of an idle node (issue 14). What it
- * paces: mesh upkeep (a lost mesh peer is replaced at the next heartbeat) and IHAVE gossip. What it
- * does not: records and policies go out by flood publishing and are forwarded on arrival, and
- * newcomers get them by sync, so a revocation reaches members as fast with any heartbeat.
+ * Gossipsub heartbeat: 4 s (its default 1 s; it was 700 ms, then 2 s). Every heartbeat wakes every
+ * idle node and scores each of its peers: at 50 peers a heartbeat is the largest single part of an
+ * idle node's CPU (issue 14; docs/benchmarks.md, Session 15). What it paces: mesh upkeep (a lost
+ * mesh peer is replaced at the next heartbeat), IHAVE gossip, and our ticker's upkeep (ticker.ts:
+ * no periodic task of ours needs a finer grain than 4 s). What it does not: records and policies go
+ * out by flood publishing and are forwarded on arrival, and newcomers get them by sync, so a
+ * revocation reaches members as fast with any heartbeat.
  */
-export const GOSSIP_HEARTBEAT_MS = 2_000
+export const GOSSIP_HEARTBEAT_MS = 4_000
 /**
  * The peer score decays once per heartbeat (our gossipsub patch runs the decay there, so its
  * decayInterval is the heartbeat): a behaviour penalty keeps gossipsub's default decay per second,
