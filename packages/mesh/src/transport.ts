@@ -56,6 +56,7 @@ import {
   YAMUX_MAX_WINDOW,
   YAMUX_RELAYED_MAX_WINDOW,
 } from './constants.ts'
+import { gossipFastId } from './gossip-id.ts'
 import { announceableFamily } from './ip-family.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 import { pathAwareEncrypter, pathAwareMuxer, type RelayedStreams, relayStreamWindow } from './path-windows.ts'
@@ -264,6 +265,8 @@ export async function createTransport<S extends ServiceMap = ServiceMap>(
         emitSelf: false,
         runOnLimitedConnection: true,
         floodPublish: true,
+        // a copy of a message already accepted skips the signature check (gossip-id.ts)
+        fastMsgIdFn: gossipFastId,
         doPX: false,
         heartbeatInterval: GOSSIP_HEARTBEAT_MS,
         // the mesh and gossip sized for a members-only network (constants.ts, issue 14)

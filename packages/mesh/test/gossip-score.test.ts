@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { GOSSIP_HEARTBEAT_MS, GOSSIP_HISTORY_GOSSIP, GOSSIP_IDONTWANT_MIN_BYTES } from '../src/constants.ts'
+import { gossipFastId } from '../src/gossip-id.ts'
 import { createTransport } from '../src/transport.ts'
 import { recordIntervals } from './helpers.ts'
 
@@ -22,7 +23,12 @@ interface ScoreLike {
 interface PubsubLike {
   getScore(id: string): number
   score: ScoreLike
-  opts: { heartbeatInterval: number; mcacheGossip: number; idontwantMinDataSize: number }
+  opts: {
+    heartbeatInterval: number
+    mcacheGossip: number
+    idontwantMinDataSize: number
+    fastMsgIdFn: unknown
+  }
 }
 
 /** A started node and its gossipsub, whose score the tests read (not in gossipsub's typed API). */
@@ -67,6 +73,7 @@ describe('gossipsub peer score: decay in the heartbeat (our patch), no IP coloca
       assert.equal(opts.heartbeatInterval, GOSSIP_HEARTBEAT_MS)
       assert.equal(opts.mcacheGossip, GOSSIP_HISTORY_GOSSIP)
       assert.equal(opts.idontwantMinDataSize, GOSSIP_IDONTWANT_MIN_BYTES)
+      assert.equal(opts.fastMsgIdFn, gossipFastId, 'copies of a seen message skip the signature check')
     } finally {
       await node.stop()
     }
@@ -93,5 +100,27 @@ describe('gossipsub peer score: decay in the heartbeat (our patch), no IP coloca
     } finally {
       await node.stop()
     }
+  })
+})
+
+describe('gossipFastId', () => {
+  const from = Uint8Array.from([0, 36, 8, 1, 18, 32, ...Array(32).fill(7)])
+  const seqno = Uint8Array.from([0, 0, 1, 2, 3, 4, 5, 6])
+  it('is the publisher and sequence number: equal for copies, different when either differs', () => {
+    const id = gossipFastId({ from, seqno, data: Uint8Array.of(1) } as never)
+    assert.equal(
+      gossipFastId({ from: from.slice(), seqno: seqno.slice() }),
+      id,
+      'a copy (other bytes, other data)',
+    )
+    assert.notEqual(gossipFastId({ from, seqno: Uint8Array.from([0, 0, 1, 2, 3, 4, 5, 7]) }), id)
+    assert.notEqual(gossipFastId({ from: Uint8Array.from([...from.slice(0, -1), 8]), seqno }), id)
+  })
+  it('reads subarrays at their offset, and gives no id worth caching without both fields', () => {
+    const big = new Uint8Array(100)
+    big.set(seqno, 50)
+    assert.equal(gossipFastId({ from, seqno: big.subarray(50, 58) }), gossipFastId({ from, seqno }))
+    assert.equal(gossipFastId({ seqno }), '')
+    assert.equal(gossipFastId({ from }), '')
   })
 })
