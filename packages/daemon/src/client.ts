@@ -29,10 +29,12 @@ export const DAEMON_ENTRY: string = new URL(
  * small wrappers; a smaller young generation scavenges sooner. Measured (docs/benchmarks.md,
  * "Session 9"): against 4 MiB, idle 99 → 95 MB and the loaded peak 128 → 117 MB with throughput
  * kept; 4 MiB against the default had been 160 → 139 MB idle. It matters on a 1 GB Raspberry Pi.
+ * `--expose-gc`: the heap trim (heap-trim.ts) asks for a full collection when the daemon has gone
+ * quiet, which V8 on its own does not do ("Session 15").
  * scripts/meshlan holds the same list for `up --foreground` (NODE_FLAGS; install.sh and the
  * benchmarks read it there); test/node-flags.test.ts keeps the two equal.
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1']
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--expose-gc']
 
 /**
  * Environment the daemon runs with. `MALLOC_ARENA_MAX=2`: glibc gives each thread that allocates

@@ -44,6 +44,23 @@ export const DEFAULT_LISTEN: readonly string[] = MESH_DEFAULT_LISTEN
 
 /** Known records are written this often (and on stop) so a restart finds its peers. */
 export const RECORDS_SAVE_MS = 30_000
+/**
+ * The heap trim (heap-trim.ts) looks back over this long: start-up is over within seconds, and
+ * half a minute without traffic says a transfer has ended while its garbage is still fresh.
+ */
+export const HEAP_TRIM_CHECK_MS = 30_000
+/**
+ * Quiet, for the heap trim: less than this share of one core over the period. An idle daemon uses
+ * 0.2–0.4 % (docs/benchmarks.md, Idle cost); one carrying a transfer, tens of percent. A slow Pi
+ * idles higher, and 5 % still tells the two apart.
+ */
+export const HEAP_TRIM_QUIET_CPU = 0.05
+/**
+ * The heap trim collects again only when the heap grew this much since its last collection: an
+ * idle node's gossip grows it slowly, so a quiet daemon collects every few minutes at most
+ * (a full collection of its ~15 MB heap costs ~10 ms of CPU), not every period.
+ */
+export const HEAP_TRIM_MIN_GROWTH_BYTES = 2 * 1024 * 1024
 /** How long `up` waits for a spawned daemon's socket to answer. */
 export const DAEMON_START_TIMEOUT_MS = 15_000
 /** How long `down` waits for the daemon process to exit. */

@@ -41,6 +41,7 @@ import {
   InvalidArgumentError,
   NodeNotRunningError,
 } from './errors.ts'
+import { fullCollection, HeapTrim } from './heap-trim.ts'
 import { CLI_TOTP_LOCKOUT_FILE, Lockout, UNLOCK_LOCKOUT_FILE } from './lockout.ts'
 import { MagicDns } from './magic-dns.ts'
 import { MetricsServer, snapshotOf } from './metrics.ts'
@@ -379,6 +380,8 @@ class MeshDaemon implements Daemon {
     this.node = node
     // in the node's heartbeat, not a timer of its own (idle wake-ups, issue 14); ends with the node
     node.ticker.every(RECORDS_SAVE_MS, () => void this.saveRecords())
+    const trim = { every: node.ticker.every.bind(node.ticker), collect: fullCollection() }
+    new HeapTrim({ ...trim, log: this.log.child('heap') }).start()
     // every version this node signs, whoever asked (the CLI, the admin API, the binder)
     node.membership.on('signed', (envelope) => {
       const d = decodePolicy(envelope)

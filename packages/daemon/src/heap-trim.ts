@@ -1,0 +1,107 @@
+/**
+ * Gives a quiet daemon's garbage back to the system (issue 14: an idle node's memory). V8 collects
+ * its old generation only when that grows past a limit, and its memory reducer starts only after
+ * such a collection: a daemon that went quiet after start-up, or after a transfer, keeps the
+ * garbage of that time resident until something else grows the heap — ~5 MB after start-up
+ * (docs/benchmarks.md, "Session 15").
+ *
+ * Every HEAP_TRIM_CHECK_MS, on the node's ticker (no wake-up of its own), the trim looks back over
+ * the period: if the process used less than HEAP_TRIM_QUIET_CPU of a core and the heap grew by
+ * HEAP_TRIM_MIN_GROWTH_BYTES since the last full collection it asked for (or it never asked), it
+ * asks V8 for one. Under load it never runs: a full collection stops the event loop for
+ * milliseconds, which a flow's packets would wait for.
+ */
+import { getHeapStatistics } from 'node:v8'
+import type { Logger } from '@meshlan/mesh'
+import { HEAP_TRIM_CHECK_MS, HEAP_TRIM_MIN_GROWTH_BYTES, HEAP_TRIM_QUIET_CPU } from './constants.ts'
+
+/** What the trim reads and calls; the defaults are the process's (tests pass fakes). */
+export interface HeapTrimInit {
+  /** Runs `fn` every `periodMs` (the node's ticker); returns the cancel. */
+  every: (periodMs: number, fn: () => void) => () => void
+  /** A full collection, or null when the process has none (run without DAEMON_NODE_FLAGS). */
+  collect: (() => void) | null
+  log: Logger
+  /** @default process.cpuUsage() user + system, in microseconds */
+  cpuMicros?: () => number
+  /** @default v8.getHeapStatistics().used_heap_size */
+  heapUsed?: () => number
+  /** @default performance.now() */
+  nowMs?: () => number
+}
+
+/**
+ * V8's full collection as a function, or null. `gc` is a global only with `--expose-gc`, one of
+ * DAEMON_NODE_FLAGS (client.ts); test/heap-trim.test.ts checks that, run with those flags, it runs
+ * a major collection.
+ */
+export function fullCollection(): (() => void) | null {
+  const gc = (globalThis as { gc?: unknown }).gc
+  return typeof gc === 'function' ? () => gc() : null
+}
+
+export class HeapTrim {
+  private readonly init: HeapTrimInit
+  private readonly cpuMicros: () => number
+  private readonly heapUsed: () => number
+  private readonly nowMs: () => number
+  private cancel: (() => void) | null = null
+  private lastCpu = 0
+  private lastAt = 0
+  /** Heap in use right after our last collection; null before the first. */
+  private afterLast: number | null = null
+  /** Collections asked for so far (status, tests). */
+  trims = 0
+
+  constructor(init: HeapTrimInit) {
+    this.init = init
+    this.cpuMicros =
+      init.cpuMicros ??
+      (() => {
+        const u = process.cpuUsage()
+        return u.user + u.system
+      })
+    this.heapUsed = init.heapUsed ?? (() => getHeapStatistics().used_heap_size)
+    this.nowMs = init.nowMs ?? (() => performance.now())
+  }
+
+  start(): void {
+    if (this.init.collect == null) {
+      this.init.log.debug('heap trim off: no gc (the daemon runs without --expose-gc)')
+      return
+    }
+    this.lastCpu = this.cpuMicros()
+    this.lastAt = this.nowMs()
+    this.cancel = this.init.every(HEAP_TRIM_CHECK_MS, () => this.check())
+  }
+
+  stop(): void {
+    this.cancel?.()
+    this.cancel = null
+  }
+
+  /** One look back over the period since the last (the ticker's task). */
+  check(): void {
+    const collect = this.init.collect
+    if (collect == null) return
+    const cpu = this.cpuMicros()
+    const at = this.nowMs()
+    const share = (cpu - this.lastCpu) / 1000 / Math.max(1, at - this.lastAt)
+    this.lastCpu = cpu
+    this.lastAt = at
+    if (share >= HEAP_TRIM_QUIET_CPU) return
+    const before = this.heapUsed()
+    if (this.afterLast != null && before - this.afterLast < HEAP_TRIM_MIN_GROWTH_BYTES) return
+    collect()
+    this.trims++
+    this.afterLast = this.heapUsed()
+    // the collection's own CPU is not the next period's traffic
+    this.lastCpu = this.cpuMicros()
+    this.lastAt = this.nowMs()
+    this.init.log.debug('heap trimmed', {
+      beforeBytes: before,
+      afterBytes: this.afterLast,
+      ms: Math.round(this.lastAt - at),
+    })
+  }
+}

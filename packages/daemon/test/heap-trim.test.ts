@@ -1,0 +1,138 @@
+/**
+ * The heap trim (heap-trim.ts): a full collection when the daemon has been quiet and its heap grew,
+ * never under load; and the one thing it relies on, that the daemon's flags give it V8's full
+ * collection.
+ */
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { createLogger } from '@meshlan/mesh'
+import { HEAP_TRIM_CHECK_MS, HEAP_TRIM_MIN_GROWTH_BYTES, HEAP_TRIM_QUIET_CPU } from '../src/constants.ts'
+import { HeapTrim } from '../src/heap-trim.ts'
+import { DAEMON_NODE_FLAGS } from '../src/index.ts'
+
+const MB = 1024 * 1024
+
+/** A trim on fake clocks: `period(cpuShare)` advances one check period at that CPU share. */
+function fakeTrim(opts: { collect?: boolean } = {}) {
+  let now = 0
+  let cpu = 0
+  let heap = 20 * MB
+  const collected: number[] = []
+  const tasks: Array<{ ms: number; fn: () => void }> = []
+  const trim = new HeapTrim({
+    every: (ms, fn) => {
+      tasks.push({ ms, fn })
+      return () => tasks.splice(0)
+    },
+    collect:
+      opts.collect === false
+        ? null
+        : () => {
+            collected.push(heap)
+            heap = 15 * MB // what a full collection leaves
+          },
+    log: createLogger('heap-test'),
+    cpuMicros: () => cpu,
+    heapUsed: () => heap,
+    nowMs: () => now,
+  })
+  trim.start()
+  return {
+    trim,
+    tasks,
+    collected,
+    grow: (bytes: number) => {
+      heap += bytes
+    },
+    period: (share: number) => {
+      now += HEAP_TRIM_CHECK_MS
+      cpu += share * HEAP_TRIM_CHECK_MS * 1000
+      for (const t of tasks) t.fn()
+    },
+  }
+}
+
+describe('heap trim', () => {
+  it('runs on the ticker every HEAP_TRIM_CHECK_MS', () => {
+    const t = fakeTrim()
+    assert.deepEqual(
+      t.tasks.map((x) => x.ms),
+      [HEAP_TRIM_CHECK_MS],
+    )
+  })
+
+  it('collects after a quiet period, then only when the heap grew by the minimum', () => {
+    const t = fakeTrim()
+    t.period(0.003) // an idle daemon
+    assert.equal(t.collected.length, 1, 'the first quiet period collects start-up garbage')
+    t.grow(HEAP_TRIM_MIN_GROWTH_BYTES - 1)
+    t.period(0.003)
+    assert.equal(t.collected.length, 1, 'grown by less than the minimum: no collection')
+    t.grow(1)
+    t.period(0.003)
+    assert.equal(t.collected.length, 2, 'grown by the minimum: collected')
+  })
+
+  it('never collects in a busy period, and collects in the first quiet one after', () => {
+    const t = fakeTrim()
+    t.grow(30 * MB)
+    t.period(HEAP_TRIM_QUIET_CPU) // at the threshold counts as busy
+    t.period(0.6) // a transfer
+    assert.equal(t.collected.length, 0)
+    t.period(0.01)
+    assert.equal(t.collected.length, 1, 'the transfer ended: its garbage collected')
+  })
+
+  it('without a full collection (no --expose-gc) it schedules nothing', () => {
+    const t = fakeTrim({ collect: false })
+    assert.equal(t.tasks.length, 0)
+  })
+
+  it('stop cancels its task', () => {
+    const t = fakeTrim()
+    t.trim.stop()
+    assert.equal(t.tasks.length, 0)
+  })
+})
+
+describe('fullCollection (contract: what the heap trim relies on)', () => {
+  it('with DAEMON_NODE_FLAGS it is V8 full collection: a major GC that frees old-space garbage', () => {
+    const mod = JSON.stringify(join(import.meta.dirname, '../src/heap-trim.ts'))
+    const script = `
+      const { fullCollection } = await import(${mod})
+      const { PerformanceObserver, constants } = await import('node:perf_hooks')
+      const kinds = []
+      const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) kinds.push(e.detail.kind) })
+      obs.observe({ entryTypes: ['gc'] })
+      let keep = []
+      for (let i = 0; i < 200; i++) { keep.push(new Array(10000).fill(i)); if (i % 10 === 0) await null }
+      const { getHeapStatistics } = await import('node:v8')
+      keep = null
+      const before = getHeapStatistics().used_heap_size
+      const collect = fullCollection()
+      collect()
+      const after = getHeapStatistics().used_heap_size
+      await new Promise((r) => setTimeout(r, 50))
+      console.log(JSON.stringify({ has: collect != null, major: kinds.includes(constants.NODE_PERFORMANCE_GC_MAJOR), before, after }))
+    `
+    const out = execFileSync(process.execPath, [...DAEMON_NODE_FLAGS, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    })
+    const r = JSON.parse(out) as { has: boolean; major: boolean; before: number; after: number }
+    assert.ok(r.has, 'fullCollection() found gc')
+    assert.ok(r.major, 'the collection was a major one')
+    assert.ok(r.before - r.after > 8 * MB, `freed ${r.before - r.after} bytes of ~16 MB garbage`)
+  })
+
+  it('without --expose-gc there is none (the trim stays off)', () => {
+    const mod = JSON.stringify(join(import.meta.dirname, '../src/heap-trim.ts'))
+    const out = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', `const m = await import(${mod}); console.log(m.fullCollection() === null)`],
+      { encoding: 'utf8' },
+    )
+    assert.equal(out.trim(), 'true')
+  })
+})
