@@ -56,9 +56,9 @@ export const HEAP_TRIM_CHECK_MS = 30_000
  */
 export const HEAP_TRIM_QUIET_CPU = 0.05
 /**
- * The heap trim collects again only when the heap grew this much since its last collection: an
- * idle node's gossip grows it slowly, so a quiet daemon collects every few minutes at most
- * (a full collection of its ~15 MB heap costs ~10 ms of CPU), not every period.
+ * After a busy period the heap trim collects only if the heap grew this much since its last
+ * collection: a short burst that allocated little is not worth a collection (V8's last-resort
+ * collection of an idle daemon's ~17 MB heap took 33–60 ms of CPU).
  */
 export const HEAP_TRIM_MIN_GROWTH_BYTES = 2 * 1024 * 1024
 /** How long `up` waits for a spawned daemon's socket to answer. */

@@ -1,15 +1,16 @@
 /**
- * Gives a quiet daemon's garbage back to the system (issue 14: an idle node's memory). V8 collects
- * its old generation only when that grows past a limit, and its memory reducer starts only after
- * such a collection: a daemon that went quiet after start-up, or after a transfer, keeps the
- * garbage of that time resident until something else grows the heap — ~5 MB after start-up
- * (docs/benchmarks.md, "Session 15").
+ * Gives a daemon's garbage back to the system when it goes quiet (issue 14: an idle node's memory).
+ * V8 collects its old generation only when that grows past a limit: a daemon that went quiet after
+ * start-up, or after a transfer, keeps the garbage of that time resident — 2–3 MB of an idle
+ * daemon's RSS in `mem.sh` (docs/benchmarks.md, "Session 15").
  *
  * Every HEAP_TRIM_CHECK_MS, on the node's ticker (no wake-up of its own), the trim looks back over
- * the period: if the process used less than HEAP_TRIM_QUIET_CPU of a core and the heap grew by
- * HEAP_TRIM_MIN_GROWTH_BYTES since the last full collection it asked for (or it never asked), it
- * asks V8 for one. Under load it never runs: a full collection stops the event loop for
- * milliseconds, which a flow's packets would wait for.
+ * the period. A period in which the process used HEAP_TRIM_QUIET_CPU of a core or more is busy.
+ * The first quiet period after start-up, and the first after a busy one, ask V8 for one full
+ * collection if the heap grew by HEAP_TRIM_MIN_GROWTH_BYTES since the last. Never under load (the
+ * collection stops the event loop for tens of milliseconds), and never for an idle node's slow
+ * growth: the first version also collected whenever an idle heap had grown 2 MiB, which at 50
+ * peers cost 0.05 % of a core, a quarter of the idle budget; V8's own collections handle that.
  */
 import { getHeapStatistics } from 'node:v8'
 import type { Logger } from '@meshlan/mesh'
@@ -56,6 +57,8 @@ export class HeapTrim {
   private lastAt = 0
   /** Heap in use right after our last collection; null before the first. */
   private afterLast: number | null = null
+  /** Start-up, or a busy period, since the last quiet one: the next quiet period may collect. */
+  private armed = true
   /** Collections asked for so far (status, tests). */
   trims = 0
 
@@ -95,7 +98,12 @@ export class HeapTrim {
     const share = (cpu - this.lastCpu) / 1000 / Math.max(1, at - this.lastAt)
     this.lastCpu = cpu
     this.lastAt = at
-    if (share >= HEAP_TRIM_QUIET_CPU) return
+    if (share >= HEAP_TRIM_QUIET_CPU) {
+      this.armed = true
+      return
+    }
+    if (!this.armed) return
+    this.armed = false
     const before = this.heapUsed()
     if (this.afterLast != null && before - this.afterLast < HEAP_TRIM_MIN_GROWTH_BYTES) return
     collect()
