@@ -11,6 +11,7 @@
  * collection stops the event loop for tens of milliseconds), and never for an idle node's slow
  * growth: the first version also collected whenever an idle heap had grown 2 MiB, which at 50
  * peers cost 0.05 % of a core, a quarter of the idle budget; V8's own collections handle that.
+ * Whatever peers send, a collection needs a busy period and then a quiet one: at most one a minute.
  */
 import { getHeapStatistics } from 'node:v8'
 import type { Logger } from '@meshlan/mesh'
