@@ -380,8 +380,8 @@ class MeshDaemon implements Daemon {
     this.node = node
     // in the node's heartbeat, not a timer of its own (idle wake-ups, issue 14); ends with the node
     node.ticker.every(RECORDS_SAVE_MS, () => void this.saveRecords())
-    const trim = { every: node.ticker.every.bind(node.ticker), collect: fullCollection() }
-    new HeapTrim({ ...trim, log: this.log.child('heap') }).start()
+    const every = node.ticker.every.bind(node.ticker)
+    new HeapTrim({ every, collect: fullCollection(), log: this.log.child('heap') }).start()
     // every version this node signs, whoever asked (the CLI, the admin API, the binder)
     node.membership.on('signed', (envelope) => {
       const d = decodePolicy(envelope)

@@ -60,8 +60,6 @@ export class HeapTrim {
   private afterLast: number | null = null
   /** Start-up, or a busy period, since the last quiet one: the next quiet period may collect. */
   private armed = true
-  /** Collections asked for so far (status, tests). */
-  trims = 0
 
   constructor(init: HeapTrimInit) {
     this.init = init
@@ -108,7 +106,6 @@ export class HeapTrim {
     const before = this.heapUsed()
     if (this.afterLast != null && before - this.afterLast < HEAP_TRIM_MIN_GROWTH_BYTES) return
     collect()
-    this.trims++
     this.afterLast = this.heapUsed()
     // the collection's own CPU is not the next period's traffic
     this.lastCpu = this.cpuMicros()
