@@ -6,16 +6,24 @@
  *
  * Every HEAP_TRIM_CHECK_MS, on the node's ticker (no wake-up of its own), the trim looks back over
  * the period. A period in which the process used HEAP_TRIM_QUIET_CPU of a core or more is busy.
- * The first quiet period after start-up, and the first after a busy one, ask V8 for one full
- * collection if the heap grew by HEAP_TRIM_MIN_GROWTH_BYTES since the last. Never under load (the
+ * The first quiet period after start-up, and the first after a busy one, start a trim if the heap
+ * grew by HEAP_TRIM_MIN_GROWTH_BYTES since the last: one full collection in that period and one in
+ * each of the next HEAP_TRIM_ROUNDS − 1 quiet ones, the last of which also drops the bytecode of
+ * code that ran only once (start-up's). A busy period ends a trim early. Never under load (a
  * collection stops the event loop for tens of milliseconds), and never for an idle node's slow
  * growth: the first version also collected whenever an idle heap had grown 2 MiB, which at 50
  * peers cost 0.05 % of a core, a quarter of the idle budget; V8's own collections handle that.
- * Whatever peers send, a collection needs a busy period and then a quiet one: at most one a minute.
+ * Whatever peers send, collections run only in quiet periods, one per period: at most two a minute,
+ * and HEAP_TRIM_ROUNDS per busy spell.
  */
 import { getHeapStatistics } from 'node:v8'
 import type { Logger } from '@meshlan/mesh'
-import { HEAP_TRIM_CHECK_MS, HEAP_TRIM_MIN_GROWTH_BYTES, HEAP_TRIM_QUIET_CPU } from './constants.ts'
+import {
+  HEAP_TRIM_CHECK_MS,
+  HEAP_TRIM_MIN_GROWTH_BYTES,
+  HEAP_TRIM_QUIET_CPU,
+  HEAP_TRIM_ROUNDS,
+} from './constants.ts'
 
 /** What the trim reads and calls; the defaults are the process's (tests pass fakes). */
 export interface HeapTrimInit {
@@ -60,6 +68,8 @@ export class HeapTrim {
   private afterLast: number | null = null
   /** Start-up, or a busy period, since the last quiet one: the next quiet period may collect. */
   private armed = true
+  /** Collections left in the trim under way, one per quiet period. */
+  private left = 0
 
   constructor(init: HeapTrimInit) {
     this.init = init
@@ -99,12 +109,18 @@ export class HeapTrim {
     this.lastAt = at
     if (share >= HEAP_TRIM_QUIET_CPU) {
       this.armed = true
+      this.left = 0
       return
     }
-    if (!this.armed) return
-    this.armed = false
     const before = this.heapUsed()
-    if (this.afterLast != null && before - this.afterLast < HEAP_TRIM_MIN_GROWTH_BYTES) return
+    if (this.left > 0) {
+      this.left--
+    } else {
+      if (!this.armed) return
+      this.armed = false
+      if (this.afterLast != null && before - this.afterLast < HEAP_TRIM_MIN_GROWTH_BYTES) return
+      this.left = HEAP_TRIM_ROUNDS - 1
+    }
     collect()
     this.afterLast = this.heapUsed()
     // the collection's own CPU is not the next period's traffic
@@ -114,6 +130,7 @@ export class HeapTrim {
       beforeBytes: before,
       afterBytes: this.afterLast,
       ms: Math.round(this.lastAt - at),
+      left: this.left,
     })
   }
 }

@@ -8,7 +8,12 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { createLogger } from '@meshlan/mesh'
-import { HEAP_TRIM_CHECK_MS, HEAP_TRIM_MIN_GROWTH_BYTES, HEAP_TRIM_QUIET_CPU } from '../src/constants.ts'
+import {
+  HEAP_TRIM_CHECK_MS,
+  HEAP_TRIM_MIN_GROWTH_BYTES,
+  HEAP_TRIM_QUIET_CPU,
+  HEAP_TRIM_ROUNDS,
+} from '../src/constants.ts'
 import { HeapTrim } from '../src/heap-trim.ts'
 import { DAEMON_NODE_FLAGS } from '../src/index.ts'
 
@@ -63,33 +68,55 @@ describe('heap trim', () => {
     )
   })
 
-  it('collects in the first quiet period after start-up, then never while the node stays idle', () => {
+  it('collects once in each of the first HEAP_TRIM_ROUNDS quiet periods after start-up, then never while idle', () => {
     const t = fakeTrim()
     t.period(0.003) // an idle daemon
     assert.equal(t.collected.length, 1, 'the first quiet period collects start-up garbage')
+    for (let i = 1; i < HEAP_TRIM_ROUNDS; i++) t.period(0.003)
+    assert.equal(t.collected.length, HEAP_TRIM_ROUNDS, 'one collection a period, HEAP_TRIM_ROUNDS in all')
     for (let i = 0; i < 20; i++) {
       t.grow(HEAP_TRIM_MIN_GROWTH_BYTES) // gossip at 50 peers grows an idle heap
       t.period(0.003)
     }
-    assert.equal(t.collected.length, 1, 'idle growth is left to V8 (collecting it cost 0.05 % of a core)')
+    assert.equal(
+      t.collected.length,
+      HEAP_TRIM_ROUNDS,
+      'idle growth is left to V8 (collecting it cost 0.05 % of a core)',
+    )
   })
 
-  it('never collects in a busy period; collects in the first quiet one after, if the heap grew', () => {
+  it('never collects in a busy period; trims in the quiet ones after, if the heap grew', () => {
     const t = fakeTrim()
-    t.period(0.003)
-    assert.equal(t.collected.length, 1)
+    for (let i = 0; i < HEAP_TRIM_ROUNDS; i++) t.period(0.003)
+    const n = t.collected.length
     t.grow(30 * MB)
     t.period(HEAP_TRIM_QUIET_CPU) // at the threshold counts as busy
     t.period(0.6) // a transfer
-    assert.equal(t.collected.length, 1)
+    assert.equal(t.collected.length, n)
     t.period(0.01)
-    assert.equal(t.collected.length, 2, 'the transfer ended: its garbage collected')
-    t.period(0.01)
-    assert.equal(t.collected.length, 2, 'once')
+    assert.equal(t.collected.length, n + 1, 'the transfer ended: its garbage collected')
+    assert.equal(t.collected[n], 15 * MB + 30 * MB, 'the first collection of the trim found the growth')
+    for (let i = 0; i < HEAP_TRIM_ROUNDS + 3; i++) t.period(0.01)
+    assert.equal(t.collected.length, n + HEAP_TRIM_ROUNDS, 'one trim per busy spell')
     t.grow(HEAP_TRIM_MIN_GROWTH_BYTES - 1)
     t.period(0.2) // a short burst that allocated little
     t.period(0.01)
-    assert.equal(t.collected.length, 2, 'grown by less than the minimum since the last: no collection')
+    assert.equal(
+      t.collected.length,
+      n + HEAP_TRIM_ROUNDS,
+      'grown by less than the minimum since the last: no collection',
+    )
+  })
+
+  it('a busy period ends a trim early; the next quiet one starts a new trim', () => {
+    const t = fakeTrim()
+    t.period(0.003)
+    assert.equal(t.collected.length, 1)
+    t.grow(10 * MB)
+    t.period(0.5) // traffic again, mid-trim: no collection under load
+    assert.equal(t.collected.length, 1)
+    for (let i = 0; i < HEAP_TRIM_ROUNDS + 3; i++) t.period(0.003)
+    assert.equal(t.collected.length, 1 + HEAP_TRIM_ROUNDS, 'a whole trim after the busy period')
   })
 
   it('without a full collection (no --expose-gc) it schedules nothing', () => {
@@ -140,6 +167,46 @@ describe('fullCollection (contract: what the heap trim relies on)', () => {
       `freed ${r.before.used - r.after.used} bytes of ~16 MB garbage`,
     )
     assert.ok(r.before.rss - r.after.rss > 8 * MB, `RSS ${r.before.rss} → ${r.after.rss}: the pages stayed`)
+  })
+
+  it('HEAP_TRIM_ROUNDS of them drop the bytecode of code that ran once; one fewer does not', () => {
+    const mod = JSON.stringify(join(import.meta.dirname, '../src/heap-trim.ts'))
+    // 300 functions that run once (start-up code), then collections with the event loop turning
+    // between them as on the ticker; V8's trusted space holds their bytecode
+    const script = `
+      const { fullCollection } = await import(${mod})
+      const { getHeapSpaceStatistics } = await import('node:v8')
+      const trusted = () => getHeapSpaceStatistics().find((s) => s.space_name === 'trusted_space').space_used_size
+      const fns = []
+      for (let i = 0; i < 300; i++) {
+        let body = 'let s = 0;'
+        for (let j = 0; j < 200; j++) body += 's += (a * ' + j + ' + ' + i + ') % 7; if (s > ' + j * 3 + ') s -= a;'
+        fns.push(new Function('a', body + ' return s'))
+      }
+      let sum = 0
+      for (const f of fns) sum += f(3)
+      const collect = fullCollection()
+      const used = [trusted()]
+      for (let i = 0; i < ${HEAP_TRIM_ROUNDS}; i++) {
+        await new Promise((r) => setTimeout(r, 20))
+        collect()
+        used.push(trusted())
+      }
+      console.log(JSON.stringify({ used, kept: fns.length, sum }))
+    `
+    const out = execFileSync(process.execPath, [...DAEMON_NODE_FLAGS, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    })
+    const { used } = JSON.parse(out) as { used: number[] }
+    const [start, ...after] = used as [number, ...number[]]
+    const last = after[after.length - 1] as number
+    const beforeLast = after[after.length - 2] ?? start
+    assert.ok(start > 2 * MB, `the functions' bytecode is there: ${start} bytes`)
+    assert.ok(last < start / 2, `after ${HEAP_TRIM_ROUNDS} collections: ${used.join(' → ')} (not dropped)`)
+    assert.ok(
+      beforeLast > (start * 3) / 4,
+      `dropped before the last collection (${used.join(' → ')}): HEAP_TRIM_ROUNDS can be lowered`,
+    )
   })
 
   it('without --expose-gc there is none (the trim stays off)', () => {
