@@ -18,6 +18,7 @@
  */
 import { getHeapStatistics } from 'node:v8'
 import type { Logger } from '@meshlan/mesh'
+import { TunAddonMissingError, trimMalloc } from '@meshlan/tun'
 import {
   HEAP_TRIM_CHECK_MS,
   HEAP_TRIM_MIN_GROWTH_BYTES,
@@ -49,11 +50,29 @@ type V8Gc = (opts: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) 
  * pressure (several rounds, compaction) and gives the freed pages back: a plain `gc()` freed the
  * objects of an idle daemon (17.2 → 15.7 MB in use) and kept every page (RSS unchanged); this one
  * took RSS 83.9 → 79.8 MB. test/heap-trim.test.ts checks both halves of that with these flags.
+ * Then malloc's free pages go back too (releaseMalloc).
  */
 export function fullCollection(): (() => void) | null {
   const gc = (globalThis as { gc?: unknown }).gc
   if (typeof gc !== 'function') return null
-  return () => (gc as V8Gc)({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+  return () => {
+    ;(gc as V8Gc)({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+    releaseMalloc()
+  }
+}
+
+/**
+ * The collection frees buffers' memory into malloc, which keeps free pages in the middle of its
+ * heap resident: glibc's malloc_trim hands them back (idle RSS another 2–5 MB in `mem.sh`,
+ * docs/benchmarks.md "Session 16"). Without the addon (never in a daemon, which needs it for its
+ * TUN) there is nothing to call.
+ */
+function releaseMalloc(): void {
+  try {
+    trimMalloc()
+  } catch (err) {
+    if (!(err instanceof TunAddonMissingError)) throw err
+  }
 }
 
 export class HeapTrim {

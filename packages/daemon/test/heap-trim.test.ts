@@ -15,7 +15,7 @@ import {
   HEAP_TRIM_ROUNDS,
 } from '../src/constants.ts'
 import { HeapTrim } from '../src/heap-trim.ts'
-import { DAEMON_NODE_FLAGS } from '../src/index.ts'
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/index.ts'
 
 const MB = 1024 * 1024
 
@@ -207,6 +207,38 @@ describe('fullCollection (contract: what the heap trim relies on)', () => {
       beforeLast > (start * 3) / 4,
       `dropped before the last collection (${used.join(' → ')}): HEAP_TRIM_ROUNDS can be lowered`,
     )
+  })
+
+  it("it also gives malloc's free pages back, which glibc alone keeps (with DAEMON_ENV)", () => {
+    const mod = JSON.stringify(join(import.meta.dirname, '../src/heap-trim.ts'))
+    // ~24 MB of 60 KiB buffers (malloc'd, under the mmap threshold), the last one kept so the
+    // heap's top stays in use: once the rest are freed, only a trim anywhere in the heap returns them
+    const script = `
+      const { fullCollection } = await import(${mod})
+      const rss = () => process.memoryUsage.rss()
+      let bufs = []
+      for (let i = 0; i < 400; i++) bufs.push(Buffer.allocUnsafeSlow(60 * 1024).fill(i))
+      const last = bufs[bufs.length - 1]
+      bufs = null
+      globalThis.gc({ type: 'major', execution: 'sync' })
+      await new Promise((r) => setTimeout(r, 200)) // V8 frees array buffers on a worker thread
+      const freed = rss()
+      await new Promise((r) => setTimeout(r, 200))
+      const later = rss()
+      fullCollection()()
+      const trimmed = rss()
+      console.log(JSON.stringify({ freed, later, trimmed, kept: last.length }))
+    `
+    const out = execFileSync(process.execPath, [...DAEMON_NODE_FLAGS, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, ...DAEMON_ENV },
+    })
+    const r = JSON.parse(out) as { freed: number; later: number; trimmed: number }
+    assert.ok(
+      r.freed - r.later < 4 * MB,
+      `glibc returned it by itself (${r.freed} → ${r.later}): no trim needed`,
+    )
+    assert.ok(r.later - r.trimmed > 16 * MB, `RSS ${r.later} → ${r.trimmed}: malloc's free pages stayed`)
   })
 
   it('without --expose-gc there is none (the trim stays off)', () => {

@@ -52,6 +52,7 @@ export {
   sdNotify,
   socketFd,
   socketPeerCredentials,
+  trimMalloc,
 } from './peercred.ts'
 export type { SegmentOptions } from './segment.ts'
 export { segment } from './segment.ts'

@@ -17,6 +17,7 @@ interface PeerCredAddon {
   peerCredentials(fd: number): PeerCredentials
   notify(socketPath: string, message: string): number
   peerGroups(fd: number): number[]
+  trimMalloc(): boolean
 }
 
 function peerCredAddon(): PeerCredAddon {
@@ -70,4 +71,14 @@ export function sdNotify(message: string, env: NodeJS.ProcessEnv = process.env):
   if (socket == null || socket === '') return false
   const err = peerCredAddon().notify(socket, message)
   return err === 0 ? true : `errno ${err}`
+}
+
+/**
+ * glibc's malloc_trim(0): freed memory anywhere in malloc's heaps goes back to the kernel, where
+ * glibc by itself returns only the heap's top (Node's ArrayBuffer data lives there). ~1 ms: for
+ * quiet moments (the daemon's heap trim). true when memory was released. Throws
+ * TunAddonMissingError when the addon is not built.
+ */
+export function trimMalloc(): boolean {
+  return peerCredAddon().trimMalloc()
 }
