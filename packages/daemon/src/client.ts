@@ -44,17 +44,5 @@ export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', 
  * 104–118 → 99–109 MB, throughput unchanged. glibc reads it once, before `main`: it must be in the
  * environment the process starts with. scripts/meshlan holds the same (DAEMON_ENV; install.sh
  * writes it into the installed wrapper); test/node-flags.test.ts keeps them equal.
- *
- * `MALLOC_TRIM_THRESHOLD_=262144`, `MALLOC_TOP_PAD_=0`: glibc otherwise raises its mmap threshold
- * (up to 32 MiB) each time a large mmap'd block is freed, and its trim threshold with it, so after
- * the first large buffer Node frees, large blocks come from the heap and up to twice that stays
- * resident once free. Setting these fixes both: blocks of 128 KiB and more are mmap'd and returned
- * when freed, and the heap's top is given back once 256 KiB of it is free. Measured
- * (docs/benchmarks.md, "Session 16"): idle −2 to −4 MB and the loaded peak −3 to −8 MB in `mem.sh`;
- * CPU per GB at 300 Mbit/s unchanged (`cpu-ab.sh`, six rounds, median ratio 1.015).
  */
-export const DAEMON_ENV: Readonly<Record<string, string>> = {
-  MALLOC_ARENA_MAX: '2',
-  MALLOC_TRIM_THRESHOLD_: '262144',
-  MALLOC_TOP_PAD_: '0',
-}
+export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' }
