@@ -50,6 +50,12 @@ export const RECORDS_SAVE_MS = 30_000
  */
 export const HEAP_TRIM_CHECK_MS = 30_000
 /**
+ * The heap trim samples the CPU this often within a period (in the node's heartbeat, so no wake-up
+ * of its own): a transfer that starts a second before a 30 s period ends barely moves that
+ * period's share, and a collection then stalled a relayed transfer's start (NAT lab, session 16).
+ */
+export const HEAP_TRIM_SAMPLE_MS = 4_000
+/**
  * Quiet, for the heap trim: less than this share of one core over the period. An idle daemon uses
  * 0.2–0.4 % (docs/benchmarks.md, Idle cost); one carrying a transfer, tens of percent. A slow Pi
  * idles higher, and 5 % still tells the two apart.

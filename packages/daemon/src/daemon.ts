@@ -19,6 +19,7 @@ import {
   type LogLevelRef,
   MeshNode,
   NoNetworkError,
+  TUNNEL_ACTIVE_WINDOW_MS,
 } from '@meshlan/mesh'
 import { decodePolicy } from '@meshlan/wire'
 import {
@@ -381,7 +382,13 @@ class MeshDaemon implements Daemon {
     // in the node's heartbeat, not a timer of its own (idle wake-ups, issue 14); ends with the node
     node.ticker.every(RECORDS_SAVE_MS, () => void this.saveRecords())
     const every = node.ticker.every.bind(node.ticker)
-    new HeapTrim({ every, collect: fullCollection(), log: this.log.child('heap') }).start()
+    const pump = () => node.libp2pNode.services.tunnel.pump
+    new HeapTrim({
+      every,
+      collect: fullCollection(),
+      trafficNow: () => (pump()?.activePeers(TUNNEL_ACTIVE_WINDOW_MS).length ?? 0) > 0,
+      log: this.log.child('heap'),
+    }).start()
     // every version this node signs, whoever asked (the CLI, the admin API, the binder)
     node.membership.on('signed', (envelope) => {
       const d = decodePolicy(envelope)

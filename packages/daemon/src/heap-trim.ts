@@ -4,8 +4,10 @@
  * start-up, or after a transfer, keeps the garbage of that time resident — 2–3 MB of an idle
  * daemon's RSS in `mem.sh` (docs/benchmarks.md, "Session 15").
  *
- * Every HEAP_TRIM_CHECK_MS, on the node's ticker (no wake-up of its own), the trim looks back over
- * the period. A period in which the process used HEAP_TRIM_QUIET_CPU of a core or more is busy.
+ * Every HEAP_TRIM_SAMPLE_MS, on the node's ticker (no wake-up of its own), the trim looks back over
+ * the sample; a sample in which the process used HEAP_TRIM_QUIET_CPU of a core or more, or that
+ * ends with a tunnel carrying traffic, is busy. HEAP_TRIM_CHECK_MS of samples in a row that are
+ * not is a quiet period.
  * The first quiet period after start-up, and the first after a busy one, start a trim if the heap
  * grew by HEAP_TRIM_MIN_GROWTH_BYTES since the last: one full collection in that period and one in
  * each of the next HEAP_TRIM_ROUNDS − 1 quiet ones, the last of which also drops the bytecode of
@@ -13,6 +15,7 @@
  * collection stops the event loop for tens of milliseconds), and never for an idle node's slow
  * growth: the first version also collected whenever an idle heap had grown 2 MiB, which at 50
  * peers cost 0.05 % of a core, a quarter of the idle budget; V8's own collections handle that.
+ * Nor while a tunnel carries traffic at the tick (`trafficNow`), whatever the period's CPU share.
  * Whatever peers send, collections run only in quiet periods, one per period: at most two a minute,
  * and HEAP_TRIM_ROUNDS per busy spell.
  */
@@ -24,6 +27,7 @@ import {
   HEAP_TRIM_MIN_GROWTH_BYTES,
   HEAP_TRIM_QUIET_CPU,
   HEAP_TRIM_ROUNDS,
+  HEAP_TRIM_SAMPLE_MS,
 } from './constants.ts'
 
 /** What the trim reads and calls; the defaults are the process's (tests pass fakes). */
@@ -33,6 +37,12 @@ export interface HeapTrimInit {
   /** A full collection, or null when the process has none (run without DAEMON_NODE_FLAGS). */
   collect: (() => void) | null
   log: Logger
+  /**
+   * True while the data plane carries traffic (a tunnel sent within TUNNEL_ACTIVE_WINDOW_MS): a
+   * period whose CPU share was low but that ends with a transfer starting is not quiet.
+   * @default () => false
+   */
+  trafficNow?: () => boolean
   /** @default process.cpuUsage() user + system, in microseconds */
   cpuMicros?: () => number
   /** @default v8.getHeapStatistics().used_heap_size */
@@ -80,6 +90,7 @@ export class HeapTrim {
   private readonly cpuMicros: () => number
   private readonly heapUsed: () => number
   private readonly nowMs: () => number
+  private readonly trafficNow: () => boolean
   private cancel: (() => void) | null = null
   private lastCpu = 0
   private lastAt = 0
@@ -89,6 +100,8 @@ export class HeapTrim {
   private armed = true
   /** Collections left in the trim under way, one per quiet period. */
   private left = 0
+  /** Quiet time since the last busy sample or collection. */
+  private quietMs = 0
 
   constructor(init: HeapTrimInit) {
     this.init = init
@@ -100,6 +113,7 @@ export class HeapTrim {
       })
     this.heapUsed = init.heapUsed ?? (() => getHeapStatistics().used_heap_size)
     this.nowMs = init.nowMs ?? (() => performance.now())
+    this.trafficNow = init.trafficNow ?? (() => false)
   }
 
   start(): void {
@@ -109,7 +123,7 @@ export class HeapTrim {
     }
     this.lastCpu = this.cpuMicros()
     this.lastAt = this.nowMs()
-    this.cancel = this.init.every(HEAP_TRIM_CHECK_MS, () => this.check())
+    this.cancel = this.init.every(HEAP_TRIM_SAMPLE_MS, () => this.check())
   }
 
   stop(): void {
@@ -117,20 +131,32 @@ export class HeapTrim {
     this.cancel = null
   }
 
-  /** One look back over the period since the last (the ticker's task). */
+  /** One look back over the sample since the last (the ticker's task). */
   check(): void {
     const collect = this.init.collect
     if (collect == null) return
     const cpu = this.cpuMicros()
     const at = this.nowMs()
     const share = (cpu - this.lastCpu) / 1000 / Math.max(1, at - this.lastAt)
+    const span = at - this.lastAt
     this.lastCpu = cpu
     this.lastAt = at
     if (share >= HEAP_TRIM_QUIET_CPU) {
       this.armed = true
       this.left = 0
+      this.quietMs = 0
       return
     }
+    // short samples, and the tunnels' own word, so that a transfer starting now is not taken for
+    // quiet: a collection stops the event loop (33–60 ms in a bundled daemon, up to ~290 ms in the
+    // NAT lab's source-run relays) and would stall its first packets
+    if (this.trafficNow()) {
+      this.quietMs = 0
+      return
+    }
+    this.quietMs += span
+    if (this.quietMs < HEAP_TRIM_CHECK_MS) return
+    this.quietMs = 0
     const before = this.heapUsed()
     if (this.left > 0) {
       this.left--

@@ -13,6 +13,7 @@ import {
   HEAP_TRIM_MIN_GROWTH_BYTES,
   HEAP_TRIM_QUIET_CPU,
   HEAP_TRIM_ROUNDS,
+  HEAP_TRIM_SAMPLE_MS,
 } from '../src/constants.ts'
 import { HeapTrim } from '../src/heap-trim.ts'
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/index.ts'
@@ -24,6 +25,7 @@ function fakeTrim(opts: { collect?: boolean } = {}) {
   let now = 0
   let cpu = 0
   let heap = 20 * MB
+  let traffic = false
   const collected: number[] = []
   const tasks: Array<{ ms: number; fn: () => void }> = []
   const trim = new HeapTrim({
@@ -39,6 +41,7 @@ function fakeTrim(opts: { collect?: boolean } = {}) {
             heap = 15 * MB // what a full collection leaves
           },
     log: createLogger('heap-test'),
+    trafficNow: () => traffic,
     cpuMicros: () => cpu,
     heapUsed: () => heap,
     nowMs: () => now,
@@ -51,21 +54,47 @@ function fakeTrim(opts: { collect?: boolean } = {}) {
     grow: (bytes: number) => {
       heap += bytes
     },
-    period: (share: number) => {
-      now += HEAP_TRIM_CHECK_MS
-      cpu += share * HEAP_TRIM_CHECK_MS * 1000
+    /** One sample at `share` of a core (a tunnel carrying traffic at its end with `busyTunnel`). */
+    sample: (share: number, busyTunnel = false) => {
+      now += HEAP_TRIM_SAMPLE_MS
+      cpu += share * HEAP_TRIM_SAMPLE_MS * 1000
+      traffic = busyTunnel
       for (const t of tasks) t.fn()
+    },
+    /** HEAP_TRIM_CHECK_MS of samples at `share`. */
+    period: (share: number) => {
+      for (let at = 0; at < HEAP_TRIM_CHECK_MS; at += HEAP_TRIM_SAMPLE_MS) {
+        now += HEAP_TRIM_SAMPLE_MS
+        cpu += share * HEAP_TRIM_SAMPLE_MS * 1000
+        traffic = false
+        for (const t of tasks) t.fn()
+      }
     },
   }
 }
 
 describe('heap trim', () => {
-  it('runs on the ticker every HEAP_TRIM_CHECK_MS', () => {
+  it('samples on the ticker every HEAP_TRIM_SAMPLE_MS', () => {
     const t = fakeTrim()
     assert.deepEqual(
       t.tasks.map((x) => x.ms),
-      [HEAP_TRIM_CHECK_MS],
+      [HEAP_TRIM_SAMPLE_MS],
     )
+  })
+
+  it('a transfer starting at the end of a quiet period is not collected into', () => {
+    const t = fakeTrim()
+    const quietSamples = Math.ceil(HEAP_TRIM_CHECK_MS / HEAP_TRIM_SAMPLE_MS)
+    // quiet up to the last sample, then one whose CPU share is still low but a tunnel is sending
+    for (let i = 0; i < quietSamples - 1; i++) t.sample(0.003)
+    t.sample(0.01, true)
+    assert.equal(t.collected.length, 0, 'collected while a tunnel carried traffic')
+    // the transfer's first seconds at 4 % of a core: below the quiet share, but in a short sample
+    // a real transfer is far above it; the tunnel says so meanwhile
+    for (let i = 0; i < quietSamples; i++) t.sample(0.04, true)
+    assert.equal(t.collected.length, 0, 'collected during the transfer')
+    t.period(0.003)
+    assert.equal(t.collected.length, 1, 'a whole quiet period after it: collected')
   })
 
   it('collects once in each of the first HEAP_TRIM_ROUNDS quiet periods after start-up, then never while idle', () => {
