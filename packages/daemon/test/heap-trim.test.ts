@@ -250,7 +250,10 @@ describe('fullCollection (contract: what the heap trim relies on)', () => {
       const last = bufs[bufs.length - 1]
       bufs = null
       globalThis.gc({ type: 'major', execution: 'sync' })
-      await new Promise((r) => setTimeout(r, 200)) // V8 frees array buffers on a worker thread
+      // V8 frees array buffers' memory on a worker thread: wait until it has (a slow machine)
+      for (let i = 0; i < 100 && process.memoryUsage().arrayBuffers > 8 * 1024 * 1024; i++) {
+        await new Promise((r) => setTimeout(r, 50))
+      }
       const freed = rss()
       await new Promise((r) => setTimeout(r, 200))
       const later = rss()
