@@ -7,8 +7,9 @@
  * Every HEAP_TRIM_SAMPLE_MS, on the node's ticker (no wake-up of its own), the trim looks back over
  * the sample; a sample in which the process used HEAP_TRIM_QUIET_CPU of a core or more, or that
  * ends with a tunnel carrying traffic, is busy; HEAP_TRIM_CHECK_MS of samples in a row that are
- * not is a quiet period. The first quiet period after start-up, and the first after a busy one, start a trim if the heap
- * grew by HEAP_TRIM_MIN_GROWTH_BYTES since the last: one full collection in that period and one in
+ * not is a quiet period. The first quiet period after start-up, and the first after a busy one,
+ * start a trim if the heap grew by HEAP_TRIM_MIN_GROWTH_BYTES since the last: one full collection
+ * in that period and one in
  * each of the next HEAP_TRIM_ROUNDS − 1 quiet ones, the last of which also drops the bytecode of
  * code that ran only once (start-up's). A busy period ends a trim early. Never under load (a
  * collection stops the event loop for tens of milliseconds), and never for an idle node's slow
@@ -136,8 +137,8 @@ export class HeapTrim {
     if (collect == null) return
     const cpu = this.cpuMicros()
     const at = this.nowMs()
-    const share = (cpu - this.lastCpu) / 1000 / Math.max(1, at - this.lastAt)
     const span = at - this.lastAt
+    const share = (cpu - this.lastCpu) / 1000 / Math.max(1, span)
     this.lastCpu = cpu
     this.lastAt = at
     if (share >= HEAP_TRIM_QUIET_CPU) {

@@ -47,6 +47,13 @@ function fakeTrim(opts: { collect?: boolean } = {}) {
     nowMs: () => now,
   })
   trim.start()
+  /** One sample at `share` of a core (a tunnel carrying traffic at its end with `busyTunnel`). */
+  const sample = (share: number, busyTunnel = false) => {
+    now += HEAP_TRIM_SAMPLE_MS
+    cpu += share * HEAP_TRIM_SAMPLE_MS * 1000
+    traffic = busyTunnel
+    for (const t of tasks) t.fn()
+  }
   return {
     trim,
     tasks,
@@ -54,21 +61,10 @@ function fakeTrim(opts: { collect?: boolean } = {}) {
     grow: (bytes: number) => {
       heap += bytes
     },
-    /** One sample at `share` of a core (a tunnel carrying traffic at its end with `busyTunnel`). */
-    sample: (share: number, busyTunnel = false) => {
-      now += HEAP_TRIM_SAMPLE_MS
-      cpu += share * HEAP_TRIM_SAMPLE_MS * 1000
-      traffic = busyTunnel
-      for (const t of tasks) t.fn()
-    },
+    sample,
     /** HEAP_TRIM_CHECK_MS of samples at `share`. */
     period: (share: number) => {
-      for (let at = 0; at < HEAP_TRIM_CHECK_MS; at += HEAP_TRIM_SAMPLE_MS) {
-        now += HEAP_TRIM_SAMPLE_MS
-        cpu += share * HEAP_TRIM_SAMPLE_MS * 1000
-        traffic = false
-        for (const t of tasks) t.fn()
-      }
+      for (let at = 0; at < HEAP_TRIM_CHECK_MS; at += HEAP_TRIM_SAMPLE_MS) sample(share)
     },
   }
 }
