@@ -14,6 +14,7 @@
 import { createLogger } from '@meshlan/mesh'
 import { sdNotify } from '@meshlan/tun'
 import { createDaemon } from './daemon.ts'
+import { releaseFilePages } from './heap-trim.ts'
 
 /**
  * Bound on the cleanup after a fatal error: long enough for the node to stop and MagicDNS to
@@ -85,6 +86,8 @@ export async function runDaemonProcess(stateDir: string): Promise<number> {
     return 1
   }
   notify(`READY=1\nMAINPID=${process.pid}`)
+  // start-up's code (the CLI, config, module loading) is not run again: stop counting its pages
+  releaseFilePages()
   await daemon.stopped
   return fatal ? EXIT_FATAL : 0
 }

@@ -1,6 +1,7 @@
 // meshlan process addon: who is on the other end of a connected Unix socket (SO_PEERCRED),
 // sd_notify (a datagram to systemd's NOTIFY_SOCKET: Node has no AF_UNIX datagram sockets), and
-// malloc_trim (glibc keeps freed memory in the middle of its heap resident; Node cannot ask).
+// malloc_trim (glibc keeps freed memory in the middle of its heap resident; Node cannot ask), and
+// dropping the mappings of clean file pages (start-up's code stays mapped, and counted, otherwise).
 //
 // Node has no public SO_PEERCRED. The kernel records the peer's pid/uid/gid when it connect()s
 // (credentials at connect time, not at each read), so the daemon's control socket can serve only
@@ -16,8 +17,10 @@
 #define NAPI_ERROR_CODE "ERR_MESHLAN_PEERCRED_NAPI"
 #include "napi-util.h"
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -143,12 +146,73 @@ static napi_value js_trim_malloc(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// dropFilePages() -> number: unmaps this process's clean file-backed pages (the node binary's code
+// and read-only data, the shared libraries) with MADV_DONTNEED and returns how many bytes were
+// resident in them. Nothing is lost: the pages stay in the page cache, and the next touch maps one
+// back (a minor fault). What start-up touched and never touches again then stops counting in the
+// process's RSS; the kernel would drop those mappings itself only under memory pressure.
+//
+// Only a mapping that is private, not writable, of a file, and has no anonymous (copy-on-write)
+// pages qualifies: a RELRO segment was written by the dynamic linker before it became read-only,
+// so it has anonymous pages, and zapping those would put the unrelocated file contents back. The
+// ranges are collected first and advised after /proc/self/smaps is closed.
+#define DROP_MAX_RANGES 512
+static napi_value js_drop_file_pages(napi_env env, napi_callback_info info) {
+  static uintptr_t starts[DROP_MAX_RANGES], ends[DROP_MAX_RANGES];
+  static uint64_t rss_kb[DROP_MAX_RANGES];
+  size_t n = 0;
+  double dropped = 0;
+  FILE *f = fopen("/proc/self/smaps", "re");
+  if (f != NULL) {
+    char line[1024];
+    int current = 0; // the VMA being read qualifies so far
+    uint64_t rss = 0, anon = 0;
+    uintptr_t s = 0, e = 0;
+    for (;;) {
+      char *got = fgets(line, sizeof line, f);
+      unsigned long a, b, off, ino;
+      char perms[5], dev[16];
+      int pathpos = 0;
+      // a VMA's header: "start-end perms offset dev inode [path]"; a field line ("Rss:   12 kB")
+      // never parses that far
+      int header = got != NULL && sscanf(line, "%lx-%lx %4s %lx %15s %lu %n", &a, &b, perms, &off, dev, &ino, &pathpos) == 6;
+      if (got == NULL || header) {
+        if (current && anon == 0 && rss > 0 && n < DROP_MAX_RANGES) {
+          starts[n] = s;
+          ends[n] = e;
+          rss_kb[n] = rss;
+          n++;
+        }
+        if (got == NULL) break;
+        s = a;
+        e = b;
+        rss = 0;
+        anon = 0;
+        current = perms[1] != 'w' && perms[3] == 'p' && ino != 0 && line[pathpos] == '/';
+        continue;
+      }
+      unsigned long v;
+      if (sscanf(line, "Rss: %lu kB", &v) == 1) rss = v;
+      else if (sscanf(line, "Anonymous: %lu kB", &v) == 1) anon = v;
+      else if (sscanf(line, "Locked: %lu kB", &v) == 1 && v != 0) current = 0;
+    }
+    fclose(f);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (madvise((void *)starts[i], ends[i] - starts[i], MADV_DONTNEED) == 0) dropped += (double)rss_kb[i] * 1024;
+  }
+  napi_value out;
+  CHECK(napi_create_double(env, dropped, &out));
+  return out;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_property_descriptor props[] = {
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
       {"notify", NULL, js_notify, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerGroups", NULL, js_peer_groups, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMalloc", NULL, js_trim_malloc, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropFilePages", NULL, js_drop_file_pages, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

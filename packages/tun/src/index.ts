@@ -46,6 +46,7 @@ export {
   TunUnavailableError,
 } from './errors.ts'
 export {
+  dropFilePages,
   type PeerCredentials,
   peerCredentials,
   peerGroups,

@@ -18,6 +18,7 @@ interface PeerCredAddon {
   notify(socketPath: string, message: string): number
   peerGroups(fd: number): number[]
   trimMalloc(): boolean
+  dropFilePages(): number
 }
 
 function peerCredAddon(): PeerCredAddon {
@@ -81,4 +82,16 @@ export function sdNotify(message: string, env: NodeJS.ProcessEnv = process.env):
  */
 export function trimMalloc(): boolean {
   return peerCredAddon().trimMalloc()
+}
+
+/**
+ * Unmaps the process's clean file-backed pages (the node binary's code and read-only data, shared
+ * libraries; never a mapping with copy-on-write pages) and returns how many bytes were resident in
+ * them. The pages stay in the page cache and come back on their next touch (a minor fault), so what
+ * the process still uses is mapped again within moments and what only start-up used stops counting
+ * in its RSS. Reads /proc/self/smaps: a few ms, for quiet moments. Throws TunAddonMissingError when
+ * the addon is not built.
+ */
+export function dropFilePages(): number {
+  return peerCredAddon().dropFilePages()
 }
