@@ -168,7 +168,13 @@ await build({
   outfile: join(out, 'dist/meshlan-daemon.mjs'),
 })
 mkdirSync(join(out, 'build/Release'), { recursive: true })
-for (const name of ['meshlan_tun.node', 'meshlan_sock.node', 'meshlan_aead.node', 'meshlan_peercred.node']) {
+for (const name of [
+  'meshlan_tun.node',
+  'meshlan_sock.node',
+  'meshlan_aead.node',
+  'meshlan_peercred.node',
+  'meshlan_netmon.node',
+]) {
   cpSync(join(root, 'packages/tun/build/Release', name), join(out, 'build/Release', name))
 }
 await buildWeb(join(out, 'web'))

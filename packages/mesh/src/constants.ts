@@ -59,6 +59,18 @@ export const POLICY_TOPIC = '/meshlan/policy/2'
  */
 export const RECORD_CHECK_MS = 30_000
 /**
+ * Without an interface watch (overlay.ts: no addon, or no netlink socket) a read of the host's
+ * interface list is reused this long: one record check asks for it several times within
+ * milliseconds, and a change is still seen within a second of the caller's next look.
+ */
+export const INTERFACES_UNWATCHED_REUSE_MS = 1_000
+/**
+ * After the interface watch reports a change, our record is compared this much later (changes
+ * come in bursts: a link's up brings its addresses, a DHCP lease several messages; one check
+ * after the burst, not one per message).
+ */
+export const INTERFACES_SETTLE_MS = 500
+/**
  * An unchanged record is republished this often (issue 14: every 30 s cost ~N KB per interval per
  * node at N members, most of the idle underlay). It keeps the record from expiring
  * (RECORD_EXPIRE_MS) and tells members we hold no connection to that we are still there

@@ -97,9 +97,15 @@ export async function buildMesh(opts: {
   maxMembers?: number
   /** 'tcp' listens on 127.0.0.1 with real sockets. @default 'memory' */
   transport?: 'memory' | 'tcp'
+  /**
+   * With 'tcp': members listen on 0.0.0.0, so their records list every interface address (tests
+   * of interface changes, in a namespace of their own). @default false
+   */
+  listenAll?: boolean
 }): Promise<TestMesh> {
   const tcp = opts.transport === 'tcp'
   const listenAddr = () => (tcp ? '/ip4/127.0.0.1/tcp/0' : memAddr())
+  const memberListen = () => (tcp && opts.listenAll === true ? '/ip4/0.0.0.0/tcp/0' : listenAddr())
   const ownerKey = opts.ownerKey ?? (await generateKeyPair('Ed25519'))
   let ownerAddr = listenAddr()
   let { policy, envelope } = await createNetwork(ownerKey, {
@@ -160,7 +166,7 @@ export async function buildMesh(opts: {
         claim,
         minPolicyVersion: join.value.minPolicyVersion,
         bootstrap: [`${ownerAddr}/p2p/${policy.owner}`],
-        listen: [listenAddr()],
+        listen: [memberListen()],
         underlay: tcp ? undefined : memory(),
         device: dev,
         log: quiet,

@@ -45,6 +45,8 @@ export {
   TunPermissionError,
   TunUnavailableError,
 } from './errors.ts'
+export type { InterfaceWatch } from './netmon.ts'
+export { watchInterfaces } from './netmon.ts'
 export {
   dropFilePages,
   type PeerCredentials,

@@ -19,11 +19,11 @@
  * not on one of our own IPv6 prefixes.
  */
 import { BlockList, isIP, Socket } from 'node:net'
-import { networkInterfaces } from 'node:os'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { ipToUint32, parseCidr } from '@meshlan/wire'
 import { isGlobalIpv6, tcpAddr } from '../ip-family.ts'
+import { hostInterfaces } from '../overlay.ts'
 import { PeerWindow } from './backoff.ts'
 import { isLanIp } from './candidates.ts'
 import {
@@ -137,17 +137,15 @@ export function remoteIp(conn: Connection): string | null {
 export function ourSubnets(): (ip: string) => boolean {
   const nets: Array<{ base: number; mask: number }> = []
   const nets6 = new BlockList()
-  for (const list of Object.values(networkInterfaces())) {
-    for (const i of list ?? []) {
-      if (i.internal || i.cidr == null) continue
-      if (i.family === 'IPv6') {
-        const [net, bits] = i.cidr.split('/')
-        nets6.addSubnet(net, Number(bits), 'ipv6')
-        continue
-      }
-      const c = parseCidr(i.cidr)
-      if (c.ok) nets.push({ base: c.base, mask: c.mask })
+  for (const i of hostInterfaces()) {
+    if (i.internal || i.cidr == null) continue
+    if (i.family === 'IPv6') {
+      const [net, bits] = i.cidr.split('/')
+      nets6.addSubnet(net, Number(bits), 'ipv6')
+      continue
     }
+    const c = parseCidr(i.cidr)
+    if (c.ok) nets.push({ base: c.base, mask: c.mask })
   }
   return (ip) => {
     if (isIP(ip) === 6) return nets6.check(ip, 'ipv6')

@@ -8,9 +8,9 @@
  * every request has a timeout, and a router without UPnP only means no mapping (looked for again
  * every PORT_MAP_REDISCOVER_MS). Pure state plus timers; the reachability service announces.
  */
-import { networkInterfaces } from 'node:os'
 import { ipToUint32, parseCidr } from '@meshlan/wire'
 import type { Logger } from '../logger.ts'
+import { hostInterfaces } from '../overlay.ts'
 import {
   PORT_MAP_DISCOVER_TIMEOUT_MS,
   PORT_MAP_LIFETIME_MS,
@@ -241,12 +241,10 @@ export class PortMapper {
 export function localIpFor(gatewayIp: string): string | null {
   const n = ipToUint32(gatewayIp)
   if (n < 0) return null
-  for (const list of Object.values(networkInterfaces())) {
-    for (const i of list ?? []) {
-      if (i.family !== 'IPv4' || i.internal || i.cidr == null) continue
-      const c = parseCidr(i.cidr)
-      if (c.ok && (n & c.mask) >>> 0 === c.base) return i.address
-    }
+  for (const i of hostInterfaces()) {
+    if (i.family !== 'IPv4' || i.internal || i.cidr == null) continue
+    const c = parseCidr(i.cidr)
+    if (c.ok && (n & c.mask) >>> 0 === c.base) return i.address
   }
   return null
 }

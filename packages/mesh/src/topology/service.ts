@@ -19,6 +19,7 @@ import {
   ANTI_ENTROPY_MS,
   BOOTSTRAP_DIAL_TIMEOUT_MS,
   BOOTSTRAP_RETRY_MS,
+  INTERFACES_SETTLE_MS,
   MAX_POLICY_PUSH_PEERS,
   MAX_REFUSED_RECORDS_PER_SYNC,
   POLICY_TOPIC,
@@ -31,6 +32,7 @@ import {
 import { keepaliveOf } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
+import { onHostInterfacesChange } from '../overlay.ts'
 import { peerIdOf } from '../peer-ids.ts'
 import { Ticker } from '../ticker.ts'
 import { type KnownNode, RecordStore } from './records.ts'
@@ -171,6 +173,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
       this.timers.push(ticker.every(ms, () => void fn().catch(() => {})))
     }
     every(RECORD_CHECK_MS, () => this.refreshRecord())
+    this.watchInterfaces()
     this.scheduleAntiEntropy()
     every(BOOTSTRAP_RETRY_MS, () => this.bootstrap())
     every(RECORD_EXPIRE_SWEEP_MS, async () => this.forget(this.records.expire()))
@@ -228,6 +231,26 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   async publishIfChanged(): Promise<void> {
     const fields = this.init.describe()
     if (fields != null && this.recordContent(fields) !== this.lastContent) await this.publishRecord(fields)
+  }
+
+  /**
+   * An interface address that came or went is in our record within INTERFACES_SETTLE_MS of the
+   * kernel's report, not at the next RECORD_CHECK_MS (where interfaces are not watched, that check
+   * still finds it).
+   */
+  private watchInterfaces(): void {
+    let settle: ReturnType<typeof setTimeout> | null = null
+    const off = onHostInterfacesChange(() => {
+      if (settle != null) return
+      settle = setTimeout(() => {
+        settle = null
+        void this.publishIfChanged().catch(() => {})
+      }, INTERFACES_SETTLE_MS)
+    })
+    this.timers.push(() => {
+      off()
+      if (settle != null) clearTimeout(settle)
+    })
   }
 
   /** RECORD_CHECK_MS: a change no event announced goes out now, an unchanged record every RECORD_REFRESH_MS. */
