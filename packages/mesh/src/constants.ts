@@ -71,6 +71,12 @@ export const INTERFACES_UNWATCHED_REUSE_MS = 1_000
  */
 export const INTERFACES_SETTLE_MS = 500
 /**
+ * At most one such check per this long: a flapping link (a bad cable, Wi-Fi at its edge) would
+ * otherwise make a record every INTERFACES_SETTLE_MS, and each goes to every member. The 30 s
+ * record check was the only pace before; 5 s keeps a real move prompt.
+ */
+export const INTERFACES_MIN_GAP_MS = 5_000
+/**
  * An unchanged record is republished this often (issue 14: every 30 s cost ~N KB per interval per
  * node at N members, most of the idle underlay). It keeps the record from expiring
  * (RECORD_EXPIRE_MS) and tells members we hold no connection to that we are still there

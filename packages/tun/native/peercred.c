@@ -158,8 +158,9 @@ static napi_value js_trim_malloc(napi_env env, napi_callback_info info) {
 // ranges are collected first and advised after /proc/self/smaps is closed.
 #define DROP_MAX_RANGES 512
 static napi_value js_drop_file_pages(napi_env env, napi_callback_info info) {
-  static uintptr_t starts[DROP_MAX_RANGES], ends[DROP_MAX_RANGES];
-  static uint64_t rss_kb[DROP_MAX_RANGES];
+  // on the stack (12 KiB): the addon may be loaded by several threads (workers)
+  uintptr_t starts[DROP_MAX_RANGES], ends[DROP_MAX_RANGES];
+  uint64_t rss_kb[DROP_MAX_RANGES];
   size_t n = 0;
   double dropped = 0;
   FILE *f = fopen("/proc/self/smaps", "re");

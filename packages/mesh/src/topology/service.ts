@@ -19,6 +19,7 @@ import {
   ANTI_ENTROPY_MS,
   BOOTSTRAP_DIAL_TIMEOUT_MS,
   BOOTSTRAP_RETRY_MS,
+  INTERFACES_MIN_GAP_MS,
   INTERFACES_SETTLE_MS,
   MAX_POLICY_PUSH_PEERS,
   MAX_REFUSED_RECORDS_PER_SYNC,
@@ -236,16 +237,20 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   /**
    * An interface address that came or went is in our record within INTERFACES_SETTLE_MS of the
    * kernel's report, not at the next RECORD_CHECK_MS (where interfaces are not watched, that check
-   * still finds it).
+   * still finds it). A link that flaps makes one check per INTERFACES_MIN_GAP_MS at most: each
+   * changed record goes to every member.
    */
   private watchInterfaces(): void {
     let settle: ReturnType<typeof setTimeout> | null = null
+    let lastAt = Number.NEGATIVE_INFINITY
     const off = onHostInterfacesChange(() => {
       if (settle != null) return
+      const wait = Math.max(INTERFACES_SETTLE_MS, lastAt + INTERFACES_MIN_GAP_MS - performance.now())
       settle = setTimeout(() => {
         settle = null
+        lastAt = performance.now()
         void this.publishIfChanged().catch(() => {})
-      }, INTERFACES_SETTLE_MS)
+      }, wait)
     })
     this.timers.push(() => {
       off()
