@@ -386,7 +386,11 @@ class MeshDaemon implements Daemon {
     new HeapTrim({
       every,
       collect: fullCollection(),
-      trafficNow: () => (pump()?.activePeers(TUNNEL_ACTIVE_WINDOW_MS).length ?? 0) > 0,
+      // our tunnels, and the circuits our member relay carries for others (a relay's own tunnels
+      // are idle while it forwards a transfer: session 16 saw two collect into one)
+      trafficNow: () =>
+        (pump()?.activePeers(TUNNEL_ACTIVE_WINDOW_MS).length ?? 0) > 0 ||
+        node.libp2pNode.services.reachability.relayedWithin(TUNNEL_ACTIVE_WINDOW_MS),
       log: this.log.child('heap'),
     }).start()
     // every version this node signs, whoever asked (the CLI, the admin API, the binder)

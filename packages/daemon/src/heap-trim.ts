@@ -6,16 +6,17 @@
  *
  * Every HEAP_TRIM_SAMPLE_MS, on the node's ticker (no wake-up of its own), the trim looks back over
  * the sample; a sample in which the process used HEAP_TRIM_QUIET_CPU of a core or more, or that
- * ends with a tunnel carrying traffic, is busy; HEAP_TRIM_CHECK_MS of samples in a row that are
- * not is a quiet period. The first quiet period after start-up, and the first after a busy one,
- * start a trim if the heap grew by HEAP_TRIM_MIN_GROWTH_BYTES since the last: one full collection
- * in that period and one in
- * each of the next HEAP_TRIM_ROUNDS − 1 quiet ones, the last of which also drops the bytecode of
- * code that ran only once (start-up's). A busy period ends a trim early. Never under load (a
- * collection stops the event loop for tens of milliseconds), and never for an idle node's slow
- * growth: the first version also collected whenever an idle heap had grown 2 MiB, which at 50
- * peers cost 0.05 % of a core, a quarter of the idle budget; V8's own collections handle that.
- * Then glibc's malloc_trim, so that what the collection freed into malloc leaves the process too.
+ * ends with a tunnel (or a circuit we relay) carrying traffic, is busy; HEAP_TRIM_CHECK_MS of
+ * samples in a row that are not is a quiet period. The first quiet period after start-up, and the
+ * first after a busy one, start a trim if the heap grew by HEAP_TRIM_MIN_GROWTH_BYTES since the
+ * last: one full collection in that period and one in each of the next HEAP_TRIM_ROUNDS − 1 quiet
+ * ones, the last of which also drops the bytecode of code that ran only once (start-up's). A busy
+ * period ends a trim early. Never under load (a collection stops the event loop for tens of
+ * milliseconds), and never for an idle node's slow growth: the first version also collected
+ * whenever an idle heap had grown 2 MiB, which at 50 peers cost 0.05 % of a core, a quarter of the
+ * idle budget; V8's own collections handle that.
+ * Then glibc's malloc_trim, so that what the collection freed into malloc leaves the process too,
+ * and the unmapping of clean file pages (releaseFilePages).
  * Whatever peers send, collections run only in quiet periods, one per period: at most two a minute,
  * and HEAP_TRIM_ROUNDS per busy spell.
  */
@@ -38,8 +39,9 @@ export interface HeapTrimInit {
   collect: (() => void) | null
   log: Logger
   /**
-   * True while the data plane carries traffic (a tunnel sent within TUNNEL_ACTIVE_WINDOW_MS): a
-   * period whose CPU share was low but that ends with a transfer starting is not quiet.
+   * True while the data plane carries traffic (a tunnel sent, or our relay forwarded a circuit,
+   * within TUNNEL_ACTIVE_WINDOW_MS): a period whose CPU share was low but that ends with a
+   * transfer starting is not quiet.
    * @default () => false
    */
   trafficNow?: () => boolean

@@ -142,11 +142,14 @@ describe('relay governor: no tick while nothing is relayed', () => {
     )
     assert.ok(got > 0, 'the circuit carried data')
     assert.ok(got <= (rate * elapsed) / 1000 + 1024 * 1024, `${got} B passed a ${rate} B/s cap`)
+    assert.equal(gov.relayedWithin(1000), true, 'carrying a circuit is traffic (the heap trim waits)')
     await blasting
     await ab.close()
     const asleep = Date.now()
     while (gov.ticking && Date.now() - asleep < 3000) await sleep(50)
     assert.equal(gov.ticking, false, 'the circuit closed: the tick sleeps again')
+    await sleep(250)
+    assert.equal(gov.relayedWithin(200), false, 'the circuit closed: nothing relayed since')
   })
 })
 

@@ -136,6 +136,8 @@ export class RelayGovernor {
   /** start() was called and stop() was not: the tick runs while anything is relayed (wake()). */
   private running = false
   private totalBytes = 0
+  /** When a relayed stream last carried bytes (this.now()); -Infinity before any. */
+  private lastBytesAt = Number.NEGATIVE_INFINITY
   private throttledTotal = 0
   private quotaCutsTotal = 0
   private quotaRefusedTotal = 0
@@ -183,6 +185,14 @@ export class RelayGovernor {
     if (this.timer != null) clearInterval(this.timer)
     this.timer = null
     this.budget = this.ratePerTick > 0 ? this.ratePerTick : Number.POSITIVE_INFINITY
+  }
+
+  /**
+   * Whether a relayed stream carried bytes within `ms`: the daemon's heap trim does not collect
+   * into a transfer a relay carries (its own tunnels say nothing about circuits).
+   */
+  relayedWithin(ms: number): boolean {
+    return this.now() - this.lastBytesAt < ms
   }
 
   /** Whether the tick is running (tests: it stops while nothing is relayed). */
@@ -336,6 +346,7 @@ export class RelayGovernor {
     const now = this.now()
     m.bytes += n
     this.totalBytes += n
+    this.lastBytesAt = now
     if (now - m.lastActive > RELAY_SHARE_TICK_MS) {
       // keep the accounts table in activity order (eviction takes the front)
       m.lastActive = now

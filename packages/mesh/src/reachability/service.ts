@@ -601,6 +601,11 @@ export class Reachability {
     return this.governor?.refusal(source, destination) ?? null
   }
 
+  /** Whether our member relay forwarded bytes for members within `ms` (RelayGovernor). */
+  relayedWithin(ms: number): boolean {
+    return this.governor?.relayedWithin(ms) ?? false
+  }
+
   /** What our relay forwarded for members (null: no relay server). */
   relayUsage(): RelayGovernorStats | null {
     return this.governor?.stats() ?? null

@@ -19,8 +19,6 @@ import {
   ANTI_ENTROPY_MS,
   BOOTSTRAP_DIAL_TIMEOUT_MS,
   BOOTSTRAP_RETRY_MS,
-  INTERFACES_MIN_GAP_MS,
-  INTERFACES_SETTLE_MS,
   MAX_POLICY_PUSH_PEERS,
   MAX_REFUSED_RECORDS_PER_SYNC,
   POLICY_TOPIC,
@@ -33,9 +31,9 @@ import {
 import { keepaliveOf } from '../keepalive.ts'
 import type { Logger } from '../logger.ts'
 import type { MembershipService } from '../membership/service.ts'
-import { onHostInterfacesChange } from '../overlay.ts'
 import { peerIdOf } from '../peer-ids.ts'
 import { Ticker } from '../ticker.ts'
+import { checkOnInterfaceChange } from './interface-watch.ts'
 import { type KnownNode, RecordStore } from './records.ts'
 import { StoredAddrs } from './stored-addrs.ts'
 import { SYNC_TIMEOUT_MS, type SyncResponse, syncClient, syncServer } from './sync.ts'
@@ -174,7 +172,8 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
       this.timers.push(ticker.every(ms, () => void fn().catch(() => {})))
     }
     every(RECORD_CHECK_MS, () => this.refreshRecord())
-    this.watchInterfaces()
+    // an interface address that came or went is in our record within a second (interface-watch.ts)
+    this.timers.push(checkOnInterfaceChange(() => void this.publishIfChanged().catch(() => {})))
     this.scheduleAntiEntropy()
     every(BOOTSTRAP_RETRY_MS, () => this.bootstrap())
     every(RECORD_EXPIRE_SWEEP_MS, async () => this.forget(this.records.expire()))
@@ -232,30 +231,6 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
   async publishIfChanged(): Promise<void> {
     const fields = this.init.describe()
     if (fields != null && this.recordContent(fields) !== this.lastContent) await this.publishRecord(fields)
-  }
-
-  /**
-   * An interface address that came or went is in our record within INTERFACES_SETTLE_MS of the
-   * kernel's report, not at the next RECORD_CHECK_MS (where interfaces are not watched, that check
-   * still finds it). A link that flaps makes one check per INTERFACES_MIN_GAP_MS at most: each
-   * changed record goes to every member.
-   */
-  private watchInterfaces(): void {
-    let settle: ReturnType<typeof setTimeout> | null = null
-    let lastAt = Number.NEGATIVE_INFINITY
-    const off = onHostInterfacesChange(() => {
-      if (settle != null) return
-      const wait = Math.max(INTERFACES_SETTLE_MS, lastAt + INTERFACES_MIN_GAP_MS - performance.now())
-      settle = setTimeout(() => {
-        settle = null
-        lastAt = performance.now()
-        void this.publishIfChanged().catch(() => {})
-      }, wait)
-    })
-    this.timers.push(() => {
-      off()
-      if (settle != null) clearTimeout(settle)
-    })
   }
 
   /** RECORD_CHECK_MS: a change no event announced goes out now, an unchanged record every RECORD_REFRESH_MS. */
