@@ -72,7 +72,8 @@ static void cleanup_hook(void *arg) {
 static int drain(int fd) {
   // one datagram is one or more netlink messages; 8 KiB holds the largest the kernel sends for
   // these groups (a link message with its stats is ~1.5 KiB)
-  static char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+  // (on the stack: the addon may be loaded by several threads)
+  char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
   int changed = 0;
   for (int i = 0; i < 1024; i++) {  // bounded: a flood of changes cannot hold the loop
     ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -127,11 +128,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   if (ended) stop_watch(w);
 }
 
+// close() on the handle: the watch is found through the handle itself (`this`), never through a
+// pointer the function kept, so a detached call after the handle was collected does nothing.
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  void *data;
   napi_value self;
-  CHECK(napi_get_cb_info(env, info, NULL, NULL, &self, &data));
-  stop_watch(data);
+  void *data = NULL;
+  CHECK(napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
+  if (napi_unwrap(env, self, &data) == napi_ok && data != NULL) stop_watch(data);
   return NULL;
 }
 
@@ -182,7 +185,7 @@ static napi_value js_watch(napi_env env, napi_callback_info info) {
            napi_create_reference(env, argv[0], 1, &w->cb_ref) == napi_ok &&
            napi_create_string_utf8(env, "meshlan:netmon", NAPI_AUTO_LENGTH, &name) == napi_ok &&
            napi_async_init(env, handle, name, &w->async_ctx) == napi_ok &&
-           napi_create_function(env, "close", NAPI_AUTO_LENGTH, js_close, w, &close_fn) == napi_ok &&
+           napi_create_function(env, "close", NAPI_AUTO_LENGTH, js_close, NULL, &close_fn) == napi_ok &&
            napi_set_named_property(env, handle, "close", close_fn) == napi_ok &&
            napi_wrap(env, handle, w, finalize_handle, NULL, NULL) == napi_ok;
   if (ok) w->refs++;  // the JS handle, dropped in finalize_handle
