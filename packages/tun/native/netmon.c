@@ -72,11 +72,14 @@ static void cleanup_hook(void *arg) {
 static int drain(int fd) {
   // one datagram is one or more netlink messages; 8 KiB holds the largest the kernel sends for
   // these groups (a link message with its stats is ~1.5 KiB)
-  // (on the stack: the addon may be loaded by several threads)
-  char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+  // (on the stack: the addon may be loaded by several threads; a union for the header's alignment)
+  union {
+    struct nlmsghdr h;
+    char b[8192];
+  } buf;
   int changed = 0;
   for (int i = 0; i < 1024; i++) {  // bounded: a flood of changes cannot hold the loop
-    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    ssize_t n = recv(fd, buf.b, sizeof buf.b, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == ENOBUFS) {
         changed = 1;  // overrun: messages were dropped
@@ -86,7 +89,7 @@ static int drain(int fd) {
       return changed;  // EAGAIN: drained
     }
     if (n == 0) return changed;
-    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+    for (struct nlmsghdr *h = &buf.h; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
       switch (h->nlmsg_type) {
         case RTM_NEWADDR:
         case RTM_DELADDR:
