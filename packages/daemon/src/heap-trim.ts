@@ -74,18 +74,23 @@ export function fullCollection(): (() => void) | null {
   }
 }
 
+/** `call()`, or `none` when the addon is not built (never in a daemon: its TUN needs it). */
+function withAddon<T>(call: () => T, none: T): T {
+  try {
+    return call()
+  } catch (err) {
+    if (!(err instanceof TunAddonMissingError)) throw err
+    return none
+  }
+}
+
 /**
  * The collection frees buffers' memory into malloc, which keeps free pages in the middle of its
  * heap resident: glibc's malloc_trim hands them back (idle RSS another 2–5 MB in `mem.sh`,
- * docs/benchmarks.md "Session 16"). Without the addon (never in a daemon, which needs it for its
- * TUN) there is nothing to call.
+ * docs/benchmarks.md "Session 16").
  */
 function releaseMalloc(): void {
-  try {
-    trimMalloc()
-  } catch (err) {
-    if (!(err instanceof TunAddonMissingError)) throw err
-  }
+  withAddon(trimMalloc, false)
 }
 
 /**
@@ -97,12 +102,7 @@ function releaseMalloc(): void {
  * collection. Returns the bytes unmapped; 0 without the addon.
  */
 export function releaseFilePages(): number {
-  try {
-    return dropFilePages()
-  } catch (err) {
-    if (!(err instanceof TunAddonMissingError)) throw err
-    return 0
-  }
+  return withAddon(dropFilePages, 0)
 }
 
 export class HeapTrim {

@@ -40,13 +40,7 @@ export { PolicySigner } from './membership/signer.ts'
 export { MemoryDevice } from './memory-device.ts'
 export * from './network.ts'
 export { createMeshNode, MeshNode, type MeshNodeInit } from './node.ts'
-export {
-  hostGlobalIpv6s,
-  hostInterfaces,
-  hostInterfacesWatched,
-  hostIpv4s,
-  onHostInterfacesChange,
-} from './overlay.ts'
+export { hostGlobalIpv6s, hostIpv4s } from './overlay.ts'
 export {
   type Advertised,
   computePeerTable,

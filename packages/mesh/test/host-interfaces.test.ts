@@ -11,7 +11,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { INTERFACES_MIN_GAP_MS, INTERFACES_SETTLE_MS } from '../src/constants.ts'
 
-const fixture = fileURLToPath(new URL('./fixtures/host-interfaces.ts', import.meta.url))
 const root = process.getuid?.() === 0
 if (!root && process.env.MESHLAN_REQUIRE_LABS === '1')
   throw new Error('host-interfaces: labs must run here (root)')
@@ -25,41 +24,60 @@ interface Answer {
   watched: boolean
 }
 
-describe('host interfaces: read once per change', { timeout: 30_000 }, () => {
-  const ns = `mlhif${process.pid}`
+/**
+ * A fixture (test/fixtures/NAME.ts) run by `node` in a namespace of its own, answering one JSON
+ * line per line it is sent. start() creates the namespace (lo up) and waits for the first line;
+ * stop() ends the child and deletes the namespace.
+ */
+function nsFixture(name: string, ns: string) {
+  const script = fileURLToPath(new URL(`./fixtures/${name}.ts`, import.meta.url))
   let child: ChildProcess | undefined
   const lines: Record<string, unknown>[] = []
-  const next = async (): Promise<Record<string, unknown>> => {
-    for (let i = 0; i < 200 && lines.length === 0; i++) await sleep(25)
+  const next = async (ms = 5_000): Promise<Record<string, unknown>> => {
+    for (let i = 0; i < ms / 25 && lines.length === 0; i++) await sleep(25)
     const m = lines.shift()
-    if (m == null) throw new Error('the fixture did not answer')
+    if (m == null) throw new Error(`${name}: the fixture did not answer`)
     return m
   }
-  const ask = async (): Promise<Answer> => {
-    child!.stdin!.write('{"cmd":"ips"}\n')
-    return (await next()) as unknown as Answer
-  }
-
-  before(async () => {
-    if (skip) return
-    try {
-      ip('netns', 'del', ns)
-    } catch {}
-    ip('netns', 'add', ns)
-    ip('-n', ns, 'link', 'set', 'lo', 'up')
-    child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    })
-    createInterface({ input: child.stdout! }).on('line', (l) => lines.push(JSON.parse(l)))
-    const ready = await next()
-    assert.equal(ready.watched, true, 'the netlink watch runs (the addon is built)')
-  })
-  after(() => {
-    child?.kill('SIGKILL')
-    if (!skip)
+  return {
+    next,
+    async ask<T>(line: string): Promise<T> {
+      child!.stdin!.write(`${line}\n`)
+      return (await next()) as T
+    },
+    async start(readyMs: number): Promise<Record<string, unknown>> {
       try {
         ip('netns', 'del', ns)
       } catch {}
+      ip('netns', 'add', ns)
+      ip('-n', ns, 'link', 'set', 'lo', 'up')
+      child = spawn('ip', ['netns', 'exec', ns, process.execPath, script], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      })
+      createInterface({ input: child.stdout! }).on('line', (l) => lines.push(JSON.parse(l)))
+      return next(readyMs)
+    },
+    stop(): void {
+      child?.kill('SIGTERM')
+      try {
+        ip('netns', 'del', ns)
+      } catch {}
+    },
+  }
+}
+
+describe('host interfaces: read once per change', { timeout: 30_000 }, () => {
+  const ns = `mlhif${process.pid}`
+  const fx = nsFixture('host-interfaces', ns)
+  const ask = () => fx.ask<Answer>('{"cmd":"ips"}')
+
+  before(async () => {
+    if (skip) return
+    const ready = await fx.start(5_000)
+    assert.equal(ready.watched, true, 'the netlink watch runs (the addon is built)')
+  })
+  after(() => {
+    if (!skip) fx.stop()
   })
 
   it('asks reuse one read until the kernel reports a change; the change is seen', { skip }, async () => {
@@ -95,18 +113,8 @@ describe('host interfaces: read once per change', { timeout: 30_000 }, () => {
 
 describe("an interface address reaches the member's record at the owner", { timeout: 60_000 }, () => {
   const ns = `mlhir${process.pid}`
-  let child: ChildProcess | undefined
-  const lines: Record<string, unknown>[] = []
-  const next = async (ms = 5_000): Promise<Record<string, unknown>> => {
-    for (let i = 0; i < ms / 25 && lines.length === 0; i++) await sleep(25)
-    const m = lines.shift()
-    if (m == null) throw new Error('the fixture did not answer')
-    return m
-  }
-  const ask = async (): Promise<{ addrs: string[]; records: number }> => {
-    child!.stdin!.write('{}\n')
-    return (await next()) as unknown as { addrs: string[]; records: number }
-  }
+  const fx = nsFixture('record-interfaces', ns)
+  const ask = () => fx.ask<{ addrs: string[]; records: number }>('{}')
   const addrs = async (): Promise<string[]> => (await ask()).addrs
   /** ms from `change` until the owner's copy of the member's record satisfies `ok`. */
   const until = async (change: () => void, ok: (a: string[]) => boolean): Promise<number> => {
@@ -121,28 +129,11 @@ describe("an interface address reaches the member's record at the owner", { time
 
   before(async () => {
     if (skip) return
-    try {
-      ip('netns', 'del', ns)
-    } catch {}
-    ip('netns', 'add', ns)
-    ip('-n', ns, 'link', 'set', 'lo', 'up')
-    child = spawn(
-      'ip',
-      ['netns', 'exec', ns, process.execPath, fixture.replace('host-interfaces', 'record-interfaces')],
-      {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      },
-    )
-    createInterface({ input: child.stdout! }).on('line', (l) => lines.push(JSON.parse(l)))
-    const ready = await next(40_000)
+    const ready = await fx.start(40_000)
     assert.deepEqual(ready.addrs, ['127.0.0.1'])
   })
   after(() => {
-    child?.kill('SIGTERM')
-    if (!skip)
-      try {
-        ip('netns', 'del', ns)
-      } catch {}
+    if (!skip) fx.stop()
   })
 
   // the record check (RECORD_CHECK_MS, 30 s) would find these too, at a random moment up to 30 s

@@ -115,17 +115,9 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   napi_env env = w->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) == napi_ok) {
-    napi_value fn = NULL, global, arg, result;
-    if (w->cb_ref) napi_get_reference_value(env, w->cb_ref, &fn);
-    napi_get_global(env, &global);
+    napi_value arg;
     napi_get_boolean(env, ended, &arg);
-    if (fn) {
-      napi_status st = napi_make_callback(env, w->async_ctx, global, fn, 1, &arg, &result);
-      if (st == napi_pending_exception) {
-        napi_value exc;
-        if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
-      }
-    }
+    call_js(env, w->async_ctx, w->cb_ref, 1, &arg);
     napi_close_handle_scope(env, scope);
   }
   if (ended) stop_watch(w);
@@ -145,13 +137,6 @@ static void finalize_handle(napi_env env, void *data, void *hint) {
   watch_t *w = data;
   stop_watch(w);
   unref_watch(w);
-}
-
-static napi_value throw_errno(napi_env env, int err, const char *syscall) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s failed: %s", syscall, strerror(err));
-  napi_throw_error(env, uv_err_name(-err), msg);
-  return NULL;
 }
 
 // watch(callback) -> { close() }: see the header.

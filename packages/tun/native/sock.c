@@ -36,26 +36,6 @@ typedef struct dial_s {
   napi_async_context async_ctx;
 } dial_t;
 
-// An Error with code (errno name, from libuv's table), errno and syscall, for src/sock.ts to map.
-static napi_value make_error(napi_env env, int err, const char *syscall) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s failed: %s", syscall, strerror(err));
-  napi_value code, message, error, errno_v, syscall_v;
-  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, err, &errno_v);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
-  napi_set_named_property(env, error, "errno", errno_v);
-  napi_set_named_property(env, error, "syscall", syscall_v);
-  return error;
-}
-
-static napi_value throw_errno(napi_env env, int err, const char *syscall) {
-  napi_throw(env, make_error(env, err, syscall));
-  return NULL;
-}
-
 static void unref_dial(dial_t *d) {
   if (--d->refs == 0) free(d);
 }
@@ -107,25 +87,15 @@ static void finish(dial_t *d, int err, const char *syscall) {
     if (err == 0 && fd >= 0) close(fd);
     return;
   }
-  napi_value fn = NULL, global, argv[2], result;
+  napi_value argv[2];
   if (err == 0) {
     napi_get_null(env, &argv[0]);
     napi_create_int32(env, fd, &argv[1]);
   } else {
-    argv[0] = make_error(env, err, syscall);
+    argv[0] = errno_error(env, err, syscall);
     napi_create_int32(env, -1, &argv[1]);
   }
-  if (d->cb_ref) napi_get_reference_value(env, d->cb_ref, &fn);
-  napi_get_global(env, &global);
-  if (fn) {
-    napi_status st = napi_make_callback(env, d->async_ctx, global, fn, 2, argv, &result);
-    if (st == napi_pending_exception) {
-      napi_value exc;
-      if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
-    }
-  } else if (err == 0) {
-    close(fd);  // nobody to take it
-  }
+  if (!call_js(env, d->async_ctx, d->cb_ref, 2, argv) && err == 0) close(fd);  // nobody to take it
   if (d->cb_ref) napi_delete_reference(env, d->cb_ref);
   d->cb_ref = NULL;
   if (d->async_ctx) napi_async_destroy(env, d->async_ctx);

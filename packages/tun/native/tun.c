@@ -104,34 +104,14 @@ static const char *errno_code(int err) {
   }
 }
 
-// Throws an Error carrying code (errno name), errno and syscall, for src/errors.ts to map.
-static napi_value throw_errno(napi_env env, int err, const char *syscall) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s failed: %s", syscall, strerror(err));
-  napi_value code, message, error, errno_v, syscall_v;
-  napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, err, &errno_v);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
-  napi_set_named_property(env, error, "errno", errno_v);
-  napi_set_named_property(env, error, "syscall", syscall_v);
-  napi_throw(env, error);
-  return NULL;
+// An Error carrying code (errno_code's name), errno and syscall, for src/errors.ts to map.
+static napi_value make_error_value(napi_env env, int err, const char *syscall) {
+  return errno_error_named(env, errno_code(err), err, syscall);
 }
 
-static napi_value make_error_value(napi_env env, int err, const char *syscall) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s failed: %s", syscall, strerror(err));
-  napi_value code, message, error, errno_v, syscall_v;
-  napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, err, &errno_v);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
-  napi_set_named_property(env, error, "errno", errno_v);
-  napi_set_named_property(env, error, "syscall", syscall_v);
-  return error;
+static napi_value throw_tun_errno(napi_env env, int err, const char *syscall) {
+  napi_throw(env, make_error_value(env, err, syscall));
+  return NULL;
 }
 
 static int get_u32(napi_env env, napi_value v, uint32_t *out) {
@@ -255,15 +235,8 @@ static int write_one(tun_t *t, const uint8_t *p, size_t len, int vnet_in, uint32
 static void poll_cb(uv_poll_t *handle, int status, int events);
 
 static void deliver(tun_t *t, napi_value arg0, napi_value arg1) {
-  napi_env env = t->env;
-  napi_value fn, global, argv[2] = {arg0, arg1}, result;
-  if (!t->dispatch_ref || napi_get_reference_value(env, t->dispatch_ref, &fn) != napi_ok || fn == NULL) return;
-  napi_get_global(env, &global);
-  napi_status st = napi_make_callback(env, t->async_ctx, global, fn, 2, argv, &result);
-  if (st == napi_pending_exception) {
-    napi_value exc;
-    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
-  }
+  napi_value argv[2] = {arg0, arg1};
+  call_js(t->env, t->async_ctx, t->dispatch_ref, 2, argv);
 }
 
 static void stop_polling(tun_t *t) {
@@ -402,7 +375,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, errno, "open /dev/net/tun");
+  if (fd < 0) return throw_tun_errno(env, errno, "open /dev/net/tun");
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
@@ -410,27 +383,27 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
-    return throw_errno(env, err, "ioctl TUNSETIFF");
+    return throw_tun_errno(env, err, "ioctl TUNSETIFF");
   }
   if (vnet) {
     int sz = VNET_HDR_LEN;
     if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
       int err = errno;
       close(fd);
-      return throw_errno(env, err, "ioctl TUNSETVNETHDRSZ");
+      return throw_tun_errno(env, err, "ioctl TUNSETVNETHDRSZ");
     }
     // Frame type 3 carries the header little-endian on every host: make the TUN agree.
     int le = 1;
     if (ioctl(fd, TUNSETVNETLE, &le) < 0) {
       int err = errno;
       close(fd);
-      return throw_errno(env, err, "ioctl TUNSETVNETLE");
+      return throw_tun_errno(env, err, "ioctl TUNSETVNETLE");
     }
   }
   if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)offload) < 0) {
     int err = errno;
     close(fd);
-    return throw_errno(env, err, "ioctl TUNSETOFFLOAD");
+    return throw_tun_errno(env, err, "ioctl TUNSETOFFLOAD");
   }
   napi_value result, fd_v, name_v;
   CHECK(napi_create_array_with_length(env, 2, &result));
@@ -482,7 +455,7 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
     return NULL;
   }
   tun_t *t = calloc(1, sizeof *t);
-  if (!t) return throw_errno(env, ENOMEM, "calloc");
+  if (!t) return throw_tun_errno(env, ENOMEM, "calloc");
   t->env = env;
   t->fd = fd;
   t->vnet = vnet;
@@ -504,7 +477,7 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
     free(t->poll);
     t->poll = NULL;
     free_tun(NULL, t);
-    return throw_errno(env, ENOMEM, "attach");
+    return throw_tun_errno(env, ENOMEM, "attach");
   }
   t->poll->data = t;
   napi_value handle, name;
@@ -530,7 +503,7 @@ static napi_value js_set_polling(napi_env env, napi_callback_info info) {
   if (!t || t->closed) return NULL;
   if (on && !t->polling) {
     int r = uv_poll_start(t->poll, UV_READABLE, poll_cb);
-    if (r != 0) return throw_errno(env, -r, "uv_poll_start");
+    if (r != 0) return throw_tun_errno(env, -r, "uv_poll_start");
     t->polling = 1;
   } else if (!on) {
     stop_polling(t);

@@ -173,7 +173,7 @@ export class TopologyService extends EventEmitter<TopologyEvents> {
     }
     every(RECORD_CHECK_MS, () => this.refreshRecord())
     // an interface address that came or went is in our record within a second (interface-watch.ts)
-    this.timers.push(checkOnInterfaceChange(() => void this.publishIfChanged().catch(() => {})))
+    this.timers.push(checkOnInterfaceChange(() => this.publishIfChanged().catch(() => {})))
     this.scheduleAntiEntropy()
     every(BOOTSTRAP_RETRY_MS, () => this.bootstrap())
     every(RECORD_EXPIRE_SWEEP_MS, async () => this.forget(this.records.expire()))
