@@ -394,8 +394,18 @@ describe('NAT traversal: a home router that maps ports (miniupnpd, UPnP IGD v2)'
       new RegExp(`reachable from outside .*${wan.replaceAll('.', '\\.')}/tcp/7946`),
     )
     // a peer outside dials the mapped address: with every relay (relay1; a is the destination)
-    // blocked there is no relayed path and so no hole punching, only the router's mapping
-    console.log(`# upnp: c's path to a before blocking relay1: ${(await peerPath(c, 'a'))?.path ?? 'none'}`)
+    // blocked there is no relayed path and so no hole punching, only the router's mapping. c must
+    // have a's record with that address first: once relay1 is blocked no record reaches c (CI
+    // failed twice here with path none, the block right after a's netcheck said relaying)
+    const tKnown = Date.now()
+    await waitFor(async () => (await peerPath(c, 'a'))?.endpoints.includes(mapped.external) ?? false, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: `c to hold a's record with ${mapped.external}`,
+    })
+    console.log(
+      `# upnp: c knew a's mapped address ${Date.now() - tKnown} ms after a said it relays; c's path to a: ${(await peerPath(c, 'a'))?.path ?? 'none'}`,
+    )
     const aIp = await ipOf(a)
     const rules = [
       ['INPUT', '-j', 'DROP'],

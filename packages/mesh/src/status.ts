@@ -41,6 +41,12 @@ export interface PeerStatus {
    * it answers keepalives, else when its newest record was signed; null when we hold no record.
    */
   lastSeen: number | null
+  /**
+   * The underlay addresses the member's newest record announces for direct dials (its interface
+   * addresses, a mapped port, an observed public address), without relay circuits; empty when we
+   * hold no record. What this node would dial, so a failing path can be told from an unknown one.
+   */
+  endpoints: string[]
 }
 
 export interface NodeStatus {
@@ -94,19 +100,21 @@ export interface StatusSource {
   version(peerId: string): string | null
   /** PeerStatus.lastSeen. @default none (null) */
   lastSeen?(peerId: string): number | null
+  /** PeerStatus.endpoints. @default none ([]) */
+  endpoints?(peerId: string): string[]
 }
 
 /** What the topology knows of a peer's record, as StatusSource reads it. */
-export interface RecordView<N extends { record: { version?: string | null } }> {
+export interface RecordView<N extends { record: { version?: string | null; addrs?: string[] } }> {
   get(peerId: string): N | undefined
   isOnline(n: N): boolean
   lastSeen(n: N): number
 }
 
 /** StatusSource's per-peer record facts (online, version, last seen) from the topology. */
-export function recordFacts<N extends { record: { version?: string | null } }>(
+export function recordFacts<N extends { record: { version?: string | null; addrs?: string[] } }>(
   t: RecordView<N>,
-): Pick<StatusSource, 'online' | 'version' | 'lastSeen'> {
+): Pick<StatusSource, 'online' | 'version' | 'lastSeen' | 'endpoints'> {
   return {
     online: (p) => {
       const n = t.get(p)
@@ -117,6 +125,7 @@ export function recordFacts<N extends { record: { version?: string | null } }>(
       const n = t.get(p)
       return n == null ? null : t.lastSeen(n)
     },
+    endpoints: (p) => [...(t.get(p)?.record.addrs ?? [])],
   }
 }
 
@@ -138,6 +147,7 @@ export function peerStatuses(src: StatusSource): PeerStatus[] {
         online: src.online(p.peerId),
         version: src.version(p.peerId),
         lastSeen: src.lastSeen?.(p.peerId) ?? null,
+        endpoints: src.endpoints?.(p.peerId) ?? [],
         ...src.pathDetail(p.peerId),
         routes: p.routes.map((r) => r.cidr),
         exitNode: p.exitNode,

@@ -31,6 +31,9 @@ describe('in-process mesh over the memory transport', () => {
         p.lastSeen != null && Math.abs(p.lastSeen - seenAt) < 5000,
         `${p.name} lastSeen ${p.lastSeen}`,
       )
+      // what its record announces for direct dials: its listen address, no relay circuit
+      assert.ok(p.endpoints.length > 0, `${p.name} endpoints ${p.endpoints}`)
+      for (const e of p.endpoints) assert.ok(!e.includes('p2p-circuit'), `${p.name} endpoint ${e}`)
     }
 
     const [server, guest] = mesh.nodes

@@ -28,6 +28,7 @@ function peer(name: string, over: Partial<Peer> = {}): Peer {
     exitNode: false,
     version: null,
     lastSeen: null,
+    endpoints: [],
     ...over,
   }
 }
