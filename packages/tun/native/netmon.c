@@ -5,7 +5,8 @@
 // watch(callback) -> handle: a NETLINK_ROUTE socket bound to RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
 // RTMGRP_IPV6_IFADDR, non-blocking, watched by a uv_poll_t. On readiness the socket is drained
 // (recv until EAGAIN) and callback(false) is called once if any message was an address or link change,
-// or if the kernel dropped messages (ENOBUFS: something changed that we did not see). The handle's
+// or if the kernel dropped messages (an overrun, ENOBUFS: something changed that we did not see; the
+// watch goes on). The handle's
 // close() stops the poll and closes the socket; an unreferenced handle never keeps the loop alive.
 //
 // Plain C against node_api.h (NAPI_VERSION 8); everything runs on the loop's thread.
@@ -28,12 +29,14 @@ typedef struct watch_s {
   int fd;     // -1 once closed
   int hooked; // the env cleanup hook is registered
   int refs;   // 1 for the poll handle until its close callback + 1 for the JS handle object
+  int errors_in_row;  // poll errors since the last good read (recover)
   uv_poll_t poll;
   napi_ref cb_ref;
   napi_async_context async_ctx;
 } watch_t;
 
 static void cleanup_hook(void *arg);
+static void on_readable(uv_poll_t *h, int status, int events);
 
 static void unref_watch(watch_t *w) {
   if (--w->refs == 0) free(w);
@@ -105,13 +108,35 @@ static int drain(int fd) {
   return 1;  // still more after 1024 datagrams: something is changing
 }
 
-// callback(ended): ended is true when the poll failed and the watch stopped (the caller then reads
-// the interface list as if unwatched).
+// The kernel's overrun of our socket (more changes than its receive buffer holds) is pending in
+// SO_ERROR as ENOBUFS and makes poll() say POLLERR, which libuv reports as an error after stopping
+// the poll. The socket is fine: take the error, drain, start polling again. An error that keeps
+// coming with nothing readable in between (never seen; bounded so it cannot spin) ends the watch.
+#define MAX_ERRORS_IN_ROW 8
+
+// 1 when the watch goes on after a poll error (an overrun: report a change), 0 when it must end.
+static int recover(watch_t *w) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return 0;
+  if (err != ENOBUFS && err != 0) return 0;
+  if (++w->errors_in_row > MAX_ERRORS_IN_ROW) return 0;
+  drain(w->fd);
+  return uv_poll_start(&w->poll, UV_READABLE, on_readable) == 0;
+}
+
+// callback(ended): ended is true when the poll failed for good and the watch stopped (the caller
+// then reads the interface list as if unwatched).
 static void on_readable(uv_poll_t *h, int status, int events) {
   watch_t *w = h->data;
   if (w->fd < 0) return;
-  int ended = status < 0;
-  if (!ended && !drain(w->fd)) return;
+  int ended = 0;
+  if (status < 0) {
+    ended = !recover(w);
+  } else {
+    w->errors_in_row = 0;
+    if (!drain(w->fd)) return;
+  }
   napi_env env = w->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) == napi_ok) {

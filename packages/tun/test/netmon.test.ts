@@ -5,6 +5,9 @@
  * (mesh/src/overlay.ts), so a missed change would leave it announcing stale addresses.
  */
 import assert from 'node:assert/strict'
+import { rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -32,6 +35,10 @@ describe('watchInterfaces in a namespace', { timeout: 30_000 }, () => {
   const count = async (): Promise<number> => {
     proc!.send({ cmd: 'count' })
     return (await proc!.next('count')).n as number
+  }
+  const drops = async (): Promise<number> => {
+    proc!.send({ cmd: 'drops' })
+    return (await proc!.next('drops')).n as number
   }
   /** Runs `change` and waits until a callback follows it (the kernel's message is async). */
   const seen = async (what: string, change: () => void): Promise<void> => {
@@ -62,6 +69,59 @@ describe('watchInterfaces in a namespace', { timeout: 30_000 }, () => {
     await seen('link up', () => ip('-n', ns, 'link', 'set', 'nmveth0', 'up'))
     await seen('link deleted', () => ip('-n', ns, 'link', 'del', 'nmveth0'))
   })
+
+  it('an IPv6 address added and removed on a link that is already up', lab, async () => {
+    ip('-n', ns, 'link', 'add', 'nmv6a', 'type', 'veth', 'peer', 'name', 'nmv6b')
+    ip('-n', ns, 'link', 'set', 'nmv6a', 'up')
+    await seen('IPv6 address added', () =>
+      ip('-n', ns, '-6', 'addr', 'add', 'fd00:211::1/64', 'dev', 'nmv6a', 'nodad'),
+    )
+    await seen('IPv6 address removed', () =>
+      ip('-n', ns, '-6', 'addr', 'del', 'fd00:211::1/64', 'dev', 'nmv6a'),
+    )
+    ip('-n', ns, 'link', 'del', 'nmv6a')
+  })
+
+  it(
+    'more changes than the socket can queue (ENOBUFS): one callback after, and the watch goes on',
+    lab,
+    async () => {
+      ip('-n', ns, 'link', 'add', 'nmflood0', 'type', 'veth', 'peer', 'name', 'nmflood1')
+      await sleep(300)
+      const drops0 = await drops()
+      // the event loop held while 2000 addresses come and go: the kernel queues a few hundred
+      // notifications (the socket's receive buffer) and drops the rest
+      proc!.send({ cmd: 'block', ms: 4_000 })
+      const n0 = (await proc!.next('blocking')).n as number
+      const batch = join(tmpdir(), `mlnetmon-${process.pid}.batch`)
+      const lines: string[] = []
+      for (let i = 0; i < 2000; i++) lines.push(`addr add 10.212.${i >> 8}.${i & 255}/32 dev nmflood0`)
+      writeFileSync(batch, `${lines.join('\n')}\n`)
+      try {
+        ip('-n', ns, '-batch', batch)
+      } finally {
+        rmSync(batch, { force: true })
+      }
+      const unblocked = (await proc!.next('unblocked')).n as number
+      assert.equal(unblocked, n0, 'no callback while the loop was held')
+      const dropped = (await drops()) - drops0
+      assert.ok(dropped > 0, "the kernel dropped none of the watch's messages: the flood did not overrun it")
+      for (let i = 0; i < 100 && (await count()) === n0; i++) await sleep(50)
+      const after = await count()
+      assert.ok(after > n0, 'no callback after the overrun')
+      // one wake-up drains what was queued and the overrun: a handful of calls, not one per change
+      assert.ok(after - n0 <= 5, `${after - n0} callbacks for one overrun`)
+      // not ended: a later change is reported as any other (libuv stops a poll on POLLERR, which
+      // is how the kernel says "overrun": the first version ended the watch here)
+      proc!.send({ cmd: 'count' })
+      assert.equal((await proc!.next('count')).ended, false, 'the watch ended at the overrun')
+      ip('-n', ns, 'link', 'del', 'nmflood0')
+      await seen('a change after the overrun', () =>
+        ip('-n', ns, 'addr', 'add', '10.211.0.3/32', 'dev', 'lo'),
+      )
+      console.log(`# netmon: ${dropped} notifications dropped by the kernel, ${after - n0} callback(s) after`)
+    },
+  )
 
   it('after close() nothing more is reported', lab, async () => {
     proc!.send({ cmd: 'close' })
