@@ -75,6 +75,22 @@ export const HEAP_TRIM_MIN_GROWTH_BYTES = 2 * 1024 * 1024
  * again is compiled again on its next call.
  */
 export const HEAP_TRIM_ROUNDS = 3
+/**
+ * The buffer collection (buffer-collect.ts) looks at the array buffers' bytes this often, in the
+ * node's heartbeat (no wake-up of its own; a look is a ~2 µs counter read). It is also the most
+ * often it collects: one incremental major collection of a ~23 MB heap per 4 s is under 1 % of a
+ * core, against the 1.1 MB/s of promoted socket buffers it frees.
+ */
+export const BUFFER_COLLECT_SAMPLE_MS = 4_000
+/**
+ * A collection when the array buffers' bytes grew this much above their lowest since the last
+ * one. A loaded receiver holds 7–15 MB of them in flight (docs/benchmarks.md, "Session 18"); left
+ * to V8, promoted ones piled up to ~41 MB before its first major collection, and the receiver's
+ * loaded peak was 110–114 MB in the anchors runs; 16 MiB above the low made it 97–99 MB, 8 MiB
+ * 89 MB, with two collections in a 69 s run and CPU per GB unchanged. Less would collect for the
+ * in-flight bytes' own swings (up to ~8 MB).
+ */
+export const BUFFER_COLLECT_GROWTH_BYTES = 8 * 1024 * 1024
 /** How long `up` waits for a spawned daemon's socket to answer. */
 export const DAEMON_START_TIMEOUT_MS = 15_000
 /** How long `down` waits for the daemon process to exit. */

@@ -30,6 +30,7 @@ import {
   TOTP_GUESS,
 } from './admin-service.ts'
 import { AUDIT_FILE, AuditLog, readAudit, verifyAudit } from './audit-log.ts'
+import { BufferCollect, bufferCollection } from './buffer-collect.ts'
 import { autoLockMs, type Config, loadConfig, relayLimits } from './config.ts'
 import { RECORDS_SAVE_MS, VERSION } from './constants.ts'
 import { type ControlCaller, type ControlServer, isListening, listenControl } from './control.ts'
@@ -393,6 +394,8 @@ class MeshDaemon implements Daemon {
         node.libp2pNode.services.reachability.relayedWithin(TUNNEL_ACTIVE_WINDOW_MS),
       log: this.log.child('heap'),
     }).start()
+    // promoted socket buffers under load, which V8 leaves to pile up (buffer-collect.ts)
+    new BufferCollect({ every, collect: bufferCollection(), log: this.log.child('heap') }).start()
     // every version this node signs, whoever asked (the CLI, the admin API, the binder)
     node.membership.on('signed', (envelope) => {
       const d = decodePolicy(envelope)
