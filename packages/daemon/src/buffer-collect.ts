@@ -23,7 +23,8 @@ export interface BufferCollectInit {
   collect: (() => void) | null
   log: Logger
   /**
-   * The bytes of the process's array buffers. @default process.memoryUsage().arrayBuffers (~14 µs:
+   * The bytes of the process's array buffers, negative when unknown (the look is skipped).
+   * @default process.memoryUsage().arrayBuffers (~14 µs:
    * it also reads the RSS; V8's `external_memory` would be cheaper but counts freed buffers until
    * the next collection, so a freed pile would look like one still there)
    */
@@ -43,6 +44,19 @@ export function bufferCollection(): (() => void) | null {
   return () => (gc as V8Gc)({ type: 'major', execution: 'async' })
 }
 
+/**
+ * The process's array buffers' bytes, or -1 when they cannot be read: memoryUsage() also reads the
+ * RSS from /proc and throws when it cannot (out of file descriptors), and a ticker task must not
+ * throw; a look skipped is a look 4 s later.
+ */
+function arrayBufferBytes(): number {
+  try {
+    return process.memoryUsage().arrayBuffers
+  } catch {
+    return -1
+  }
+}
+
 export class BufferCollect {
   private readonly init: BufferCollectInit
   private readonly bufferBytes: () => number
@@ -54,7 +68,7 @@ export class BufferCollect {
 
   constructor(init: BufferCollectInit) {
     this.init = init
-    this.bufferBytes = init.bufferBytes ?? (() => process.memoryUsage().arrayBuffers)
+    this.bufferBytes = init.bufferBytes ?? arrayBufferBytes
   }
 
   start(): void {
@@ -75,6 +89,7 @@ export class BufferCollect {
     const collect = this.init.collect
     if (collect == null) return
     const bytes = this.bufferBytes()
+    if (bytes < 0) return
     if (bytes < this.low) this.low = bytes
     if (bytes - this.low < BUFFER_COLLECT_GROWTH_BYTES) return
     collect()

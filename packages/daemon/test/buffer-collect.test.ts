@@ -84,6 +84,16 @@ describe('buffer collection', () => {
     assert.equal(f.collected.length, 2)
   })
 
+  it('a look whose bytes could not be read (negative) is skipped', () => {
+    const f = fake()
+    f.look(0)
+    f.look(-1)
+    f.look(GROWTH - 1)
+    assert.equal(f.collected.length, 0)
+    f.look(GROWTH)
+    assert.equal(f.collected.length, 1)
+  })
+
   it('at most one collection per look, whatever the growth', () => {
     const f = fake()
     f.look(0)
