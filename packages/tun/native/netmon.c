@@ -29,7 +29,7 @@ typedef struct watch_s {
   int fd;     // -1 once closed
   int hooked; // the env cleanup hook is registered
   int refs;   // 1 for the poll handle until its close callback + 1 for the JS handle object
-  int errors_in_row;  // poll errors since the last good read (recover)
+  int errors_in_row;  // poll errors with no error pending since the last good wake-up (recover)
   uv_poll_t poll;
   napi_ref cb_ref;
   napi_async_context async_ctx;
@@ -110,8 +110,10 @@ static int drain(int fd) {
 
 // The kernel's overrun of our socket (more changes than its receive buffer holds) is pending in
 // SO_ERROR as ENOBUFS and makes poll() say POLLERR, which libuv reports as an error after stopping
-// the poll. The socket is fine: take the error, drain, start polling again. An error that keeps
-// coming with nothing readable in between (never seen; bounded so it cannot spin) ends the watch.
+// the poll. The socket is fine: take the error, drain, start polling again — as often as a storm
+// of changes overruns it. Any other pending error ends the watch, and so does a poll error with
+// none pending more than MAX_ERRORS_IN_ROW times without a good wake-up between (never seen;
+// bounded so that it cannot spin).
 #define MAX_ERRORS_IN_ROW 8
 
 // 1 when the watch goes on after a poll error (an overrun: report a change), 0 when it must end.
@@ -119,8 +121,11 @@ static int recover(watch_t *w) {
   int err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return 0;
-  if (err != ENOBUFS && err != 0) return 0;
-  if (++w->errors_in_row > MAX_ERRORS_IN_ROW) return 0;
+  if (err == ENOBUFS) {
+    w->errors_in_row = 0;
+  } else if (err != 0 || ++w->errors_in_row > MAX_ERRORS_IN_ROW) {
+    return 0;
+  }
   drain(w->fd);
   return uv_poll_start(&w->poll, UV_READABLE, on_readable) == 0;
 }
