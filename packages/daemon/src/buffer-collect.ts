@@ -15,6 +15,7 @@
  */
 import type { Logger } from '@meshlan/mesh'
 import { BUFFER_COLLECT_GROWTH_BYTES, BUFFER_COLLECT_SAMPLE_MS } from './constants.ts'
+import { exposedGc } from './v8-gc.ts'
 
 export interface BufferCollectInit {
   /** Runs `fn` every `periodMs` (the node's ticker); returns the cancel. */
@@ -31,17 +32,13 @@ export interface BufferCollectInit {
   bufferBytes?: () => number
 }
 
-/** V8's `gc` global (with `--expose-gc`, DAEMON_NODE_FLAGS) and the form of its argument used here. */
-type V8Gc = (opts: { type: 'major'; execution: 'async' }) => void
-
 /**
  * V8's incremental major collection as a function, or null without `--expose-gc`.
  * test/buffer-collect.test.ts checks that it frees promoted array buffers V8 left alone.
  */
 export function bufferCollection(): (() => void) | null {
-  const gc = (globalThis as { gc?: unknown }).gc
-  if (typeof gc !== 'function') return null
-  return () => (gc as V8Gc)({ type: 'major', execution: 'async' })
+  const gc = exposedGc()
+  return gc == null ? null : () => gc({ type: 'major', execution: 'async' })
 }
 
 /**

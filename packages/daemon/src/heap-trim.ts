@@ -30,6 +30,7 @@ import {
   HEAP_TRIM_ROUNDS,
   HEAP_TRIM_SAMPLE_MS,
 } from './constants.ts'
+import { exposedGc } from './v8-gc.ts'
 
 /** What the trim reads and calls; the defaults are the process's (tests pass fakes). */
 export interface HeapTrimInit {
@@ -53,9 +54,6 @@ export interface HeapTrimInit {
   nowMs?: () => number
 }
 
-/** V8's `gc` global (with `--expose-gc`) and the one form of its argument we use. */
-type V8Gc = (opts: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void
-
 /**
  * V8's full collection as a function, or null. `gc` is a global only with `--expose-gc`, one of
  * DAEMON_NODE_FLAGS (client.ts). The `last-resort` flavour is V8's collection under memory
@@ -65,10 +63,10 @@ type V8Gc = (opts: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) 
  * Then malloc's free pages go back too (releaseMalloc).
  */
 export function fullCollection(): (() => void) | null {
-  const gc = (globalThis as { gc?: unknown }).gc
-  if (typeof gc !== 'function') return null
+  const gc = exposedGc()
+  if (gc == null) return null
   return () => {
-    ;(gc as V8Gc)({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
     releaseMalloc()
     releaseFilePages()
   }

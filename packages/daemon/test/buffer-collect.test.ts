@@ -11,6 +11,7 @@ import { createLogger } from '@meshlan/mesh'
 import { BufferCollect } from '../src/buffer-collect.ts'
 import { BUFFER_COLLECT_GROWTH_BYTES, BUFFER_COLLECT_SAMPLE_MS } from '../src/constants.ts'
 import { DAEMON_NODE_FLAGS } from '../src/index.ts'
+import { fakeTicker } from './fixtures/fake-ticker.ts'
 
 const MB = 1024 * 1024
 const GROWTH = BUFFER_COLLECT_GROWTH_BYTES
@@ -19,12 +20,9 @@ const GROWTH = BUFFER_COLLECT_GROWTH_BYTES
 function fake(opts: { collect?: boolean } = {}) {
   let bytes = 0
   const collected: number[] = []
-  const tasks: Array<{ ms: number; fn: () => void }> = []
+  const { tasks, every, tick } = fakeTicker()
   const bc = new BufferCollect({
-    every: (ms, fn) => {
-      tasks.push({ ms, fn })
-      return () => tasks.splice(0)
-    },
+    every,
     collect: opts.collect === false ? null : () => collected.push(bytes),
     log: createLogger('buffer-collect-test'),
     bufferBytes: () => bytes,
@@ -36,7 +34,7 @@ function fake(opts: { collect?: boolean } = {}) {
     collected,
     look: (b: number) => {
       bytes = b
-      for (const t of tasks) t.fn()
+      tick()
     },
   }
 }

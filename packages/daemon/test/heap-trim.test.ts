@@ -17,6 +17,7 @@ import {
 } from '../src/constants.ts'
 import { HeapTrim } from '../src/heap-trim.ts'
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/index.ts'
+import { fakeTicker } from './fixtures/fake-ticker.ts'
 
 const MB = 1024 * 1024
 
@@ -27,12 +28,9 @@ function fakeTrim(opts: { collect?: boolean } = {}) {
   let heap = 20 * MB
   let traffic = false
   const collected: number[] = []
-  const tasks: Array<{ ms: number; fn: () => void }> = []
+  const { tasks, every, tick } = fakeTicker()
   const trim = new HeapTrim({
-    every: (ms, fn) => {
-      tasks.push({ ms, fn })
-      return () => tasks.splice(0)
-    },
+    every,
     collect:
       opts.collect === false
         ? null
@@ -52,7 +50,7 @@ function fakeTrim(opts: { collect?: boolean } = {}) {
     now += HEAP_TRIM_SAMPLE_MS
     cpu += share * HEAP_TRIM_SAMPLE_MS * 1000
     traffic = busyTunnel
-    for (const t of tasks) t.fn()
+    tick()
   }
   return {
     trim,

@@ -125,7 +125,7 @@ export function recordFacts<N extends { record: { version?: string | null; addrs
       const n = t.get(p)
       return n == null ? null : t.lastSeen(n)
     },
-    endpoints: (p) => [...(t.get(p)?.record.addrs ?? [])],
+    endpoints: (p) => t.get(p)?.record.addrs ?? [],
   }
 }
 

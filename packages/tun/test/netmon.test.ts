@@ -32,14 +32,13 @@ describe('watchInterfaces in a namespace', { timeout: 30_000 }, () => {
     if (!skip) delNetns(ns)
   })
 
-  const count = async (): Promise<number> => {
-    proc!.send({ cmd: 'count' })
-    return (await proc!.next('count')).n as number
+  /** The fixture's answer to `cmd` (count, drops), which names it. */
+  const ask = async (cmd: string): Promise<Record<string, unknown>> => {
+    proc!.send({ cmd })
+    return proc!.next(cmd)
   }
-  const drops = async (): Promise<number> => {
-    proc!.send({ cmd: 'drops' })
-    return (await proc!.next('drops')).n as number
-  }
+  const count = async (): Promise<number> => (await ask('count')).n as number
+  const drops = async (): Promise<number> => (await ask('drops')).n as number
   /** Runs `change` and waits until a callback follows it (the kernel's message is async). */
   const seen = async (what: string, change: () => void): Promise<void> => {
     // a change is one message or a few (a link's up also brings an IPv6 link-local address): let
@@ -115,8 +114,7 @@ describe('watchInterfaces in a namespace', { timeout: 30_000 }, () => {
         assert.ok(after - n0 <= 5, `${verb}: ${after - n0} callbacks for one overrun`)
         // not ended (libuv stops a poll on POLLERR, which is how the kernel says "overrun": the
         // first version ended the watch here)
-        proc!.send({ cmd: 'count' })
-        assert.equal((await proc!.next('count')).ended, false, `${verb}: the watch ended at the overrun`)
+        assert.equal((await ask('count')).ended, false, `${verb}: the watch ended at the overrun`)
         console.log(
           `# netmon: ${verb}: ${dropped} notifications dropped by the kernel, ${after - n0} callback(s) after`,
         )
